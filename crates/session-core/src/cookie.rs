@@ -1,0 +1,341 @@
+//! The session cookie: its attributes, reading it from a request and writing
+//! `Set-Cookie` headers.
+//!
+//! Defaults are the safe ones: `HttpOnly`, `Secure`, `SameSite=Lax`,
+//! `Path=/`, no `Domain`. Names with the `__Host-` or `__Secure-` prefixes
+//! are checked against the attributes those prefixes require when the
+//! manager is built.
+//!
+//! ```
+//! use session_core::{CookieConfig, SameSite};
+//!
+//! let cookie = CookieConfig::new("__Host-session").same_site(SameSite::Strict);
+//! assert!(cookie.validate().is_ok());
+//! // A __Host- cookie may not name a domain.
+//! assert!(cookie.clone().domain("example.com").validate().is_err());
+//! ```
+
+pub use ::cookie::SameSite;
+use ::cookie::{Cookie, Expiration};
+use time::{Duration, OffsetDateTime};
+
+use crate::ConfigError;
+
+/// Cookies with a longer value are rejected before any other check (browsers
+/// cap a whole cookie at 4096 bytes).
+pub const MAX_COOKIE_VALUE_LEN: usize = 4096;
+
+/// Attributes of the session cookie.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CookieConfig {
+    pub(crate) name: String,
+    pub(crate) domain: Option<String>,
+    pub(crate) path: String,
+    pub(crate) secure: bool,
+    pub(crate) http_only: bool,
+    pub(crate) same_site: SameSite,
+}
+
+impl Default for CookieConfig {
+    /// A cookie named `session` with the safe defaults.
+    fn default() -> Self {
+        CookieConfig::new("session")
+    }
+}
+
+impl CookieConfig {
+    /// A cookie called `name`, with `HttpOnly`, `Secure`, `SameSite=Lax` and `Path=/`.
+    pub fn new(name: impl Into<String>) -> Self {
+        CookieConfig {
+            name: name.into(),
+            domain: None,
+            path: "/".to_owned(),
+            secure: true,
+            http_only: true,
+            same_site: SameSite::Lax,
+        }
+    }
+
+    /// Sets the `Domain` attribute (default: none, so only the exact host gets it).
+    pub fn domain(mut self, domain: impl Into<String>) -> Self {
+        self.domain = Some(domain.into());
+        self
+    }
+
+    /// Sets the `Path` attribute (default `/`).
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+
+    /// Sets `Secure` (default `true`). Turn it off only for plain-HTTP
+    /// development servers.
+    pub fn secure(mut self, secure: bool) -> Self {
+        self.secure = secure;
+        self
+    }
+
+    /// Sets `HttpOnly` (default `true`), which keeps the cookie away from scripts.
+    pub fn http_only(mut self, http_only: bool) -> Self {
+        self.http_only = http_only;
+        self
+    }
+
+    /// Sets `SameSite` (default `Lax`).
+    pub fn same_site(mut self, same_site: SameSite) -> Self {
+        self.same_site = same_site;
+        self
+    }
+
+    /// The cookie's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Checks the name's syntax and the `__Host-`/`__Secure-` prefix rules.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::CookieName`] for a name that is not an RFC 6265 token,
+    /// [`ConfigError::CookiePrefix`] when a prefix's requirements are not met,
+    /// [`ConfigError::CookieAttribute`] for `SameSite=None` without `Secure`
+    /// or a path or domain that would break the header.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let token = |c: u8| c.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&c);
+        if self.name.is_empty() || !self.name.bytes().all(token) {
+            return Err(ConfigError::CookieName(self.name.clone()));
+        }
+        let attr_ok =
+            |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_graphic() && c != b';');
+        if !attr_ok(&self.path) || !self.path.starts_with('/') {
+            return Err(ConfigError::CookieAttribute(
+                "Path must start with '/' and contain no ';' or spaces",
+            ));
+        }
+        if self.domain.as_deref().is_some_and(|d| !attr_ok(d)) {
+            return Err(ConfigError::CookieAttribute("Domain must be a host name"));
+        }
+        if self.same_site == SameSite::None && !self.secure {
+            return Err(ConfigError::CookieAttribute(
+                "SameSite=None requires Secure",
+            ));
+        }
+        let lower = self.name.to_ascii_lowercase();
+        if lower.starts_with("__host-")
+            && (!self.secure || self.domain.is_some() || self.path != "/")
+        {
+            return Err(ConfigError::CookiePrefix(
+                "a __Host- cookie needs Secure, Path=/ and no Domain",
+            ));
+        }
+        if lower.starts_with("__secure-") && !self.secure {
+            return Err(ConfigError::CookiePrefix("a __Secure- cookie needs Secure"));
+        }
+        Ok(())
+    }
+
+    /// A `Set-Cookie` value carrying `value`. With `max_age` the cookie is
+    /// persistent (`Max-Age` and `Expires`, counted from `now`); without,
+    /// it is a browser-session cookie.
+    pub(crate) fn render(
+        &self,
+        value: &str,
+        max_age: Option<Duration>,
+        now: OffsetDateTime,
+    ) -> String {
+        let mut cookie = self.base(value);
+        if let Some(age) = max_age {
+            let age = age.max(Duration::ZERO);
+            cookie.set_max_age(age);
+            cookie.set_expires(Expiration::DateTime(now + age));
+        }
+        cookie.to_string()
+    }
+
+    /// A `Set-Cookie` value that makes the browser drop the cookie.
+    pub(crate) fn render_removal(&self) -> String {
+        let mut cookie = self.base("");
+        cookie.set_max_age(Duration::ZERO);
+        cookie.set_expires(Expiration::DateTime(OffsetDateTime::UNIX_EPOCH));
+        cookie.to_string()
+    }
+
+    fn base(&self, value: &str) -> Cookie<'static> {
+        let mut cookie = Cookie::new(self.name.clone(), value.to_owned());
+        cookie.set_path(self.path.clone());
+        if let Some(domain) = &self.domain {
+            cookie.set_domain(domain.clone());
+        }
+        cookie.set_secure(self.secure);
+        cookie.set_http_only(self.http_only);
+        cookie.set_same_site(self.same_site);
+        cookie
+    }
+
+    /// Finds this cookie's value in a request's `Cookie` headers.
+    pub(crate) fn find<'a>(&self, headers: impl IntoIterator<Item = &'a str>) -> Found<'a> {
+        let mut found = Found::Absent;
+        for header in headers {
+            for cookie in Cookie::split_parse(header).flatten() {
+                if cookie.name() != self.name {
+                    continue;
+                }
+                let value = match cookie.value_raw() {
+                    Some(raw) => raw,
+                    None => return Found::Rejected(Rejection::Malformed),
+                };
+                found = match found {
+                    Found::Absent => Found::Value(value),
+                    // Two cookies of the same name: a planted cookie (cookie
+                    // tossing) could be either, so trust neither.
+                    _ => return Found::Rejected(Rejection::Duplicated),
+                };
+            }
+        }
+        match found {
+            Found::Value(v) if v.len() > MAX_COOKIE_VALUE_LEN => {
+                Found::Rejected(Rejection::Oversized)
+            }
+            Found::Value(v) if !v.is_ascii() => Found::Rejected(Rejection::Malformed),
+            other => other,
+        }
+    }
+}
+
+/// The outcome of looking for the session cookie in a request.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Found<'a> {
+    Absent,
+    Value(&'a str),
+    Rejected(Rejection),
+}
+
+/// Why a session cookie was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rejection {
+    Malformed,
+    Duplicated,
+    Oversized,
+    BadSignature,
+}
+
+impl Rejection {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Rejection::Malformed => "malformed session cookie",
+            Rejection::Duplicated => "more than one session cookie",
+            Rejection::Oversized => "oversized session cookie",
+            Rejection::BadSignature => "session cookie signature does not verify",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_safe() {
+        let c = CookieConfig::default();
+        let header = c.render("abc", Some(Duration::days(14)), OffsetDateTime::UNIX_EPOCH);
+        assert!(header.starts_with("session=abc"), "{header}");
+        for attr in [
+            "HttpOnly",
+            "Secure",
+            "SameSite=Lax",
+            "Path=/",
+            "Max-Age=1209600",
+            "Expires=Thu, 15 Jan 1970 00:00:00 GMT",
+        ] {
+            assert!(header.contains(attr), "{attr} missing from {header}");
+        }
+        assert!(!header.contains("Domain"));
+    }
+
+    #[test]
+    fn browser_session_cookies_have_no_max_age() {
+        let header = CookieConfig::default().render("abc", None, OffsetDateTime::UNIX_EPOCH);
+        assert!(
+            !header.contains("Max-Age") && !header.contains("Expires"),
+            "{header}"
+        );
+    }
+
+    #[test]
+    fn removal_cookie_expires_now() {
+        let header = CookieConfig::default().path("/app").render_removal();
+        assert!(header.starts_with("session=;"), "{header}");
+        assert!(
+            header.contains("Max-Age=0") && header.contains("Path=/app"),
+            "{header}"
+        );
+        assert!(
+            header.contains("Expires=Thu, 01 Jan 1970 00:00:00 GMT"),
+            "{header}"
+        );
+    }
+
+    #[test]
+    fn prefixes_and_names_are_validated() {
+        assert!(CookieConfig::new("__Host-s").validate().is_ok());
+        assert!(
+            CookieConfig::new("__Host-s")
+                .secure(false)
+                .validate()
+                .is_err()
+        );
+        assert!(CookieConfig::new("__Host-s").path("/x").validate().is_err());
+        assert!(
+            CookieConfig::new("__Secure-s")
+                .domain("a.example")
+                .validate()
+                .is_ok()
+        );
+        assert!(
+            CookieConfig::new("__secure-s")
+                .secure(false)
+                .validate()
+                .is_err()
+        );
+        assert!(CookieConfig::new("").validate().is_err());
+        assert!(CookieConfig::new("a b").validate().is_err());
+        assert!(CookieConfig::new("a=b").validate().is_err());
+        assert!(CookieConfig::new("é").validate().is_err());
+        assert!(CookieConfig::new("s").path("x").validate().is_err());
+        assert!(CookieConfig::new("s").path("/a;b").validate().is_err());
+        assert!(
+            CookieConfig::new("s")
+                .same_site(SameSite::None)
+                .secure(false)
+                .validate()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn find_returns_the_one_value_or_a_rejection() {
+        let c = CookieConfig::default();
+        assert_eq!(c.find(["a=1; session=xyz; b=2"]), Found::Value("xyz"));
+        assert_eq!(c.find(["a=1", "session=xyz"]), Found::Value("xyz"));
+        assert_eq!(c.find(["a=1"]), Found::Absent);
+        assert_eq!(c.find(Vec::<&str>::new()), Found::Absent);
+        assert_eq!(c.find(["sessionx=1; xsession=2"]), Found::Absent);
+        assert_eq!(
+            c.find(["session=1; session=2"]),
+            Found::Rejected(Rejection::Duplicated)
+        );
+        assert_eq!(
+            c.find(["session=1", "session=1"]),
+            Found::Rejected(Rejection::Duplicated)
+        );
+        let big = format!("session={}", "a".repeat(MAX_COOKIE_VALUE_LEN + 1));
+        assert_eq!(
+            c.find([big.as_str()]),
+            Found::Rejected(Rejection::Oversized)
+        );
+        assert_eq!(
+            c.find(["session=héllo"]),
+            Found::Rejected(Rejection::Malformed)
+        );
+    }
+}

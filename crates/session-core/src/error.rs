@@ -1,0 +1,95 @@
+//! Errors of configuration and of session handling.
+//!
+//! Configuration errors ([`ConfigError`]) surface once, at start-up; session
+//! errors ([`SessionError`]) per request, with the HTTP status an adapter
+//! answers by default.
+
+use crate::{CodecError, StoreError};
+
+/// A manager or key ring was configured in a way that cannot be safe.
+/// These surface at start-up, never per request.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A secret is shorter than the minimum.
+    #[error("secret key is {len} bytes long; at least {min} are required")]
+    KeyTooShort {
+        /// The length given.
+        len: usize,
+        /// The minimum length.
+        min: usize,
+    },
+    /// The cookie name is not a valid cookie token.
+    #[error("invalid session cookie name {0:?}")]
+    CookieName(String),
+    /// A `__Host-`/`__Secure-` prefix whose rules the attributes break.
+    #[error("invalid session cookie: {0}")]
+    CookiePrefix(&'static str),
+    /// A cookie attribute that cannot be used.
+    #[error("invalid session cookie attribute: {0}")]
+    CookieAttribute(&'static str),
+    /// An expiry setting that makes no sense (for example a zero idle timeout).
+    #[error("invalid expiry setting: {0}")]
+    Expiry(&'static str),
+}
+
+/// A session operation failed.
+///
+/// Map it to a response with [`status_code`](SessionError::status_code):
+/// 503 when the store is unreachable, 500 otherwise. Nothing is written when
+/// a request ends in this error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A value could not be serialized for [`Session::insert`](crate::Session::insert).
+    #[error("session value for key {key:?} could not be serialized: {source}")]
+    Serialize {
+        /// The key being written.
+        key: String,
+        /// What serde said.
+        source: serde_json::Error,
+    },
+    /// A stored value does not have the type asked for in [`Session::get`](crate::Session::get).
+    #[error("session value for key {key:?} has an unexpected type: {source}")]
+    Deserialize {
+        /// The key being read.
+        key: String,
+        /// What serde said.
+        source: serde_json::Error,
+    },
+    /// The key belongs to the session machinery (it starts with `_session_`).
+    #[error("session key {0:?} is reserved")]
+    ReservedKey(String),
+    /// The session was destroyed earlier in this request.
+    #[error("the session was destroyed and cannot be written")]
+    Destroyed,
+    /// The data could not be encoded for the store.
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    /// Too many concurrent writers kept changing the session; this request's
+    /// changes were not saved.
+    #[error("gave up saving the session after {0} conflicting concurrent writes")]
+    Contention(u32),
+}
+
+impl SessionError {
+    /// The HTTP status an adapter answers with by default: 503 when the
+    /// store is unavailable, 500 otherwise.
+    ///
+    /// ```
+    /// use session_core::{SessionError, StoreError};
+    /// let down = SessionError::from(StoreError::unavailable(std::io::Error::other("refused")));
+    /// assert_eq!(down.status_code(), 503);
+    /// assert_eq!(SessionError::Destroyed.status_code(), 500);
+    /// ```
+    pub fn status_code(&self) -> u16 {
+        match self {
+            SessionError::Store(e) if e.is_unavailable() => 503,
+            SessionError::Contention(_) => 503,
+            _ => 500,
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! When sessions expire.
+//!
+//! Every session has a server-side expiry instant; the cookie mirrors it
+//! (`Max-Age`) unless the session lasts until the browser closes.
+//!
+//! - **Idle timeout** ([`ExpiryRules::idle_timeout`], default 14 days like
+//!   Django's `SESSION_COOKIE_AGE`): a session expires this long after it was
+//!   last used. Unlike Django, where only a *modified* session moves its
+//!   expiry, reading a session also extends it, at most once per
+//!   [`touch_interval`](ExpiryRules::touch_interval) and through the store's
+//!   cheap `touch`, not a full save.
+//! - **Absolute lifetime** (optional): no session outlives `created + lifetime`,
+//!   however active it is.
+//! - **Browser sessions**: the cookie has no `Max-Age`, so the browser drops it
+//!   when it closes; the server still expires the record after the idle timeout.
+//! - **Per-session override**: [`Session::set_expiry`](crate::Session::set_expiry)
+//!   with an [`Expiry`], stored in the session data under `_session_expiry`
+//!   exactly as Django stores it.
+//!
+//! ```
+//! use session_core::{Expiry, ExpiryRules};
+//! use time::Duration;
+//!
+//! let rules = ExpiryRules::default()
+//!     .idle_timeout(Duration::hours(2))
+//!     .absolute_lifetime(Duration::days(1));
+//! assert_eq!(rules.idle(), Duration::hours(2));
+//! let e = Expiry::AfterIdle(Duration::minutes(5));
+//! assert_ne!(e, Expiry::BrowserClose);
+//! ```
+
+use serde_json::Value;
+use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime, PrimitiveDateTime, UtcOffset};
+
+/// The data key holding a per-session expiry override (Django's name).
+pub(crate) const EXPIRY_KEY: &str = "_session_expiry";
+
+/// A per-session expiry override, as Django's `set_expiry` takes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expiry {
+    /// Back to the manager's rules (Django: `set_expiry(None)`).
+    Default,
+    /// Expire after this much inactivity (Django: `set_expiry(seconds)`).
+    /// Whole seconds count; zero means [`Expiry::BrowserClose`] and a
+    /// negative value expires the session at once, as in Django.
+    AfterIdle(Duration),
+    /// Expire at this instant, however active the session is
+    /// (Django: `set_expiry(datetime)`).
+    At(OffsetDateTime),
+    /// A browser-session cookie (Django: `set_expiry(0)`); the server keeps the
+    /// record for the idle timeout.
+    BrowserClose,
+}
+
+impl Expiry {
+    /// The value stored under `_session_expiry`, or `None` to remove it.
+    pub(crate) fn to_value(self) -> Option<Value> {
+        match self {
+            Expiry::Default => None,
+            Expiry::AfterIdle(d) => Some(Value::from(d.whole_seconds())),
+            Expiry::BrowserClose => Some(Value::from(0)),
+            Expiry::At(t) => t
+                .to_offset(UtcOffset::UTC)
+                .format(&Rfc3339)
+                .ok()
+                .map(Value::from),
+        }
+    }
+
+    /// Reads a stored `_session_expiry` value; anything unreadable is the default.
+    pub(crate) fn from_value(value: Option<&Value>) -> Expiry {
+        match value {
+            None | Some(Value::Null) => Expiry::Default,
+            Some(Value::Number(n)) => match n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)) {
+                Some(0) => Expiry::BrowserClose,
+                Some(secs) => Expiry::AfterIdle(Duration::seconds(secs)),
+                None => Expiry::Default,
+            },
+            Some(Value::String(s)) => parse_datetime(s).map_or(Expiry::Default, Expiry::At),
+            Some(_) => Expiry::Default,
+        }
+    }
+}
+
+/// Parses the ISO 8601 forms Django writes (`isoformat()`, with or without an
+/// offset; a naive time is taken as UTC).
+fn parse_datetime(s: &str) -> Option<OffsetDateTime> {
+    if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
+        return Some(t);
+    }
+    let naive = time::macros::format_description!(
+        version = 2,
+        "[year]-[month]-[day]T[hour]:[minute]:[second][optional [.[subsecond]]]"
+    );
+    PrimitiveDateTime::parse(s, naive)
+        .ok()
+        .map(PrimitiveDateTime::assume_utc)
+}
+
+/// The manager-wide expiry rules. See the [module docs](self).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExpiryRules {
+    pub(crate) idle: Duration,
+    pub(crate) absolute: Option<Duration>,
+    pub(crate) browser_session: bool,
+    pub(crate) touch_interval: Duration,
+}
+
+impl Default for ExpiryRules {
+    /// 14 days idle, no absolute lifetime, persistent cookies, touch at most
+    /// once a minute.
+    fn default() -> Self {
+        ExpiryRules {
+            idle: Duration::days(14),
+            absolute: None,
+            browser_session: false,
+            touch_interval: Duration::minutes(1),
+        }
+    }
+}
+
+impl ExpiryRules {
+    /// How long an unused session lives (default 14 days).
+    pub fn idle_timeout(mut self, idle: Duration) -> Self {
+        self.idle = idle;
+        self
+    }
+
+    /// The longest any session lives, however active (default: unlimited).
+    pub fn absolute_lifetime(mut self, lifetime: Duration) -> Self {
+        self.absolute = Some(lifetime);
+        self
+    }
+
+    /// Makes browser-session cookies the default (Django's
+    /// `SESSION_EXPIRE_AT_BROWSER_CLOSE`).
+    pub fn browser_session(mut self, yes: bool) -> Self {
+        self.browser_session = yes;
+        self
+    }
+
+    /// How stale a session's expiry may get before a read extends it (default
+    /// one minute). Zero extends it on every request.
+    pub fn touch_interval(mut self, interval: Duration) -> Self {
+        self.touch_interval = interval;
+        self
+    }
+
+    /// The idle timeout.
+    pub fn idle(&self) -> Duration {
+        self.idle
+    }
+
+    /// Whether the override is a browser-session cookie under these rules.
+    pub(crate) fn browser_close(&self, expiry: Expiry) -> bool {
+        match expiry {
+            Expiry::Default => self.browser_session,
+            Expiry::BrowserClose => true,
+            Expiry::AfterIdle(_) | Expiry::At(_) => false,
+        }
+    }
+
+    /// When a session used at `now` expires, capped by the absolute lifetime.
+    pub(crate) fn expires_at(
+        &self,
+        expiry: Expiry,
+        created_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> OffsetDateTime {
+        let by_rule = match expiry {
+            Expiry::Default | Expiry::BrowserClose => now + self.idle,
+            Expiry::AfterIdle(d) => now + Duration::seconds(d.whole_seconds()),
+            Expiry::At(t) => t
+                .to_offset(UtcOffset::UTC)
+                .replace_nanosecond(0)
+                .unwrap_or(t),
+        };
+        match self.absolute {
+            Some(lifetime) => by_rule.min(created_at + lifetime),
+            None => by_rule,
+        }
+    }
+
+    /// Whether a read at `now` should extend a record that expires at `current`.
+    pub(crate) fn touch_due(&self, current: OffsetDateTime, next: OffsetDateTime) -> bool {
+        next - current >= self.touch_interval && next > current
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(secs: i64) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(secs).unwrap()
+    }
+
+    #[test]
+    fn stored_values_round_trip_like_django() {
+        assert_eq!(Expiry::BrowserClose.to_value(), Some(Value::from(0)));
+        assert_eq!(
+            Expiry::from_value(Some(&Value::from(0))),
+            Expiry::BrowserClose
+        );
+        assert_eq!(
+            Expiry::from_value(Some(&Value::from(300))),
+            Expiry::AfterIdle(Duration::seconds(300))
+        );
+        assert_eq!(
+            Expiry::AfterIdle(Duration::ZERO).to_value(),
+            Some(Value::from(0))
+        );
+        let at = Expiry::At(t(1_700_000_000));
+        assert_eq!(at.to_value(), Some(Value::from("2023-11-14T22:13:20Z")));
+        assert_eq!(Expiry::from_value(at.to_value().as_ref()), at);
+        // Django's isoformat() output, with and without an offset.
+        assert_eq!(
+            Expiry::from_value(Some(&Value::from("2023-11-14T22:13:20+00:00"))),
+            at
+        );
+        assert_eq!(
+            Expiry::from_value(Some(&Value::from("2023-11-14T22:13:20"))),
+            at
+        );
+        assert_eq!(
+            Expiry::from_value(Some(&Value::from("2023-11-14T22:13:20.500000"))),
+            Expiry::At(t(1_700_000_000) + Duration::milliseconds(500))
+        );
+        assert_eq!(
+            Expiry::from_value(Some(&Value::from("garbage"))),
+            Expiry::Default
+        );
+        assert_eq!(
+            Expiry::from_value(Some(&Value::Bool(true))),
+            Expiry::Default
+        );
+        assert_eq!(Expiry::from_value(None), Expiry::Default);
+    }
+
+    #[test]
+    fn expiry_instants_follow_the_rules() {
+        let rules = ExpiryRules::default().idle_timeout(Duration::hours(1));
+        let now = t(1000);
+        assert_eq!(
+            rules.expires_at(Expiry::Default, now, now),
+            now + Duration::hours(1)
+        );
+        assert_eq!(
+            rules.expires_at(Expiry::BrowserClose, now, now),
+            now + Duration::hours(1)
+        );
+        assert_eq!(
+            rules.expires_at(Expiry::AfterIdle(Duration::seconds(60)), now, now),
+            t(1060)
+        );
+        assert_eq!(rules.expires_at(Expiry::At(t(5000)), now, now), t(5000));
+        let capped = rules.absolute_lifetime(Duration::minutes(30));
+        assert_eq!(capped.expires_at(Expiry::Default, t(0), now), t(1800));
+        assert!(!rules.browser_close(Expiry::Default));
+        assert!(rules.browser_session(true).browser_close(Expiry::Default));
+        assert!(
+            !rules
+                .browser_session(true)
+                .browser_close(Expiry::AfterIdle(Duration::SECOND))
+        );
+    }
+
+    #[test]
+    fn touch_waits_for_the_interval() {
+        let rules = ExpiryRules::default().touch_interval(Duration::minutes(1));
+        assert!(!rules.touch_due(t(1000), t(1059)));
+        assert!(rules.touch_due(t(1000), t(1060)));
+        let eager = rules.touch_interval(Duration::ZERO);
+        assert!(eager.touch_due(t(1000), t(1001)));
+        assert!(!eager.touch_due(t(1000), t(1000)));
+    }
+}

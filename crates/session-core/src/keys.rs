@@ -1,0 +1,215 @@
+//! Secret keys and cookie signatures.
+//!
+//! A [`KeyRing`] holds one current key, which signs, and any number of older
+//! keys, which still verify. Rotate a key by making the old current key the
+//! first fallback: cookies signed with it keep working (and are re-signed
+//! with the new key on their next response), so nobody is logged out.
+//!
+//! The signature is an HMAC-SHA256 tag over the cookie name and the session
+//! ID, under a key derived from the secret for this one purpose, so a tag
+//! made for one cookie name (or by another part of the application sharing
+//! the secret) never verifies for another. Verification is constant-time.
+//!
+//! ```
+//! use session_core::KeyRing;
+//!
+//! let ring = KeyRing::new(b"a secret of at least thirty-two bytes!!")?;
+//! let rotated = KeyRing::with_fallbacks(
+//!     b"the next secret, also thirty-two bytes long",
+//!     [b"a secret of at least thirty-two bytes!!"],
+//! )?;
+//! assert_eq!(rotated.len(), 2);
+//! assert!(KeyRing::new(b"too short").is_err());
+//! # let _ = ring;
+//! # Ok::<(), session_core::ConfigError>(())
+//! ```
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::ConfigError;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The shortest secret accepted, in bytes.
+pub const MIN_SECRET_LEN: usize = 32;
+
+/// The label that binds derived keys to session cookie signatures.
+const COOKIE_SIGNING_PURPOSE: &[u8] = b"session-core/v1/cookie-signature";
+
+/// Length of a signature tag in base64url without padding (32 bytes).
+pub(crate) const TAG_LEN: usize = 43;
+
+/// The secrets that sign and verify session cookies. See the [module docs](self).
+#[derive(Clone)]
+pub struct KeyRing {
+    /// Derived signing keys; the first one signs.
+    keys: Vec<[u8; 32]>,
+}
+
+/// Which key of a ring verified a signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verified {
+    /// The current key: nothing to do.
+    Current,
+    /// An older key: the cookie should be re-signed with the current one.
+    Fallback,
+}
+
+impl KeyRing {
+    /// A ring with a single key.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::KeyTooShort`] if the secret has fewer than 32 bytes.
+    pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
+        Self::with_fallbacks(secret, std::iter::empty::<&[u8]>())
+    }
+
+    /// A ring whose `current` secret signs and whose `fallbacks` (newest
+    /// first) still verify.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::KeyTooShort`] if any secret has fewer than 32 bytes.
+    pub fn with_fallbacks<I>(current: impl AsRef<[u8]>, fallbacks: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[u8]>,
+    {
+        let mut keys = vec![derive(current.as_ref())?];
+        for secret in fallbacks {
+            keys.push(derive(secret.as_ref())?);
+        }
+        Ok(KeyRing { keys })
+    }
+
+    /// How many keys the ring holds (the current one included).
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Always `false`: a ring holds at least its current key.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The tag for `value` in a cookie called `cookie_name`, under the current key.
+    pub(crate) fn sign(&self, cookie_name: &str, value: &str) -> String {
+        URL_SAFE_NO_PAD.encode(
+            mac(&self.keys[0], cookie_name, value)
+                .finalize()
+                .into_bytes(),
+        )
+    }
+
+    /// Checks `tag` against every key of the ring, in constant time per key.
+    pub(crate) fn verify(&self, cookie_name: &str, value: &str, tag: &str) -> Option<Verified> {
+        if tag.len() != TAG_LEN {
+            return None;
+        }
+        let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
+        self.keys.iter().enumerate().find_map(|(i, key)| {
+            mac(key, cookie_name, value)
+                .verify_slice(&tag)
+                .ok()
+                .map(|()| {
+                    if i == 0 {
+                        Verified::Current
+                    } else {
+                        Verified::Fallback
+                    }
+                })
+        })
+    }
+}
+
+impl fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyRing")
+            .field("keys", &self.keys.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn derive(secret: &[u8]) -> Result<[u8; 32], ConfigError> {
+    if secret.len() < MIN_SECRET_LEN {
+        return Err(ConfigError::KeyTooShort {
+            len: secret.len(),
+            min: MIN_SECRET_LEN,
+        });
+    }
+    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC accepts keys of any length");
+    mac.update(COOKIE_SIGNING_PURPOSE);
+    Ok(mac.finalize().into_bytes().into())
+}
+
+fn mac(key: &[u8; 32], cookie_name: &str, value: &str) -> HmacSha256 {
+    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC accepts keys of any length");
+    // Cookie names cannot contain '=', so "name=value" is unambiguous.
+    mac.update(cookie_name.as_bytes());
+    mac.update(b"=");
+    mac.update(value.as_bytes());
+    mac
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &[u8] = b"0123456789abcdef0123456789abcdef";
+    const B: &[u8] = b"fedcba9876543210fedcba9876543210";
+
+    #[test]
+    fn short_keys_are_refused() {
+        let err = KeyRing::new(&A[..31]).unwrap_err();
+        assert!(matches!(err, ConfigError::KeyTooShort { len: 31, min: 32 }));
+        assert!(KeyRing::with_fallbacks(A, [&B[..5]]).is_err());
+        assert!(KeyRing::new(b"").is_err());
+    }
+
+    #[test]
+    fn signatures_verify_and_bind_the_name_and_value() {
+        let ring = KeyRing::new(A).unwrap();
+        let tag = ring.sign("session", "value");
+        assert_eq!(tag.len(), TAG_LEN);
+        assert_eq!(
+            ring.verify("session", "value", &tag),
+            Some(Verified::Current)
+        );
+        assert_eq!(ring.verify("other", "value", &tag), None);
+        assert_eq!(ring.verify("session", "valuf", &tag), None);
+        assert_eq!(ring.verify("session", "value", &tag[..42]), None);
+        let mut flipped = tag.clone();
+        flipped.replace_range(0..1, if tag.starts_with('A') { "B" } else { "A" });
+        assert_eq!(ring.verify("session", "value", &flipped), None);
+    }
+
+    #[test]
+    fn fallback_keys_verify_but_do_not_sign() {
+        let old = KeyRing::new(B).unwrap();
+        let rotated = KeyRing::with_fallbacks(A, [B]).unwrap();
+        let old_tag = old.sign("session", "v");
+        assert_eq!(
+            rotated.verify("session", "v", &old_tag),
+            Some(Verified::Fallback)
+        );
+        assert_ne!(rotated.sign("session", "v"), old_tag);
+        assert_eq!(
+            KeyRing::new(A).unwrap().verify("session", "v", &old_tag),
+            None
+        );
+    }
+
+    #[test]
+    fn debug_does_not_print_secrets() {
+        let ring = KeyRing::new(A).unwrap();
+        let shown = format!("{ring:?}");
+        assert!(!shown.contains("0123"));
+        assert!(shown.contains("keys: 1"));
+    }
+}

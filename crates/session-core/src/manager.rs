@@ -1,0 +1,236 @@
+//! The session manager: configuration shared by every request.
+//!
+//! Build one [`SessionManager`] at start-up and share it; see
+//! [`request`](crate::request) for what happens per request.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::request::Incoming;
+use crate::{
+    Codec, ConfigError, CookieConfig, ExpiryRules, IdFormat, JsonCodec, KeyRing, RequestSession,
+    SessionInfo, SessionStore, StoreError, StoreKey,
+};
+
+/// How many times a save is retried after losing a compare-and-swap to a
+/// concurrent writer. Each lost race means another request's save landed, so
+/// with `N` concurrent writers of one session no save needs more than `N - 1`
+/// retries.
+pub const DEFAULT_MAX_CONFLICT_RETRIES: u32 = 64;
+
+/// Holds the store, the key ring, cookie and expiry settings, and starts the
+/// per-request lifecycle ([`SessionManager::request`]). Cheap to clone.
+///
+/// ```
+/// use session_core::{CookieConfig, ExpiryRules, KeyRing, SessionManager};
+/// use session_store_memory::MemoryStore;
+/// use time::Duration;
+///
+/// let manager = SessionManager::builder(
+///     MemoryStore::new(),
+///     KeyRing::new(b"a secret of at least thirty-two bytes!!")?,
+/// )
+/// .cookie(CookieConfig::new("__Host-session"))
+/// .expiry(ExpiryRules::default().idle_timeout(Duration::hours(12)))
+/// .build()?;
+/// assert_eq!(manager.cookie().name(), "__Host-session");
+/// # Ok::<(), session_core::ConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct SessionManager {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: Arc<dyn SessionStore>,
+    pub(crate) keys: KeyRing,
+    pub(crate) cookie: CookieConfig,
+    pub(crate) rules: ExpiryRules,
+    pub(crate) codec: Arc<dyn Codec>,
+    pub(crate) id_format: IdFormat,
+    pub(crate) max_retries: u32,
+}
+
+impl fmt::Debug for SessionManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionManager")
+            .field("cookie", &self.inner.cookie)
+            .field("rules", &self.inner.rules)
+            .field("id_format", &self.inner.id_format)
+            .field("keys", &self.inner.keys)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionManager {
+    /// A manager with the default cookie (`session`) and expiry rules.
+    ///
+    /// ```
+    /// use session_core::{KeyRing, SessionManager};
+    /// let manager = SessionManager::new(
+    ///     session_store_memory::MemoryStore::new(),
+    ///     KeyRing::new([7u8; 32])?,
+    /// );
+    /// assert_eq!(manager.cookie().name(), "session");
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
+    pub fn new(store: impl SessionStore, keys: KeyRing) -> Self {
+        Self::builder(store, keys)
+            .build()
+            .expect("the default configuration is valid")
+    }
+
+    /// Starts configuring a manager.
+    pub fn builder(store: impl SessionStore, keys: KeyRing) -> SessionManagerBuilder {
+        SessionManagerBuilder {
+            store: Arc::new(store),
+            keys,
+            cookie: CookieConfig::default(),
+            rules: ExpiryRules::default(),
+            codec: Arc::new(JsonCodec),
+            id_format: IdFormat::Native,
+            max_retries: DEFAULT_MAX_CONFLICT_RETRIES,
+        }
+    }
+
+    /// Begins one request's session handling from its `Cookie` header values.
+    ///
+    /// This only parses and verifies the cookie; the store is asked nothing
+    /// until [`RequestSession::load`].
+    ///
+    /// ```
+    /// # use session_core::{KeyRing, SessionManager};
+    /// # let manager = SessionManager::new(session_store_memory::MemoryStore::new(), KeyRing::new([7u8; 32]).unwrap());
+    /// let request = manager.request(["theme=dark; session=forged"]);
+    /// assert!(request.loaded().is_none());
+    /// ```
+    pub fn request<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a str>) -> RequestSession {
+        let incoming = Incoming::read(self, cookie_headers);
+        RequestSession::new(self.clone(), incoming)
+    }
+
+    /// The cookie settings.
+    pub fn cookie(&self) -> &CookieConfig {
+        &self.inner.cookie
+    }
+
+    /// The expiry rules.
+    pub fn expiry(&self) -> &ExpiryRules {
+        &self.inner.rules
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn SessionStore> {
+        &self.inner.store
+    }
+
+    /// The live sessions bound to `user` (see [`Session::set_user`](crate::Session::set_user)).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unsupported`] if the store has no user index, or the store's failure.
+    pub async fn sessions_of(&self, user: &str) -> Result<Vec<SessionInfo>, StoreError> {
+        self.inner.store.sessions_of(user).await
+    }
+
+    /// Ends every session of `user` except `keep` (for "log out my other
+    /// devices", pass the current session's [`store_key`](crate::Session::store_key)).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unsupported`] if the store has no user index, or the store's failure.
+    pub async fn end_sessions_of(
+        &self,
+        user: &str,
+        keep: Option<&StoreKey>,
+    ) -> Result<u64, StoreError> {
+        let ended = self.inner.store.delete_sessions_of(user, keep).await?;
+        tracing::info!(target: "session_core", ended, "ended a user's sessions");
+        Ok(ended)
+    }
+}
+
+/// Configures a [`SessionManager`]; see [`SessionManager::builder`].
+pub struct SessionManagerBuilder {
+    store: Arc<dyn SessionStore>,
+    keys: KeyRing,
+    cookie: CookieConfig,
+    rules: ExpiryRules,
+    codec: Arc<dyn Codec>,
+    id_format: IdFormat,
+    max_retries: u32,
+}
+
+impl fmt::Debug for SessionManagerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionManagerBuilder")
+            .field("cookie", &self.cookie)
+            .field("rules", &self.rules)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionManagerBuilder {
+    /// The session cookie's name and attributes.
+    pub fn cookie(mut self, cookie: CookieConfig) -> Self {
+        self.cookie = cookie;
+        self
+    }
+
+    /// The expiry rules.
+    pub fn expiry(mut self, rules: ExpiryRules) -> Self {
+        self.rules = rules;
+        self
+    }
+
+    /// How session data is encoded for the store (default [`JsonCodec`]).
+    pub fn codec(mut self, codec: impl Codec) -> Self {
+        self.codec = Arc::new(codec);
+        self
+    }
+
+    /// Which IDs are issued and accepted (default [`IdFormat::Native`]).
+    pub fn id_format(mut self, format: IdFormat) -> Self {
+        self.id_format = format;
+        self
+    }
+
+    /// How many times a save is retried after a conflicting concurrent save
+    /// (default [`DEFAULT_MAX_CONFLICT_RETRIES`]).
+    pub fn max_conflict_retries(mut self, retries: u32) -> Self {
+        self.max_retries = retries;
+        self
+    }
+
+    /// Checks the configuration and builds the manager.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] for an invalid cookie or expiry setting.
+    pub fn build(self) -> Result<SessionManager, ConfigError> {
+        self.cookie.validate()?;
+        let rules = self.rules;
+        if rules.idle <= time::Duration::ZERO {
+            return Err(ConfigError::Expiry("the idle timeout must be positive"));
+        }
+        if rules.absolute.is_some_and(|a| a <= time::Duration::ZERO) {
+            return Err(ConfigError::Expiry(
+                "the absolute lifetime must be positive",
+            ));
+        }
+        if rules.touch_interval < time::Duration::ZERO {
+            return Err(ConfigError::Expiry("the touch interval cannot be negative"));
+        }
+        Ok(SessionManager {
+            inner: Arc::new(Inner {
+                store: self.store,
+                keys: self.keys,
+                cookie: self.cookie,
+                rules,
+                codec: self.codec,
+                id_format: self.id_format,
+                max_retries: self.max_retries,
+            }),
+        })
+    }
+}

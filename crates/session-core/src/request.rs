@@ -1,0 +1,476 @@
+//! One request's session lifecycle, independent of any web framework.
+//!
+//! An adapter does three things per request:
+//!
+//! 1. [`SessionManager::request`] with the request's `Cookie` headers
+//!    (parses and verifies the cookie; no store call);
+//! 2. hands the [`RequestSession`] to the handler, which calls
+//!    [`RequestSession::load`] only if it needs the session;
+//! 3. after the handler, [`RequestSession::finish`] with the response status,
+//!    and copies the returned [`SessionResponse`] into the response headers.
+//!
+//! ```
+//! use session_core::{KeyRing, SessionManager};
+//! use session_store_memory::MemoryStore;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let manager = SessionManager::new(MemoryStore::new(), KeyRing::new([1u8; 32])?);
+//!
+//! // First request: no cookie; the handler stores something.
+//! let request = manager.request(None);
+//! let session = request.load().await?;
+//! session.insert("user_id", 123)?;
+//! let response = request.finish(200).await?;
+//! let set_cookie = response.set_cookie.expect("a new session sets a cookie");
+//! assert!(response.vary_cookie);
+//!
+//! // Next request: the browser sends the cookie back.
+//! let cookie = response.cookie_pair.expect("name=value of the new cookie");
+//! let request = manager.request([cookie.as_str()]);
+//! let session = request.load().await?;
+//! assert_eq!(session.get::<u32>("user_id")?, Some(123));
+//! // Reading only: nothing to write, no Set-Cookie.
+//! assert_eq!(request.finish(200).await?.set_cookie, None);
+//! # let _ = set_cookie;
+//! # Ok(()) }
+//! ```
+//!
+//! # The rules `finish` applies
+//!
+//! - A request that never loaded the session: nothing (no store call, no headers).
+//! - Status 500 or above: nothing is written, the cookie is left alone.
+//! - A modified, non-empty session is saved: created under a fresh ID if it
+//!   is new, otherwise updated with compare-and-swap; on a conflict the
+//!   latest record is reloaded and this request's own changes are re-applied
+//!   (up to the configured number of retries).
+//! - A session that became empty is deleted and the browser told to drop
+//!   the cookie; an empty session is never saved.
+//! - A session deleted concurrently (logout elsewhere, rotation) stays
+//!   deleted: this request's writes are dropped, the cookie is removed and
+//!   [`SessionResponse::ended_concurrently`] is set.
+//! - An unmodified session whose expiry is due for extension is `touch`ed.
+//! - `Vary: Cookie` whenever the session was loaded.
+
+use std::sync::{Arc, Mutex};
+
+use crate::codec::Data;
+use crate::cookie::{Found, Rejection};
+use crate::keys::{TAG_LEN, Verified};
+use crate::session::{Origin, State};
+use crate::{
+    CodecError, Record, Session, SessionError, SessionId, SessionManager, StoreError, now,
+};
+
+/// How many fresh IDs `create` tries before giving up on duplicates (a
+/// duplicate 256-bit ID means a broken random source or a broken store).
+const CREATE_ATTEMPTS: u32 = 3;
+
+/// The session side of one request. Cheap to clone; clones share state.
+#[derive(Clone)]
+pub struct RequestSession {
+    inner: Arc<RequestInner>,
+}
+
+struct RequestInner {
+    manager: SessionManager,
+    incoming: Incoming,
+    session: Mutex<Option<Session>>,
+}
+
+/// What the request's cookie said.
+pub(crate) enum Incoming {
+    /// No session cookie.
+    Absent,
+    /// A session cookie that was rejected before reaching the store.
+    Rejected,
+    /// A verified session ID; `resign` when an older key signed it.
+    Valid { id: SessionId, resign: bool },
+}
+
+impl Incoming {
+    pub(crate) fn read<'a>(
+        manager: &SessionManager,
+        headers: impl IntoIterator<Item = &'a str>,
+    ) -> Incoming {
+        let inner = &manager.inner;
+        let value = match inner.cookie.find(headers) {
+            Found::Absent => return Incoming::Absent,
+            Found::Rejected(why) => return reject(why),
+            Found::Value(value) => value,
+        };
+        // "<id>.<tag>": the tag has a fixed length, so split from the end.
+        let Some((id, tag)) = value
+            .rsplit_once('.')
+            .filter(|(_, tag)| tag.len() == TAG_LEN)
+        else {
+            return reject(Rejection::Malformed);
+        };
+        let Some(verified) = inner.keys.verify(inner.cookie.name(), id, tag) else {
+            return reject(Rejection::BadSignature);
+        };
+        match SessionId::parse_in(inner.id_format, id) {
+            Some(id) => Incoming::Valid {
+                id,
+                resign: verified == Verified::Fallback,
+            },
+            None => reject(Rejection::Malformed),
+        }
+    }
+}
+
+fn reject(why: Rejection) -> Incoming {
+    tracing::info!(target: "session_core", reason = why.as_str(), "ignoring session cookie");
+    Incoming::Rejected
+}
+
+/// The headers a response needs after [`RequestSession::finish`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionResponse {
+    /// A `Set-Cookie` header value to add, if any (a new or refreshed
+    /// cookie, or one that deletes it).
+    pub set_cookie: Option<String>,
+    /// The `name=value` pair of a newly set cookie, as a client would send
+    /// it back in its `Cookie` header (`None` when the cookie is deleted).
+    pub cookie_pair: Option<String>,
+    /// Whether to add `Vary: Cookie` (the response depends on the session).
+    pub vary_cookie: bool,
+    /// The session was deleted by a concurrent request (a logout, an ID
+    /// rotation) while this one ran; this request's changes were dropped.
+    pub ended_concurrently: bool,
+}
+
+impl RequestSession {
+    pub(crate) fn new(manager: SessionManager, incoming: Incoming) -> Self {
+        RequestSession {
+            inner: Arc::new(RequestInner {
+                manager,
+                incoming,
+                session: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// The session, loading it from the store on the first call.
+    ///
+    /// An absent, forged, unknown, expired or undecodable session gives a
+    /// new empty session (never an error); the store is only asked when the
+    /// cookie's signature verified.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Store`] when the store fails: the application should
+    /// answer with an error (see [`SessionError::status_code`]) rather than
+    /// carry on with an empty session, which would log the user out.
+    pub async fn load(&self) -> Result<Session, SessionError> {
+        if let Some(session) = self.loaded() {
+            return Ok(session);
+        }
+        let inner = &self.inner.manager.inner;
+        let (data, origin) = match &self.inner.incoming {
+            Incoming::Valid { id, .. } => match fetch(&self.inner.manager, id).await? {
+                Some((Ok(data), origin)) => (data, Some(origin)),
+                Some((Err(e), _)) => {
+                    tracing::warn!(target: "session_core", session = %id.log_key(), error = %e, "undecodable session data treated as no session");
+                    (Data::new(), None)
+                }
+                None => (Data::new(), None),
+            },
+            Incoming::Absent | Incoming::Rejected => (Data::new(), None),
+        };
+        let mut state = State::new(data, origin, inner.rules);
+        state.accessed = true;
+        let session = Session::from_state(state);
+        let mut slot = self.inner.session.lock().unwrap_or_else(|p| p.into_inner());
+        // Two concurrent first loads: keep the one that landed first.
+        Ok(slot.get_or_insert(session).clone())
+    }
+
+    /// The session if a handler has loaded it.
+    pub fn loaded(&self) -> Option<Session> {
+        self.inner
+            .session
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Saves what the handler did and says which headers to send. See the
+    /// [module docs](self) for the rules.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Store`] when the store fails, [`SessionError::Codec`]
+    /// when the data cannot be encoded, [`SessionError::Contention`] when
+    /// concurrent writers won every retry. The response should then be
+    /// replaced by an error response; no cookie is set.
+    pub async fn finish(&self, status: u16) -> Result<SessionResponse, SessionError> {
+        let Some(session) = self.loaded() else {
+            return Ok(SessionResponse::default());
+        };
+        let mut response = SessionResponse {
+            vary_cookie: true,
+            ..SessionResponse::default()
+        };
+        if status >= 500 {
+            return Ok(response);
+        }
+        let commit = Commit {
+            manager: &self.inner.manager,
+            session: &session,
+            response: &mut response,
+        };
+        commit.run(&self.inner.incoming).await?;
+        Ok(response)
+    }
+}
+
+/// A stored record's data (still to be decoded) and where it came from.
+type Fetched = (Result<Data, CodecError>, Origin);
+
+/// Loads the live record of `id`; `None` when there is none, it has
+/// expired, or the store calls it corrupt.
+async fn fetch(manager: &SessionManager, id: &SessionId) -> Result<Option<Fetched>, SessionError> {
+    let inner = &manager.inner;
+    let key = id.store_key();
+    let record = match inner.store.load(&key).await {
+        Ok(Some(record)) => record,
+        Ok(None) => return Ok(None),
+        Err(StoreError::Corrupt(reason)) => {
+            tracing::warn!(target: "session_core", session = %id.log_key(), %reason, "corrupt session record treated as no session");
+            return Ok(None);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if record.key != key || !record.is_live_at(now()) {
+        return Ok(None);
+    }
+    let origin = Origin {
+        id: id.clone(),
+        version: record.version,
+        created_at: record.created_at,
+        expires_at: record.expires_at,
+    };
+    Ok(Some((inner.codec.decode(&record.data), origin)))
+}
+
+struct Commit<'a> {
+    manager: &'a SessionManager,
+    session: &'a Session,
+    response: &'a mut SessionResponse,
+}
+
+impl Commit<'_> {
+    async fn run(mut self, incoming: &Incoming) -> Result<(), SessionError> {
+        let inner = &self.manager.inner;
+        let store = &inner.store;
+        let (retired, origin, modified, empty) = {
+            let state = self.session.lock();
+            let empty = state.data.is_empty() || state.destroyed;
+            (
+                state.retired.clone(),
+                state.origin.clone(),
+                state.modified,
+                empty,
+            )
+        };
+        for key in &retired {
+            store.delete(key).await?;
+        }
+        self.session.lock().retired.clear();
+        let carried = !matches!(incoming, Incoming::Absent);
+
+        if empty {
+            if let Some(origin) = &origin {
+                if modified {
+                    store.delete(&origin.id.store_key()).await?;
+                }
+            }
+            if carried || !retired.is_empty() {
+                self.remove_cookie();
+            }
+            let mut state = self.session.lock();
+            state.origin = None;
+            state.modified = false;
+            state.changes.clear();
+            return Ok(());
+        }
+
+        match origin {
+            None => self.create().await,
+            Some(origin) if modified => self.update(origin).await,
+            Some(origin) => {
+                self.touch(
+                    origin,
+                    matches!(incoming, Incoming::Valid { resign: true, .. }),
+                )
+                .await
+            }
+        }
+    }
+
+    /// Saves a new session under a fresh ID.
+    async fn create(&mut self) -> Result<(), SessionError> {
+        let inner = &self.manager.inner;
+        let now = now();
+        for _ in 0..CREATE_ATTEMPTS {
+            let id = SessionId::generate_in(inner.id_format);
+            let record = {
+                let state = self.session.lock();
+                Record {
+                    key: id.store_key(),
+                    data: inner.codec.encode(&state.data)?,
+                    version: 1,
+                    created_at: now,
+                    expires_at: state.next_expiry(now),
+                    user: state.user(),
+                }
+            };
+            match inner.store.create(&record).await {
+                Ok(()) => {
+                    tracing::debug!(target: "session_core", session = %id.log_key(), "session created");
+                    self.saved(id, &record);
+                    return Ok(());
+                }
+                Err(StoreError::Duplicate) => {
+                    tracing::warn!(target: "session_core", "new session ID collided; generating another");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Duplicate.into())
+    }
+
+    /// Compare-and-swap, re-applying this request's changes on conflicts.
+    async fn update(&mut self, origin: Origin) -> Result<(), SessionError> {
+        let inner = &self.manager.inner;
+        let key = origin.id.store_key();
+        let now = now();
+        let (mut version, mut created_at) = (origin.version, origin.created_at);
+        for attempt in 0..=inner.max_retries {
+            let record = {
+                let state = self.session.lock();
+                Record {
+                    key: key.clone(),
+                    data: inner.codec.encode(&state.data)?,
+                    version: version + 1,
+                    created_at,
+                    expires_at: inner.rules.expires_at(state.expiry(), created_at, now),
+                    user: state.user(),
+                }
+            };
+            match inner.store.update(&record, version).await {
+                Ok(()) => {
+                    tracing::debug!(target: "session_core", session = %origin.id.log_key(), retries = attempt, "session saved");
+                    self.saved(origin.id, &record);
+                    return Ok(());
+                }
+                Err(StoreError::NotFound) => {
+                    self.ended(&origin.id);
+                    return Ok(());
+                }
+                Err(StoreError::Conflict) => {
+                    tracing::debug!(target: "session_core", session = %origin.id.log_key(), "concurrent save; re-applying this request's changes");
+                    let Some((data, latest)) = fetch(self.manager, &origin.id).await? else {
+                        self.ended(&origin.id);
+                        return Ok(());
+                    };
+                    version = latest.version;
+                    created_at = latest.created_at;
+                    // Data that no longer decodes is replaced: this
+                    // request's changes land on an empty map.
+                    let data = data.unwrap_or_else(|e| {
+                        tracing::warn!(target: "session_core", session = %origin.id.log_key(), error = %e, "undecodable concurrent save replaced");
+                        Data::new()
+                    });
+                    self.session.lock().rebase(data);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(SessionError::Contention(inner.max_retries))
+    }
+
+    /// Extends the expiry of an unchanged session when it is due.
+    async fn touch(&mut self, origin: Origin, resign: bool) -> Result<(), SessionError> {
+        let inner = &self.manager.inner;
+        let now = now();
+        let (expiry, next) = {
+            let state = self.session.lock();
+            (state.expiry(), state.next_expiry(now))
+        };
+        let fixed = matches!(expiry, crate::Expiry::At(_));
+        if !fixed && inner.rules.touch_due(origin.expires_at, next) {
+            match inner.store.touch(&origin.id.store_key(), next).await {
+                Ok(()) => {
+                    tracing::trace!(target: "session_core", session = %origin.id.log_key(), "session expiry extended");
+                    self.session.lock().origin = Some(Origin {
+                        expires_at: next,
+                        ..origin.clone()
+                    });
+                    self.set_cookie(&origin.id, next, now);
+                }
+                Err(StoreError::NotFound) => self.ended(&origin.id),
+                Err(e) => return Err(e.into()),
+            }
+        } else if resign {
+            self.set_cookie(&origin.id, origin.expires_at, now);
+        }
+        Ok(())
+    }
+
+    fn saved(&mut self, id: SessionId, record: &Record) {
+        {
+            let mut state = self.session.lock();
+            state.origin = Some(Origin {
+                id: id.clone(),
+                version: record.version,
+                created_at: record.created_at,
+                expires_at: record.expires_at,
+            });
+            state.modified = false;
+            state.changes.clear();
+        }
+        self.set_cookie(&id, record.expires_at, now());
+    }
+
+    fn ended(&mut self, id: &SessionId) {
+        tracing::info!(target: "session_core", session = %id.log_key(), "session was ended by a concurrent request; not saving");
+        {
+            let mut state = self.session.lock();
+            state.origin = None;
+            state.data.clear();
+            state.changes.clear();
+            state.modified = false;
+        }
+        self.response.ended_concurrently = true;
+        self.remove_cookie();
+    }
+
+    fn set_cookie(
+        &mut self,
+        id: &SessionId,
+        expires_at: time::OffsetDateTime,
+        now: time::OffsetDateTime,
+    ) {
+        let inner = &self.manager.inner;
+        let value = format!(
+            "{}.{}",
+            id.expose(),
+            inner.keys.sign(inner.cookie.name(), id.expose())
+        );
+        let browser_close = {
+            let state = self.session.lock();
+            inner.rules.browser_close(state.expiry())
+        };
+        let max_age = (!browser_close).then(|| expires_at - now);
+        self.response.set_cookie = Some(inner.cookie.render(&value, max_age, now));
+        self.response.cookie_pair = Some(format!("{}={}", inner.cookie.name(), value));
+    }
+
+    fn remove_cookie(&mut self) {
+        self.response.set_cookie = Some(self.manager.inner.cookie.render_removal());
+        self.response.cookie_pair = None;
+    }
+}

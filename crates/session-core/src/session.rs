@@ -1,0 +1,549 @@
+//! The session a handler sees: a map of JSON values with typed access.
+//!
+//! Once loaded, every read and write is a plain synchronous call; only
+//! loading and committing (done by the framework adapter) touch the store.
+//! Cloning a [`Session`] is cheap and the clones share one state.
+//!
+//! ```
+//! use session_core::{Expiry, Session};
+//! use time::Duration;
+//!
+//! let session = Session::detached();
+//! session.insert("user_id", 123)?;
+//! session.insert("cart", vec!["apple", "pear"])?;
+//! assert_eq!(session.get::<u64>("user_id")?, Some(123));
+//! assert_eq!(session.keys(), ["user_id", "cart"]);
+//! assert!(session.modified());
+//!
+//! session.set_expiry(Expiry::AfterIdle(Duration::minutes(30)));
+//! assert_eq!(session.expiry_age(), Duration::minutes(30));
+//!
+//! session.flash("notice", "Saved!")?;
+//! assert_eq!(session.take_flash::<String>("notice")?, Some("Saved!".into()));
+//! assert_eq!(session.take_flash::<String>("notice")?, None);
+//! # Ok::<(), session_core::SessionError>(())
+//! ```
+//!
+//! # Where this differs from Django
+//!
+//! - Keys starting with `_session_` are reserved for the machinery (expiry,
+//!   user binding, flash messages) and hidden from [`Session::keys`].
+//! - [`Session::flush`] and [`Session::cycle_id`] take effect when the
+//!   request ends, together with the save, so a failed request leaves the
+//!   store as it was.
+//! - Writes are tracked key by key: if another request saved the same
+//!   session in the meantime, this request's changes are re-applied on top
+//!   of that save instead of overwriting it.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use time::{Duration, OffsetDateTime};
+
+use crate::codec::Data;
+use crate::expiry::EXPIRY_KEY;
+use crate::{Expiry, ExpiryRules, SessionError, SessionId, StoreKey};
+
+/// Keys with this prefix belong to the session machinery.
+pub const RESERVED_PREFIX: &str = "_session_";
+const USER_KEY: &str = "_session_user";
+const FLASH_PREFIX: &str = "_session_flash.";
+
+/// The server-side data of one visitor. See the [module docs](self).
+#[derive(Clone)]
+pub struct Session {
+    state: Arc<Mutex<State>>,
+}
+
+/// The record a session was loaded from.
+#[derive(Clone, Debug)]
+pub(crate) struct Origin {
+    pub(crate) id: SessionId,
+    pub(crate) version: u64,
+    pub(crate) created_at: OffsetDateTime,
+    pub(crate) expires_at: OffsetDateTime,
+}
+
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) data: Data,
+    /// This request's own changes, key by key (`None` = removed), re-applied
+    /// on top of a concurrent save when a compare-and-swap fails.
+    pub(crate) changes: BTreeMap<String, Option<Value>>,
+    pub(crate) modified: bool,
+    pub(crate) accessed: bool,
+    /// The stored record this session still refers to.
+    pub(crate) origin: Option<Origin>,
+    /// Records to delete when the request ends (after `flush`/`cycle_id`).
+    pub(crate) retired: Vec<StoreKey>,
+    pub(crate) destroyed: bool,
+    pub(crate) rules: ExpiryRules,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.lock();
+        f.debug_struct("Session")
+            .field("keys", &state.data.keys().collect::<Vec<_>>())
+            .field("modified", &state.modified)
+            .field("stored", &state.origin.is_some())
+            .finish()
+    }
+}
+
+impl Session {
+    pub(crate) fn from_state(state: State) -> Self {
+        Session {
+            state: Arc::new(Mutex::new(state)),
+        }
+    }
+
+    /// A new, empty session that belongs to no request or store: for tests
+    /// and for code that builds session data before it has a request.
+    pub fn detached() -> Self {
+        Self::from_state(State::new(Data::new(), None, ExpiryRules::default()))
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic in another thread while it held the lock leaves the data
+        // consistent (every write is a single map operation), so carry on.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The value under `key`, deserialized as `T`; `Ok(None)` when absent.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Deserialize`] if the stored value is not a `T`.
+    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
+        match self.get_value(key) {
+            None => Ok(None),
+            Some(v) => {
+                serde_json::from_value(v)
+                    .map(Some)
+                    .map_err(|source| SessionError::Deserialize {
+                        key: key.to_owned(),
+                        source,
+                    })
+            }
+        }
+    }
+
+    /// The raw JSON value under `key`.
+    pub fn get_value(&self, key: &str) -> Option<Value> {
+        if is_reserved(key) {
+            return None;
+        }
+        self.lock().data.get(key).cloned()
+    }
+
+    /// Stores `value` under `key`, marking the session modified.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::ReservedKey`] for keys starting with `_session_`,
+    /// [`SessionError::Serialize`] if `value` cannot be serialized,
+    /// [`SessionError::Destroyed`] after [`destroy`](Self::destroy).
+    pub fn insert<T: Serialize>(&self, key: &str, value: T) -> Result<(), SessionError> {
+        if is_reserved(key) {
+            return Err(SessionError::ReservedKey(key.to_owned()));
+        }
+        let value = serde_json::to_value(value).map_err(|source| SessionError::Serialize {
+            key: key.to_owned(),
+            source,
+        })?;
+        self.lock().write(key, Some(value))
+    }
+
+    /// Removes `key`, returning its value; marks the session modified if it was there.
+    pub fn remove(&self, key: &str) -> Option<Value> {
+        if is_reserved(key) {
+            return None;
+        }
+        self.lock().remove(key)
+    }
+
+    /// Whether `key` holds a value.
+    pub fn contains_key(&self, key: &str) -> bool {
+        !is_reserved(key) && self.lock().data.contains_key(key)
+    }
+
+    /// The keys set by the application, in insertion order (reserved keys excluded).
+    pub fn keys(&self) -> Vec<String> {
+        self.lock()
+            .data
+            .keys()
+            .filter(|k| !is_reserved(k))
+            .cloned()
+            .collect()
+    }
+
+    /// How many keys the application has set.
+    pub fn len(&self) -> usize {
+        self.lock().data.keys().filter(|k| !is_reserved(k)).count()
+    }
+
+    /// `true` when the session holds nothing at all: no application keys and
+    /// no expiry override, user binding or flash message. An empty session is
+    /// never saved.
+    pub fn is_empty(&self) -> bool {
+        self.lock().data.is_empty()
+    }
+
+    /// Removes every key, reserved ones included (the user binding, expiry
+    /// override and flash messages go too). The session keeps its ID.
+    pub fn clear(&self) {
+        let mut state = self.lock();
+        let keys: Vec<String> = state.data.keys().cloned().collect();
+        for key in keys {
+            state.remove(&key);
+        }
+    }
+
+    /// The data as one JSON object (reserved keys excluded), for example to
+    /// answer an API call.
+    pub fn to_json(&self) -> Value {
+        let state = self.lock();
+        Value::Object(
+            state
+                .data
+                .iter()
+                .filter(|(k, _)| !is_reserved(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        )
+    }
+
+    /// Whether this request changed the session (Django's `modified`).
+    pub fn modified(&self) -> bool {
+        self.lock().modified
+    }
+
+    /// Whether this request loaded the session (Django's `accessed`); a
+    /// session obtained from a request is always accessed.
+    pub fn accessed(&self) -> bool {
+        self.lock().accessed
+    }
+
+    /// Gives the session a new ID while keeping its data; the old ID stops
+    /// working when the request ends. Call it when a user logs in, so an ID
+    /// planted before login (session fixation) is worthless afterwards.
+    pub fn cycle_id(&self) {
+        let mut state = self.lock();
+        if let Some(origin) = state.origin.take() {
+            state.retired.push(origin.id.store_key());
+        }
+        state.modified = true;
+    }
+
+    /// Drops all data and the ID: the stored record is deleted when the
+    /// request ends, and anything written afterwards starts a new session
+    /// with a new ID (Django's `flush`, as on logout).
+    pub fn flush(&self) {
+        let mut state = self.lock();
+        state.flush();
+    }
+
+    /// Ends the session on the server: like [`flush`](Self::flush), but the
+    /// session stays empty for the rest of the request (writes fail with
+    /// [`SessionError::Destroyed`]) and the browser is told to drop the cookie.
+    pub fn destroy(&self) {
+        let mut state = self.lock();
+        state.flush();
+        state.destroyed = true;
+    }
+
+    /// Overrides when this session expires (Django's `set_expiry`).
+    pub fn set_expiry(&self, expiry: Expiry) {
+        let mut state = self.lock();
+        // Writes fail only after destroy, where there is nothing left to expire.
+        let _ = state.write(EXPIRY_KEY, expiry.to_value());
+    }
+
+    /// The expiry override in force ([`Expiry::Default`] when there is none).
+    pub fn expiry(&self) -> Expiry {
+        Expiry::from_value(self.lock().data.get(EXPIRY_KEY))
+    }
+
+    /// When the session expires if the request ends now (Django's `get_expiry_date`).
+    pub fn expiry_date(&self) -> OffsetDateTime {
+        let state = self.lock();
+        state.next_expiry(crate::now())
+    }
+
+    /// How long from now until the session expires (Django's `get_expiry_age`).
+    pub fn expiry_age(&self) -> Duration {
+        let now = crate::now();
+        self.lock().next_expiry(now) - now
+    }
+
+    /// Whether the cookie lasts only until the browser closes (Django's
+    /// `get_expire_at_browser_close`).
+    pub fn expire_at_browser_close(&self) -> bool {
+        let state = self.lock();
+        state.rules.browser_close(state.expiry())
+    }
+
+    /// Binds the session to a user, so the store's user index can list and
+    /// end all of that user's sessions ("log out other devices").
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Destroyed`] after [`destroy`](Self::destroy).
+    pub fn set_user(&self, user: impl Into<String>) -> Result<(), SessionError> {
+        self.lock()
+            .write(USER_KEY, Some(Value::String(user.into())))
+    }
+
+    /// The user the session is bound to.
+    pub fn user(&self) -> Option<String> {
+        self.lock().user()
+    }
+
+    /// Removes the user binding.
+    pub fn clear_user(&self) {
+        self.lock().remove(USER_KEY);
+    }
+
+    /// Stores a one-time message under `name`: it stays in the session until
+    /// [`take_flash`](Self::take_flash) reads it, typically on the next request.
+    ///
+    /// # Errors
+    ///
+    /// As for [`insert`](Self::insert).
+    pub fn flash<T: Serialize>(&self, name: &str, value: T) -> Result<(), SessionError> {
+        let key = format!("{FLASH_PREFIX}{name}");
+        let value = serde_json::to_value(value).map_err(|source| SessionError::Serialize {
+            key: key.clone(),
+            source,
+        })?;
+        self.lock().write(&key, Some(value))
+    }
+
+    /// Reads and removes the flash message `name`.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Deserialize`] if the message is not a `T` (it is
+    /// removed all the same).
+    pub fn take_flash<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, SessionError> {
+        let key = format!("{FLASH_PREFIX}{name}");
+        match self.lock().remove(&key) {
+            None => Ok(None),
+            Some(v) => serde_json::from_value(v)
+                .map(Some)
+                .map_err(|source| SessionError::Deserialize { key, source }),
+        }
+    }
+
+    /// The key the session's record is stored under (a digest of the ID, safe
+    /// to show), or `None` for a session not yet saved.
+    pub fn store_key(&self) -> Option<StoreKey> {
+        self.lock().origin.as_ref().map(|o| o.id.store_key())
+    }
+}
+
+impl State {
+    pub(crate) fn new(data: Data, origin: Option<Origin>, rules: ExpiryRules) -> Self {
+        State {
+            data,
+            changes: BTreeMap::new(),
+            modified: false,
+            accessed: false,
+            origin,
+            retired: Vec::new(),
+            destroyed: false,
+            rules,
+        }
+    }
+
+    fn write(&mut self, key: &str, value: Option<Value>) -> Result<(), SessionError> {
+        if self.destroyed {
+            return Err(SessionError::Destroyed);
+        }
+        match value {
+            Some(v) => {
+                self.data.insert(key.to_owned(), v.clone());
+                self.changes.insert(key.to_owned(), Some(v));
+                self.modified = true;
+            }
+            None => {
+                self.remove(key);
+            }
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self, key: &str) -> Option<Value> {
+        let old = self.data.shift_remove(key);
+        if old.is_some() {
+            self.changes.insert(key.to_owned(), None);
+            self.modified = true;
+        }
+        old
+    }
+
+    fn flush(&mut self) {
+        if let Some(origin) = self.origin.take() {
+            self.retired.push(origin.id.store_key());
+        }
+        self.data.clear();
+        self.changes.clear();
+        self.modified = true;
+    }
+
+    pub(crate) fn expiry(&self) -> Expiry {
+        Expiry::from_value(self.data.get(EXPIRY_KEY))
+    }
+
+    pub(crate) fn user(&self) -> Option<String> {
+        match self.data.get(USER_KEY) {
+            Some(Value::String(s)) => Some(s.clone()),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn created_at(&self, now: OffsetDateTime) -> OffsetDateTime {
+        self.origin.as_ref().map_or(now, |o| o.created_at)
+    }
+
+    pub(crate) fn next_expiry(&self, now: OffsetDateTime) -> OffsetDateTime {
+        self.rules
+            .expires_at(self.expiry(), self.created_at(now), now)
+    }
+
+    /// Applies this request's own changes on top of `data` (a concurrent save).
+    pub(crate) fn rebase(&mut self, mut data: Data) {
+        for (key, change) in &self.changes {
+            match change {
+                Some(v) => {
+                    data.insert(key.clone(), v.clone());
+                }
+                None => {
+                    data.shift_remove(key);
+                }
+            }
+        }
+        self.data = data;
+    }
+}
+
+fn is_reserved(key: &str) -> bool {
+    key.starts_with(RESERVED_PREFIX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn typed_access_and_flags() {
+        let s = Session::detached();
+        assert!(s.is_empty() && !s.modified());
+        assert_eq!(s.get::<u32>("missing").unwrap(), None);
+        s.insert("n", 5).unwrap();
+        assert_eq!(s.get::<u32>("n").unwrap(), Some(5));
+        assert!(matches!(
+            s.get::<String>("n"),
+            Err(SessionError::Deserialize { .. })
+        ));
+        assert!(s.contains_key("n") && s.modified());
+        assert_eq!(s.remove("n"), Some(json!(5)));
+        assert_eq!(s.remove("n"), None);
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn reserved_keys_are_refused_and_hidden() {
+        let s = Session::detached();
+        assert!(matches!(
+            s.insert("_session_user", 1),
+            Err(SessionError::ReservedKey(_))
+        ));
+        s.set_user("42").unwrap();
+        s.set_expiry(Expiry::BrowserClose);
+        assert_eq!(s.keys(), Vec::<String>::new());
+        assert_eq!(s.len(), 0);
+        assert!(!s.is_empty());
+        assert_eq!(s.get_value("_session_user"), None);
+        assert!(!s.contains_key("_session_expiry"));
+        assert_eq!(s.remove("_session_user"), None);
+        assert_eq!(s.user().as_deref(), Some("42"));
+        assert_eq!(s.to_json(), json!({}));
+    }
+
+    #[test]
+    fn clones_share_state() {
+        let a = Session::detached();
+        let b = a.clone();
+        a.insert("k", "v").unwrap();
+        assert_eq!(b.get::<String>("k").unwrap().as_deref(), Some("v"));
+    }
+
+    #[test]
+    fn clear_removes_everything_and_records_each_removal() {
+        let s = Session::detached();
+        s.insert("a", 1).unwrap();
+        s.set_user("u").unwrap();
+        s.clear();
+        assert!(s.is_empty());
+        let state = s.lock();
+        assert_eq!(state.changes.get("a"), Some(&None));
+        assert_eq!(state.changes.get(USER_KEY), Some(&None));
+    }
+
+    #[test]
+    fn destroy_refuses_later_writes() {
+        let s = Session::detached();
+        s.insert("a", 1).unwrap();
+        s.destroy();
+        assert!(s.is_empty());
+        assert!(matches!(s.insert("b", 2), Err(SessionError::Destroyed)));
+        assert!(matches!(s.set_user("u"), Err(SessionError::Destroyed)));
+    }
+
+    #[test]
+    fn flush_allows_a_fresh_start() {
+        let s = Session::detached();
+        s.insert("a", 1).unwrap();
+        s.flush();
+        assert!(s.is_empty());
+        s.insert("b", 2).unwrap();
+        assert_eq!(s.keys(), ["b"]);
+    }
+
+    #[test]
+    fn expiry_overrides() {
+        let s = Session::detached();
+        assert_eq!(s.expiry(), Expiry::Default);
+        assert_eq!(s.expiry_age(), Duration::days(14));
+        assert!(!s.expire_at_browser_close());
+        s.set_expiry(Expiry::BrowserClose);
+        assert!(s.expire_at_browser_close());
+        s.set_expiry(Expiry::AfterIdle(Duration::seconds(90)));
+        assert_eq!(s.expiry_age(), Duration::seconds(90));
+        let at = crate::now() + Duration::hours(3);
+        s.set_expiry(Expiry::At(at));
+        assert_eq!(s.expiry_date(), at);
+        s.set_expiry(Expiry::Default);
+        assert!(s.is_empty(), "the default expiry is not stored");
+    }
+
+    #[test]
+    fn rebase_applies_own_changes_over_concurrent_data() {
+        let s = Session::detached();
+        s.insert("mine", 1).unwrap();
+        let mut theirs = Data::new();
+        theirs.insert("theirs".into(), json!(2));
+        theirs.insert("gone".into(), json!(3));
+        s.lock().changes.insert("gone".into(), None);
+        s.lock().rebase(theirs);
+        assert_eq!(s.to_json(), json!({"theirs": 2, "mine": 1}));
+    }
+}

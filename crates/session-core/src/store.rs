@@ -1,0 +1,252 @@
+//! The store contract: the handful of operations every engine maps onto.
+//!
+//! All session semantics (when to save, merging concurrent changes, expiry
+//! rules, cookies) live in the [`SessionManager`](crate::SessionManager).
+//! A store only persists [`Record`]s and keeps these promises:
+//!
+//! | operation | meaning | must not |
+//! |---|---|---|
+//! | [`load`](SessionStore::load) | the live record, or `None` | write anything; return an expired record |
+//! | [`create`](SessionStore::create) | insert if absent | overwrite ([`StoreError::Duplicate`]) |
+//! | [`update`](SessionStore::update) | compare-and-swap on the version | recreate a deleted record ([`StoreError::NotFound`]); ignore the version ([`StoreError::Conflict`]) |
+//! | [`delete`](SessionStore::delete) | end it | fail if it is already gone |
+//! | [`touch`](SessionStore::touch) | extend the expiry only | rewrite data |
+//! | [`delete_expired`](SessionStore::delete_expired) | sweep, returning the count | block other operations for long |
+//! | user index (optional) | list / end a user's sessions | scan every record where the engine can index |
+//!
+//! The `session-conformance` crate turns each row into tests; run it on any
+//! store you write.
+//!
+//! # Writing a store
+//!
+//! ```
+//! use std::collections::HashMap;
+//! use std::sync::Mutex;
+//! use session_core::{async_trait, Record, SessionStore, StoreError, StoreKey};
+//! use time::OffsetDateTime;
+//!
+//! /// A deliberately tiny store: one lock around a map.
+//! #[derive(Default)]
+//! struct TinyStore(Mutex<HashMap<StoreKey, Record>>);
+//!
+//! #[async_trait]
+//! impl SessionStore for TinyStore {
+//!     async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
+//!         let map = self.0.lock().unwrap();
+//!         Ok(map.get(key).filter(|r| r.is_live_at(session_core::now())).cloned())
+//!     }
+//!     async fn create(&self, record: &Record) -> Result<(), StoreError> {
+//!         let mut map = self.0.lock().unwrap();
+//!         match map.get(&record.key) {
+//!             Some(old) if old.is_live_at(session_core::now()) => Err(StoreError::Duplicate),
+//!             _ => { map.insert(record.key.clone(), record.clone()); Ok(()) }
+//!         }
+//!     }
+//!     async fn update(&self, record: &Record, expected_version: u64) -> Result<(), StoreError> {
+//!         let mut map = self.0.lock().unwrap();
+//!         match map.get_mut(&record.key) {
+//!             Some(old) if old.is_live_at(session_core::now()) => {
+//!                 if old.version != expected_version { return Err(StoreError::Conflict); }
+//!                 *old = record.clone();
+//!                 Ok(())
+//!             }
+//!             _ => Err(StoreError::NotFound),
+//!         }
+//!     }
+//!     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
+//!         self.0.lock().unwrap().remove(key);
+//!         Ok(())
+//!     }
+//!     async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<(), StoreError> {
+//!         let mut map = self.0.lock().unwrap();
+//!         match map.get_mut(key) {
+//!             Some(r) if r.is_live_at(session_core::now()) => { r.expires_at = expires_at; Ok(()) }
+//!             _ => Err(StoreError::NotFound),
+//!         }
+//!     }
+//!     async fn delete_expired(&self) -> Result<u64, StoreError> {
+//!         let now = session_core::now();
+//!         let mut map = self.0.lock().unwrap();
+//!         let before = map.len();
+//!         map.retain(|_, r| r.is_live_at(now));
+//!         Ok((before - map.len()) as u64)
+//!     }
+//! }
+//! ```
+
+use std::error::Error as StdError;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::{Record, SessionInfo, StoreKey};
+
+/// A boxed error from a storage engine.
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// Why a store operation failed.
+///
+/// The first three variants are answers of the contract, which the manager
+/// acts on; the others are failures the application sees.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// `update` or `touch` found no live record: the session was deleted or
+    /// expired, and must not be recreated.
+    #[error("the session record does not exist")]
+    NotFound,
+    /// `update` found a different version than expected: another request
+    /// saved the session first.
+    #[error("the session record was changed by another request")]
+    Conflict,
+    /// `create` found a live record under the same key.
+    #[error("a session record with this key already exists")]
+    Duplicate,
+    /// The engine could not be reached (connection refused, timed out, pool
+    /// exhausted). Adapters answer 503 by default.
+    #[error("the session store is unavailable: {0}")]
+    Unavailable(#[source] BoxError),
+    /// The engine answered with something this store cannot read (a corrupt
+    /// row or file). The manager treats the session as absent and logs it.
+    #[error("the session record is corrupt: {0}")]
+    Corrupt(String),
+    /// The operation needs a capability this store does not have (for
+    /// example the user index).
+    #[error("this session store does not support {0}")]
+    Unsupported(&'static str),
+    /// Any other engine failure. Adapters answer 500 by default.
+    #[error("the session store failed: {0}")]
+    Backend(#[source] BoxError),
+}
+
+impl StoreError {
+    /// Wraps an engine error as [`StoreError::Backend`].
+    ///
+    /// ```
+    /// use session_core::StoreError;
+    /// let err = StoreError::backend(std::io::Error::other("disk full"));
+    /// assert!(err.to_string().contains("disk full"));
+    /// ```
+    pub fn backend(err: impl Into<BoxError>) -> Self {
+        StoreError::Backend(err.into())
+    }
+
+    /// Wraps a connection-level error as [`StoreError::Unavailable`].
+    ///
+    /// ```
+    /// use session_core::StoreError;
+    /// let err = StoreError::unavailable(std::io::Error::other("connection refused"));
+    /// assert!(err.is_unavailable());
+    /// ```
+    pub fn unavailable(err: impl Into<BoxError>) -> Self {
+        StoreError::Unavailable(err.into())
+    }
+
+    /// `true` for [`StoreError::Unavailable`].
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+}
+
+/// A session storage engine. See the [module docs](self) for the contract.
+///
+/// Implement the six required methods; the user-index methods are optional
+/// and by default answer [`StoreError::Unsupported`].
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// The live record under `key`, or `None` when it is absent or expired.
+    /// Never writes.
+    async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError>;
+
+    /// Inserts `record` if no live record has its key; otherwise
+    /// [`StoreError::Duplicate`]. An expired record under the same key may be
+    /// replaced.
+    async fn create(&self, record: &Record) -> Result<(), StoreError>;
+
+    /// Replaces the record under `record.key` if its stored version equals
+    /// `expected_version` ([`StoreError::Conflict`] otherwise). If no live
+    /// record exists, fails with [`StoreError::NotFound`] and creates nothing.
+    /// `record.version` is the new version to store (the manager passes
+    /// `expected_version + 1`).
+    async fn update(&self, record: &Record, expected_version: u64) -> Result<(), StoreError>;
+
+    /// Removes the record under `key`. Succeeds when there is none.
+    async fn delete(&self, key: &StoreKey) -> Result<(), StoreError>;
+
+    /// Sets the expiry of a live record without touching its data or version;
+    /// [`StoreError::NotFound`] if there is no live record.
+    async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<(), StoreError>;
+
+    /// Removes expired records and returns how many it removed. Must work in
+    /// batches (or rely on native expiry) so it never blocks other operations
+    /// for long. Engines with native expiry may return `Ok(0)`.
+    async fn delete_expired(&self) -> Result<u64, StoreError>;
+
+    /// Whether the engine removes expired records by itself (as Redis TTLs
+    /// do), so that [`delete_expired`](Self::delete_expired) may find nothing.
+    fn expires_natively(&self) -> bool {
+        false
+    }
+
+    /// Whether [`sessions_of`](Self::sessions_of) and
+    /// [`delete_sessions_of`](Self::delete_sessions_of) are supported.
+    fn supports_user_index(&self) -> bool {
+        false
+    }
+
+    /// The live sessions bound to `user` (see [`Record::user`]).
+    async fn sessions_of(&self, user: &str) -> Result<Vec<SessionInfo>, StoreError> {
+        let _ = user;
+        Err(StoreError::Unsupported("a user index"))
+    }
+
+    /// Ends every session bound to `user` except `keep` (if given); returns
+    /// how many it ended.
+    async fn delete_sessions_of(
+        &self,
+        user: &str,
+        keep: Option<&StoreKey>,
+    ) -> Result<u64, StoreError> {
+        let _ = (user, keep);
+        Err(StoreError::Unsupported("a user index"))
+    }
+}
+
+#[async_trait]
+impl<S: SessionStore + ?Sized> SessionStore for Arc<S> {
+    async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
+        (**self).load(key).await
+    }
+    async fn create(&self, record: &Record) -> Result<(), StoreError> {
+        (**self).create(record).await
+    }
+    async fn update(&self, record: &Record, expected_version: u64) -> Result<(), StoreError> {
+        (**self).update(record, expected_version).await
+    }
+    async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
+        (**self).delete(key).await
+    }
+    async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<(), StoreError> {
+        (**self).touch(key, expires_at).await
+    }
+    async fn delete_expired(&self) -> Result<u64, StoreError> {
+        (**self).delete_expired().await
+    }
+    fn expires_natively(&self) -> bool {
+        (**self).expires_natively()
+    }
+    fn supports_user_index(&self) -> bool {
+        (**self).supports_user_index()
+    }
+    async fn sessions_of(&self, user: &str) -> Result<Vec<SessionInfo>, StoreError> {
+        (**self).sessions_of(user).await
+    }
+    async fn delete_sessions_of(
+        &self,
+        user: &str,
+        keep: Option<&StoreKey>,
+    ) -> Result<u64, StoreError> {
+        (**self).delete_sessions_of(user, keep).await
+    }
+}

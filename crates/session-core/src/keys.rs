@@ -53,10 +53,10 @@ pub struct KeyRing {
 
 /// Which key of a ring verified a signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Verified {
-    /// The current key: nothing to do.
+pub enum Verified {
+    /// The current key.
     Current,
-    /// An older key: the cookie should be re-signed with the current one.
+    /// An older key: the cookie is re-signed with the current one.
     Fallback,
 }
 
@@ -98,8 +98,19 @@ impl KeyRing {
         false
     }
 
-    /// The tag for `value` in a cookie called `cookie_name`, under the current key.
-    pub(crate) fn sign(&self, cookie_name: &str, value: &str) -> String {
+    /// The tag for `value` in a cookie called `cookie_name`, under the
+    /// current key (43 base64url characters). The session cookie carries
+    /// `<id>.<tag>`.
+    ///
+    /// ```
+    /// use session_core::{KeyRing, Verified};
+    /// let ring = KeyRing::new([9u8; 32])?;
+    /// let tag = ring.sign("session", "some-id");
+    /// assert_eq!(ring.verify("session", "some-id", &tag), Some(Verified::Current));
+    /// assert_eq!(ring.verify("other-cookie", "some-id", &tag), None);
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
+    pub fn sign(&self, cookie_name: &str, value: &str) -> String {
         URL_SAFE_NO_PAD.encode(
             mac(&self.keys[0], cookie_name, value)
                 .finalize()
@@ -107,8 +118,9 @@ impl KeyRing {
         )
     }
 
-    /// Checks `tag` against every key of the ring, in constant time per key.
-    pub(crate) fn verify(&self, cookie_name: &str, value: &str, tag: &str) -> Option<Verified> {
+    /// Checks `tag` against every key of the ring, in constant time per key;
+    /// says which key verified it, or `None` when none did.
+    pub fn verify(&self, cookie_name: &str, value: &str, tag: &str) -> Option<Verified> {
         if tag.len() != TAG_LEN {
             return None;
         }

@@ -80,7 +80,7 @@ pub use cookie::{CookieConfig, MAX_COOKIE_VALUE_LEN, SameSite};
 pub use error::{ConfigError, SessionError};
 pub use expiry::{Expiry, ExpiryRules};
 pub use id::{IdFormat, SessionId, StoreKey};
-pub use keys::{KeyRing, MIN_SECRET_LEN};
+pub use keys::{KeyRing, MIN_SECRET_LEN, Verified};
 pub use manager::{DEFAULT_MAX_CONFLICT_RETRIES, SessionManager, SessionManagerBuilder};
 pub use record::{Record, SessionInfo, now};
 pub use request::{RequestSession, SessionResponse};

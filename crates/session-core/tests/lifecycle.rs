@@ -1,0 +1,622 @@
+//! The request lifecycle (`session_core::request`) against a store that
+//! counts, and can refuse, calls: the rules of `finish` and the bad-input
+//! promises.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use session_store_memory::MemoryStore;
+use time::{Duration, OffsetDateTime};
+
+use session_core::{
+    CookieConfig, Expiry, ExpiryRules, KeyRing, Record, SessionError, SessionId, SessionInfo,
+    SessionManager, SessionStore, StoreError, StoreKey, async_trait,
+};
+
+const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+const OLD_SECRET: &[u8] = b"an older secret that still verifies";
+
+#[derive(Default)]
+struct Counts {
+    loads: AtomicUsize,
+    writes: AtomicUsize,
+    touches: AtomicUsize,
+    down: AtomicBool,
+}
+
+#[derive(Clone)]
+struct CountingStore {
+    inner: MemoryStore,
+    counts: Arc<Counts>,
+}
+
+impl CountingStore {
+    fn new() -> Self {
+        CountingStore {
+            inner: MemoryStore::new(),
+            counts: Arc::default(),
+        }
+    }
+    fn loads(&self) -> usize {
+        self.counts.loads.load(Ordering::SeqCst)
+    }
+    fn writes(&self) -> usize {
+        self.counts.writes.load(Ordering::SeqCst)
+    }
+    fn touches(&self) -> usize {
+        self.counts.touches.load(Ordering::SeqCst)
+    }
+    fn check(&self) -> Result<(), StoreError> {
+        if self.counts.down.load(Ordering::SeqCst) {
+            Err(StoreError::unavailable(std::io::Error::other(
+                "connection refused",
+            )))
+        } else {
+            Ok(())
+        }
+    }
+    fn write(&self) -> Result<(), StoreError> {
+        self.check()?;
+        self.counts.writes.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SessionStore for CountingStore {
+    async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
+        self.check()?;
+        self.counts.loads.fetch_add(1, Ordering::SeqCst);
+        self.inner.load(key).await
+    }
+    async fn create(&self, record: &Record) -> Result<(), StoreError> {
+        self.write()?;
+        self.inner.create(record).await
+    }
+    async fn update(&self, record: &Record, expected_version: u64) -> Result<(), StoreError> {
+        self.write()?;
+        self.inner.update(record, expected_version).await
+    }
+    async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
+        self.write()?;
+        self.inner.delete(key).await
+    }
+    async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<(), StoreError> {
+        self.check()?;
+        self.counts.touches.fetch_add(1, Ordering::SeqCst);
+        self.inner.touch(key, expires_at).await
+    }
+    async fn delete_expired(&self) -> Result<u64, StoreError> {
+        self.inner.delete_expired().await
+    }
+    fn supports_user_index(&self) -> bool {
+        true
+    }
+    async fn sessions_of(&self, user: &str) -> Result<Vec<SessionInfo>, StoreError> {
+        self.inner.sessions_of(user).await
+    }
+    async fn delete_sessions_of(
+        &self,
+        user: &str,
+        keep: Option<&StoreKey>,
+    ) -> Result<u64, StoreError> {
+        self.inner.delete_sessions_of(user, keep).await
+    }
+}
+
+fn setup() -> (SessionManager, CountingStore) {
+    setup_with(ExpiryRules::default())
+}
+
+fn setup_with(rules: ExpiryRules) -> (SessionManager, CountingStore) {
+    let store = CountingStore::new();
+    let manager = SessionManager::builder(store.clone(), KeyRing::new(SECRET).unwrap())
+        .expiry(rules)
+        .build()
+        .unwrap();
+    (manager, store)
+}
+
+/// Creates a session holding `user_id = 1`; returns its `name=value` cookie.
+async fn logged_in(manager: &SessionManager) -> String {
+    let request = manager.request(None);
+    request.load().await.unwrap().insert("user_id", 1).unwrap();
+    request.finish(200).await.unwrap().cookie_pair.unwrap()
+}
+
+fn signed(ring: &KeyRing, id: &str) -> String {
+    format!("session={id}.{}", ring.sign("session", id))
+}
+
+#[tokio::test]
+async fn a_request_that_never_loads_costs_nothing() {
+    let (manager, store) = setup();
+    let cookie = logged_in(&manager).await;
+    let (loads, writes) = (store.loads(), store.writes());
+    let request = manager.request([cookie.as_str()]);
+    let response = request.finish(200).await.unwrap();
+    assert_eq!(
+        response,
+        Default::default(),
+        "no headers for an untouched session"
+    );
+    assert_eq!((store.loads(), store.writes()), (loads, writes));
+}
+
+#[tokio::test]
+async fn bad_cookies_give_a_fresh_session_without_asking_the_store() {
+    let (manager, store) = setup();
+    let good = logged_in(&manager).await;
+    let value = good.strip_prefix("session=").unwrap();
+    let (id, tag) = value.split_once('.').unwrap();
+    let ring = KeyRing::new(SECRET).unwrap();
+    let other_ring = KeyRing::new(b"somebody else's secret, 32 bytes!").unwrap();
+    let mut flipped_tag = tag.to_owned();
+    flipped_tag.replace_range(5..6, if &tag[5..6] == "A" { "B" } else { "A" });
+    let mut flipped_id = id.to_owned();
+    flipped_id.replace_range(3..4, if &id[3..4] == "A" { "B" } else { "A" });
+    let huge = format!("session={}", "A".repeat(5000));
+    let cases: Vec<(&str, String)> = vec![
+        ("forged tag", format!("session={id}.{flipped_tag}")),
+        ("tampered id", format!("session={flipped_id}.{tag}")),
+        ("truncated", good[..good.len() - 3].to_owned()),
+        ("no tag", format!("session={id}")),
+        ("empty", "session=".to_owned()),
+        ("other key", signed(&other_ring, id)),
+        ("oversized", huge),
+        ("non-ascii", format!("session={id}.{}é", &tag[..42])),
+        ("duplicated", format!("{good}; {good}")),
+        ("signed but too short an id", signed(&ring, "abc")),
+        ("signed but not base64url", signed(&ring, &"*".repeat(43))),
+        (
+            "signed but a non-canonical id",
+            signed(
+                &ring,
+                &format!("{}B", &URL_SAFE_NO_PAD.encode([0u8; 32])[..42]),
+            ),
+        ),
+        ("garbage", "session=\u{0}\u{1}; ;;=;".to_owned()),
+    ];
+    for (name, cookie) in cases {
+        let loads = store.loads();
+        let request = manager.request([cookie.as_str()]);
+        let session = request.load().await.unwrap();
+        assert!(session.is_empty(), "{name}: the session must be fresh");
+        assert_eq!(store.loads(), loads, "{name}: the store must not be asked");
+        let writes = store.writes();
+        let response = request.finish(200).await.unwrap();
+        assert_eq!(store.writes(), writes, "{name}: nothing may be written");
+        // The client did send a session cookie, so it is told to drop it.
+        assert!(response.set_cookie.unwrap().contains("Max-Age=0"), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_id_is_never_adopted() {
+    let (manager, store) = setup();
+    let ring = KeyRing::new(SECRET).unwrap();
+    let planted = SessionId::generate();
+    let cookie = signed(&ring, planted.expose());
+    let request = manager.request([cookie.as_str()]);
+    let session = request.load().await.unwrap();
+    assert!(session.is_empty());
+    assert_eq!(store.loads(), 1);
+    session.insert("user_id", 7).unwrap();
+    let response = request.finish(200).await.unwrap();
+    let issued = response.cookie_pair.unwrap();
+    assert!(
+        !issued.contains(planted.expose()),
+        "the planted ID was adopted"
+    );
+    assert!(
+        store
+            .inner
+            .load(&planted.store_key())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn loading_never_writes_and_empty_sessions_are_never_saved() {
+    let (manager, store) = setup();
+    let request = manager.request(None);
+    let session = request.load().await.unwrap();
+    let _ = session.get::<u32>("anything").unwrap();
+    let response = request.finish(200).await.unwrap();
+    assert_eq!(store.writes(), 0);
+    assert_eq!(response.set_cookie, None);
+    assert!(
+        response.vary_cookie,
+        "a loaded session makes the response vary on Cookie"
+    );
+
+    // Inserting then removing leaves it empty: still not saved.
+    let request = manager.request(None);
+    let session = request.load().await.unwrap();
+    session.insert("a", 1).unwrap();
+    session.remove("a");
+    assert_eq!(request.finish(200).await.unwrap().set_cookie, None);
+    assert_eq!(store.writes(), 0);
+}
+
+#[tokio::test]
+async fn read_only_requests_send_no_cookie() {
+    let (manager, store) = setup();
+    let cookie = logged_in(&manager).await;
+    let writes = store.writes();
+    let request = manager.request([cookie.as_str()]);
+    assert_eq!(
+        request.load().await.unwrap().get::<u32>("user_id").unwrap(),
+        Some(1)
+    );
+    let response = request.finish(200).await.unwrap();
+    assert_eq!(response.set_cookie, None);
+    assert!(response.vary_cookie);
+    assert_eq!((store.writes(), store.touches()), (writes, 0));
+}
+
+#[tokio::test]
+async fn server_errors_save_nothing() {
+    let (manager, store) = setup();
+    let request = manager.request(None);
+    request.load().await.unwrap().insert("a", 1).unwrap();
+    let response = request.finish(503).await.unwrap();
+    assert_eq!(response.set_cookie, None);
+    assert_eq!(store.writes(), 0);
+
+    let cookie = logged_in(&manager).await;
+    let writes = store.writes();
+    let request = manager.request([cookie.as_str()]);
+    request.load().await.unwrap().destroy();
+    assert_eq!(request.finish(500).await.unwrap().set_cookie, None);
+    assert_eq!(
+        store.writes(),
+        writes,
+        "a failed request must not even delete"
+    );
+}
+
+#[tokio::test]
+async fn a_session_that_becomes_empty_is_deleted_with_its_cookie() {
+    let (manager, store) = setup();
+    let cookie = logged_in(&manager).await;
+    let request = manager.request([cookie.as_str()]);
+    let session = request.load().await.unwrap();
+    let key = session.store_key().unwrap();
+    session.remove("user_id");
+    let response = request.finish(200).await.unwrap();
+    let removal = response.set_cookie.unwrap();
+    assert!(
+        removal.starts_with("session=;") && removal.contains("Max-Age=0"),
+        "{removal}"
+    );
+    assert!(store.inner.load(&key).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn flush_deletes_the_record_and_later_data_gets_a_new_id() {
+    let (manager, store) = setup();
+    let cookie = logged_in(&manager).await;
+    let request = manager.request([cookie.as_str()]);
+    let session = request.load().await.unwrap();
+    let old_key = session.store_key().unwrap();
+    session.flush();
+    session.insert("fresh", true).unwrap();
+    let response = request.finish(200).await.unwrap();
+    let new_cookie = response.cookie_pair.unwrap();
+    assert_ne!(new_cookie, cookie);
+    assert!(store.inner.load(&old_key).await.unwrap().is_none());
+    let session = manager.request([new_cookie.as_str()]).load().await.unwrap();
+    assert_eq!(session.keys(), ["fresh"]);
+}
+
+#[tokio::test]
+async fn a_cookie_signed_with_an_older_key_works_and_is_resigned() {
+    let old_store = CountingStore::new();
+    let old = SessionManager::new(old_store.clone(), KeyRing::new(OLD_SECRET).unwrap());
+    let cookie = logged_in(&old).await;
+    let rotated = SessionManager::new(
+        old_store,
+        KeyRing::with_fallbacks(SECRET, [OLD_SECRET]).unwrap(),
+    );
+    let request = rotated.request([cookie.as_str()]);
+    assert_eq!(
+        request.load().await.unwrap().get::<u32>("user_id").unwrap(),
+        Some(1)
+    );
+    let response = request.finish(200).await.unwrap();
+    let resigned = response
+        .cookie_pair
+        .expect("re-signed with the current key");
+    assert_ne!(resigned, cookie);
+    assert_eq!(
+        resigned.split_once('.').unwrap().0,
+        cookie.split_once('.').unwrap().0,
+        "same ID"
+    );
+    let current_only = SessionManager::new(rotated.store().clone(), KeyRing::new(SECRET).unwrap());
+    let session = current_only
+        .request([resigned.as_str()])
+        .load()
+        .await
+        .unwrap();
+    assert_eq!(session.get::<u32>("user_id").unwrap(), Some(1));
+    // Without the fallback, the old cookie no longer verifies.
+    assert!(
+        current_only
+            .request([cookie.as_str()])
+            .load()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn undecodable_data_is_no_session_and_is_not_overwritten_on_load() {
+    let (manager, store) = setup();
+    let cookie = logged_in(&manager).await;
+    let key = manager
+        .request([cookie.as_str()])
+        .load()
+        .await
+        .unwrap()
+        .store_key()
+        .unwrap();
+    let mut record = store.inner.load(&key).await.unwrap().unwrap();
+    record.data = b"\xff not json".to_vec();
+    store
+        .inner
+        .update(
+            &Record {
+                version: 2,
+                ..record.clone()
+            },
+            1,
+        )
+        .await
+        .unwrap();
+    let writes = store.writes();
+    let request = manager.request([cookie.as_str()]);
+    assert!(request.load().await.unwrap().is_empty());
+    request.finish(200).await.unwrap();
+    assert_eq!(store.writes(), writes);
+    assert_eq!(
+        store.inner.load(&key).await.unwrap().unwrap().data,
+        record.data
+    );
+}
+
+#[tokio::test]
+async fn store_failures_are_errors_not_empty_sessions() {
+    let (manager, store) = setup();
+    let cookie = logged_in(&manager).await;
+    store.counts.down.store(true, Ordering::SeqCst);
+    let request = manager.request([cookie.as_str()]);
+    let err = request.load().await.unwrap_err();
+    assert_eq!(err.status_code(), 503);
+    store.counts.down.store(false, Ordering::SeqCst);
+    let request = manager.request([cookie.as_str()]);
+    request.load().await.unwrap().insert("b", 2).unwrap();
+    store.counts.down.store(true, Ordering::SeqCst);
+    let err = request.finish(200).await.unwrap_err();
+    assert!(
+        matches!(err, SessionError::Store(StoreError::Unavailable(_))),
+        "{err}"
+    );
+    store.counts.down.store(false, Ordering::SeqCst);
+    let session = manager.request([cookie.as_str()]).load().await.unwrap();
+    assert_eq!(
+        session.get::<u32>("user_id").unwrap(),
+        Some(1),
+        "the session survived the outage"
+    );
+}
+
+#[tokio::test]
+async fn reads_extend_the_expiry_through_touch_once_per_interval() {
+    let (manager, store) = setup_with(ExpiryRules::default().touch_interval(Duration::ZERO));
+    let cookie = logged_in(&manager).await;
+    let key = manager
+        .request([cookie.as_str()])
+        .load()
+        .await
+        .unwrap()
+        .store_key()
+        .unwrap();
+    let before = store.inner.load(&key).await.unwrap().unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let writes = store.writes();
+    let request = manager.request([cookie.as_str()]);
+    request.load().await.unwrap();
+    let response = request.finish(200).await.unwrap();
+    assert_eq!(store.touches(), 1, "a read extends the expiry");
+    assert_eq!(store.writes(), writes, "through touch, not a save");
+    assert!(response.set_cookie.unwrap().contains("Max-Age=1209600"));
+    let after = store.inner.load(&key).await.unwrap().unwrap();
+    assert!(after.expires_at > before.expires_at);
+    assert_eq!((after.version, after.data), (before.version, before.data));
+
+    // With the default interval (a minute) the same read does not touch.
+    let (manager, store) = setup();
+    let cookie = logged_in(&manager).await;
+    let request = manager.request([cookie.as_str()]);
+    request.load().await.unwrap();
+    assert_eq!(request.finish(200).await.unwrap().set_cookie, None);
+    assert_eq!(store.touches(), 0);
+}
+
+#[tokio::test]
+async fn expiry_overrides_reach_the_cookie_and_the_record() {
+    let (manager, store) = setup();
+    let request = manager.request(None);
+    let session = request.load().await.unwrap();
+    session.insert("a", 1).unwrap();
+    session.set_expiry(Expiry::BrowserClose);
+    let header = request.finish(200).await.unwrap().set_cookie.unwrap();
+    assert!(
+        !header.contains("Max-Age") && !header.contains("Expires"),
+        "{header}"
+    );
+    let key = session.store_key().unwrap();
+    let record = store.inner.load(&key).await.unwrap().unwrap();
+    assert_eq!(
+        record.expires_at - record.created_at,
+        Duration::days(14),
+        "the server still expires it"
+    );
+
+    let request = manager.request(None);
+    let session = request.load().await.unwrap();
+    session.insert("a", 1).unwrap();
+    session.set_expiry(Expiry::AfterIdle(Duration::seconds(300)));
+    let header = request.finish(200).await.unwrap().set_cookie.unwrap();
+    assert!(header.contains("Max-Age=300"), "{header}");
+    let record = store
+        .inner
+        .load(&session.store_key().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        record.expires_at - record.created_at,
+        Duration::seconds(300)
+    );
+}
+
+#[tokio::test]
+async fn the_absolute_lifetime_caps_every_extension() {
+    let rules = ExpiryRules::default()
+        .absolute_lifetime(Duration::hours(1))
+        .touch_interval(Duration::ZERO);
+    let (manager, store) = setup_with(rules);
+    let cookie = logged_in(&manager).await;
+    let key = manager
+        .request([cookie.as_str()])
+        .load()
+        .await
+        .unwrap()
+        .store_key()
+        .unwrap();
+    let request = manager.request([cookie.as_str()]);
+    request.load().await.unwrap().insert("more", 1).unwrap();
+    request.finish(200).await.unwrap();
+    let record = store.inner.load(&key).await.unwrap().unwrap();
+    assert_eq!(record.expires_at, record.created_at + Duration::hours(1));
+}
+
+#[tokio::test]
+async fn expired_sessions_are_not_loaded() {
+    let (manager, _store) = setup();
+    let request = manager.request(None);
+    let session = request.load().await.unwrap();
+    session.insert("a", 1).unwrap();
+    session.set_expiry(Expiry::AfterIdle(Duration::seconds(1)));
+    let cookie = request.finish(200).await.unwrap().cookie_pair.unwrap();
+    assert!(
+        !manager
+            .request([cookie.as_str()])
+            .load()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let request = manager.request([cookie.as_str()]);
+    assert!(request.load().await.unwrap().is_empty());
+    assert!(
+        request
+            .finish(200)
+            .await
+            .unwrap()
+            .set_cookie
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+}
+
+#[tokio::test]
+async fn the_user_index_ends_other_devices() {
+    let (manager, _store) = setup();
+    let mut cookies = Vec::new();
+    for _ in 0..3 {
+        let request = manager.request(None);
+        let session = request.load().await.unwrap();
+        session.set_user("alice").unwrap();
+        cookies.push(request.finish(200).await.unwrap().cookie_pair.unwrap());
+    }
+    let this = manager.request([cookies[0].as_str()]).load().await.unwrap();
+    assert_eq!(manager.sessions_of("alice").await.unwrap().len(), 3);
+    let ended = manager
+        .end_sessions_of("alice", this.store_key().as_ref())
+        .await
+        .unwrap();
+    assert_eq!(ended, 2);
+    assert_eq!(this.user().as_deref(), Some("alice"));
+    for other in &cookies[1..] {
+        assert!(
+            manager
+                .request([other.as_str()])
+                .load()
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
+
+#[tokio::test]
+async fn cookie_attributes_follow_the_config() {
+    let store = CountingStore::new();
+    let manager = SessionManager::builder(store, KeyRing::new(SECRET).unwrap())
+        .cookie(CookieConfig::new("__Host-sid"))
+        .build()
+        .unwrap();
+    let request = manager.request(None);
+    request.load().await.unwrap().insert("a", 1).unwrap();
+    let header = request.finish(200).await.unwrap().set_cookie.unwrap();
+    assert!(header.starts_with("__Host-sid="), "{header}");
+    for attr in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
+        assert!(header.contains(attr), "{attr} missing: {header}");
+    }
+    let bad = SessionManager::builder(CountingStore::new(), KeyRing::new(SECRET).unwrap())
+        .cookie(CookieConfig::new("__Host-sid").secure(false))
+        .build();
+    assert!(bad.is_err());
+}
+
+#[tokio::test]
+async fn a_destroyed_session_deletes_its_cookie_and_record() {
+    let (manager, store) = setup();
+    let cookie = logged_in(&manager).await;
+    let request = manager.request([cookie.as_str()]);
+    let session = request.load().await.unwrap();
+    let key = session.store_key().unwrap();
+    session.destroy();
+    let response = request.finish(200).await.unwrap();
+    assert!(response.set_cookie.unwrap().contains("Max-Age=0"));
+    assert!(!response.ended_concurrently);
+    assert!(store.inner.load(&key).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn contention_beyond_the_retry_bound_is_an_error() {
+    let store = CountingStore::new();
+    let manager = SessionManager::builder(store.clone(), KeyRing::new(SECRET).unwrap())
+        .max_conflict_retries(0)
+        .build()
+        .unwrap();
+    let cookie = logged_in(&manager).await;
+    let a = manager.request([cookie.as_str()]);
+    let b = manager.request([cookie.as_str()]);
+    a.load().await.unwrap().insert("a", 1).unwrap();
+    b.load().await.unwrap().insert("b", 1).unwrap();
+    a.finish(200).await.unwrap();
+    let err = b.finish(200).await.unwrap_err();
+    assert!(matches!(err, SessionError::Contention(0)), "{err}");
+    assert_eq!(err.status_code(), 503);
+}

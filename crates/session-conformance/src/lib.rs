@@ -36,6 +36,8 @@
 
 use std::future::Future;
 
+pub mod proxy;
+pub mod services;
 pub mod store;
 
 /// Runs a future to completion on a fresh multi-threaded Tokio runtime

@@ -654,16 +654,46 @@ async fn rejected_cookies_and_bad_data_are_logged_without_the_raw_id() {
 
     let (manager, store) = setup();
     let cookie = logged_in(&manager).await;
-    let raw_id = cookie.strip_prefix("session=").unwrap().split_once('.').unwrap().0.to_owned();
+    let raw_id = cookie
+        .strip_prefix("session=")
+        .unwrap()
+        .split_once('.')
+        .unwrap()
+        .0
+        .to_owned();
     let forged = format!("{}x", &cookie[..cookie.len() - 1]);
     manager.request([forged.as_str()]).load().await.unwrap();
-    assert!(logs.text().contains("signature does not verify"), "{}", logs.text());
+    assert!(
+        logs.text().contains("signature does not verify"),
+        "{}",
+        logs.text()
+    );
 
-    let key = manager.request([cookie.as_str()]).load().await.unwrap().store_key().unwrap();
+    let key = manager
+        .request([cookie.as_str()])
+        .load()
+        .await
+        .unwrap()
+        .store_key()
+        .unwrap();
     let record = store.inner.load(&key).await.unwrap().unwrap();
-    store.inner.update(&Record { data: b"{broken".to_vec(), version: 2, ..record }, 1).await.unwrap();
+    store
+        .inner
+        .update(
+            &Record {
+                data: b"{broken".to_vec(),
+                version: 2,
+                ..record
+            },
+            1,
+        )
+        .await
+        .unwrap();
     manager.request([cookie.as_str()]).load().await.unwrap();
     let text = logs.text();
     assert!(text.contains("undecodable session data"), "{text}");
-    assert!(!text.contains(&raw_id), "a raw session ID reached the log:\n{text}");
+    assert!(
+        !text.contains(&raw_id),
+        "a raw session ID reached the log:\n{text}"
+    );
 }

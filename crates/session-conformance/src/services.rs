@@ -1,0 +1,68 @@
+//! Helpers for tests that need a real engine (PostgreSQL, MySQL, Redis…).
+//!
+//! Each test reads the engine's URL from an environment variable with the
+//! local default. When the engine cannot be reached the test is skipped
+//! with a printed reason, unless `SESSION_TEST_REQUIRE_SERVICES=1`, in which
+//! case it fails: CI sets it so that nothing passes by skipping.
+//!
+//! ```
+//! use session_conformance::services;
+//! let url = services::url("SESSION_TEST_EXAMPLE_URL", "redis://127.0.0.1:6379");
+//! assert!(url.starts_with("redis://") || std::env::var("SESSION_TEST_EXAMPLE_URL").is_ok());
+//! let table = services::unique_name("conf");
+//! assert!(table.starts_with("conf_"));
+//! ```
+
+use std::fmt::Display;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The variable that turns skips into failures.
+pub const REQUIRE_VAR: &str = "SESSION_TEST_REQUIRE_SERVICES";
+
+/// Whether unreachable engines must fail the tests instead of skipping them.
+pub fn required() -> bool {
+    std::env::var(REQUIRE_VAR).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+}
+
+/// The URL in `var`, or `default`.
+pub fn url(var: &str, default: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| default.to_owned())
+}
+
+/// Reports an unreachable engine: panics when engines are [`required`],
+/// otherwise prints why the test is skipped and returns `None`, so a test
+/// can write `let Some(store) = … else { return };`.
+pub fn unavailable<T>(engine: &str, why: impl Display) -> Option<T> {
+    if required() {
+        panic!("{engine} is required ({REQUIRE_VAR}=1) but unavailable: {why}");
+    }
+    eprintln!(
+        "skipping: {engine} is unavailable ({why}); set {REQUIRE_VAR}=1 to make this a failure"
+    );
+    None
+}
+
+/// A name no other test uses: `<prefix>_<unix seconds>_<counter><random>`.
+/// The timestamp lets cleanup code recognise leftovers of old runs.
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let salt = session_core::SessionId::generate_in(session_core::IdFormat::Django);
+    format!("{prefix}_{now}_{n}{}", &salt.expose()[..8])
+}
+
+/// The Unix time embedded in a name made by [`unique_name`].
+///
+/// ```
+/// let name = session_conformance::services::unique_name("t");
+/// assert!(session_conformance::services::created_at(&name).is_some());
+/// assert_eq!(session_conformance::services::created_at("t_x"), None);
+/// ```
+pub fn created_at(name: &str) -> Option<u64> {
+    name.split('_').nth(1)?.parse().ok()
+}

@@ -1,0 +1,633 @@
+//! A session store on SQL databases, through [`sqlx`].
+//!
+//! One crate, three engines, chosen by feature:
+//!
+//! | feature | engine | URL |
+//! |---|---|---|
+//! | `sqlite` (default) | SQLite, embedded: no server to run | `sqlite:sessions.db` |
+//! | `postgres` | PostgreSQL | `postgres://user@host/db` |
+//! | `mysql` | MySQL and MariaDB | `mysql://user@host/db` |
+//!
+//! Each operation of the store contract is one statement: `load` is one
+//! `SELECT` that skips expired rows, `create` one `INSERT` (a duplicate key
+//! is [`StoreError::Duplicate`]), `update` one
+//! `UPDATE … WHERE id = ? AND version = ?` (compare-and-swap; only when it
+//! matches nothing does a second query tell a conflict from a deleted
+//! session), `touch` an `UPDATE` of the expiry alone. `delete_expired`
+//! deletes in batches of 1000 rows so it never holds a long lock, and the
+//! user index is an indexed column.
+//!
+//! The table (default `sessions`) is created by [`SqlStore::migrate`] from
+//! the SQL files shipped in this crate's `migrations/` folder; rows are keyed
+//! by the SHA-256 of the session ID, times are Unix seconds.
+//!
+//! SQLite runs in WAL mode with a busy timeout, so concurrent writers wait
+//! for each other instead of failing with "database is locked".
+//!
+//! ```
+//! use session_core::{KeyRing, SessionManager};
+//! use session_store_sql::SqlStore;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = std::env::temp_dir().join(format!("sql-doc-{}", std::process::id()));
+//! # std::fs::create_dir_all(&dir)?;
+//! # let path = dir.join("sessions.db");
+//! let store = SqlStore::connect(&format!("sqlite:{}", path.display())).await?;
+//! store.migrate().await?;
+//! let manager = SessionManager::new(store, KeyRing::new([5u8; 32])?);
+//!
+//! let request = manager.request(None);
+//! request.load().await?.insert("user_id", 123)?;
+//! assert!(request.finish(200).await?.set_cookie.is_some());
+//! # Ok(()) }
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+#[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+compile_error!(
+    "session-store-sql needs at least one of the features `sqlite`, `postgres`, `mysql`"
+);
+
+mod migrate;
+mod queries;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use session_core::time::OffsetDateTime;
+use session_core::{Record, SessionInfo, SessionStore, StoreError, StoreKey, async_trait, now};
+#[cfg(feature = "mysql")]
+use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
+#[cfg(feature = "postgres")]
+use sqlx::postgres::{PgPool, PgPoolOptions};
+#[cfg(feature = "sqlite")]
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::queries::{Queries, SWEEP_BATCH};
+
+/// The SQL engine behind a [`SqlStore`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// SQLite (feature `sqlite`).
+    Sqlite,
+    /// PostgreSQL (feature `postgres`).
+    Postgres,
+    /// MySQL or MariaDB (feature `mysql`).
+    MySql,
+}
+
+impl Engine {
+    /// The engine a connection URL names, if its feature is enabled.
+    ///
+    /// ```
+    /// use session_store_sql::Engine;
+    /// assert_eq!(Engine::from_url("sqlite:sessions.db"), Some(Engine::Sqlite));
+    /// assert_eq!(Engine::from_url("redis://localhost"), None);
+    /// ```
+    pub fn from_url(url: &str) -> Option<Engine> {
+        let scheme = url.split(':').next()?.to_ascii_lowercase();
+        match scheme.as_str() {
+            #[cfg(feature = "sqlite")]
+            "sqlite" => Some(Engine::Sqlite),
+            #[cfg(feature = "postgres")]
+            "postgres" | "postgresql" => Some(Engine::Postgres),
+            #[cfg(feature = "mysql")]
+            "mysql" | "mariadb" => Some(Engine::MySql),
+            _ => None,
+        }
+    }
+}
+
+/// A connection pool of one of the enabled engines.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Pool {
+    /// A SQLite pool.
+    #[cfg(feature = "sqlite")]
+    Sqlite(SqlitePool),
+    /// A PostgreSQL pool.
+    #[cfg(feature = "postgres")]
+    Postgres(PgPool),
+    /// A MySQL/MariaDB pool.
+    #[cfg(feature = "mysql")]
+    MySql(MySqlPool),
+}
+
+#[cfg(feature = "sqlite")]
+impl From<SqlitePool> for Pool {
+    fn from(pool: SqlitePool) -> Self {
+        Pool::Sqlite(pool)
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl From<PgPool> for Pool {
+    fn from(pool: PgPool) -> Self {
+        Pool::Postgres(pool)
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl From<MySqlPool> for Pool {
+    fn from(pool: MySqlPool) -> Self {
+        Pool::MySql(pool)
+    }
+}
+
+impl Pool {
+    /// The engine of this pool.
+    pub fn engine(&self) -> Engine {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(_) => Engine::Sqlite,
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(_) => Engine::Postgres,
+            #[cfg(feature = "mysql")]
+            Pool::MySql(_) => Engine::MySql,
+        }
+    }
+}
+
+/// Runs the same code against whichever pool the store holds.
+macro_rules! on_pool {
+    ($pool:expr, |$p:ident| $body:expr) => {
+        match $pool {
+            #[cfg(feature = "sqlite")]
+            $crate::Pool::Sqlite($p) => $body,
+            #[cfg(feature = "postgres")]
+            $crate::Pool::Postgres($p) => $body,
+            #[cfg(feature = "mysql")]
+            $crate::Pool::MySql($p) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// Why a store could not be opened.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The URL names no engine this build supports.
+    UnsupportedUrl(String),
+    /// The table name is not a plain SQL identifier.
+    InvalidTable(String),
+    /// Connecting or migrating failed.
+    Sql(sqlx::Error),
+}
+
+impl fmt::Display for OpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OpenError::UnsupportedUrl(url) => write!(
+                f,
+                "unsupported session store URL {:?}: expected sqlite:, postgres:// or mysql:// \
+                 (each needs its feature of session-store-sql)",
+                url.split('@').next_back().unwrap_or_default()
+            ),
+            OpenError::InvalidTable(t) => write!(
+                f,
+                "invalid session table name {t:?}: use letters, digits and underscores, starting with a letter"
+            ),
+            OpenError::Sql(e) => write!(f, "could not open the session store: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for OpenError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            OpenError::Sql(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<sqlx::Error> for OpenError {
+    fn from(e: sqlx::Error) -> Self {
+        OpenError::Sql(e)
+    }
+}
+
+/// A [`SessionStore`] on a SQL database. See the [crate docs](crate). Cheap to clone.
+#[derive(Clone)]
+pub struct SqlStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool,
+    table: String,
+    queries: Queries,
+}
+
+impl fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqlStore")
+            .field("engine", &self.inner.pool.engine())
+            .field("table", &self.inner.table)
+            .finish()
+    }
+}
+
+/// Configures a [`SqlStore`]; see [`SqlStore::builder`].
+#[derive(Clone, Debug)]
+pub struct SqlStoreBuilder {
+    url: String,
+    table: String,
+    max_connections: u32,
+    acquire_timeout: Duration,
+}
+
+impl SqlStoreBuilder {
+    /// The table holding the sessions (default `sessions`).
+    pub fn table(mut self, table: impl Into<String>) -> Self {
+        self.table = table.into();
+        self
+    }
+
+    /// The most connections the pool opens (default 10).
+    pub fn max_connections(mut self, n: u32) -> Self {
+        self.max_connections = n.max(1);
+        self
+    }
+
+    /// How long an operation waits for a free connection (or for a
+    /// connection to an unreachable server) before failing with
+    /// [`StoreError::Unavailable`] (default 5 seconds).
+    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.acquire_timeout = timeout;
+        self
+    }
+
+    /// Connects (lazily: the first operation opens the first connection).
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError::UnsupportedUrl`] for a URL of no enabled engine,
+    /// [`OpenError::InvalidTable`] for a bad table name, [`OpenError::Sql`]
+    /// for an unparsable URL.
+    pub fn connect_lazy(self) -> Result<SqlStore, OpenError> {
+        let engine = Engine::from_url(&self.url)
+            .ok_or_else(|| OpenError::UnsupportedUrl(self.url.clone()))?;
+        let pool: Pool = match engine {
+            #[cfg(feature = "sqlite")]
+            Engine::Sqlite => {
+                let options: SqliteConnectOptions = self.url.parse()?;
+                let options = options
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10));
+                SqlitePoolOptions::new()
+                    .max_connections(self.max_connections)
+                    .acquire_timeout(self.acquire_timeout)
+                    .connect_lazy_with(options)
+                    .into()
+            }
+            #[cfg(feature = "postgres")]
+            Engine::Postgres => PgPoolOptions::new()
+                .max_connections(self.max_connections)
+                .acquire_timeout(self.acquire_timeout)
+                .connect_lazy(&self.url)?
+                .into(),
+            #[cfg(feature = "mysql")]
+            Engine::MySql => {
+                let url = self.url.replacen("mariadb:", "mysql:", 1);
+                MySqlPoolOptions::new()
+                    .max_connections(self.max_connections)
+                    .acquire_timeout(self.acquire_timeout)
+                    .connect_lazy(&url)?
+                    .into()
+            }
+            #[allow(unreachable_patterns)]
+            _ => return Err(OpenError::UnsupportedUrl(self.url)),
+        };
+        SqlStore::with_table(pool, &self.table)
+    }
+
+    /// Connects and checks the connection with one round trip.
+    ///
+    /// # Errors
+    ///
+    /// As [`connect_lazy`](Self::connect_lazy), plus [`OpenError::Sql`] when
+    /// the server cannot be reached.
+    pub async fn connect(self) -> Result<SqlStore, OpenError> {
+        let store = self.connect_lazy()?;
+        on_pool!(&store.inner.pool, |p| sqlx::query("SELECT 1")
+            .execute(p)
+            .await
+            .map(|_| ()))?;
+        Ok(store)
+    }
+}
+
+impl SqlStore {
+    /// Starts configuring a store for the database at `url`.
+    pub fn builder(url: impl Into<String>) -> SqlStoreBuilder {
+        SqlStoreBuilder {
+            url: url.into(),
+            table: "sessions".into(),
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// Connects to `url` with the default settings (table `sessions`).
+    ///
+    /// # Errors
+    ///
+    /// See [`SqlStoreBuilder::connect`].
+    pub async fn connect(url: &str) -> Result<Self, OpenError> {
+        Self::builder(url).connect().await
+    }
+
+    /// A store on an existing pool, using the table `sessions`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = sqlx::SqlitePool::connect("sqlite::memory:").await?;
+    /// let store = session_store_sql::SqlStore::from_pool(pool);
+    /// store.migrate().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn from_pool(pool: impl Into<Pool>) -> Self {
+        Self::with_table(pool.into(), "sessions").expect("the default table name is valid")
+    }
+
+    /// A store on an existing pool and the given table.
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError::InvalidTable`] unless `table` is 1 to 48 ASCII letters,
+    /// digits or underscores, starting with a letter.
+    pub fn with_table(pool: impl Into<Pool>, table: &str) -> Result<Self, OpenError> {
+        let valid = (1..=48).contains(&table.len())
+            && table.starts_with(|c: char| c.is_ascii_alphabetic())
+            && table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(OpenError::InvalidTable(table.to_owned()));
+        }
+        let pool = pool.into();
+        let queries = Queries::new(pool.engine(), table);
+        Ok(SqlStore {
+            inner: Arc::new(Inner {
+                pool,
+                table: table.to_owned(),
+                queries,
+            }),
+        })
+    }
+
+    /// The pool, for sharing with the rest of the application.
+    pub fn pool(&self) -> &Pool {
+        &self.inner.pool
+    }
+
+    /// The table name.
+    pub fn table(&self) -> &str {
+        &self.inner.table
+    }
+
+    /// Creates or upgrades the table by applying the shipped migrations that
+    /// have not run yet (recorded in `<table>_migrations`). Safe to run at
+    /// every start and from several processes at once.
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError::Sql`] when a statement fails.
+    pub async fn migrate(&self) -> Result<(), OpenError> {
+        migrate::run(&self.inner.pool, &self.inner.table).await
+    }
+
+    /// Whether the table exists with every shipped migration applied.
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError::Sql`] when the database cannot be asked.
+    pub async fn schema_is_current(&self) -> Result<bool, OpenError> {
+        migrate::is_current(&self.inner.pool, &self.inner.table).await
+    }
+
+    async fn live_version(&self, key: &StoreKey, now: i64) -> Result<Option<i64>, StoreError> {
+        let q = &self.inner.queries.live_version;
+        on_pool!(&self.inner.pool, |p| sqlx::query_scalar::<_, i64>(q)
+            .bind(key.as_str())
+            .bind(now)
+            .fetch_optional(p)
+            .await)
+        .map_err(store_error)
+    }
+}
+
+type Row = (Vec<u8>, i64, i64, i64, Option<String>);
+
+fn to_time(secs: i64, key: &StoreKey) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp(secs)
+        .map_err(|_| StoreError::Corrupt(format!("session {key}: timestamp {secs} out of range")))
+}
+
+fn to_version(v: i64, key: &StoreKey) -> Result<u64, StoreError> {
+    u64::try_from(v)
+        .map_err(|_| StoreError::Corrupt(format!("session {key}: negative version {v}")))
+}
+
+/// Versions are stored as signed 64-bit integers.
+fn version_param(v: u64) -> Result<i64, StoreError> {
+    i64::try_from(v)
+        .map_err(|_| StoreError::backend(format!("session version {v} too large for SQL")))
+}
+
+/// Maps a driver error onto the store contract's error kinds.
+fn store_error(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => StoreError::unavailable(e),
+        sqlx::Error::ColumnDecode { .. }
+        | sqlx::Error::Decode(_)
+        | sqlx::Error::ColumnNotFound(_) => StoreError::Corrupt(e.to_string()),
+        sqlx::Error::Database(ref db) => {
+            let code = db.code().unwrap_or_default();
+            // SQLSTATE class 08 (connection exception) and PostgreSQL's
+            // 57P01-57P03 (the server is shutting down or starting up).
+            if code.starts_with("08") || code.starts_with("57P") {
+                StoreError::unavailable(e)
+            } else {
+                StoreError::backend(e)
+            }
+        }
+        other => StoreError::backend(other),
+    }
+}
+
+#[async_trait]
+impl SessionStore for SqlStore {
+    async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
+        let q = &self.inner.queries.load;
+        let row: Option<Row> = on_pool!(&self.inner.pool, |p| sqlx::query_as(q)
+            .bind(key.as_str())
+            .bind(now().unix_timestamp())
+            .fetch_optional(p)
+            .await)
+        .map_err(store_error)?;
+        let Some((data, version, created_at, expires_at, user)) = row else {
+            return Ok(None);
+        };
+        Ok(Some(Record {
+            key: key.clone(),
+            data,
+            version: to_version(version, key)?,
+            created_at: to_time(created_at, key)?,
+            expires_at: to_time(expires_at, key)?,
+            user,
+        }))
+    }
+
+    async fn create(&self, record: &Record) -> Result<(), StoreError> {
+        let q = &self.inner.queries.insert;
+        let version = version_param(record.version)?;
+        let result = on_pool!(&self.inner.pool, |p| sqlx::query(q)
+            .bind(record.key.as_str())
+            .bind(record.data.as_slice())
+            .bind(version)
+            .bind(record.created_at.unix_timestamp())
+            .bind(record.expires_at.unix_timestamp())
+            .bind(record.user.as_deref())
+            .execute(p)
+            .await
+            .map(|_| ()));
+        match result {
+            Ok(()) => Ok(()),
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                Err(StoreError::Duplicate)
+            }
+            Err(e) => Err(store_error(e)),
+        }
+    }
+
+    async fn update(&self, record: &Record, expected_version: u64) -> Result<(), StoreError> {
+        let q = &self.inner.queries.update;
+        let now = now().unix_timestamp();
+        let (version, expected) = (
+            version_param(record.version)?,
+            version_param(expected_version)?,
+        );
+        let updated = on_pool!(&self.inner.pool, |p| sqlx::query(q)
+            .bind(record.data.as_slice())
+            .bind(version)
+            .bind(record.created_at.unix_timestamp())
+            .bind(record.expires_at.unix_timestamp())
+            .bind(record.user.as_deref())
+            .bind(record.key.as_str())
+            .bind(expected)
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(store_error)?;
+        if updated > 0 {
+            return Ok(());
+        }
+        match self.live_version(&record.key, now).await? {
+            Some(_) => Err(StoreError::Conflict),
+            None => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
+        let q = &self.inner.queries.delete;
+        on_pool!(&self.inner.pool, |p| sqlx::query(q)
+            .bind(key.as_str())
+            .execute(p)
+            .await
+            .map(|_| ()))
+        .map_err(store_error)
+    }
+
+    async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<(), StoreError> {
+        let q = &self.inner.queries.touch;
+        let touched = on_pool!(&self.inner.pool, |p| sqlx::query(q)
+            .bind(expires_at.unix_timestamp())
+            .bind(key.as_str())
+            .bind(now().unix_timestamp())
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(store_error)?;
+        if touched == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn delete_expired(&self) -> Result<u64, StoreError> {
+        let q = &self.inner.queries.delete_expired;
+        let now = now().unix_timestamp();
+        let mut total = 0;
+        loop {
+            let removed = on_pool!(&self.inner.pool, |p| sqlx::query(q)
+                .bind(now)
+                .bind(SWEEP_BATCH)
+                .execute(p)
+                .await
+                .map(|r| r.rows_affected()))
+            .map_err(store_error)?;
+            total += removed;
+            if removed < SWEEP_BATCH as u64 {
+                return Ok(total);
+            }
+        }
+    }
+
+    fn supports_user_index(&self) -> bool {
+        true
+    }
+
+    async fn sessions_of(&self, user: &str) -> Result<Vec<SessionInfo>, StoreError> {
+        let q = &self.inner.queries.sessions_of;
+        let rows: Vec<(String, i64, i64)> = on_pool!(&self.inner.pool, |p| sqlx::query_as(q)
+            .bind(user)
+            .bind(now().unix_timestamp())
+            .fetch_all(p)
+            .await)
+        .map_err(store_error)?;
+        rows.into_iter()
+            .map(|(id, created_at, expires_at)| {
+                let key = StoreKey::new(id);
+                Ok(SessionInfo {
+                    created_at: to_time(created_at, &key)?,
+                    expires_at: to_time(expires_at, &key)?,
+                    key,
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_sessions_of(
+        &self,
+        user: &str,
+        keep: Option<&StoreKey>,
+    ) -> Result<u64, StoreError> {
+        let q = &self.inner.queries.delete_sessions_of;
+        // No stored key is empty, so "" keeps nothing.
+        let keep = keep.map_or("", StoreKey::as_str);
+        on_pool!(&self.inner.pool, |p| sqlx::query(q)
+            .bind(user)
+            .bind(keep)
+            .bind(now().unix_timestamp())
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(store_error)
+    }
+}

@@ -1,0 +1,111 @@
+//! The SQL text of each store operation, per engine.
+
+use crate::Engine;
+
+/// Rows `delete_expired` removes per statement, so no statement holds its
+/// locks for long.
+pub(crate) const SWEEP_BATCH: i64 = 1000;
+
+/// Every statement the store runs, with the table name filled in.
+pub(crate) struct Queries {
+    pub(crate) load: String,
+    pub(crate) insert: String,
+    pub(crate) update: String,
+    pub(crate) live_version: String,
+    pub(crate) delete: String,
+    pub(crate) touch: String,
+    pub(crate) delete_expired: String,
+    pub(crate) sessions_of: String,
+    pub(crate) delete_sessions_of: String,
+}
+
+impl Queries {
+    pub(crate) fn new(engine: Engine, table: &str) -> Self {
+        // MySQL reports binary-collated text columns as VARBINARY, which the
+        // driver will not decode as text; convert them in the query.
+        let text = |col: &str| match engine {
+            Engine::MySql => format!("CONVERT({col} USING utf8mb4)"),
+            Engine::Sqlite | Engine::Postgres => col.to_owned(),
+        };
+        let q = |sql: &str| {
+            let sql = sql
+                .replace("{table}", table)
+                .replace("{user_key}", &text("user_key"))
+                .replace("{id}", &text("id"));
+            placeholders(engine, &sql)
+        };
+        let delete_expired = match engine {
+            // MySQL cannot select from the table it deletes from, but has DELETE … LIMIT.
+            Engine::MySql => "DELETE FROM {table} WHERE expires_at <= ? LIMIT ?",
+            Engine::Sqlite | Engine::Postgres => {
+                "DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE expires_at <= ? LIMIT ?)"
+            }
+        };
+        Queries {
+            load: q(
+                "SELECT data, version, created_at, expires_at, {user_key} FROM {table} WHERE id = ? AND expires_at > ?",
+            ),
+            insert: q(
+                "INSERT INTO {table} (id, data, version, created_at, expires_at, user_key) VALUES (?, ?, ?, ?, ?, ?)",
+            ),
+            update: q(
+                "UPDATE {table} SET data = ?, version = ?, created_at = ?, expires_at = ?, user_key = ? \
+                       WHERE id = ? AND version = ? AND expires_at > ?",
+            ),
+            live_version: q("SELECT version FROM {table} WHERE id = ? AND expires_at > ?"),
+            delete: q("DELETE FROM {table} WHERE id = ?"),
+            touch: q("UPDATE {table} SET expires_at = ? WHERE id = ? AND expires_at > ?"),
+            delete_expired: q(delete_expired),
+            sessions_of: q("SELECT {id}, created_at, expires_at FROM {table} \
+                            WHERE user_key = ? AND expires_at > ? ORDER BY created_at, id"),
+            delete_sessions_of: q(
+                "DELETE FROM {table} WHERE user_key = ? AND id <> ? AND expires_at > ?",
+            ),
+        }
+    }
+}
+
+/// PostgreSQL numbers its placeholders; the others take `?`.
+fn placeholders(engine: Engine, sql: &str) -> String {
+    if engine != Engine::Postgres {
+        return sql.to_owned();
+    }
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_placeholders_are_numbered() {
+        let q = Queries::new(Engine::Postgres, "s");
+        assert_eq!(
+            q.touch,
+            "UPDATE s SET expires_at = $1 WHERE id = $2 AND expires_at > $3"
+        );
+        let q = Queries::new(Engine::Sqlite, "s");
+        assert_eq!(
+            q.touch,
+            "UPDATE s SET expires_at = ? WHERE id = ? AND expires_at > ?"
+        );
+        let q = Queries::new(Engine::MySql, "s");
+        assert!(
+            q.load
+                .contains("CONVERT(user_key USING utf8mb4) FROM s WHERE id = ?"),
+            "{}",
+            q.load
+        );
+    }
+}

@@ -1,0 +1,361 @@
+//! The conformance kit and engine-specific tests against real SQLite,
+//! PostgreSQL and MySQL/MariaDB databases.
+//!
+//! PostgreSQL and MySQL URLs come from `SESSION_TEST_POSTGRES_URL` and
+//! `SESSION_TEST_MYSQL_URL` (local defaults); each test works in a table of
+//! its own, and tables left by runs more than an hour old are dropped.
+
+use std::time::Duration;
+
+use session_conformance::services;
+use session_core::{KeyRing, SessionManager, SessionStore, StoreError};
+use session_store_sql::{Pool, SqlStore};
+
+const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+const MYSQL_URL: &str = "mysql://root@127.0.0.1:3306/test";
+
+fn postgres_url() -> String {
+    services::url("SESSION_TEST_POSTGRES_URL", POSTGRES_URL)
+}
+
+fn mysql_url() -> String {
+    services::url("SESSION_TEST_MYSQL_URL", MYSQL_URL)
+}
+
+/// A migrated store on a fresh table, or `None` (skip) when the server is unreachable.
+async fn store_at(url: &str, engine: &str) -> Option<SqlStore> {
+    let table = services::unique_name("conf");
+    let store = match SqlStore::builder(url)
+        .table(&table)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect()
+        .await
+    {
+        Ok(store) => store,
+        Err(e) => return services::unavailable(engine, e),
+    };
+    drop_stale_tables(&store).await;
+    store.migrate().await.expect("migrate");
+    Some(store)
+}
+
+/// Drops test tables older than an hour (left behind by earlier runs).
+async fn drop_stale_tables(store: &SqlStore) {
+    let now = session_core::now().unix_timestamp() as u64;
+    let list = "SELECT table_name FROM information_schema.tables WHERE table_name LIKE 'conf\\_%'";
+    let names: Vec<String> = match store.pool() {
+        Pool::Postgres(p) => sqlx::query_scalar(list)
+            .fetch_all(p)
+            .await
+            .unwrap_or_default(),
+        Pool::MySql(p) => sqlx::query_scalar::<_, String>(list)
+            .fetch_all(p)
+            .await
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    for name in names {
+        if services::created_at(&name).is_some_and(|t| t + 3600 < now) {
+            let sql = format!("DROP TABLE IF EXISTS {name}");
+            let _ = match store.pool() {
+                Pool::Postgres(p) => sqlx::query(&sql).execute(p).await.map(|_| ()),
+                Pool::MySql(p) => sqlx::query(&sql).execute(p).await.map(|_| ()),
+                _ => Ok(()),
+            };
+        }
+    }
+}
+
+/// A migrated store in a fresh SQLite file. The files live under the
+/// system's temporary directory; those of runs more than an hour old are
+/// removed.
+async fn sqlite_store() -> SqlStore {
+    let root = std::env::temp_dir().join("session-store-sql-tests");
+    let now = session_core::now().unix_timestamp() as u64;
+    for entry in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if services::created_at(&name).is_some_and(|t| t + 3600 < now) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+    let dir = root.join(services::unique_name("db"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let store = SqlStore::connect(&format!("sqlite:{}", dir.join("sessions.db").display()))
+        .await
+        .expect("sqlite");
+    store.migrate().await.expect("migrate");
+    store
+}
+
+/// Runs one statement of a test's own against whichever engine `store` uses.
+async fn exec(store: &SqlStore, sql: &str) {
+    let result = match store.pool() {
+        Pool::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+        Pool::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+        Pool::MySql(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+        _ => unreachable!("every engine is enabled in tests"),
+    };
+    result.unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+fn manager(store: &SqlStore) -> SessionManager {
+    SessionManager::new(store.clone(), KeyRing::new([11u8; 32]).unwrap())
+}
+
+/// Makes a session holding `user_id = 1`; returns its cookie and store key.
+async fn session(manager: &SessionManager) -> (String, String) {
+    let request = manager.request(None);
+    request.load().await.unwrap().insert("user_id", 1).unwrap();
+    let cookie = request.finish(200).await.unwrap().cookie_pair.unwrap();
+    let key = manager
+        .request([cookie.as_str()])
+        .load()
+        .await
+        .unwrap()
+        .store_key()
+        .unwrap();
+    (cookie, key.as_str().to_owned())
+}
+
+/// Rows edited by hand into garbage: the store reports them as corrupt or
+/// the core fails to decode them; either way the visitor gets a fresh
+/// session, nothing panics and the row is not overwritten by a read.
+async fn garbage_rows_are_no_session(store: SqlStore) {
+    let manager = manager(&store);
+    let table = store.table().to_owned();
+    let hex = |h: &str| match store.pool() {
+        Pool::Postgres(_) => format!("decode('{h}', 'hex')"),
+        _ => format!("X'{h}'"),
+    };
+    let cases = [
+        ("undecodable data", format!("data = {}", hex("00ff00"))),
+        ("text data", format!("data = {}", hex("6e6f74206a736f6e"))),
+        ("negative version", "version = -5".to_owned()),
+        (
+            "timestamp out of range",
+            "expires_at = 9000000000000000000".to_owned(),
+        ),
+    ];
+    for (name, set) in cases {
+        let (cookie, key) = session(&manager).await;
+        exec(
+            &store,
+            &format!("UPDATE {table} SET {set} WHERE id = '{key}'"),
+        )
+        .await;
+        let request = manager.request([cookie.as_str()]);
+        let loaded = request
+            .load()
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(loaded.is_empty(), "{name}: garbage became a session");
+        request
+            .finish(200)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    let (_, key) = session(&manager).await;
+    exec(
+        &store,
+        &format!("UPDATE {table} SET version = -5 WHERE id = '{key}'"),
+    )
+    .await;
+    match store.load(&session_core::StoreKey::new(key)).await {
+        Err(StoreError::Corrupt(why)) => assert!(why.contains("version"), "{why}"),
+        other => panic!("a negative version must be reported as corrupt, got {other:?}"),
+    }
+}
+
+/// Makes `url` point at `addr` instead of its own host and port.
+fn via(url: &str, addr: std::net::SocketAddr) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a URL with a scheme");
+    let (auth, rest) = rest.rsplit_once('@').map_or(("", rest), |(a, r)| (a, r));
+    let path = rest.find('/').map_or("", |i| &rest[i..]);
+    let at = if auth.is_empty() { "" } else { "@" };
+    format!("{scheme}://{auth}{at}{addr}{path}")
+}
+
+async fn target_of(url: &str) -> std::net::SocketAddr {
+    let (_, rest) = url.split_once("://").unwrap();
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    let host = rest.split('/').next().unwrap();
+    tokio::net::lookup_host(host).await.unwrap().next().unwrap()
+}
+
+/// The engine goes away in the middle of traffic: operations fail with
+/// "unavailable" (503), nothing panics, nothing is lost, and the same store
+/// works again once the engine is back.
+async fn engine_outage_is_an_error_then_recovers(url: &str, engine: &str) {
+    // Skip (or fail under CI) exactly like the conformance tests.
+    let Some(direct) = store_at(url, engine).await else {
+        return;
+    };
+    let proxy = session_conformance::proxy::TcpProxy::start(target_of(url).await)
+        .await
+        .unwrap();
+    let store = SqlStore::builder(via(url, proxy.addr()))
+        .table(direct.table())
+        .max_connections(2)
+        .acquire_timeout(Duration::from_secs(1))
+        .connect()
+        .await
+        .expect("connect through the proxy");
+    let manager = manager(&store);
+    let (cookie, _) = session(&manager).await;
+
+    proxy.cut();
+    let err = manager
+        .request([cookie.as_str()])
+        .load()
+        .await
+        .expect_err("load while the engine is gone");
+    assert_eq!(err.status_code(), 503, "{err}");
+    let request = manager.request(None);
+    request.load().await.unwrap().insert("x", 1).unwrap();
+    let err = request
+        .finish(200)
+        .await
+        .expect_err("save while the engine is gone");
+    assert_eq!(err.status_code(), 503, "{err}");
+
+    proxy.restore().await.unwrap();
+    let mut last = None;
+    for _ in 0..40 {
+        match manager.request([cookie.as_str()]).load().await {
+            Ok(session) => {
+                assert_eq!(
+                    session.get::<u32>("user_id").unwrap(),
+                    Some(1),
+                    "the session was lost"
+                );
+                return;
+            }
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("the store did not recover after the engine came back: {last:?}");
+}
+
+mod sqlite {
+    use super::*;
+    session_conformance::store_tests!(sqlite_store().await);
+
+    #[tokio::test]
+    async fn garbage_rows() {
+        let store = sqlite_store().await;
+        garbage_rows_are_no_session(store.clone()).await;
+        // SQLite's columns take any type: a text expiry is corrupt, not a panic.
+        let manager = manager(&store);
+        let (cookie, key) = session(&manager).await;
+        exec(
+            &store,
+            &format!(
+                "UPDATE {} SET expires_at = 'soon' WHERE id = '{key}'",
+                store.table()
+            ),
+        )
+        .await;
+        assert!(
+            manager
+                .request([cookie.as_str()])
+                .load()
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn runs_in_wal_mode_with_a_busy_timeout() {
+        let store = sqlite_store().await;
+        let Pool::Sqlite(pool) = store.pool() else {
+            unreachable!()
+        };
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let timeout: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert!(timeout >= 5000, "busy_timeout {timeout}");
+    }
+
+    #[tokio::test]
+    async fn migrate_is_idempotent_and_reports_the_schema() {
+        let store = sqlite_store().await;
+        assert!(store.schema_is_current().await.unwrap());
+        store.migrate().await.unwrap();
+        let other = SqlStore::with_table(store.pool().clone(), "not_migrated").unwrap();
+        assert!(!other.schema_is_current().await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn bad_urls_and_table_names_are_clear_errors() {
+        let err = SqlStore::connect("redis://localhost").await.unwrap_err();
+        assert!(
+            err.to_string().contains("unsupported session store URL"),
+            "{err}"
+        );
+        let err = SqlStore::builder("sqlite::memory:")
+            .table("x; DROP TABLE y")
+            .connect()
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("invalid session table name"),
+            "{err}"
+        );
+        assert!(SqlStore::with_table(store_pool().await, "1abc").is_err());
+        assert!(SqlStore::with_table(store_pool().await, "").is_err());
+    }
+
+    async fn store_pool() -> Pool {
+        sqlite_store().await.pool().clone()
+    }
+}
+
+mod postgres {
+    use super::*;
+    session_conformance::store_tests!(match store_at(&postgres_url(), "PostgreSQL").await {
+        Some(store) => store,
+        None => return,
+    });
+
+    #[tokio::test]
+    async fn garbage_rows() {
+        let Some(store) = store_at(&postgres_url(), "PostgreSQL").await else {
+            return;
+        };
+        garbage_rows_are_no_session(store).await;
+    }
+
+    #[tokio::test]
+    async fn outage() {
+        engine_outage_is_an_error_then_recovers(&postgres_url(), "PostgreSQL").await;
+    }
+}
+
+mod mysql {
+    use super::*;
+    session_conformance::store_tests!(match store_at(&mysql_url(), "MySQL/MariaDB").await {
+        Some(store) => store,
+        None => return,
+    });
+
+    #[tokio::test]
+    async fn garbage_rows() {
+        let Some(store) = store_at(&mysql_url(), "MySQL/MariaDB").await else {
+            return;
+        };
+        garbage_rows_are_no_session(store).await;
+    }
+
+    #[tokio::test]
+    async fn outage() {
+        engine_outage_is_an_error_then_recovers(&mysql_url(), "MySQL/MariaDB").await;
+    }
+}

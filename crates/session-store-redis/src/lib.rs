@@ -1,0 +1,500 @@
+//! A session store on Redis, single node or Redis Cluster.
+//!
+//! Redis is the cache engine: sessions expire through Redis's own TTLs, and
+//! every operation of the store contract is one round trip.
+//!
+//! - `load` is one `HMGET` of the session's hash.
+//! - `create`, `update` and `touch` are Lua scripts: `create` inserts only
+//!   if absent, `update` checks the version and refuses a missing key (a
+//!   compare-and-swap with no `WATCH` loop), `touch` moves the expiry alone.
+//! - Each session lives under `<prefix>{<store key>}`; the braces make the
+//!   key its own hash tag, and every script touches that one key only, so
+//!   the same code runs on a cluster.
+//! - The user index is a set per user (`<prefix>user:{<user>}`) of session
+//!   keys. It is written *before* a session is bound (in the same pipeline
+//!   on a single node), so every live session of a user is always listed;
+//!   entries of sessions that ended since are skipped and removed when the
+//!   set is read, and the set itself expires with the user's last session.
+//! - Nothing uses `KEYS`.
+//! - When Redis goes away, operations fail with [`StoreError::Unavailable`]
+//!   and the connection comes back by itself once Redis does.
+//!
+//! Requires Redis 7.0 or newer (for `EXPIRE … NX|GT`).
+//!
+//! ```no_run
+//! use session_core::{KeyRing, SessionManager};
+//! use session_store_redis::RedisStore;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = RedisStore::connect("redis://127.0.0.1:6379").await?;
+//! // Or a cluster, from any of its nodes:
+//! // let store = RedisStore::connect_cluster(["redis://127.0.0.1:7000"]).await?;
+//! let manager = SessionManager::new(store, KeyRing::new([6u8; 32])?);
+//! # Ok(()) }
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod scripts;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, FromRedisValue, Pipeline, RedisError, Script, Value};
+use session_core::time::OffsetDateTime;
+use session_core::{Record, SessionInfo, SessionStore, StoreError, StoreKey, async_trait, now};
+
+/// How long a command may wait for its answer, and a connection attempt
+/// for the server, before the operation fails as unavailable.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+/// A [`SessionStore`] on Redis. See the [crate docs](crate). Cheap to clone.
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: Conn,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    prefix: String,
+    create: Script,
+    update: Script,
+    touch: Script,
+    end_if_user: Script,
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("cluster", &matches!(self.conn, Conn::Cluster(_)))
+            .field("prefix", &self.inner.prefix)
+            .finish()
+    }
+}
+
+/// Configures a [`RedisStore`]; see [`RedisStore::builder`].
+#[derive(Clone, Debug)]
+pub struct RedisStoreBuilder {
+    prefix: String,
+    timeout: Duration,
+}
+
+impl Default for RedisStoreBuilder {
+    fn default() -> Self {
+        RedisStoreBuilder {
+            prefix: "session:".into(),
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+impl RedisStoreBuilder {
+    /// The prefix of every key the store writes (default `session:`).
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// How long a command or connection attempt may take before the
+    /// operation fails with [`StoreError::Unavailable`] (default 2 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Connects to a single Redis server.
+    ///
+    /// # Errors
+    ///
+    /// When the URL is invalid or the server cannot be reached.
+    pub async fn connect(self, url: &str) -> Result<RedisStore, RedisError> {
+        let client = redis::Client::open(url)?;
+        let config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(self.timeout))
+            .set_connection_timeout(Some(self.timeout))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_secs(1));
+        let conn = ConnectionManager::new_with_config(client, config).await?;
+        Ok(self.build(Conn::Single(conn)))
+    }
+
+    /// Connects to a Redis Cluster through any of its nodes.
+    ///
+    /// # Errors
+    ///
+    /// When a URL is invalid or no node can be reached.
+    pub async fn connect_cluster<I, S>(self, nodes: I) -> Result<RedisStore, RedisError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let nodes: Vec<String> = nodes.into_iter().map(|s| s.as_ref().to_owned()).collect();
+        let client = ClusterClientBuilder::new(nodes)
+            .connection_timeout(self.timeout)
+            .response_timeout(self.timeout)
+            .build()?;
+        let conn = client.get_async_connection().await?;
+        Ok(self.build(Conn::Cluster(conn)))
+    }
+
+    fn build(self, conn: Conn) -> RedisStore {
+        RedisStore {
+            conn,
+            inner: Arc::new(Inner {
+                prefix: self.prefix,
+                create: Script::new(scripts::CREATE),
+                update: Script::new(scripts::UPDATE),
+                touch: Script::new(scripts::TOUCH),
+                end_if_user: Script::new(scripts::END_IF_USER),
+            }),
+        }
+    }
+}
+
+impl RedisStore {
+    /// Starts configuring a store.
+    pub fn builder() -> RedisStoreBuilder {
+        RedisStoreBuilder::default()
+    }
+
+    /// Connects to a single Redis server with the default settings.
+    ///
+    /// # Errors
+    ///
+    /// When the URL is invalid or the server cannot be reached.
+    pub async fn connect(url: &str) -> Result<Self, RedisError> {
+        Self::builder().connect(url).await
+    }
+
+    /// Connects to a Redis Cluster with the default settings.
+    ///
+    /// # Errors
+    ///
+    /// When a URL is invalid or no node can be reached.
+    pub async fn connect_cluster<I, S>(nodes: I) -> Result<Self, RedisError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        Self::builder().connect_cluster(nodes).await
+    }
+
+    /// The Redis key of a session.
+    pub fn session_key(&self, key: &StoreKey) -> String {
+        format!("{}{{{}}}", self.inner.prefix, key.as_str())
+    }
+
+    /// The Redis key of a user's index set.
+    pub fn user_key(&self, user: &str) -> String {
+        format!("{}user:{{{}}}", self.inner.prefix, user)
+    }
+
+    fn store_key_of(&self, redis_key: &str) -> Option<StoreKey> {
+        let rest = redis_key.strip_prefix(&self.inner.prefix)?;
+        Some(StoreKey::new(rest.strip_prefix('{')?.strip_suffix('}')?))
+    }
+
+    async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
+        let result = match self.conn.clone() {
+            Conn::Single(mut c) => cmd.query_async(&mut c).await,
+            Conn::Cluster(mut c) => cmd.query_async(&mut c).await,
+        };
+        result.map_err(store_error)
+    }
+
+    async fn pipeline<T: FromRedisValue>(&self, pipe: &Pipeline) -> Result<T, RedisError> {
+        match self.conn.clone() {
+            Conn::Single(mut c) => pipe.query_async(&mut c).await,
+            Conn::Cluster(mut c) => pipe.query_async(&mut c).await,
+        }
+    }
+
+    /// Adds `key` to `user`'s index set, which lives at least until `expires_at`.
+    fn index_commands(
+        &self,
+        pipe: &mut Pipeline,
+        user: &str,
+        key: &StoreKey,
+        expires_at: OffsetDateTime,
+    ) {
+        let set = self.user_key(user);
+        let ttl = (expires_at - now()).whole_seconds().max(1);
+        pipe.cmd("SADD")
+            .arg(&set)
+            .arg(self.session_key(key))
+            .ignore();
+        pipe.cmd("EXPIRE").arg(&set).arg(ttl).arg("NX").ignore();
+        pipe.cmd("EXPIRE").arg(&set).arg(ttl).arg("GT").ignore();
+    }
+
+    /// Runs `script` on `key`; with `index`, first adds the session to the
+    /// user's set (in the same pipeline on a single node).
+    async fn run_script<T: FromRedisValue>(
+        &self,
+        script: &Script,
+        key: &StoreKey,
+        args: &[Vec<u8>],
+        index: Option<(&str, OffsetDateTime)>,
+    ) -> Result<T, StoreError> {
+        let session_key = self.session_key(key);
+        let mut invocation = script.key(&session_key);
+        for arg in args {
+            invocation.arg(arg.as_slice());
+        }
+        match self.conn.clone() {
+            Conn::Single(mut c) => {
+                let mut pipe = redis::pipe();
+                if let Some((user, expires_at)) = index {
+                    self.index_commands(&mut pipe, user, key, expires_at);
+                }
+                pipe.cmd("EVALSHA")
+                    .arg(script.get_hash())
+                    .arg(1)
+                    .arg(&session_key);
+                for arg in args {
+                    pipe.arg(arg.as_slice());
+                }
+                let (value,): (T,) = match pipe.query_async(&mut c).await {
+                    Err(e) if e.code() == Some("NOSCRIPT") => {
+                        invocation.load_async(&mut c).await.map_err(store_error)?;
+                        pipe.query_async(&mut c).await.map_err(store_error)?
+                    }
+                    other => other.map_err(store_error)?,
+                };
+                Ok(value)
+            }
+            Conn::Cluster(mut c) => {
+                if let Some((user, expires_at)) = index {
+                    let mut pipe = redis::pipe();
+                    self.index_commands(&mut pipe, user, key, expires_at);
+                    pipe.query_async::<()>(&mut c).await.map_err(store_error)?;
+                }
+                invocation.invoke_async(&mut c).await.map_err(store_error)
+            }
+        }
+    }
+
+    /// The members of `user`'s set, as store keys.
+    async fn indexed(&self, user: &str) -> Result<Vec<StoreKey>, StoreError> {
+        let members: Vec<String> = self
+            .query(redis::cmd("SMEMBERS").arg(self.user_key(user)))
+            .await?;
+        Ok(members
+            .iter()
+            .filter_map(|m| self.store_key_of(m))
+            .collect())
+    }
+
+    /// Removes index entries of sessions that ended or moved to another user.
+    async fn unindex(&self, user: &str, keys: &[StoreKey]) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let mut cmd = redis::cmd("SREM");
+        cmd.arg(self.user_key(user));
+        for key in keys {
+            cmd.arg(self.session_key(key));
+        }
+        self.query::<()>(&cmd).await
+    }
+}
+
+fn store_error(e: RedisError) -> StoreError {
+    if e.is_io_error() || e.is_connection_refusal() || e.is_timeout() || e.is_connection_dropped() {
+        StoreError::unavailable(e)
+    } else if e.code() == Some("WRONGTYPE") || e.to_string().contains("WRONGTYPE") {
+        StoreError::Corrupt(format!("a key of the wrong type is in the way: {e}"))
+    } else {
+        StoreError::backend(e)
+    }
+}
+
+fn int_field(field: &Option<Vec<u8>>, name: &str, key: &StoreKey) -> Result<i64, StoreError> {
+    field
+        .as_deref()
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "session {key}: field {name} is missing or not an integer"
+            ))
+        })
+}
+
+fn time_field(
+    field: &Option<Vec<u8>>,
+    name: &str,
+    key: &StoreKey,
+) -> Result<OffsetDateTime, StoreError> {
+    let secs = int_field(field, name, key)?;
+    OffsetDateTime::from_unix_timestamp(secs)
+        .map_err(|_| StoreError::Corrupt(format!("session {key}: field {name} out of range")))
+}
+
+fn record_args(record: &Record) -> Vec<Vec<u8>> {
+    vec![
+        record.data.clone(),
+        record.version.to_string().into_bytes(),
+        record.created_at.unix_timestamp().to_string().into_bytes(),
+        record.expires_at.unix_timestamp().to_string().into_bytes(),
+        if record.user.is_some() {
+            b"1".to_vec()
+        } else {
+            b"0".to_vec()
+        },
+        record.user.clone().unwrap_or_default().into_bytes(),
+    ]
+}
+
+#[async_trait]
+impl SessionStore for RedisStore {
+    async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
+        let fields: Vec<Option<Vec<u8>>> = self
+            .query(
+                redis::cmd("HMGET")
+                    .arg(self.session_key(key))
+                    .arg(&["d", "v", "c", "e", "u"]),
+            )
+            .await?;
+        let [data, version, created, expires, user] = <[Option<Vec<u8>>; 5]>::try_from(fields)
+            .map_err(|_| {
+                StoreError::Corrupt(format!("session {key}: unexpected reply to HMGET"))
+            })?;
+        if data.is_none() && version.is_none() && expires.is_none() {
+            return Ok(None);
+        }
+        let record = Record {
+            key: key.clone(),
+            data: data
+                .ok_or_else(|| StoreError::Corrupt(format!("session {key}: no data field")))?,
+            version: u64::try_from(int_field(&version, "v", key)?)
+                .map_err(|_| StoreError::Corrupt(format!("session {key}: negative version")))?,
+            created_at: time_field(&created, "c", key)?,
+            expires_at: time_field(&expires, "e", key)?,
+            user: user
+                .map(String::from_utf8)
+                .transpose()
+                .map_err(|_| StoreError::Corrupt(format!("session {key}: user is not UTF-8")))?,
+        };
+        // Redis drops the key at its expiry; this covers clock skew between
+        // the application and Redis.
+        Ok(record.is_live_at(now()).then_some(record))
+    }
+
+    async fn create(&self, record: &Record) -> Result<(), StoreError> {
+        let index = record.user.as_deref().map(|u| (u, record.expires_at));
+        let created: i64 = self
+            .run_script(&self.inner.create, &record.key, &record_args(record), index)
+            .await?;
+        if created == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Duplicate)
+        }
+    }
+
+    async fn update(&self, record: &Record, expected_version: u64) -> Result<(), StoreError> {
+        let mut args = vec![expected_version.to_string().into_bytes()];
+        args.extend(record_args(record));
+        let index = record.user.as_deref().map(|u| (u, record.expires_at));
+        let outcome: i64 = self
+            .run_script(&self.inner.update, &record.key, &args, index)
+            .await?;
+        match outcome {
+            1 => Ok(()),
+            0 => Err(StoreError::Conflict),
+            _ => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
+        // The user's set keeps a stale entry, skipped and removed when read.
+        self.query::<()>(redis::cmd("DEL").arg(self.session_key(key)))
+            .await
+    }
+
+    async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<(), StoreError> {
+        let args = [expires_at.unix_timestamp().to_string().into_bytes()];
+        let reply: Vec<Value> = self.run_script(&self.inner.touch, key, &args, None).await?;
+        match reply.as_slice() {
+            [] => Err(StoreError::NotFound),
+            [_] => Ok(()),
+            [_, user, ..] => {
+                // Keep the user's set alive as long as this session.
+                let user: String = redis::from_redis_value_ref(user).map_err(|e| {
+                    StoreError::Corrupt(format!("session {key}: user is not text: {e}"))
+                })?;
+                let mut pipe = redis::pipe();
+                self.index_commands(&mut pipe, &user, key, expires_at);
+                self.pipeline::<()>(&pipe).await.map_err(store_error)
+            }
+        }
+    }
+
+    async fn delete_expired(&self) -> Result<u64, StoreError> {
+        // Redis expires sessions itself.
+        Ok(0)
+    }
+
+    fn expires_natively(&self) -> bool {
+        true
+    }
+
+    fn supports_user_index(&self) -> bool {
+        true
+    }
+
+    async fn sessions_of(&self, user: &str) -> Result<Vec<SessionInfo>, StoreError> {
+        let mut sessions = Vec::new();
+        let mut stale = Vec::new();
+        for key in self.indexed(user).await? {
+            match self.load(&key).await {
+                Ok(Some(r)) if r.user.as_deref() == Some(user) => sessions.push(SessionInfo {
+                    key,
+                    created_at: r.created_at,
+                    expires_at: r.expires_at,
+                }),
+                Ok(_) => stale.push(key),
+                Err(StoreError::Corrupt(_)) => stale.push(key),
+                Err(e) => return Err(e),
+            }
+        }
+        self.unindex(user, &stale).await?;
+        sessions.sort_by(|a, b| (a.created_at, &a.key).cmp(&(b.created_at, &b.key)));
+        Ok(sessions)
+    }
+
+    async fn delete_sessions_of(
+        &self,
+        user: &str,
+        keep: Option<&StoreKey>,
+    ) -> Result<u64, StoreError> {
+        let mut ended = 0;
+        let mut gone = Vec::new();
+        for key in self.indexed(user).await? {
+            if Some(&key) == keep {
+                continue;
+            }
+            let args = [user.as_bytes().to_vec()];
+            let deleted: i64 = self
+                .run_script(&self.inner.end_if_user, &key, &args, None)
+                .await?;
+            ended += deleted as u64;
+            gone.push(key);
+        }
+        self.unindex(user, &gone).await?;
+        Ok(ended)
+    }
+}

@@ -1,0 +1,51 @@
+//! The Lua scripts that make `create`, `update`, `touch` and "end this
+//! user's session" single atomic round trips. Each touches exactly one key
+//! (the session's hash), so they run unchanged on Redis Cluster.
+//!
+//! A session is a hash: `d` data, `v` version, `c` created and `e` expires
+//! (Unix seconds), `u` user (absent when unbound); the key's own expiry is
+//! set to `e`, so Redis drops it at the same instant it stops being live.
+
+/// KEYS: session. ARGV: data, version, created, expires, has_user (0/1), user.
+/// Returns 1 when created, 0 when the key exists.
+pub(crate) const CREATE: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'd', ARGV[1], 'v', ARGV[2], 'c', ARGV[3], 'e', ARGV[4])
+if ARGV[5] == '1' then redis.call('HSET', KEYS[1], 'u', ARGV[6]) end
+redis.call('EXPIREAT', KEYS[1], ARGV[4])
+return 1
+";
+
+/// KEYS: session. ARGV: expected version, data, version, created, expires,
+/// has_user (0/1), user. Returns 1 when updated, 0 on a version conflict,
+/// -1 when there is no live session (nothing is created).
+pub(crate) const UPDATE: &str = r"
+local v = redis.call('HGET', KEYS[1], 'v')
+if not v then return -1 end
+if v ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'd', ARGV[2], 'v', ARGV[3], 'c', ARGV[4], 'e', ARGV[5])
+if ARGV[6] == '1' then redis.call('HSET', KEYS[1], 'u', ARGV[7]) else redis.call('HDEL', KEYS[1], 'u') end
+redis.call('EXPIREAT', KEYS[1], ARGV[5])
+return 1
+";
+
+/// KEYS: session. ARGV: expires. Returns {} when there is no live session,
+/// {1} when touched, {1, user} when touched and bound to a user.
+pub(crate) const TOUCH: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
+redis.call('HSET', KEYS[1], 'e', ARGV[1])
+redis.call('EXPIREAT', KEYS[1], ARGV[1])
+local u = redis.call('HGET', KEYS[1], 'u')
+if u then return {1, u} end
+return {1}
+";
+
+/// KEYS: session. ARGV: user. Deletes the session if it is bound to the
+/// user; returns 1 when it did.
+pub(crate) const END_IF_USER: &str = r"
+if redis.call('HGET', KEYS[1], 'u') == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+";

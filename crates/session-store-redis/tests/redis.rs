@@ -1,0 +1,361 @@
+//! The conformance kit and engine tests against a real Redis server
+//! (`SESSION_TEST_REDIS_URL`, default `redis://127.0.0.1:6379`) and a
+//! three-node Redis Cluster that the tests start on free loopback ports
+//! and stop afterwards.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use session_conformance::services;
+use session_core::{KeyRing, SessionManager, SessionStore, StoreError, StoreKey};
+use session_store_redis::RedisStore;
+
+fn redis_url() -> String {
+    services::url("SESSION_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+}
+
+/// A store on the single server, with a prefix of its own.
+async fn single() -> Option<RedisStore> {
+    let prefix = format!("{}:", services::unique_name("conf"));
+    match RedisStore::builder()
+        .prefix(prefix)
+        .connect(&redis_url())
+        .await
+    {
+        Ok(store) => Some(store),
+        Err(e) => services::unavailable("Redis", e),
+    }
+}
+
+session_conformance::store_tests!(match single().await {
+    Some(store) => store,
+    None => return,
+});
+
+async fn raw(cmd: &mut redis::Cmd) {
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    cmd.query_async::<()>(&mut c).await.unwrap();
+}
+
+fn manager(store: &RedisStore) -> SessionManager {
+    SessionManager::new(store.clone(), KeyRing::new([12u8; 32]).unwrap())
+}
+
+/// Keys written by hand with garbage: a value of the wrong type, a hash
+/// with nonsense fields. The store reports them as corrupt, the visitor
+/// gets a fresh session, nothing panics.
+#[tokio::test]
+async fn garbage_keys_are_no_session() {
+    let Some(store) = single().await else { return };
+    let manager = manager(&store);
+    type Writer = fn(String) -> redis::Cmd;
+    let cases: [(&str, Writer); 3] = [
+        ("a plain string", |k| {
+            let mut c = redis::cmd("SET");
+            c.arg(k).arg("garbage").arg("EX").arg(60);
+            c
+        }),
+        ("a hash of nonsense", |k| {
+            let mut c = redis::cmd("HSET");
+            c.arg(k)
+                .arg("d")
+                .arg("x")
+                .arg("v")
+                .arg("seven")
+                .arg("e")
+                .arg("later");
+            c
+        }),
+        ("a hash without data", |k| {
+            let mut c = redis::cmd("HSET");
+            c.arg(k)
+                .arg("v")
+                .arg("1")
+                .arg("c")
+                .arg("1")
+                .arg("e")
+                .arg("99999999999");
+            c
+        }),
+    ];
+    for (name, write) in cases {
+        let request = manager.request(None);
+        request.load().await.unwrap().insert("user_id", 1).unwrap();
+        let cookie = request.finish(200).await.unwrap().cookie_pair.unwrap();
+        let key = manager
+            .request([cookie.as_str()])
+            .load()
+            .await
+            .unwrap()
+            .store_key()
+            .unwrap();
+        raw(redis::cmd("DEL").arg(store.session_key(&key))).await;
+        raw(&mut write(store.session_key(&key))).await;
+        assert!(
+            matches!(store.load(&key).await, Err(StoreError::Corrupt(_))),
+            "{name}: must be reported as corrupt"
+        );
+        let request = manager.request([cookie.as_str()]);
+        assert!(
+            request.load().await.unwrap().is_empty(),
+            "{name}: garbage became a session"
+        );
+        request.finish(200).await.unwrap();
+    }
+}
+
+/// Redis goes away mid-traffic: errors (503), no panic; the store
+/// reconnects by itself once Redis is back.
+#[tokio::test]
+async fn redis_outage_is_an_error_then_recovers() {
+    let Some(direct) = single().await else { return };
+    drop(direct);
+    let target = tokio::net::lookup_host(
+        redis_url()
+            .trim_start_matches("redis://")
+            .trim_end_matches('/'),
+    )
+    .await
+    .unwrap()
+    .next()
+    .unwrap();
+    let proxy = session_conformance::proxy::TcpProxy::start(target)
+        .await
+        .unwrap();
+    let store = RedisStore::builder()
+        .prefix(format!("{}:", services::unique_name("outage")))
+        .timeout(Duration::from_millis(500))
+        .connect(&format!("redis://{}", proxy.addr()))
+        .await
+        .unwrap();
+    let manager = manager(&store);
+    let request = manager.request(None);
+    request.load().await.unwrap().insert("user_id", 1).unwrap();
+    let cookie = request.finish(200).await.unwrap().cookie_pair.unwrap();
+
+    proxy.cut();
+    let err = manager
+        .request([cookie.as_str()])
+        .load()
+        .await
+        .expect_err("load while Redis is gone");
+    assert_eq!(err.status_code(), 503, "{err}");
+
+    proxy.restore().await.unwrap();
+    let mut last = None;
+    for _ in 0..40 {
+        match manager.request([cookie.as_str()]).load().await {
+            Ok(session) => {
+                assert_eq!(session.get::<u32>("user_id").unwrap(), Some(1));
+                return;
+            }
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("the store did not reconnect after Redis came back: {last:?}");
+}
+
+/// Sessions carry Redis TTLs that match their expiry.
+#[tokio::test]
+async fn sessions_expire_through_redis_ttls() {
+    let Some(store) = single().await else { return };
+    let manager = manager(&store);
+    let request = manager.request(None);
+    let session = request.load().await.unwrap();
+    session.insert("a", 1).unwrap();
+    session.set_user("alice").unwrap();
+    request.finish(200).await.unwrap();
+    let key: StoreKey = session.store_key().unwrap();
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(store.session_key(&key))
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let idle = 14 * 24 * 3600;
+    assert!((idle - 5..=idle).contains(&ttl), "session TTL {ttl}");
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(store.user_key("alice"))
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert!((idle - 5..=idle).contains(&ttl), "user index TTL {ttl}");
+}
+
+/// A three-node Redis Cluster on loopback, stopped on drop.
+struct Cluster {
+    ports: Vec<u16>,
+    dir: PathBuf,
+    nodes: Vec<Child>,
+}
+
+impl Cluster {
+    fn start() -> Result<Cluster, String> {
+        let base = free_base_port().ok_or("no free ports for a cluster")?;
+        let dir = std::env::temp_dir().join(services::unique_name("redis-cluster"));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let mut cluster = Cluster {
+            ports: (base..base + 3).collect(),
+            dir,
+            nodes: Vec::new(),
+        };
+        for &port in &cluster.ports {
+            let child = Command::new("redis-server")
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                    "--cluster-enabled",
+                    "yes",
+                ])
+                .args([
+                    "--cluster-config-file",
+                    &format!("nodes-{port}.conf"),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
+                .arg("--dir")
+                .arg(&cluster.dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| format!("redis-server: {e}"))?;
+            cluster.nodes.push(child);
+        }
+        for &port in &cluster.ports {
+            wait_for_port(port)?;
+        }
+        let status = Command::new("redis-cli")
+            .arg("--cluster")
+            .arg("create")
+            .args(cluster.ports.iter().map(|p| format!("127.0.0.1:{p}")))
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map_err(|e| format!("redis-cli: {e}"))?;
+        if !status.success() {
+            return Err("redis-cli --cluster create failed".into());
+        }
+        for _ in 0..100 {
+            if cluster
+                .ports
+                .iter()
+                .all(|p| cluster.info(*p).contains("cluster_state:ok"))
+            {
+                return Ok(cluster);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err("the cluster did not become ready".into())
+    }
+
+    fn info(&self, port: u16) -> String {
+        Command::new("redis-cli")
+            .args(["-p", &port.to_string(), "cluster", "info"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    }
+
+    fn urls(&self) -> Vec<String> {
+        self.ports
+            .iter()
+            .map(|p| format!("redis://127.0.0.1:{p}"))
+            .collect()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for node in &mut self.nodes {
+            let _ = node.kill();
+            let _ = node.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Three consecutive ports, and their cluster-bus ports (+10000), all free.
+fn free_base_port() -> Option<u16> {
+    let seed = std::process::id() as u16;
+    (0..200u16)
+        .map(|i| 20000 + (seed.wrapping_add(i * 37)) % 9000)
+        .find(|&base| {
+            (base..base + 3).all(|p| {
+                TcpListener::bind(("127.0.0.1", p)).is_ok()
+                    && TcpListener::bind(("127.0.0.1", p + 10000)).is_ok()
+            })
+        })
+}
+
+fn wait_for_port(port: u16) -> Result<(), String> {
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(format!("redis-server did not listen on {port}"))
+}
+
+#[test]
+fn redis_cluster_passes_the_conformance_kit() {
+    let cluster = match Cluster::start() {
+        Ok(cluster) => cluster,
+        Err(e) => return services::unavailable::<()>("a local Redis Cluster", e).unwrap_or(()),
+    };
+    assert!(
+        cluster.info(cluster.ports[0]).contains("cluster_size:3"),
+        "{}",
+        cluster.info(cluster.ports[0])
+    );
+    let urls = cluster.urls();
+    session_conformance::block_on(async {
+        session_conformance::run_all(|| async {
+            RedisStore::builder()
+                .prefix(format!("{}:", services::unique_name("cluster")))
+                .connect_cluster(&urls)
+                .await
+                .expect("connect to the cluster")
+        })
+        .await;
+        // The sessions really are spread over the nodes.
+        let store = RedisStore::connect_cluster(&urls).await.unwrap();
+        let manager = manager(&store);
+        for _ in 0..30 {
+            let request = manager.request(None);
+            request.load().await.unwrap().insert("n", 1).unwrap();
+            request.finish(200).await.unwrap();
+        }
+    });
+    let holding: Vec<u16> = cluster
+        .ports
+        .iter()
+        .copied()
+        .filter(|p| {
+            let out = Command::new("redis-cli")
+                .args(["-p", &p.to_string(), "dbsize"])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .parse::<u64>()
+                .unwrap_or(0)
+                > 0
+        })
+        .collect();
+    assert_eq!(
+        holding.len(),
+        3,
+        "every node should hold sessions, only {holding:?} do"
+    );
+}

@@ -1,0 +1,322 @@
+//! The synchronous file operations behind the store.
+//!
+//! ```text
+//! <root>/sessions/<xx>/<name>   one file per session (<name> = hex SHA-256 of the store key)
+//! <root>/locks/<xx>             256 lock files; <xx> = first byte of <name>
+//! <root>/users/<user hash>/<name>   empty markers: the user index
+//! ```
+//!
+//! Every change to a session happens under an exclusive lock on its
+//! stripe's lock file (`flock`), so processes sharing the directory never
+//! interleave a read-check-write. Writes go to a temporary file that is
+//! synced and then renamed over the old one, so a reader (which takes no
+//! lock) and a crash both see either the old or the new record.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, ErrorKind, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use session_core::time::OffsetDateTime;
+use session_core::{Record, SessionInfo, StoreError, StoreKey, now};
+use sha2::{Digest, Sha256};
+
+use crate::format;
+
+/// Temporary files older than this are left-overs of a crash and are swept.
+const STALE_TEMP: Duration = Duration::from_secs(3600);
+const TEMP_PREFIX: &str = ".tmp-";
+
+pub(crate) struct Disk {
+    root: PathBuf,
+}
+
+fn digest(s: &str) -> String {
+    Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn io_error(e: io::Error) -> StoreError {
+    StoreError::backend(e)
+}
+
+impl Disk {
+    /// Creates the directory layout (mode 0700) if needed.
+    pub(crate) fn open(root: &Path) -> io::Result<Disk> {
+        let mut builder = fs::DirBuilder::new();
+        builder.recursive(true).mode(0o700);
+        for sub in ["sessions", "locks", "users"] {
+            builder.create(root.join(sub))?;
+        }
+        Ok(Disk {
+            root: root.to_owned(),
+        })
+    }
+
+    fn name(key: &StoreKey) -> String {
+        digest(key.as_str())
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.root.join("sessions").join(&name[..2]).join(name)
+    }
+
+    fn user_dir(&self, user: &str) -> PathBuf {
+        self.root.join("users").join(digest(user))
+    }
+
+    /// Holds the exclusive lock of `name`'s stripe until dropped.
+    fn lock(&self, name: &str) -> Result<File, StoreError> {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(self.root.join("locks").join(&name[..2]))
+            .map_err(io_error)?;
+        file.lock().map_err(io_error)?;
+        Ok(file)
+    }
+
+    /// The record in `name`'s file, live or not; `None` when there is none.
+    fn read(&self, name: &str, key: &StoreKey) -> Result<Option<Record>, StoreError> {
+        let bytes = match fs::read(self.path(name)) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_error(e)),
+        };
+        let record = format::decode(&bytes)?;
+        if &record.key != key {
+            return Err(StoreError::Corrupt(format!(
+                "session file of {key} holds another key"
+            )));
+        }
+        Ok(Some(record))
+    }
+
+    fn live(&self, name: &str, key: &StoreKey) -> Result<Option<Record>, StoreError> {
+        Ok(self.read(name, key)?.filter(|r| r.is_live_at(now())))
+    }
+
+    /// Writes the file atomically: temporary file, fsync, rename, fsync of the directory.
+    fn write(&self, name: &str, record: &Record) -> Result<(), StoreError> {
+        let path = self.path(name);
+        let dir = path.parent().expect("session files live in a directory");
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(io_error)?;
+        let temp = dir.join(format!("{TEMP_PREFIX}{name}-{}", std::process::id()));
+        let result = (|| {
+            let mut file = OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&temp)?;
+            file.write_all(&format::encode(record))?;
+            file.sync_all()?;
+            fs::rename(&temp, &path)?;
+            File::open(dir)?.sync_all()
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&temp);
+        }
+        result.map_err(io_error)
+    }
+
+    fn index(&self, user: &str, name: &str) -> Result<(), StoreError> {
+        let dir = self.user_dir(user);
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(io_error)?;
+        OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(dir.join(name))
+            .map_err(io_error)?;
+        Ok(())
+    }
+
+    pub(crate) fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
+        self.live(&Self::name(key), key)
+    }
+
+    pub(crate) fn create(&self, record: &Record) -> Result<(), StoreError> {
+        let name = Self::name(&record.key);
+        let _lock = self.lock(&name)?;
+        match self.live(&name, &record.key) {
+            Ok(Some(_)) => return Err(StoreError::Duplicate),
+            // An expired or unreadable file under a fresh 256-bit key is debris.
+            Ok(None) | Err(StoreError::Corrupt(_)) => {}
+            Err(e) => return Err(e),
+        }
+        if let Some(user) = &record.user {
+            self.index(user, &name)?;
+        }
+        self.write(&name, record)
+    }
+
+    pub(crate) fn update(&self, record: &Record, expected_version: u64) -> Result<(), StoreError> {
+        let name = Self::name(&record.key);
+        let _lock = self.lock(&name)?;
+        match self.live(&name, &record.key) {
+            Ok(Some(current)) if current.version == expected_version => {}
+            Ok(Some(_)) => return Err(StoreError::Conflict),
+            Ok(None) | Err(StoreError::Corrupt(_)) => return Err(StoreError::NotFound),
+            Err(e) => return Err(e),
+        }
+        if let Some(user) = &record.user {
+            self.index(user, &name)?;
+        }
+        self.write(&name, record)
+    }
+
+    pub(crate) fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
+        let name = Self::name(key);
+        let _lock = self.lock(&name)?;
+        match fs::remove_file(self.path(&name)) {
+            Err(e) if e.kind() != ErrorKind::NotFound => Err(io_error(e)),
+            _ => Ok(()),
+        }
+    }
+
+    pub(crate) fn touch(
+        &self,
+        key: &StoreKey,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let name = Self::name(key);
+        let _lock = self.lock(&name)?;
+        let Some(record) = self.live(&name, key)? else {
+            return Err(StoreError::NotFound);
+        };
+        self.write(
+            &name,
+            &Record {
+                expires_at,
+                ..record
+            },
+        )
+    }
+
+    /// Every session file name, and temporary files older than [`STALE_TEMP`].
+    fn scan(&self) -> Result<(Vec<String>, Vec<PathBuf>), StoreError> {
+        let mut names = Vec::new();
+        let mut stale = Vec::new();
+        for dir in fs::read_dir(self.root.join("sessions")).map_err(io_error)? {
+            let dir = dir.map_err(io_error)?;
+            for entry in fs::read_dir(dir.path()).into_iter().flatten().flatten() {
+                let file = entry.file_name().to_string_lossy().into_owned();
+                if file.starts_with(TEMP_PREFIX) {
+                    let old = entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| {
+                        SystemTime::now().duration_since(t).unwrap_or_default() > STALE_TEMP
+                    });
+                    if old {
+                        stale.push(entry.path());
+                    }
+                } else if file.len() == 64 && file.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    names.push(file);
+                }
+            }
+        }
+        Ok((names, stale))
+    }
+
+    pub(crate) fn delete_expired(&self) -> Result<u64, StoreError> {
+        let (names, stale) = self.scan()?;
+        for temp in stale {
+            let _ = fs::remove_file(temp);
+        }
+        let now = now();
+        let mut removed = 0;
+        for name in names {
+            let expired = |disk: &Disk| match fs::read(disk.path(&name)) {
+                Ok(bytes) => format::decode(&bytes).is_ok_and(|r| !r.is_live_at(now)),
+                Err(_) => false,
+            };
+            if !expired(self) {
+                continue;
+            }
+            // Check again under the lock: it may have been touched meanwhile.
+            let _lock = self.lock(&name)?;
+            if expired(self) && fs::remove_file(self.path(&name)).is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// The user's indexed sessions: `(name, live record)` for those still
+    /// bound to the user; stale markers are removed.
+    fn indexed(&self, user: &str) -> Result<Vec<(String, Record)>, StoreError> {
+        let dir = self.user_dir(user);
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_error(e)),
+        };
+        let mut found = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let record = fs::read(self.path(&name))
+                .ok()
+                .and_then(|b| format::decode(&b).ok());
+            match record {
+                Some(r) if r.user.as_deref() == Some(user) && r.is_live_at(now()) => {
+                    found.push((name, r))
+                }
+                _ => {
+                    let _ = fs::remove_file(entry.path());
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    pub(crate) fn sessions_of(&self, user: &str) -> Result<Vec<SessionInfo>, StoreError> {
+        let mut sessions: Vec<SessionInfo> = self
+            .indexed(user)?
+            .into_iter()
+            .map(|(_, r)| SessionInfo {
+                key: r.key,
+                created_at: r.created_at,
+                expires_at: r.expires_at,
+            })
+            .collect();
+        sessions.sort_by(|a, b| (a.created_at, &a.key).cmp(&(b.created_at, &b.key)));
+        Ok(sessions)
+    }
+
+    pub(crate) fn delete_sessions_of(
+        &self,
+        user: &str,
+        keep: Option<&StoreKey>,
+    ) -> Result<u64, StoreError> {
+        let mut ended = 0;
+        for (name, record) in self.indexed(user)? {
+            if Some(&record.key) == keep {
+                continue;
+            }
+            let _lock = self.lock(&name)?;
+            // Still this user's live session under the lock?
+            if let Some(current) = self.live(&name, &record.key).ok().flatten() {
+                if current.user.as_deref() == Some(user)
+                    && fs::remove_file(self.path(&name)).is_ok()
+                {
+                    ended += 1;
+                }
+            }
+            let _ = fs::remove_file(self.user_dir(user).join(&name));
+        }
+        Ok(ended)
+    }
+}

@@ -1,0 +1,104 @@
+//! The layout of one session file.
+//!
+//! ```text
+//! session-file 1\n
+//! {"key":"…","version":3,"created_at":1700000000,"expires_at":1701209600,"user":"42"}\n
+//! <data bytes, to the end of the file>
+//! ```
+
+use serde::{Deserialize, Serialize};
+use session_core::time::OffsetDateTime;
+use session_core::{Record, StoreError, StoreKey};
+
+const MAGIC: &[u8] = b"session-file 1\n";
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    key: String,
+    version: u64,
+    created_at: i64,
+    expires_at: i64,
+    user: Option<String>,
+}
+
+/// The bytes of a session file holding `record`.
+pub(crate) fn encode(record: &Record) -> Vec<u8> {
+    let header = Header {
+        key: record.key.as_str().to_owned(),
+        version: record.version,
+        created_at: record.created_at.unix_timestamp(),
+        expires_at: record.expires_at.unix_timestamp(),
+        user: record.user.clone(),
+    };
+    let header = serde_json::to_vec(&header).expect("a header of plain fields serializes");
+    let mut out = Vec::with_capacity(MAGIC.len() + header.len() + 1 + record.data.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&header);
+    out.push(b'\n');
+    out.extend_from_slice(&record.data);
+    out
+}
+
+/// Reads a session file; anything that is not exactly this format is corrupt.
+pub(crate) fn decode(bytes: &[u8]) -> Result<Record, StoreError> {
+    let corrupt = |why: &str| StoreError::Corrupt(format!("session file: {why}"));
+    let rest = bytes
+        .strip_prefix(MAGIC)
+        .ok_or_else(|| corrupt("unknown format"))?;
+    let end = rest
+        .iter()
+        .position(|&b| b == b'\n')
+        .ok_or_else(|| corrupt("truncated header"))?;
+    let header: Header =
+        serde_json::from_slice(&rest[..end]).map_err(|e| corrupt(&e.to_string()))?;
+    let time = |secs: i64| {
+        OffsetDateTime::from_unix_timestamp(secs).map_err(|_| corrupt("timestamp out of range"))
+    };
+    Ok(Record {
+        key: StoreKey::new(header.key),
+        data: rest[end + 1..].to_vec(),
+        version: header.version,
+        created_at: time(header.created_at)?,
+        expires_at: time(header.expires_at)?,
+        user: header.user,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> Record {
+        Record {
+            key: StoreKey::new("ab".repeat(32)),
+            data: vec![0, 10, 255, b'\n'],
+            version: 7,
+            created_at: OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap(),
+            expires_at: OffsetDateTime::from_unix_timestamp(1_700_000_100).unwrap(),
+            user: Some("ü".into()),
+        }
+    }
+
+    #[test]
+    fn round_trips() {
+        assert_eq!(decode(&encode(&record())).unwrap(), record());
+    }
+
+    #[test]
+    fn anything_else_is_corrupt() {
+        let good = encode(&record());
+        for bad in [
+            &b""[..],
+            b"garbage",
+            &good[..10],
+            &good[..MAGIC.len() + 5],
+            b"session-file 1\n{}\n",
+        ] {
+            assert!(
+                matches!(decode(bad), Err(StoreError::Corrupt(_))),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+}

@@ -282,10 +282,10 @@ impl Commit<'_> {
         let carried = !matches!(incoming, Incoming::Absent);
 
         if empty {
-            if let Some(origin) = &origin {
-                if modified {
-                    store.delete(&origin.id.store_key()).await?;
-                }
+            if let Some(origin) = &origin
+                && modified
+            {
+                store.delete(&origin.id.store_key()).await?;
             }
             if carried || !retired.is_empty() {
                 self.remove_cookie();

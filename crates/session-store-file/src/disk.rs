@@ -308,12 +308,11 @@ impl Disk {
             }
             let _lock = self.lock(&name)?;
             // Still this user's live session under the lock?
-            if let Some(current) = self.live(&name, &record.key).ok().flatten() {
-                if current.user.as_deref() == Some(user)
-                    && fs::remove_file(self.path(&name)).is_ok()
-                {
-                    ended += 1;
-                }
+            if let Some(current) = self.live(&name, &record.key).ok().flatten()
+                && current.user.as_deref() == Some(user)
+                && fs::remove_file(self.path(&name)).is_ok()
+            {
+                ended += 1;
             }
             let _ = fs::remove_file(self.user_dir(user).join(&name));
         }

@@ -168,7 +168,8 @@ pub trait SessionStore: Send + Sync + 'static {
     /// `expected_version` ([`StoreError::Conflict`] otherwise). If no live
     /// record exists, fails with [`StoreError::NotFound`] and creates nothing.
     /// `record.version` is the new version to store (the manager passes
-    /// `expected_version + 1`).
+    /// `expected_version + 1`); `record.created_at` is always the value
+    /// the record was created with, so a store need not rewrite it.
     async fn update(&self, record: &Record, expected_version: u64) -> Result<(), StoreError>;
 
     /// Removes the record under `key`. Succeeds when there is none.

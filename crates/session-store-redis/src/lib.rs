@@ -39,6 +39,8 @@
 
 mod scripts;
 
+use scripts::Lua;
+
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,7 +48,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, FromRedisValue, Pipeline, RedisError, Script, Value};
+use redis::{Cmd, FromRedisValue, Pipeline, RedisError, Value};
 use session_core::time::OffsetDateTime;
 use session_core::{Record, SessionInfo, SessionStore, StoreError, StoreKey, async_trait, now};
 
@@ -69,10 +71,10 @@ pub struct RedisStore {
 
 struct Inner {
     prefix: String,
-    create: Script,
-    update: Script,
-    touch: Script,
-    end_if_user: Script,
+    create: Lua,
+    update: Lua,
+    touch: Lua,
+    end_if_user: Lua,
 }
 
 impl fmt::Debug for RedisStore {
@@ -154,10 +156,10 @@ impl RedisStoreBuilder {
             conn,
             inner: Arc::new(Inner {
                 prefix: self.prefix,
-                create: Script::new(scripts::CREATE),
-                update: Script::new(scripts::UPDATE),
-                touch: Script::new(scripts::TOUCH),
-                end_if_user: Script::new(scripts::END_IF_USER),
+                create: Lua::new(scripts::CREATE),
+                update: Lua::new(scripts::UPDATE),
+                touch: Lua::new(scripts::TOUCH),
+                end_if_user: Lua::new(scripts::END_IF_USER),
             }),
         }
     }
@@ -239,50 +241,55 @@ impl RedisStore {
         pipe.cmd("EXPIRE").arg(&set).arg(ttl).arg("GT").ignore();
     }
 
-    /// Runs `script` on `key`; with `index`, first adds the session to the
-    /// user's set (in the same pipeline on a single node).
+    /// Runs `script` on `key` with `EVALSHA` (falling back to `EVAL`,
+    /// which caches it, when Redis does not know the script yet); with
+    /// `index`, first adds the session to the user's set (in the same
+    /// pipeline on a single node).
     async fn run_script<T: FromRedisValue>(
         &self,
-        script: &Script,
+        lua: &Lua,
         key: &StoreKey,
         args: &[Vec<u8>],
         index: Option<(&str, OffsetDateTime)>,
     ) -> Result<T, StoreError> {
         let session_key = self.session_key(key);
-        let mut invocation = script.key(&session_key);
-        for arg in args {
-            invocation.arg(arg.as_slice());
-        }
-        match self.conn.clone() {
-            Conn::Single(mut c) => {
-                let mut pipe = redis::pipe();
-                if let Some((user, expires_at)) = index {
-                    self.index_commands(&mut pipe, user, key, expires_at);
-                }
-                pipe.cmd("EVALSHA")
-                    .arg(script.get_hash())
-                    .arg(1)
-                    .arg(&session_key);
-                for arg in args {
-                    pipe.arg(arg.as_slice());
-                }
-                let (value,): (T,) = match pipe.query_async(&mut c).await {
-                    Err(e) if e.code() == Some("NOSCRIPT") => {
-                        invocation.load_async(&mut c).await.map_err(store_error)?;
-                        pipe.query_async(&mut c).await.map_err(store_error)?
-                    }
-                    other => other.map_err(store_error)?,
-                };
-                Ok(value)
+        let call = |verb: &str, script_arg: &str| {
+            let mut cmd = redis::cmd(verb);
+            cmd.arg(script_arg).arg(1).arg(&session_key);
+            for arg in args {
+                cmd.arg(arg.as_slice());
             }
-            Conn::Cluster(mut c) => {
+            cmd
+        };
+        let evalsha = call("EVALSHA", lua.script.get_hash());
+        let result = match (self.conn.clone(), index) {
+            (Conn::Single(mut c), Some((user, expires_at))) => {
+                let mut pipe = redis::pipe();
+                self.index_commands(&mut pipe, user, key, expires_at);
+                pipe.add_command(evalsha);
+                match pipe.query_async::<(T,)>(&mut c).await {
+                    Ok((value,)) => return Ok(value),
+                    Err(e) => Err(e),
+                }
+            }
+            (conn, index) => {
                 if let Some((user, expires_at)) = index {
                     let mut pipe = redis::pipe();
                     self.index_commands(&mut pipe, user, key, expires_at);
-                    pipe.query_async::<()>(&mut c).await.map_err(store_error)?;
+                    self.pipeline::<()>(&pipe).await.map_err(store_error)?;
                 }
-                invocation.invoke_async(&mut c).await.map_err(store_error)
+                match conn {
+                    Conn::Single(mut c) => evalsha.query_async(&mut c).await,
+                    Conn::Cluster(mut c) => evalsha.query_async(&mut c).await,
+                }
             }
+        };
+        match result {
+            Err(e) if e.code() == Some("NOSCRIPT") => {
+                // The index entry (if any) is already written; EVAL loads the script.
+                self.query(&call("EVAL", lua.source)).await
+            }
+            other => other.map_err(store_error),
         }
     }
 

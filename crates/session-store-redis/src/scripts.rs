@@ -49,3 +49,18 @@ if redis.call('HGET', KEYS[1], 'u') == ARGV[1] then
 end
 return 0
 ";
+
+/// A script with its source, for the `EVAL` fallback.
+pub(crate) struct Lua {
+    pub(crate) script: redis::Script,
+    pub(crate) source: &'static str,
+}
+
+impl Lua {
+    pub(crate) fn new(source: &'static str) -> Self {
+        Lua {
+            script: redis::Script::new(source),
+            source,
+        }
+    }
+}

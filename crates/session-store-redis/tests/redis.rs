@@ -359,3 +359,37 @@ fn redis_cluster_passes_the_conformance_kit() {
         "every node should hold sessions, only {holding:?} do"
     );
 }
+
+/// After `SCRIPT FLUSH` (or a Redis restart) the scripts are sent again.
+#[tokio::test]
+async fn scripts_are_reloaded_after_a_flush() {
+    let Some(store) = single().await else { return };
+    let manager = manager(&store);
+    let request = manager.request(None);
+    let session = request.load().await.unwrap();
+    session.insert("a", 1).unwrap();
+    session.set_user("alice").unwrap();
+    let cookie = request.finish(200).await.unwrap().cookie_pair.unwrap();
+    raw(redis::cmd("SCRIPT").arg("FLUSH")).await;
+    let request = manager.request([cookie.as_str()]);
+    request.load().await.unwrap().insert("b", 2).unwrap();
+    request
+        .finish(200)
+        .await
+        .expect("a save after SCRIPT FLUSH");
+    raw(redis::cmd("SCRIPT").arg("FLUSH")).await;
+    let request = manager.request([cookie.as_str()]);
+    let session = request.load().await.unwrap();
+    assert_eq!(
+        (
+            session.get::<u32>("a").unwrap(),
+            session.get::<u32>("b").unwrap()
+        ),
+        (Some(1), Some(2))
+    );
+    session.remove("a");
+    request
+        .finish(200)
+        .await
+        .expect("a save without a user after SCRIPT FLUSH");
+}

@@ -12,8 +12,9 @@
 //! `SELECT` that skips expired rows, `create` one `INSERT` (a duplicate key
 //! is [`StoreError::Duplicate`]), `update` one
 //! `UPDATE … WHERE id = ? AND version = ?` (compare-and-swap; only when it
-//! matches nothing does a second query tell a conflict from a deleted
-//! session), `touch` an `UPDATE` of the expiry alone. `delete_expired`
+//! matches nothing do further statements handle a change of user and tell
+//! a conflict from a deleted session), `touch` an `UPDATE` of the expiry
+//! alone. `created_at` is written once, by `create`. `delete_expired`
 //! deletes in batches of 1000 rows so it never holds a long lock, and the
 //! user index is an indexed column.
 //!
@@ -515,19 +516,40 @@ impl SessionStore for SqlStore {
     }
 
     async fn update(&self, record: &Record, expected_version: u64) -> Result<(), StoreError> {
-        let q = &self.inner.queries.update;
+        let queries = &self.inner.queries;
         let now = now().unix_timestamp();
         let (version, expected) = (
             version_param(record.version)?,
             version_param(expected_version)?,
         );
-        let updated = on_pool!(&self.inner.pool, |p| sqlx::query(q)
-            .bind(record.data.as_slice())
+        let (data, expires_at, user) = (
+            record.data.as_slice(),
+            record.expires_at.unix_timestamp(),
+            record.user.as_deref(),
+        );
+        let key = record.key.as_str();
+        let same_user = on_pool!(&self.inner.pool, |p| sqlx::query(&queries.update_same_user)
+            .bind(data)
             .bind(version)
-            .bind(record.created_at.unix_timestamp())
-            .bind(record.expires_at.unix_timestamp())
-            .bind(record.user.as_deref())
-            .bind(record.key.as_str())
+            .bind(expires_at)
+            .bind(key)
+            .bind(expected)
+            .bind(now)
+            .bind(user)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(store_error)?;
+        if same_user > 0 {
+            return Ok(());
+        }
+        // The user changed, or the record is gone or at another version.
+        let updated = on_pool!(&self.inner.pool, |p| sqlx::query(&queries.update)
+            .bind(data)
+            .bind(version)
+            .bind(expires_at)
+            .bind(user)
+            .bind(key)
             .bind(expected)
             .bind(now)
             .execute(p)

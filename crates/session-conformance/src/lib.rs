@@ -36,6 +36,7 @@
 
 use std::future::Future;
 
+pub mod counting;
 pub mod proxy;
 pub mod services;
 pub mod store;

@@ -3,107 +3,24 @@
 //! promises.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use session_store_memory::MemoryStore;
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 
 use session_core::{
-    CookieConfig, Expiry, ExpiryRules, KeyRing, Record, SessionError, SessionId, SessionInfo,
-    SessionManager, SessionStore, StoreError, StoreKey, async_trait,
+    CookieConfig, Expiry, ExpiryRules, KeyRing, Record, SessionError, SessionId, SessionManager,
+    SessionStore, StoreError,
 };
 
 const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 const OLD_SECRET: &[u8] = b"an older secret that still verifies";
 
-#[derive(Default)]
-struct Counts {
-    loads: AtomicUsize,
-    writes: AtomicUsize,
-    touches: AtomicUsize,
-    down: AtomicBool,
-}
+type CountingStore = session_conformance::counting::CountingStore<MemoryStore>;
 
-#[derive(Clone)]
-struct CountingStore {
-    inner: MemoryStore,
-    counts: Arc<Counts>,
-}
-
-impl CountingStore {
-    fn new() -> Self {
-        CountingStore {
-            inner: MemoryStore::new(),
-            counts: Arc::default(),
-        }
-    }
-    fn loads(&self) -> usize {
-        self.counts.loads.load(Ordering::SeqCst)
-    }
-    fn writes(&self) -> usize {
-        self.counts.writes.load(Ordering::SeqCst)
-    }
-    fn touches(&self) -> usize {
-        self.counts.touches.load(Ordering::SeqCst)
-    }
-    fn check(&self) -> Result<(), StoreError> {
-        if self.counts.down.load(Ordering::SeqCst) {
-            Err(StoreError::unavailable(std::io::Error::other(
-                "connection refused",
-            )))
-        } else {
-            Ok(())
-        }
-    }
-    fn write(&self) -> Result<(), StoreError> {
-        self.check()?;
-        self.counts.writes.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl SessionStore for CountingStore {
-    async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
-        self.check()?;
-        self.counts.loads.fetch_add(1, Ordering::SeqCst);
-        self.inner.load(key).await
-    }
-    async fn create(&self, record: &Record) -> Result<(), StoreError> {
-        self.write()?;
-        self.inner.create(record).await
-    }
-    async fn update(&self, record: &Record, expected_version: u64) -> Result<(), StoreError> {
-        self.write()?;
-        self.inner.update(record, expected_version).await
-    }
-    async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
-        self.write()?;
-        self.inner.delete(key).await
-    }
-    async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<(), StoreError> {
-        self.check()?;
-        self.counts.touches.fetch_add(1, Ordering::SeqCst);
-        self.inner.touch(key, expires_at).await
-    }
-    async fn delete_expired(&self) -> Result<u64, StoreError> {
-        self.inner.delete_expired().await
-    }
-    fn supports_user_index(&self) -> bool {
-        true
-    }
-    async fn sessions_of(&self, user: &str) -> Result<Vec<SessionInfo>, StoreError> {
-        self.inner.sessions_of(user).await
-    }
-    async fn delete_sessions_of(
-        &self,
-        user: &str,
-        keep: Option<&StoreKey>,
-    ) -> Result<u64, StoreError> {
-        self.inner.delete_sessions_of(user, keep).await
-    }
+fn counting() -> CountingStore {
+    CountingStore::new(MemoryStore::new())
 }
 
 fn setup() -> (SessionManager, CountingStore) {
@@ -111,7 +28,7 @@ fn setup() -> (SessionManager, CountingStore) {
 }
 
 fn setup_with(rules: ExpiryRules) -> (SessionManager, CountingStore) {
-    let store = CountingStore::new();
+    let store = counting();
     let manager = SessionManager::builder(store.clone(), KeyRing::new(SECRET).unwrap())
         .expiry(rules)
         .build()
@@ -212,7 +129,7 @@ async fn an_unknown_id_is_never_adopted() {
     );
     assert!(
         store
-            .inner
+            .inner()
             .load(&planted.store_key())
             .await
             .unwrap()
@@ -294,7 +211,7 @@ async fn a_session_that_becomes_empty_is_deleted_with_its_cookie() {
         removal.starts_with("session=;") && removal.contains("Max-Age=0"),
         "{removal}"
     );
-    assert!(store.inner.load(&key).await.unwrap().is_none());
+    assert!(store.inner().load(&key).await.unwrap().is_none());
 }
 
 #[tokio::test]
@@ -309,14 +226,14 @@ async fn flush_deletes_the_record_and_later_data_gets_a_new_id() {
     let response = request.finish(200).await.unwrap();
     let new_cookie = response.cookie_pair.unwrap();
     assert_ne!(new_cookie, cookie);
-    assert!(store.inner.load(&old_key).await.unwrap().is_none());
+    assert!(store.inner().load(&old_key).await.unwrap().is_none());
     let session = manager.request([new_cookie.as_str()]).load().await.unwrap();
     assert_eq!(session.keys(), ["fresh"]);
 }
 
 #[tokio::test]
 async fn a_cookie_signed_with_an_older_key_works_and_is_resigned() {
-    let old_store = CountingStore::new();
+    let old_store = counting();
     let old = SessionManager::new(old_store.clone(), KeyRing::new(OLD_SECRET).unwrap());
     let cookie = logged_in(&old).await;
     let rotated = SessionManager::new(
@@ -367,10 +284,10 @@ async fn undecodable_data_is_no_session_and_is_not_overwritten_on_load() {
         .unwrap()
         .store_key()
         .unwrap();
-    let mut record = store.inner.load(&key).await.unwrap().unwrap();
+    let mut record = store.inner().load(&key).await.unwrap().unwrap();
     record.data = b"\xff not json".to_vec();
     store
-        .inner
+        .inner()
         .update(
             &Record {
                 version: 2,
@@ -386,7 +303,7 @@ async fn undecodable_data_is_no_session_and_is_not_overwritten_on_load() {
     request.finish(200).await.unwrap();
     assert_eq!(store.writes(), writes);
     assert_eq!(
-        store.inner.load(&key).await.unwrap().unwrap().data,
+        store.inner().load(&key).await.unwrap().unwrap().data,
         record.data
     );
 }
@@ -395,20 +312,20 @@ async fn undecodable_data_is_no_session_and_is_not_overwritten_on_load() {
 async fn store_failures_are_errors_not_empty_sessions() {
     let (manager, store) = setup();
     let cookie = logged_in(&manager).await;
-    store.counts.down.store(true, Ordering::SeqCst);
+    store.set_down(true);
     let request = manager.request([cookie.as_str()]);
     let err = request.load().await.unwrap_err();
     assert_eq!(err.status_code(), 503);
-    store.counts.down.store(false, Ordering::SeqCst);
+    store.set_down(false);
     let request = manager.request([cookie.as_str()]);
     request.load().await.unwrap().insert("b", 2).unwrap();
-    store.counts.down.store(true, Ordering::SeqCst);
+    store.set_down(true);
     let err = request.finish(200).await.unwrap_err();
     assert!(
         matches!(err, SessionError::Store(StoreError::Unavailable(_))),
         "{err}"
     );
-    store.counts.down.store(false, Ordering::SeqCst);
+    store.set_down(false);
     let session = manager.request([cookie.as_str()]).load().await.unwrap();
     assert_eq!(
         session.get::<u32>("user_id").unwrap(),
@@ -428,7 +345,7 @@ async fn reads_extend_the_expiry_through_touch_once_per_interval() {
         .unwrap()
         .store_key()
         .unwrap();
-    let before = store.inner.load(&key).await.unwrap().unwrap();
+    let before = store.inner().load(&key).await.unwrap().unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let writes = store.writes();
     let request = manager.request([cookie.as_str()]);
@@ -437,7 +354,7 @@ async fn reads_extend_the_expiry_through_touch_once_per_interval() {
     assert_eq!(store.touches(), 1, "a read extends the expiry");
     assert_eq!(store.writes(), writes, "through touch, not a save");
     assert!(response.set_cookie.unwrap().contains("Max-Age=1209600"));
-    let after = store.inner.load(&key).await.unwrap().unwrap();
+    let after = store.inner().load(&key).await.unwrap().unwrap();
     assert!(after.expires_at > before.expires_at);
     assert_eq!((after.version, after.data), (before.version, before.data));
 
@@ -463,7 +380,7 @@ async fn expiry_overrides_reach_the_cookie_and_the_record() {
         "{header}"
     );
     let key = session.store_key().unwrap();
-    let record = store.inner.load(&key).await.unwrap().unwrap();
+    let record = store.inner().load(&key).await.unwrap().unwrap();
     assert_eq!(
         record.expires_at - record.created_at,
         Duration::days(14),
@@ -477,7 +394,7 @@ async fn expiry_overrides_reach_the_cookie_and_the_record() {
     let header = request.finish(200).await.unwrap().set_cookie.unwrap();
     assert!(header.contains("Max-Age=300"), "{header}");
     let record = store
-        .inner
+        .inner()
         .load(&session.store_key().unwrap())
         .await
         .unwrap()
@@ -505,7 +422,7 @@ async fn the_absolute_lifetime_caps_every_extension() {
     let request = manager.request([cookie.as_str()]);
     request.load().await.unwrap().insert("more", 1).unwrap();
     request.finish(200).await.unwrap();
-    let record = store.inner.load(&key).await.unwrap().unwrap();
+    let record = store.inner().load(&key).await.unwrap().unwrap();
     assert_eq!(record.expires_at, record.created_at + Duration::hours(1));
 }
 
@@ -571,7 +488,7 @@ async fn the_user_index_ends_other_devices() {
 
 #[tokio::test]
 async fn cookie_attributes_follow_the_config() {
-    let store = CountingStore::new();
+    let store = counting();
     let manager = SessionManager::builder(store, KeyRing::new(SECRET).unwrap())
         .cookie(CookieConfig::new("__Host-sid"))
         .build()
@@ -583,7 +500,7 @@ async fn cookie_attributes_follow_the_config() {
     for attr in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
         assert!(header.contains(attr), "{attr} missing: {header}");
     }
-    let bad = SessionManager::builder(CountingStore::new(), KeyRing::new(SECRET).unwrap())
+    let bad = SessionManager::builder(counting(), KeyRing::new(SECRET).unwrap())
         .cookie(CookieConfig::new("__Host-sid").secure(false))
         .build();
     assert!(bad.is_err());
@@ -600,12 +517,12 @@ async fn a_destroyed_session_deletes_its_cookie_and_record() {
     let response = request.finish(200).await.unwrap();
     assert!(response.set_cookie.unwrap().contains("Max-Age=0"));
     assert!(!response.ended_concurrently);
-    assert!(store.inner.load(&key).await.unwrap().is_none());
+    assert!(store.inner().load(&key).await.unwrap().is_none());
 }
 
 #[tokio::test]
 async fn contention_beyond_the_retry_bound_is_an_error() {
-    let store = CountingStore::new();
+    let store = counting();
     let manager = SessionManager::builder(store.clone(), KeyRing::new(SECRET).unwrap())
         .max_conflict_retries(0)
         .build()
@@ -676,9 +593,9 @@ async fn rejected_cookies_and_bad_data_are_logged_without_the_raw_id() {
         .unwrap()
         .store_key()
         .unwrap();
-    let record = store.inner.load(&key).await.unwrap().unwrap();
+    let record = store.inner().load(&key).await.unwrap().unwrap();
     store
-        .inner
+        .inner()
         .update(
             &Record {
                 data: b"{broken".to_vec(),

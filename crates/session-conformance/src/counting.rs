@@ -1,0 +1,136 @@
+//! A store wrapper that counts calls and can pretend its engine is down:
+//! for tests that must prove what reached the store (a forged cookie
+//! reaches nothing) and how failures surface.
+//!
+//! ```
+//! use session_conformance::counting::CountingStore;
+//! use session_core::SessionStore;
+//! use session_store_memory::MemoryStore;
+//!
+//! # session_conformance::block_on(async {
+//! let store = CountingStore::new(MemoryStore::new());
+//! assert!(store.load(&session_core::SessionId::generate().store_key()).await.unwrap().is_none());
+//! assert_eq!((store.loads(), store.writes()), (1, 0));
+//! store.set_down(true);
+//! assert!(store.load(&session_core::SessionId::generate().store_key()).await.unwrap_err().is_unavailable());
+//! # });
+//! ```
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use session_core::time::OffsetDateTime;
+use session_core::{Record, SessionInfo, SessionStore, StoreError, StoreKey, async_trait};
+
+#[derive(Default)]
+struct Counts {
+    loads: AtomicUsize,
+    writes: AtomicUsize,
+    touches: AtomicUsize,
+    down: AtomicBool,
+}
+
+/// Wraps a store, counting loads, writes (create, update, delete) and
+/// touches. Clones share the counters.
+#[derive(Clone)]
+pub struct CountingStore<S> {
+    inner: S,
+    counts: Arc<Counts>,
+}
+
+impl<S: SessionStore> CountingStore<S> {
+    /// Wraps `inner`.
+    pub fn new(inner: S) -> Self {
+        CountingStore {
+            inner,
+            counts: Arc::default(),
+        }
+    }
+
+    /// The wrapped store, for checks that must not count.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    /// How many `load` calls reached the store.
+    pub fn loads(&self) -> usize {
+        self.counts.loads.load(Ordering::SeqCst)
+    }
+
+    /// How many `create`, `update` and `delete` calls reached the store.
+    pub fn writes(&self) -> usize {
+        self.counts.writes.load(Ordering::SeqCst)
+    }
+
+    /// How many `touch` calls reached the store.
+    pub fn touches(&self) -> usize {
+        self.counts.touches.load(Ordering::SeqCst)
+    }
+
+    /// While `true`, every operation fails with [`StoreError::Unavailable`].
+    pub fn set_down(&self, down: bool) {
+        self.counts.down.store(down, Ordering::SeqCst);
+    }
+
+    fn check(&self) -> Result<(), StoreError> {
+        if self.counts.down.load(Ordering::SeqCst) {
+            Err(StoreError::unavailable(std::io::Error::other(
+                "connection refused (simulated)",
+            )))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn count(&self, counter: &AtomicUsize) -> Result<(), StoreError> {
+        self.check()?;
+        counter.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl<S: SessionStore> SessionStore for CountingStore<S> {
+    async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
+        self.count(&self.counts.loads)?;
+        self.inner.load(key).await
+    }
+    async fn create(&self, record: &Record) -> Result<(), StoreError> {
+        self.count(&self.counts.writes)?;
+        self.inner.create(record).await
+    }
+    async fn update(&self, record: &Record, expected_version: u64) -> Result<(), StoreError> {
+        self.count(&self.counts.writes)?;
+        self.inner.update(record, expected_version).await
+    }
+    async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
+        self.count(&self.counts.writes)?;
+        self.inner.delete(key).await
+    }
+    async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<(), StoreError> {
+        self.count(&self.counts.touches)?;
+        self.inner.touch(key, expires_at).await
+    }
+    async fn delete_expired(&self) -> Result<u64, StoreError> {
+        self.check()?;
+        self.inner.delete_expired().await
+    }
+    fn expires_natively(&self) -> bool {
+        self.inner.expires_natively()
+    }
+    fn supports_user_index(&self) -> bool {
+        self.inner.supports_user_index()
+    }
+    async fn sessions_of(&self, user: &str) -> Result<Vec<SessionInfo>, StoreError> {
+        self.check()?;
+        self.inner.sessions_of(user).await
+    }
+    async fn delete_sessions_of(
+        &self,
+        user: &str,
+        keep: Option<&StoreKey>,
+    ) -> Result<u64, StoreError> {
+        self.check()?;
+        self.inner.delete_sessions_of(user, keep).await
+    }
+}

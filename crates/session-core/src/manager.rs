@@ -6,7 +6,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::request::Incoming;
+use crate::request::Raw;
 use crate::{
     Codec, ConfigError, CookieConfig, ExpiryRules, IdFormat, JsonCodec, KeyRing, RequestSession,
     SessionInfo, SessionStore, StoreError, StoreKey,
@@ -95,8 +95,8 @@ impl SessionManager {
 
     /// Begins one request's session handling from its `Cookie` header values.
     ///
-    /// This only parses and verifies the cookie; the store is asked nothing
-    /// until [`RequestSession::load`].
+    /// This only finds the session cookie; its signature is verified, and
+    /// the store asked, only when a handler calls [`RequestSession::load`].
     ///
     /// ```
     /// # use session_core::{KeyRing, SessionManager};
@@ -105,8 +105,7 @@ impl SessionManager {
     /// assert!(request.loaded().is_none());
     /// ```
     pub fn request<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a str>) -> RequestSession {
-        let incoming = Incoming::read(self, cookie_headers);
-        RequestSession::new(self.clone(), incoming)
+        RequestSession::new(self.clone(), Raw::read(self, cookie_headers))
     }
 
     /// The cookie settings.

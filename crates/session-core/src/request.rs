@@ -52,7 +52,7 @@
 //! - An unmodified session whose expiry is due for extension is `touch`ed.
 //! - `Vary: Cookie` whenever the session was loaded.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::codec::Data;
 use crate::cookie::{Found, Rejection};
@@ -74,8 +74,31 @@ pub struct RequestSession {
 
 struct RequestInner {
     manager: SessionManager,
-    incoming: Incoming,
+    /// The session cookie as found in the request, not yet verified:
+    /// the signature is checked only when a handler loads the session.
+    cookie: Raw,
+    incoming: OnceLock<Incoming>,
     session: Mutex<Option<Session>>,
+}
+
+/// The session cookie of a request, before verification.
+pub(crate) enum Raw {
+    Absent,
+    Rejected(Rejection),
+    Value(String),
+}
+
+impl Raw {
+    pub(crate) fn read<'a>(
+        manager: &SessionManager,
+        headers: impl IntoIterator<Item = &'a str>,
+    ) -> Raw {
+        match manager.inner.cookie.find(headers) {
+            Found::Absent => Raw::Absent,
+            Found::Rejected(why) => Raw::Rejected(why),
+            Found::Value(value) => Raw::Value(value.to_owned()),
+        }
+    }
 }
 
 /// What the request's cookie said.
@@ -89,15 +112,12 @@ pub(crate) enum Incoming {
 }
 
 impl Incoming {
-    pub(crate) fn read<'a>(
-        manager: &SessionManager,
-        headers: impl IntoIterator<Item = &'a str>,
-    ) -> Incoming {
+    fn verify(manager: &SessionManager, raw: &Raw) -> Incoming {
         let inner = &manager.inner;
-        let value = match inner.cookie.find(headers) {
-            Found::Absent => return Incoming::Absent,
-            Found::Rejected(why) => return reject(why),
-            Found::Value(value) => value,
+        let value = match raw {
+            Raw::Absent => return Incoming::Absent,
+            Raw::Rejected(why) => return reject(*why),
+            Raw::Value(value) => value,
         };
         // "<id>.<tag>": the tag has a fixed length, so split from the end.
         let Some((id, tag)) = value
@@ -142,14 +162,22 @@ pub struct SessionResponse {
 }
 
 impl RequestSession {
-    pub(crate) fn new(manager: SessionManager, incoming: Incoming) -> Self {
+    pub(crate) fn new(manager: SessionManager, cookie: Raw) -> Self {
         RequestSession {
             inner: Arc::new(RequestInner {
                 manager,
-                incoming,
+                cookie,
+                incoming: OnceLock::new(),
                 session: Mutex::new(None),
             }),
         }
+    }
+
+    /// The verified cookie (verified on first use).
+    fn incoming(&self) -> &Incoming {
+        self.inner
+            .incoming
+            .get_or_init(|| Incoming::verify(&self.inner.manager, &self.inner.cookie))
     }
 
     /// The session, loading it from the store on the first call.
@@ -168,7 +196,7 @@ impl RequestSession {
             return Ok(session);
         }
         let inner = &self.inner.manager.inner;
-        let (data, origin) = match &self.inner.incoming {
+        let (data, origin) = match self.incoming() {
             Incoming::Valid { id, .. } => match fetch(&self.inner.manager, id).await? {
                 Some((Ok(data), origin)) => (data, Some(origin)),
                 Some((Err(e), _)) => {
@@ -221,7 +249,7 @@ impl RequestSession {
             session: &session,
             response: &mut response,
         };
-        commit.run(&self.inner.incoming).await?;
+        commit.run(self.incoming()).await?;
         Ok(response)
     }
 }

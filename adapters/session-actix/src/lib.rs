@@ -1,0 +1,247 @@
+//! [actix-web] integration for server-side sessions.
+//!
+//! Wrap the app in [`SessionMiddleware`] and take a [`Session`] in any
+//! handler that needs one. The middleware reads the session cookie and,
+//! after the handler, saves the session and writes `Set-Cookie`/`Vary:
+//! Cookie`; everything else is `session-core`'s, so this adapter behaves
+//! exactly like the axum and rocket ones.
+//!
+//! ```no_run
+//! use actix_web::{App, HttpServer, get};
+//! use session_actix::{Session, SessionMiddleware};
+//! use session_core::{KeyRing, SessionManager};
+//! use session_store_memory::MemoryStore;
+//!
+//! #[get("/")]
+//! async fn counter(session: Session) -> String {
+//!     let visits = session.get::<u64>("visits").unwrap_or_default().unwrap_or(0) + 1;
+//!     session.insert("visits", visits).expect("a number serializes");
+//!     format!("visit number {visits}")
+//! }
+//!
+//! #[actix_web::main]
+//! async fn main() -> std::io::Result<()> {
+//!     let manager = SessionManager::new(MemoryStore::new(), KeyRing::new([1u8; 32]).unwrap());
+//!     HttpServer::new(move || App::new().wrap(SessionMiddleware::new(manager.clone())).service(counter))
+//!         .bind("127.0.0.1:3000")?
+//!         .run()
+//!         .await
+//! }
+//! ```
+//!
+//! # Errors
+//!
+//! When the store fails, the handler is not run (loading failed) or its
+//! response is replaced (saving failed) by an error response: by default
+//! 503 for an unreachable store and 500 otherwise, and nothing saved.
+//! [`SessionMiddleware::on_error`] customises it. A session ended by a
+//! concurrent request is not saved again; the response deletes the cookie.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use std::fmt;
+use std::future::{Future, Ready, ready};
+use std::ops::Deref;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{COOKIE, HeaderValue, SET_COOKIE, VARY};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
+use session_core::{RequestSession, SessionError, SessionManager};
+
+type ErrorHandler = Arc<dyn Fn(&SessionError) -> HttpResponse + Send + Sync>;
+
+/// The default error response: the status of [`SessionError::status_code`]
+/// and a short text body that says nothing about the store.
+///
+/// ```
+/// use session_core::{SessionError, StoreError};
+/// let down = SessionError::from(StoreError::unavailable(std::io::Error::other("refused")));
+/// assert_eq!(session_actix::default_error_response(&down).status().as_u16(), 503);
+/// ```
+pub fn default_error_response(err: &SessionError) -> HttpResponse {
+    let status = StatusCode::from_u16(err.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = if status == StatusCode::SERVICE_UNAVAILABLE { "session store unavailable" } else { "session error" };
+    HttpResponse::build(status).content_type("text/plain; charset=utf-8").body(body)
+}
+
+/// The middleware that gives every request its session. See the [crate docs](crate).
+#[derive(Clone)]
+pub struct SessionMiddleware {
+    manager: SessionManager,
+    on_error: ErrorHandler,
+}
+
+impl fmt::Debug for SessionMiddleware {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionMiddleware").field("manager", &self.manager).finish_non_exhaustive()
+    }
+}
+
+impl SessionMiddleware {
+    /// Middleware over `manager`, with [`default_error_response`].
+    pub fn new(manager: SessionManager) -> Self {
+        SessionMiddleware { manager, on_error: Arc::new(default_error_response) }
+    }
+
+    /// Builds the response sent when the store fails.
+    ///
+    /// ```
+    /// use session_actix::SessionMiddleware;
+    /// # let manager = session_core::SessionManager::new(session_store_memory::MemoryStore::new(), session_core::KeyRing::new([1u8; 32]).unwrap());
+    /// let middleware = SessionMiddleware::new(manager).on_error(|err| {
+    ///     let status = actix_web::http::StatusCode::from_u16(err.status_code()).unwrap();
+    ///     actix_web::HttpResponse::build(status).json(serde_json::json!({"error": "sessions are unavailable"}))
+    /// });
+    /// ```
+    pub fn on_error(mut self, handler: impl Fn(&SessionError) -> HttpResponse + Send + Sync + 'static) -> Self {
+        self.on_error = Arc::new(handler);
+        self
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for SessionMiddleware
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = actix_web::Error;
+    type Transform = SessionService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(SessionService { service: Rc::new(service), middleware: self.clone() }))
+    }
+}
+
+/// The service [`SessionMiddleware`] wraps around the app.
+pub struct SessionService<S> {
+    service: Rc<S>,
+    middleware: SessionMiddleware,
+}
+
+/// What the middleware leaves in the request for the extractor.
+#[derive(Clone)]
+struct Handle {
+    request: RequestSession,
+    on_error: ErrorHandler,
+}
+
+impl<S, B> Service<ServiceRequest> for SessionService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>>>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let cookies = req.headers().get_all(COOKIE).filter_map(|v| v.to_str().ok());
+        let request = self.middleware.manager.request(cookies);
+        let on_error = Arc::clone(&self.middleware.on_error);
+        req.extensions_mut().insert(Handle { request: request.clone(), on_error: Arc::clone(&on_error) });
+        let service = Rc::clone(&self.service);
+        Box::pin(async move {
+            let mut response = service.call(req).await?;
+            match request.finish(response.status().as_u16()).await {
+                Ok(outcome) => {
+                    let headers = response.headers_mut();
+                    if let Some(cookie) = outcome.set_cookie.as_deref().and_then(|c| HeaderValue::from_str(c).ok()) {
+                        headers.append(SET_COOKIE, cookie);
+                    }
+                    if outcome.vary_cookie {
+                        headers.append(VARY, HeaderValue::from_static("Cookie"));
+                    }
+                    Ok(response.map_into_left_body())
+                }
+                Err(err) => {
+                    let (req, _) = response.into_parts();
+                    Ok(ServiceResponse::new(req, on_error(&err)).map_into_right_body())
+                }
+            }
+        })
+    }
+}
+
+/// The session of the current request; dereferences to
+/// [`session_core::Session`], whose reads and writes are synchronous.
+#[derive(Clone, Debug)]
+pub struct Session(pub session_core::Session);
+
+impl Deref for Session {
+    type Target = session_core::Session;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+/// Why a [`Session`] could not be extracted.
+pub enum SessionRejection {
+    /// The app is not wrapped in [`SessionMiddleware`]: a programming error (500).
+    MissingMiddleware,
+    /// The store failed while loading; answered by the middleware's error handler.
+    Store(SessionError, ErrorHandler),
+}
+
+impl fmt::Debug for SessionRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SessionRejection::MissingMiddleware => f.write_str("MissingMiddleware"),
+            SessionRejection::Store(err, _) => f.debug_tuple("Store").field(err).finish(),
+        }
+    }
+}
+
+impl fmt::Display for SessionRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SessionRejection::MissingMiddleware => f.write_str("the session middleware is not installed"),
+            SessionRejection::Store(err, _) => err.fmt(f),
+        }
+    }
+}
+
+impl ResponseError for SessionRejection {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            SessionRejection::MissingMiddleware => StatusCode::INTERNAL_SERVER_ERROR,
+            SessionRejection::Store(err, _) => {
+                StatusCode::from_u16(err.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            SessionRejection::MissingMiddleware => HttpResponse::InternalServerError().body(self.to_string()),
+            SessionRejection::Store(err, handler) => handler(err),
+        }
+    }
+}
+
+impl FromRequest for Session {
+    type Error = SessionRejection;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let handle = req.extensions().get::<Handle>().cloned();
+        Box::pin(async move {
+            let handle = handle.ok_or(SessionRejection::MissingMiddleware)?;
+            match handle.request.load().await {
+                Ok(session) => Ok(Session(session)),
+                Err(err) => Err(SessionRejection::Store(err, handle.on_error)),
+            }
+        })
+    }
+}

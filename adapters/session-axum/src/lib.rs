@@ -1,0 +1,261 @@
+//! [axum] integration for server-side sessions.
+//!
+//! Add a [`SessionLayer`] to the router and take a [`Session`] in any
+//! handler that needs one. The layer reads the session cookie and, after
+//! the handler, saves the session and writes `Set-Cookie`/`Vary: Cookie`;
+//! everything else (signing, expiry, concurrency) is `session-core`'s.
+//!
+//! The store is only asked when a handler takes a `Session`: routes that do
+//! not, cost a cookie scan and nothing more.
+//!
+//! ```no_run
+//! use axum::{Router, routing::get};
+//! use session_axum::{Session, SessionLayer};
+//! use session_core::{KeyRing, SessionManager};
+//! use session_store_memory::MemoryStore;
+//!
+//! async fn counter(session: Session) -> String {
+//!     let visits = session.get::<u64>("visits").unwrap_or_default().unwrap_or(0) + 1;
+//!     session.insert("visits", visits).expect("a number serializes");
+//!     format!("visit number {visits}")
+//! }
+//!
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let manager = SessionManager::new(MemoryStore::new(), KeyRing::new([1u8; 32])?);
+//! let app = Router::new().route("/", get(counter)).layer(SessionLayer::new(manager));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! axum::serve(listener, app).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Errors
+//!
+//! When the store fails, the handler is not run (loading failed) or its
+//! response is replaced (saving failed) by an error response: by default
+//! 503 for an unreachable store and 500 otherwise, with a short text body,
+//! and nothing saved. [`SessionLayer::on_error`] customises it.
+//!
+//! A session ended by a concurrent request (a logout in another tab) while
+//! this request ran is not saved again: the response goes out with a cookie
+//! that deletes the session cookie.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::ops::Deref;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::extract::FromRequestParts;
+use axum::response::{IntoResponse, Response};
+use http::header::{COOKIE, SET_COOKIE, VARY};
+use http::request::Parts;
+use http::{HeaderValue, Request, StatusCode};
+use session_core::{RequestSession, SessionError, SessionManager, SessionResponse};
+use tower_layer::Layer;
+use tower_service::Service;
+
+type ErrorHandler = Arc<dyn Fn(&SessionError) -> Response + Send + Sync>;
+
+/// The default error response: the status of [`SessionError::status_code`]
+/// and a short text body that says nothing about the store.
+///
+/// ```
+/// use session_core::{SessionError, StoreError};
+/// let down = SessionError::from(StoreError::unavailable(std::io::Error::other("refused")));
+/// assert_eq!(session_axum::default_error_response(&down).status(), 503);
+/// ```
+pub fn default_error_response(err: &SessionError) -> Response {
+    let status = StatusCode::from_u16(err.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = if status == StatusCode::SERVICE_UNAVAILABLE {
+        "session store unavailable"
+    } else {
+        "session error"
+    };
+    (status, body).into_response()
+}
+
+/// The tower layer that gives every request its session. See the [crate docs](crate).
+#[derive(Clone)]
+pub struct SessionLayer {
+    manager: SessionManager,
+    on_error: ErrorHandler,
+}
+
+impl std::fmt::Debug for SessionLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionLayer").field("manager", &self.manager).finish_non_exhaustive()
+    }
+}
+
+impl SessionLayer {
+    /// A layer over `manager`, with [`default_error_response`].
+    pub fn new(manager: SessionManager) -> Self {
+        SessionLayer { manager, on_error: Arc::new(default_error_response) }
+    }
+
+    /// Builds the response sent when the store fails.
+    ///
+    /// ```
+    /// use axum::response::IntoResponse;
+    /// use session_axum::SessionLayer;
+    /// # let manager = session_core::SessionManager::new(session_store_memory::MemoryStore::new(), session_core::KeyRing::new([1u8; 32]).unwrap());
+    /// let layer = SessionLayer::new(manager).on_error(|err| {
+    ///     let status = axum::http::StatusCode::from_u16(err.status_code()).unwrap();
+    ///     (status, axum::Json(serde_json::json!({"error": "sessions are unavailable"}))).into_response()
+    /// });
+    /// ```
+    pub fn on_error(mut self, handler: impl Fn(&SessionError) -> Response + Send + Sync + 'static) -> Self {
+        self.on_error = Arc::new(handler);
+        self
+    }
+}
+
+impl<S> Layer<S> for SessionLayer {
+    type Service = SessionService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        SessionService { inner, layer: self.clone() }
+    }
+}
+
+/// The service [`SessionLayer`] wraps around a handler.
+#[derive(Clone, Debug)]
+pub struct SessionService<S> {
+    inner: S,
+    layer: SessionLayer,
+}
+
+/// What the layer leaves in the request for the extractor.
+#[derive(Clone)]
+struct Handle {
+    request: RequestSession,
+    on_error: ErrorHandler,
+}
+
+impl<S, B> Service<Request<B>> for SessionService<S>
+where
+    S: Service<Request<B>, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        let cookies = req.headers().get_all(COOKIE).iter().filter_map(|v| v.to_str().ok());
+        let request = self.layer.manager.request(cookies);
+        let on_error = Arc::clone(&self.layer.on_error);
+        req.extensions_mut().insert(Handle { request: request.clone(), on_error: Arc::clone(&on_error) });
+        // The clone that was made ready is the one to call.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            let mut response = inner.call(req).await?;
+            match request.finish(response.status().as_u16()).await {
+                Ok(outcome) => apply(&outcome, &mut response),
+                Err(err) => response = on_error(&err),
+            }
+            Ok(response)
+        })
+    }
+}
+
+/// Copies the session's headers into the response.
+fn apply(outcome: &SessionResponse, response: &mut Response) {
+    let headers = response.headers_mut();
+    if let Some(cookie) = outcome.set_cookie.as_deref().and_then(|c| HeaderValue::from_str(c).ok()) {
+        headers.append(SET_COOKIE, cookie);
+    }
+    if outcome.vary_cookie {
+        headers.append(VARY, HeaderValue::from_static("Cookie"));
+    }
+}
+
+/// The session of the current request; dereferences to
+/// [`session_core::Session`], whose reads and writes are synchronous.
+#[derive(Clone, Debug)]
+pub struct Session(pub session_core::Session);
+
+impl Deref for Session {
+    type Target = session_core::Session;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+/// Why a [`Session`] could not be extracted.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SessionRejection {
+    /// The route is not behind a [`SessionLayer`]: a programming error (500).
+    MissingLayer,
+    /// The store failed while loading; answered by the layer's error handler.
+    Store(SessionError, ErrorHandlerRef),
+}
+
+/// The layer's error handler, carried by [`SessionRejection::Store`].
+#[derive(Clone)]
+pub struct ErrorHandlerRef(ErrorHandler);
+
+impl std::fmt::Debug for ErrorHandlerRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ErrorHandlerRef")
+    }
+}
+
+impl IntoResponse for SessionRejection {
+    fn into_response(self) -> Response {
+        match self {
+            SessionRejection::MissingLayer => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "the session layer is not installed on this route").into_response()
+            }
+            SessionRejection::Store(err, handler) => (handler.0)(&err),
+        }
+    }
+}
+
+impl<St: Send + Sync> FromRequestParts<St> for Session {
+    type Rejection = SessionRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &St) -> Result<Self, Self::Rejection> {
+        let handle = parts.extensions.get::<Handle>().cloned().ok_or(SessionRejection::MissingLayer)?;
+        match handle.request.load().await {
+            Ok(session) => Ok(Session(session)),
+            Err(err) => Err(SessionRejection::Store(err, ErrorHandlerRef(handle.on_error))),
+        }
+    }
+}
+
+/// The request's [`RequestSession`], for code that wants to load lazily
+/// itself (for example middleware that runs after this layer).
+impl<St: Send + Sync> FromRequestParts<St> for LazySession {
+    type Rejection = SessionRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &St) -> Result<Self, Self::Rejection> {
+        let handle = parts.extensions.get::<Handle>().ok_or(SessionRejection::MissingLayer)?;
+        Ok(LazySession(handle.request.clone()))
+    }
+}
+
+/// The not-yet-loaded session of the current request: call
+/// [`RequestSession::load`] when (and if) it is needed.
+#[derive(Clone)]
+pub struct LazySession(pub RequestSession);
+
+impl Deref for LazySession {
+    type Target = RequestSession;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}

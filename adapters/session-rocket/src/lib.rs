@@ -1,0 +1,205 @@
+//! [Rocket] integration for server-side sessions.
+//!
+//! Attach a [`SessionFairing`] and take a [`Session`] request guard in any
+//! handler that needs one. The fairing reads the session cookie and, after
+//! the handler, saves the session and writes `Set-Cookie`/`Vary: Cookie`;
+//! everything else is `session-core`'s, so this adapter behaves exactly
+//! like the axum and actix-web ones.
+//!
+//! ```no_run
+//! use rocket::{get, routes};
+//! use session_core::{KeyRing, SessionManager};
+//! use session_rocket::{Session, SessionFairing};
+//! use session_store_memory::MemoryStore;
+//!
+//! #[get("/")]
+//! fn counter(session: Session) -> String {
+//!     let visits = session.get::<u64>("visits").unwrap_or_default().unwrap_or(0) + 1;
+//!     session.insert("visits", visits).expect("a number serializes");
+//!     format!("visit number {visits}")
+//! }
+//!
+//! #[rocket::launch]
+//! fn rocket() -> _ {
+//!     let manager = SessionManager::new(MemoryStore::new(), KeyRing::new([1u8; 32]).unwrap());
+//!     rocket::build().attach(SessionFairing::new(manager)).mount("/", routes![counter])
+//! }
+//! ```
+//!
+//! # Errors
+//!
+//! When the store fails, the handler is not run (loading failed) or its
+//! response is replaced (saving failed) by an error response: by default
+//! 503 for an unreachable store and 500 otherwise, and nothing saved.
+//! [`SessionFairing::on_error`] customises it. A session ended by a
+//! concurrent request is not saved again; the response deletes the cookie.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use std::fmt;
+use std::io::Cursor;
+use std::ops::Deref;
+use std::sync::{Arc, Mutex};
+
+use rocket::fairing::{Fairing, Info, Kind};
+use rocket::http::{ContentType, Header, Status};
+use rocket::request::{FromRequest, Outcome};
+use rocket::{Data, Request, Response};
+use session_core::{RequestSession, SessionError, SessionManager};
+
+/// An error response, as the fairing's error handler builds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ErrorResponse {
+    /// The status code.
+    pub status: u16,
+    /// The `Content-Type` of the body.
+    pub content_type: ContentType,
+    /// The body.
+    pub body: String,
+}
+
+type ErrorHandler = Arc<dyn Fn(&SessionError) -> ErrorResponse + Send + Sync>;
+
+/// The default error response: the status of [`SessionError::status_code`]
+/// and a short text body that says nothing about the store.
+///
+/// ```
+/// use session_core::{SessionError, StoreError};
+/// let down = SessionError::from(StoreError::unavailable(std::io::Error::other("refused")));
+/// assert_eq!(session_rocket::default_error_response(&down).status, 503);
+/// ```
+pub fn default_error_response(err: &SessionError) -> ErrorResponse {
+    let status = err.status_code();
+    let body = if status == 503 { "session store unavailable" } else { "session error" };
+    ErrorResponse { status, content_type: ContentType::Plain, body: body.to_owned() }
+}
+
+/// The fairing that gives every request its session. See the [crate docs](crate).
+#[derive(Clone)]
+pub struct SessionFairing {
+    manager: SessionManager,
+    on_error: ErrorHandler,
+}
+
+impl fmt::Debug for SessionFairing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionFairing").field("manager", &self.manager).finish_non_exhaustive()
+    }
+}
+
+impl SessionFairing {
+    /// A fairing over `manager`, with [`default_error_response`].
+    pub fn new(manager: SessionManager) -> Self {
+        SessionFairing { manager, on_error: Arc::new(default_error_response) }
+    }
+
+    /// Builds the response sent when the store fails.
+    ///
+    /// ```
+    /// use rocket::http::ContentType;
+    /// use session_rocket::{ErrorResponse, SessionFairing};
+    /// # let manager = session_core::SessionManager::new(session_store_memory::MemoryStore::new(), session_core::KeyRing::new([1u8; 32]).unwrap());
+    /// let fairing = SessionFairing::new(manager).on_error(|err| ErrorResponse {
+    ///     status: err.status_code(),
+    ///     content_type: ContentType::JSON,
+    ///     body: r#"{"error":"sessions are unavailable"}"#.into(),
+    /// });
+    /// ```
+    pub fn on_error(mut self, handler: impl Fn(&SessionError) -> ErrorResponse + Send + Sync + 'static) -> Self {
+        self.on_error = Arc::new(handler);
+        self
+    }
+}
+
+/// What the fairing leaves in the request's local cache.
+#[derive(Default)]
+struct Handle {
+    request: Option<RequestSession>,
+    /// A store failure while a guard loaded the session, answered in `on_response`.
+    load_error: Mutex<Option<SessionError>>,
+}
+
+#[rocket::async_trait]
+impl Fairing for SessionFairing {
+    fn info(&self) -> Info {
+        Info { name: "sessions", kind: Kind::Request | Kind::Response }
+    }
+
+    async fn on_request(&self, req: &mut Request<'_>, _data: &mut Data<'_>) {
+        let request = self.manager.request(req.headers().get("Cookie"));
+        req.local_cache(|| Handle { request: Some(request), load_error: Mutex::default() });
+    }
+
+    async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
+        let handle = req.local_cache(Handle::default);
+        let Some(request) = &handle.request else { return };
+        let load_error = handle.load_error.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let outcome = match load_error {
+            Some(err) => Err(err),
+            None => request.finish(res.status().code).await,
+        };
+        match outcome {
+            Ok(outcome) => {
+                if let Some(cookie) = outcome.set_cookie {
+                    res.adjoin_header(Header::new("Set-Cookie", cookie));
+                }
+                if outcome.vary_cookie {
+                    res.adjoin_header(Header::new("Vary", "Cookie"));
+                }
+            }
+            Err(err) => {
+                let error = (self.on_error)(&err);
+                let replacement = Response::build()
+                    .status(Status::new(error.status))
+                    .header(error.content_type)
+                    .sized_body(error.body.len(), Cursor::new(error.body))
+                    .finalize();
+                res.merge(replacement);
+                res.remove_header("Set-Cookie");
+            }
+        }
+    }
+}
+
+/// The session of the current request; dereferences to
+/// [`session_core::Session`], whose reads and writes are synchronous.
+#[derive(Clone, Debug)]
+pub struct Session(pub session_core::Session);
+
+impl Deref for Session {
+    type Target = session_core::Session;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+/// Why a [`Session`] guard failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionRejection {
+    /// The fairing is not attached: a programming error (500).
+    MissingFairing,
+    /// The store failed; the fairing answers with its error handler.
+    Store,
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Session {
+    type Error = SessionRejection;
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        let handle = req.local_cache(Handle::default);
+        let Some(request) = &handle.request else {
+            return Outcome::Error((Status::InternalServerError, SessionRejection::MissingFairing));
+        };
+        match request.load().await {
+            Ok(session) => Outcome::Success(Session(session)),
+            Err(err) => {
+                let status = Status::new(err.status_code());
+                *handle.load_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(err);
+                Outcome::Error((status, SessionRejection::Store))
+            }
+        }
+    }
+}

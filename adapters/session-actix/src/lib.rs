@@ -65,9 +65,16 @@ type ErrorHandler = Arc<dyn Fn(&SessionError) -> HttpResponse + Send + Sync>;
 /// assert_eq!(session_actix::default_error_response(&down).status().as_u16(), 503);
 /// ```
 pub fn default_error_response(err: &SessionError) -> HttpResponse {
-    let status = StatusCode::from_u16(err.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = if status == StatusCode::SERVICE_UNAVAILABLE { "session store unavailable" } else { "session error" };
-    HttpResponse::build(status).content_type("text/plain; charset=utf-8").body(body)
+    let status =
+        StatusCode::from_u16(err.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = if status == StatusCode::SERVICE_UNAVAILABLE {
+        "session store unavailable"
+    } else {
+        "session error"
+    };
+    HttpResponse::build(status)
+        .content_type("text/plain; charset=utf-8")
+        .body(body)
 }
 
 /// The middleware that gives every request its session. See the [crate docs](crate).
@@ -79,14 +86,19 @@ pub struct SessionMiddleware {
 
 impl fmt::Debug for SessionMiddleware {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SessionMiddleware").field("manager", &self.manager).finish_non_exhaustive()
+        f.debug_struct("SessionMiddleware")
+            .field("manager", &self.manager)
+            .finish_non_exhaustive()
     }
 }
 
 impl SessionMiddleware {
     /// Middleware over `manager`, with [`default_error_response`].
     pub fn new(manager: SessionManager) -> Self {
-        SessionMiddleware { manager, on_error: Arc::new(default_error_response) }
+        SessionMiddleware {
+            manager,
+            on_error: Arc::new(default_error_response),
+        }
     }
 
     /// Builds the response sent when the store fails.
@@ -99,7 +111,10 @@ impl SessionMiddleware {
     ///     actix_web::HttpResponse::build(status).json(serde_json::json!({"error": "sessions are unavailable"}))
     /// });
     /// ```
-    pub fn on_error(mut self, handler: impl Fn(&SessionError) -> HttpResponse + Send + Sync + 'static) -> Self {
+    pub fn on_error(
+        mut self,
+        handler: impl Fn(&SessionError) -> HttpResponse + Send + Sync + 'static,
+    ) -> Self {
         self.on_error = Arc::new(handler);
         self
     }
@@ -117,7 +132,10 @@ where
     type Future = Ready<Result<Self::Transform, Self::InitError>>;
 
     fn new_transform(&self, service: S) -> Self::Future {
-        ready(Ok(SessionService { service: Rc::new(service), middleware: self.clone() }))
+        ready(Ok(SessionService {
+            service: Rc::new(service),
+            middleware: self.clone(),
+        }))
     }
 }
 
@@ -146,17 +164,27 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let cookies = req.headers().get_all(COOKIE).filter_map(|v| v.to_str().ok());
+        let cookies = req
+            .headers()
+            .get_all(COOKIE)
+            .filter_map(|v| v.to_str().ok());
         let request = self.middleware.manager.request(cookies);
         let on_error = Arc::clone(&self.middleware.on_error);
-        req.extensions_mut().insert(Handle { request: request.clone(), on_error: Arc::clone(&on_error) });
+        req.extensions_mut().insert(Handle {
+            request: request.clone(),
+            on_error: Arc::clone(&on_error),
+        });
         let service = Rc::clone(&self.service);
         Box::pin(async move {
             let mut response = service.call(req).await?;
             match request.finish(response.status().as_u16()).await {
                 Ok(outcome) => {
                     let headers = response.headers_mut();
-                    if let Some(cookie) = outcome.set_cookie.as_deref().and_then(|c| HeaderValue::from_str(c).ok()) {
+                    if let Some(cookie) = outcome
+                        .set_cookie
+                        .as_deref()
+                        .and_then(|c| HeaderValue::from_str(c).ok())
+                    {
                         headers.append(SET_COOKIE, cookie);
                     }
                     if outcome.vary_cookie {
@@ -206,7 +234,9 @@ impl fmt::Debug for SessionRejection {
 impl fmt::Display for SessionRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SessionRejection::MissingMiddleware => f.write_str("the session middleware is not installed"),
+            SessionRejection::MissingMiddleware => {
+                f.write_str("the session middleware is not installed")
+            }
             SessionRejection::Store(err, _) => err.fmt(f),
         }
     }
@@ -224,7 +254,9 @@ impl ResponseError for SessionRejection {
 
     fn error_response(&self) -> HttpResponse {
         match self {
-            SessionRejection::MissingMiddleware => HttpResponse::InternalServerError().body(self.to_string()),
+            SessionRejection::MissingMiddleware => {
+                HttpResponse::InternalServerError().body(self.to_string())
+            }
             SessionRejection::Store(err, handler) => handler(err),
         }
     }

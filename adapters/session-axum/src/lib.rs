@@ -69,7 +69,8 @@ type ErrorHandler = Arc<dyn Fn(&SessionError) -> Response + Send + Sync>;
 /// assert_eq!(session_axum::default_error_response(&down).status(), 503);
 /// ```
 pub fn default_error_response(err: &SessionError) -> Response {
-    let status = StatusCode::from_u16(err.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status =
+        StatusCode::from_u16(err.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = if status == StatusCode::SERVICE_UNAVAILABLE {
         "session store unavailable"
     } else {
@@ -87,14 +88,19 @@ pub struct SessionLayer {
 
 impl std::fmt::Debug for SessionLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionLayer").field("manager", &self.manager).finish_non_exhaustive()
+        f.debug_struct("SessionLayer")
+            .field("manager", &self.manager)
+            .finish_non_exhaustive()
     }
 }
 
 impl SessionLayer {
     /// A layer over `manager`, with [`default_error_response`].
     pub fn new(manager: SessionManager) -> Self {
-        SessionLayer { manager, on_error: Arc::new(default_error_response) }
+        SessionLayer {
+            manager,
+            on_error: Arc::new(default_error_response),
+        }
     }
 
     /// Builds the response sent when the store fails.
@@ -108,7 +114,10 @@ impl SessionLayer {
     ///     (status, axum::Json(serde_json::json!({"error": "sessions are unavailable"}))).into_response()
     /// });
     /// ```
-    pub fn on_error(mut self, handler: impl Fn(&SessionError) -> Response + Send + Sync + 'static) -> Self {
+    pub fn on_error(
+        mut self,
+        handler: impl Fn(&SessionError) -> Response + Send + Sync + 'static,
+    ) -> Self {
         self.on_error = Arc::new(handler);
         self
     }
@@ -118,7 +127,10 @@ impl<S> Layer<S> for SessionLayer {
     type Service = SessionService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        SessionService { inner, layer: self.clone() }
+        SessionService {
+            inner,
+            layer: self.clone(),
+        }
     }
 }
 
@@ -151,10 +163,17 @@ where
     }
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
-        let cookies = req.headers().get_all(COOKIE).iter().filter_map(|v| v.to_str().ok());
+        let cookies = req
+            .headers()
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok());
         let request = self.layer.manager.request(cookies);
         let on_error = Arc::clone(&self.layer.on_error);
-        req.extensions_mut().insert(Handle { request: request.clone(), on_error: Arc::clone(&on_error) });
+        req.extensions_mut().insert(Handle {
+            request: request.clone(),
+            on_error: Arc::clone(&on_error),
+        });
         // The clone that was made ready is the one to call.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
@@ -172,7 +191,11 @@ where
 /// Copies the session's headers into the response.
 fn apply(outcome: &SessionResponse, response: &mut Response) {
     let headers = response.headers_mut();
-    if let Some(cookie) = outcome.set_cookie.as_deref().and_then(|c| HeaderValue::from_str(c).ok()) {
+    if let Some(cookie) = outcome
+        .set_cookie
+        .as_deref()
+        .and_then(|c| HeaderValue::from_str(c).ok())
+    {
         headers.append(SET_COOKIE, cookie);
     }
     if outcome.vary_cookie {
@@ -216,9 +239,11 @@ impl std::fmt::Debug for ErrorHandlerRef {
 impl IntoResponse for SessionRejection {
     fn into_response(self) -> Response {
         match self {
-            SessionRejection::MissingLayer => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "the session layer is not installed on this route").into_response()
-            }
+            SessionRejection::MissingLayer => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the session layer is not installed on this route",
+            )
+                .into_response(),
             SessionRejection::Store(err, handler) => (handler.0)(&err),
         }
     }
@@ -228,10 +253,17 @@ impl<St: Send + Sync> FromRequestParts<St> for Session {
     type Rejection = SessionRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &St) -> Result<Self, Self::Rejection> {
-        let handle = parts.extensions.get::<Handle>().cloned().ok_or(SessionRejection::MissingLayer)?;
+        let handle = parts
+            .extensions
+            .get::<Handle>()
+            .cloned()
+            .ok_or(SessionRejection::MissingLayer)?;
         match handle.request.load().await {
             Ok(session) => Ok(Session(session)),
-            Err(err) => Err(SessionRejection::Store(err, ErrorHandlerRef(handle.on_error))),
+            Err(err) => Err(SessionRejection::Store(
+                err,
+                ErrorHandlerRef(handle.on_error),
+            )),
         }
     }
 }
@@ -242,7 +274,10 @@ impl<St: Send + Sync> FromRequestParts<St> for LazySession {
     type Rejection = SessionRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &St) -> Result<Self, Self::Rejection> {
-        let handle = parts.extensions.get::<Handle>().ok_or(SessionRejection::MissingLayer)?;
+        let handle = parts
+            .extensions
+            .get::<Handle>()
+            .ok_or(SessionRejection::MissingLayer)?;
         Ok(LazySession(handle.request.clone()))
     }
 }

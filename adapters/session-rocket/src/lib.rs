@@ -71,8 +71,16 @@ type ErrorHandler = Arc<dyn Fn(&SessionError) -> ErrorResponse + Send + Sync>;
 /// ```
 pub fn default_error_response(err: &SessionError) -> ErrorResponse {
     let status = err.status_code();
-    let body = if status == 503 { "session store unavailable" } else { "session error" };
-    ErrorResponse { status, content_type: ContentType::Plain, body: body.to_owned() }
+    let body = if status == 503 {
+        "session store unavailable"
+    } else {
+        "session error"
+    };
+    ErrorResponse {
+        status,
+        content_type: ContentType::Plain,
+        body: body.to_owned(),
+    }
 }
 
 /// The fairing that gives every request its session. See the [crate docs](crate).
@@ -84,14 +92,19 @@ pub struct SessionFairing {
 
 impl fmt::Debug for SessionFairing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SessionFairing").field("manager", &self.manager).finish_non_exhaustive()
+        f.debug_struct("SessionFairing")
+            .field("manager", &self.manager)
+            .finish_non_exhaustive()
     }
 }
 
 impl SessionFairing {
     /// A fairing over `manager`, with [`default_error_response`].
     pub fn new(manager: SessionManager) -> Self {
-        SessionFairing { manager, on_error: Arc::new(default_error_response) }
+        SessionFairing {
+            manager,
+            on_error: Arc::new(default_error_response),
+        }
     }
 
     /// Builds the response sent when the store fails.
@@ -106,7 +119,10 @@ impl SessionFairing {
     ///     body: r#"{"error":"sessions are unavailable"}"#.into(),
     /// });
     /// ```
-    pub fn on_error(mut self, handler: impl Fn(&SessionError) -> ErrorResponse + Send + Sync + 'static) -> Self {
+    pub fn on_error(
+        mut self,
+        handler: impl Fn(&SessionError) -> ErrorResponse + Send + Sync + 'static,
+    ) -> Self {
         self.on_error = Arc::new(handler);
         self
     }
@@ -123,18 +139,30 @@ struct Handle {
 #[rocket::async_trait]
 impl Fairing for SessionFairing {
     fn info(&self) -> Info {
-        Info { name: "sessions", kind: Kind::Request | Kind::Response }
+        Info {
+            name: "sessions",
+            kind: Kind::Request | Kind::Response,
+        }
     }
 
     async fn on_request(&self, req: &mut Request<'_>, _data: &mut Data<'_>) {
         let request = self.manager.request(req.headers().get("Cookie"));
-        req.local_cache(|| Handle { request: Some(request), load_error: Mutex::default() });
+        req.local_cache(|| Handle {
+            request: Some(request),
+            load_error: Mutex::default(),
+        });
     }
 
     async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
         let handle = req.local_cache(Handle::default);
-        let Some(request) = &handle.request else { return };
-        let load_error = handle.load_error.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let Some(request) = &handle.request else {
+            return;
+        };
+        let load_error = handle
+            .load_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         let outcome = match load_error {
             Some(err) => Err(err),
             None => request.finish(res.status().code).await,
@@ -191,7 +219,10 @@ impl<'r> FromRequest<'r> for Session {
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
         let handle = req.local_cache(Handle::default);
         let Some(request) = &handle.request else {
-            return Outcome::Error((Status::InternalServerError, SessionRejection::MissingFairing));
+            return Outcome::Error((
+                Status::InternalServerError,
+                SessionRejection::MissingFairing,
+            ));
         };
         match request.load().await {
             Ok(session) => Outcome::Success(Session(session)),

@@ -1,0 +1,212 @@
+//! Opening any enabled store from a URL.
+
+use std::fmt;
+
+use session_core::time::OffsetDateTime;
+use session_core::{Record, SessionInfo, SessionStore, StoreError, StoreKey, async_trait};
+
+/// Why [`open_store`] failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The URL names no engine, or one whose feature is not enabled.
+    Unsupported(String),
+    /// The engine could not be opened or reached.
+    Engine(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl fmt::Display for OpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OpenError::Unsupported(scheme) => write!(
+                f,
+                "unsupported store URL scheme {scheme:?}; expected one of {} (each needs its feature of the `sessions` crate)",
+                SCHEMES.join(", ")
+            ),
+            OpenError::Engine(e) => write!(f, "could not open the session store: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for OpenError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            OpenError::Engine(e) => Some(&**e),
+            OpenError::Unsupported(_) => None,
+        }
+    }
+}
+
+const SCHEMES: &[&str] = &[
+    "memory:",
+    "file:DIR",
+    "sqlite:PATH",
+    "postgres://…",
+    "mysql://…",
+    "redis://…",
+    "redis+cluster://host:port,host:port",
+];
+
+/// Any of the stores this build enables, opened by [`open_store`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum AnyStore {
+    /// An in-process store.
+    #[cfg(feature = "memory")]
+    Memory(session_store_memory::MemoryStore),
+    /// A directory of session files.
+    #[cfg(feature = "file")]
+    File(session_store_file::FileStore),
+    /// A SQL database.
+    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+    Sql(session_store_sql::SqlStore),
+    /// Redis.
+    #[cfg(feature = "redis")]
+    Redis(session_store_redis::RedisStore),
+}
+
+/// Opens the store a URL names:
+///
+/// | URL | store | feature |
+/// |---|---|---|
+/// | `memory:` | [`MemoryStore`](session_store_memory::MemoryStore) | `memory` |
+/// | `file:DIR` | [`FileStore`](session_store_file::FileStore) in `DIR` | `file` |
+/// | `sqlite:PATH` | [`SqlStore`](session_store_sql::SqlStore) on the file (created if missing) | `sqlite` |
+/// | `postgres://…`, `mysql://…` | [`SqlStore`](session_store_sql::SqlStore) | `postgres`, `mysql` |
+/// | `redis://…` | [`RedisStore`](session_store_redis::RedisStore) | `redis` |
+/// | `redis+cluster://h1:p1,h2:p2` | a Redis Cluster through those nodes | `redis` |
+///
+/// SQL stores are not migrated here: call [`AnyStore::migrate`].
+///
+/// # Errors
+///
+/// [`OpenError::Unsupported`] for an unknown scheme or a disabled feature,
+/// [`OpenError::Engine`] when the engine cannot be opened or reached.
+pub async fn open_store(url: &str) -> Result<AnyStore, OpenError> {
+    let scheme = url
+        .split(':')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    #[allow(unused_variables)]
+    let engine = |e: Box<dyn std::error::Error + Send + Sync>| OpenError::Engine(e);
+    match scheme.as_str() {
+        #[cfg(feature = "memory")]
+        "memory" => Ok(AnyStore::Memory(session_store_memory::MemoryStore::new())),
+        #[cfg(feature = "file")]
+        "file" => {
+            let dir = url["file:".len()..].trim_start_matches("//");
+            if dir.is_empty() {
+                return Err(engine(
+                    "file: needs a directory, as in file:/var/lib/app/sessions".into(),
+                ));
+            }
+            session_store_file::FileStore::open(dir)
+                .map(AnyStore::File)
+                .map_err(|e| engine(e.into()))
+        }
+        #[cfg(feature = "sqlite")]
+        "sqlite" => sql(url).await,
+        #[cfg(feature = "postgres")]
+        "postgres" | "postgresql" => sql(url).await,
+        #[cfg(feature = "mysql")]
+        "mysql" | "mariadb" => sql(url).await,
+        #[cfg(feature = "redis")]
+        "redis" | "rediss" => session_store_redis::RedisStore::connect(url)
+            .await
+            .map(AnyStore::Redis)
+            .map_err(|e| engine(e.into())),
+        #[cfg(feature = "redis")]
+        "redis+cluster" => {
+            let nodes: Vec<String> = url["redis+cluster://".len().min(url.len())..]
+                .split(',')
+                .filter(|n| !n.is_empty())
+                .map(|n| format!("redis://{n}"))
+                .collect();
+            session_store_redis::RedisStore::connect_cluster(nodes)
+                .await
+                .map(AnyStore::Redis)
+                .map_err(|e| engine(e.into()))
+        }
+        _ => Err(OpenError::Unsupported(scheme)),
+    }
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+async fn sql(url: &str) -> Result<AnyStore, OpenError> {
+    session_store_sql::SqlStore::connect(url)
+        .await
+        .map(AnyStore::Sql)
+        .map_err(|e| OpenError::Engine(e.into()))
+}
+
+impl AnyStore {
+    /// Creates or upgrades the SQL schema; nothing to do for other engines.
+    ///
+    /// # Errors
+    ///
+    /// When a migration statement fails.
+    pub async fn migrate(&self) -> Result<(), OpenError> {
+        match self {
+            #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+            AnyStore::Sql(store) => store
+                .migrate()
+                .await
+                .map_err(|e| OpenError::Engine(e.into())),
+            #[allow(unreachable_patterns)]
+            _ => Ok(()),
+        }
+    }
+
+    /// The store as a trait object.
+    pub fn as_dyn(&self) -> &dyn SessionStore {
+        match self {
+            #[cfg(feature = "memory")]
+            AnyStore::Memory(s) => s,
+            #[cfg(feature = "file")]
+            AnyStore::File(s) => s,
+            #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+            AnyStore::Sql(s) => s,
+            #[cfg(feature = "redis")]
+            AnyStore::Redis(s) => s,
+        }
+    }
+}
+
+#[async_trait]
+impl SessionStore for AnyStore {
+    async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
+        self.as_dyn().load(key).await
+    }
+    async fn create(&self, record: &Record) -> Result<(), StoreError> {
+        self.as_dyn().create(record).await
+    }
+    async fn update(&self, record: &Record, expected_version: u64) -> Result<(), StoreError> {
+        self.as_dyn().update(record, expected_version).await
+    }
+    async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
+        self.as_dyn().delete(key).await
+    }
+    async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<(), StoreError> {
+        self.as_dyn().touch(key, expires_at).await
+    }
+    async fn delete_expired(&self) -> Result<u64, StoreError> {
+        self.as_dyn().delete_expired().await
+    }
+    fn expires_natively(&self) -> bool {
+        self.as_dyn().expires_natively()
+    }
+    fn supports_user_index(&self) -> bool {
+        self.as_dyn().supports_user_index()
+    }
+    async fn sessions_of(&self, user: &str) -> Result<Vec<SessionInfo>, StoreError> {
+        self.as_dyn().sessions_of(user).await
+    }
+    async fn delete_sessions_of(
+        &self,
+        user: &str,
+        keep: Option<&StoreKey>,
+    ) -> Result<u64, StoreError> {
+        self.as_dyn().delete_sessions_of(user, keep).await
+    }
+}

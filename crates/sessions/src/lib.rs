@@ -1,0 +1,84 @@
+//! Server-side web sessions for Rust: one dependency, with the storage
+//! engine and the web framework chosen by feature flags.
+//!
+//! | feature | gives you |
+//! |---|---|
+//! | `memory` (default) | [`MemoryStore`]: in-process, bounded, swept |
+//! | `sqlite` (default) | [`SqlStore`] on SQLite: the embedded default, no server |
+//! | `file` | [`FileStore`]: one file per session |
+//! | `postgres` | [`SqlStore`] on PostgreSQL |
+//! | `mysql` | [`SqlStore`] on MySQL/MariaDB |
+//! | `redis` | [`RedisStore`]: Redis single node or cluster |
+//! | `axum` | [`axum`]: `SessionLayer` and the `Session` extractor |
+//! | `actix` | [`actix`]: `SessionMiddleware` and the `Session` extractor |
+//! | `rocket` | [`rocket`]: `SessionFairing` and the `Session` guard |
+//!
+//! Everything of `session-core` is re-exported at the root ([`Session`],
+//! [`SessionManager`], [`KeyRing`], …), and `open_store` opens any enabled
+//! engine from a URL, as the demo and the CLI do (with any store feature).
+//!
+//! ```toml
+//! [dependencies]
+//! sessions = { version = "0.1", features = ["axum", "postgres"] }
+//! ```
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = sessions::open_store("memory:").await?;
+//! let manager = sessions::SessionManager::new(store, sessions::KeyRing::new([2u8; 32])?);
+//! let request = manager.request(None);
+//! request.load().await?.insert("user_id", 1)?;
+//! assert!(request.finish(200).await?.set_cookie.is_some());
+//! # Ok(()) }
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+#[cfg(any(
+    feature = "memory",
+    feature = "file",
+    feature = "sqlite",
+    feature = "postgres",
+    feature = "mysql",
+    feature = "redis"
+))]
+mod any_store;
+
+#[cfg(any(
+    feature = "memory",
+    feature = "file",
+    feature = "sqlite",
+    feature = "postgres",
+    feature = "mysql",
+    feature = "redis"
+))]
+pub use any_store::{AnyStore, OpenError, open_store};
+pub use session_core::*;
+#[cfg(feature = "file")]
+pub use session_store_file::FileStore;
+#[cfg(feature = "memory")]
+pub use session_store_memory::{MemoryStore, WhenFull};
+#[cfg(feature = "redis")]
+pub use session_store_redis::RedisStore;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+pub use session_store_sql::SqlStore;
+
+/// The axum adapter (feature `axum`); see [`session_axum`].
+#[cfg(feature = "axum")]
+pub mod axum {
+    pub use session_axum::*;
+}
+
+/// The actix-web adapter (feature `actix`); see [`session_actix`].
+#[cfg(feature = "actix")]
+pub mod actix {
+    pub use session_actix::*;
+}
+
+/// The rocket adapter (feature `rocket`); see [`session_rocket`].
+#[cfg(feature = "rocket")]
+pub mod rocket {
+    pub use session_rocket::*;
+}

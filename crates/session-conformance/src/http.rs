@@ -1,0 +1,616 @@
+//! The HTTP behaviour suite: drives a running server over real HTTP, with a
+//! real client and a cookie jar, and checks what a browser would see.
+//!
+//! The server must serve the demo's API (see `session-demo`):
+//! `GET /api/session`, `PUT|DELETE /api/session/{key}` (with `?delay_ms=N`
+//! and `?fail=1`), `POST /api/login`, `POST /api/logout`,
+//! `POST /api/expiry`, `GET /api/sessions`, `POST /api/sessions/revoke-others`,
+//! and `GET /`. Every adapter runs the same suite through the demo, which is
+//! how "the three frameworks behave identically" is checked.
+//!
+//! ```no_run
+//! # session_conformance::block_on(async {
+//! use session_conformance::http::{Target, run_all};
+//! run_all(&Target::new("http://127.0.0.1:8000")).await;
+//! # });
+//! ```
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cookie::Cookie;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+type Probe = Arc<dyn Fn() -> usize + Send + Sync>;
+type Switch = Arc<dyn Fn(bool) + Send + Sync>;
+
+/// The server under test, and optional hooks into its store.
+#[derive(Clone)]
+pub struct Target {
+    base: String,
+    writes: Option<Probe>,
+    set_down: Option<Switch>,
+}
+
+impl Target {
+    /// A server at `base` (for example `http://127.0.0.1:8000`).
+    pub fn new(base: impl Into<String>) -> Self {
+        Target {
+            base: base.into().trim_end_matches('/').to_owned(),
+            writes: None,
+            set_down: None,
+        }
+    }
+
+    /// Counts the writes that reach the server's store, so the suite can
+    /// check that forged cookies and failed requests write nothing.
+    pub fn writes(mut self, probe: impl Fn() -> usize + Send + Sync + 'static) -> Self {
+        self.writes = Some(Arc::new(probe));
+        self
+    }
+
+    /// Takes the server's store down and up, so the suite can check the 503.
+    pub fn set_down(mut self, switch: impl Fn(bool) + Send + Sync + 'static) -> Self {
+        self.set_down = Some(Arc::new(switch));
+        self
+    }
+}
+
+/// A browser: a client and a cookie jar that keeps what `Set-Cookie` says.
+#[derive(Clone)]
+pub struct Browser {
+    client: reqwest::Client,
+    base: String,
+    jar: BTreeMap<String, String>,
+}
+
+/// What came back from one request.
+#[derive(Debug)]
+pub struct Answer {
+    /// The status.
+    pub status: StatusCode,
+    /// Every `Set-Cookie` header.
+    pub set_cookies: Vec<String>,
+    /// Every `Vary` header value.
+    pub vary: Vec<String>,
+    /// The `Content-Type`.
+    pub content_type: String,
+    /// The body, as JSON when it is JSON (else `Null`).
+    pub json: Value,
+    /// The body as text.
+    pub text: String,
+}
+
+impl Answer {
+    /// The one `Set-Cookie` header, parsed.
+    pub fn cookie(&self) -> Option<Cookie<'static>> {
+        self.set_cookies
+            .first()
+            .and_then(|c| Cookie::parse(c.clone()).ok())
+    }
+
+    /// Whether the response tells the browser to drop the session cookie.
+    pub fn deletes_cookie(&self) -> bool {
+        self.cookie().is_some_and(|c| {
+            c.value().is_empty() && c.max_age() == Some(cookie::time::Duration::ZERO)
+        })
+    }
+}
+
+impl Browser {
+    /// A browser with an empty jar.
+    pub fn new(target: &Target) -> Self {
+        Browser {
+            client: reqwest::Client::new(),
+            base: target.base.clone(),
+            jar: BTreeMap::new(),
+        }
+    }
+
+    /// The `name=value` of the session cookie it holds.
+    pub fn session_cookie(&self) -> Option<String> {
+        self.jar.iter().next().map(|(n, v)| format!("{n}={v}"))
+    }
+
+    /// Replaces the jar with one cookie (`name=value`), as a forger would.
+    pub fn set_cookie_raw(&mut self, pair: &str) {
+        self.jar.clear();
+        if let Some((n, v)) = pair.split_once('=') {
+            self.jar.insert(n.to_owned(), v.to_owned());
+        }
+    }
+
+    /// Sends a request and keeps the cookies of the answer.
+    pub async fn send(&mut self, method: Method, path: &str, body: Option<Value>) -> Answer {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if !self.jar.is_empty() {
+            let header: Vec<String> = self.jar.iter().map(|(n, v)| format!("{n}={v}")).collect();
+            request = request.header("Cookie", header.join("; "));
+        }
+        if let Some(body) = body {
+            request = request
+                .header("Content-Type", "application/json")
+                .body(body.to_string());
+        }
+        let response = request.send().await.expect("the server answers");
+        let headers = response.headers();
+        let all = |name: &str| {
+            headers
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        let set_cookies = all("set-cookie");
+        let vary = all("vary");
+        let content_type = all("content-type").join(",");
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        for raw in &set_cookies {
+            if let Ok(c) = Cookie::parse(raw.clone()) {
+                let expired = c
+                    .max_age()
+                    .is_some_and(|a| a <= cookie::time::Duration::ZERO);
+                if expired || c.value().is_empty() {
+                    self.jar.remove(c.name());
+                } else {
+                    self.jar.insert(c.name().to_owned(), c.value().to_owned());
+                }
+            }
+        }
+        Answer {
+            status,
+            set_cookies,
+            vary,
+            content_type,
+            json,
+            text,
+        }
+    }
+
+    /// `GET path`.
+    pub async fn get(&mut self, path: &str) -> Answer {
+        self.send(Method::GET, path, None).await
+    }
+
+    /// `PUT /api/session/{key}` with a JSON value.
+    pub async fn put(&mut self, key: &str, value: Value) -> Answer {
+        self.send(Method::PUT, &format!("/api/session/{key}"), Some(value))
+            .await
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post(&mut self, path: &str, body: Value) -> Answer {
+        self.send(Method::POST, path, Some(body)).await
+    }
+}
+
+fn writes(target: &Target) -> Option<usize> {
+    target.writes.as_ref().map(|w| w())
+}
+
+/// Runs every case against `target`, one after another.
+pub async fn run_all(target: &Target) {
+    cookie_attributes_and_vary(target).await;
+    read_only_requests_set_no_cookie(target).await;
+    logout_deletes_the_cookie(target).await;
+    login_rotates_the_id(target).await;
+    forged_cookies_get_a_fresh_session_and_no_store_write(target).await;
+    expiry_is_honoured(target).await;
+    parallel_writes_of_different_keys_all_land(target).await;
+    logout_during_a_slow_write_stays_logged_out(target).await;
+    server_errors_leave_the_session_unsaved(target).await;
+    bad_json_is_a_400_with_a_json_error(target).await;
+    an_unreachable_store_is_a_503_with_a_json_error(target).await;
+    a_user_lists_and_ends_their_other_sessions(target).await;
+    the_page_counts_visits(target).await;
+}
+
+/// A new session's cookie carries the safe attributes, and responses that
+/// depend on the session say `Vary: Cookie`.
+pub async fn cookie_attributes_and_vary(target: &Target) {
+    let mut b = Browser::new(target);
+    let a = b.put("greeting", json!("hello")).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    let c = a.cookie().expect("a new session sets a cookie");
+    assert_eq!(c.http_only(), Some(true), "HttpOnly: {:?}", a.set_cookies);
+    assert_eq!(c.secure(), Some(true), "Secure: {:?}", a.set_cookies);
+    assert_eq!(
+        c.same_site(),
+        Some(cookie::SameSite::Lax),
+        "SameSite: {:?}",
+        a.set_cookies
+    );
+    assert_eq!(c.path(), Some("/"), "Path: {:?}", a.set_cookies);
+    assert!(
+        c.max_age()
+            .is_some_and(|m| m > cookie::time::Duration::ZERO),
+        "Max-Age: {:?}",
+        a.set_cookies
+    );
+    assert_eq!(a.set_cookies.len(), 1, "exactly one Set-Cookie");
+    assert!(
+        a.vary.iter().any(|v| v.eq_ignore_ascii_case("cookie")),
+        "Vary: {:?}",
+        a.vary
+    );
+    assert_eq!(a.json, json!({"greeting": "hello"}));
+}
+
+/// Reading a session sets no cookie; asking for one that does not exist
+/// creates nothing.
+pub async fn read_only_requests_set_no_cookie(target: &Target) {
+    let mut b = Browser::new(target);
+    let before = writes(target);
+    let a = b.get("/api/session").await;
+    assert_eq!((a.status.as_u16(), &a.json), (200, &json!({})));
+    assert!(
+        a.set_cookies.is_empty(),
+        "no session, no cookie: {:?}",
+        a.set_cookies
+    );
+    assert_eq!(
+        writes(target),
+        before,
+        "reading no session wrote to the store"
+    );
+    b.put("n", json!(1)).await;
+    let before = writes(target);
+    let a = b.get("/api/session").await;
+    assert_eq!(a.json, json!({"n": 1}));
+    assert!(
+        a.set_cookies.is_empty(),
+        "a read-only request set a cookie: {:?}",
+        a.set_cookies
+    );
+    assert!(
+        a.vary.iter().any(|v| v.eq_ignore_ascii_case("cookie")),
+        "Vary: {:?}",
+        a.vary
+    );
+    assert_eq!(
+        writes(target),
+        before,
+        "a read-only request wrote to the store"
+    );
+}
+
+/// Logging out deletes the cookie and the old cookie opens nothing.
+pub async fn logout_deletes_the_cookie(target: &Target) {
+    let mut b = Browser::new(target);
+    b.post("/api/login", json!({"user_id": 7, "username": "seven"}))
+        .await;
+    let old = b.session_cookie().expect("logged in");
+    let a = b.post("/api/logout", json!({})).await;
+    assert_eq!(a.status, 200);
+    assert!(
+        a.deletes_cookie(),
+        "logout must delete the cookie: {:?}",
+        a.set_cookies
+    );
+    let mut replay = Browser::new(target);
+    replay.set_cookie_raw(&old);
+    assert_eq!(
+        replay.get("/api/session").await.json,
+        json!({}),
+        "the logged-out cookie still works"
+    );
+}
+
+/// Logging in gives a new ID and the pre-login cookie stops working.
+pub async fn login_rotates_the_id(target: &Target) {
+    let mut b = Browser::new(target);
+    b.put("cart", json!(["apple"])).await;
+    let before = b.session_cookie().expect("a session");
+    let a = b
+        .post(
+            "/api/login",
+            json!({"user_id": 123, "username": "john_doe"}),
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    let after = b.session_cookie().expect("still a session");
+    assert_ne!(before, after, "login must rotate the session ID");
+    assert_eq!(
+        a.json,
+        json!({"cart": ["apple"], "user_id": 123, "username": "john_doe"})
+    );
+    let mut old = Browser::new(target);
+    old.set_cookie_raw(&before);
+    assert_eq!(
+        old.get("/api/session").await.json,
+        json!({}),
+        "the pre-login ID still opens the session"
+    );
+    assert_eq!(b.get("/api/session").await.json["username"], "john_doe");
+}
+
+/// Forged, tampered, garbage and oversized cookies: a fresh session, and
+/// nothing written to the store.
+pub async fn forged_cookies_get_a_fresh_session_and_no_store_write(target: &Target) {
+    let mut b = Browser::new(target);
+    b.put("secret", json!("mine")).await;
+    let good = b.session_cookie().expect("a session");
+    let (name, value) = good.split_once('=').expect("name=value");
+    let flip = |s: &str, i: usize| {
+        let mut s = s.to_owned();
+        let c = if &s[i..=i] == "A" { "B" } else { "A" };
+        s.replace_range(i..=i, c);
+        s
+    };
+    let forged = [
+        format!("{name}={}", flip(value, value.len() - 2)),
+        format!("{name}={}", flip(value, 3)),
+        format!("{name}=garbage"),
+        format!("{name}={}", "A".repeat(5000)),
+        format!("{name}={}", &value[..value.len() / 2]),
+    ];
+    for cookie in forged {
+        let before = writes(target);
+        let mut mallory = Browser::new(target);
+        mallory.set_cookie_raw(&cookie);
+        let a = mallory.get("/api/session").await;
+        assert_eq!(a.status, 200, "{}", a.text);
+        assert_eq!(a.json, json!({}), "a forged cookie opened a session");
+        assert_eq!(
+            writes(target),
+            before,
+            "a forged cookie caused a store write"
+        );
+        assert!(
+            a.set_cookies
+                .iter()
+                .all(|c| !c.contains(&cookie[name.len() + 1..])),
+            "the forged ID was echoed"
+        );
+    }
+    // Writing with a forged cookie starts a new session under a new ID.
+    let mut mallory = Browser::new(target);
+    let forged = format!("{name}={}", flip(value, value.len() - 2));
+    mallory.set_cookie_raw(&forged);
+    mallory.put("x", json!(1)).await;
+    let issued = mallory.session_cookie().expect("a new session");
+    assert_ne!(issued, forged);
+    assert_ne!(issued, good);
+    assert_eq!(
+        b.get("/api/session").await.json,
+        json!({"secret": "mine"}),
+        "the real session was touched"
+    );
+}
+
+/// A short expiry is honoured by the server (the cookie alone is not trusted).
+pub async fn expiry_is_honoured(target: &Target) {
+    let mut b = Browser::new(target);
+    b.put("short", json!(true)).await;
+    let a = b.post("/api/expiry", json!({"seconds": 1})).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert!(
+        a.cookie()
+            .is_some_and(|c| c.max_age() == Some(cookie::time::Duration::seconds(1))),
+        "{:?}",
+        a.set_cookies
+    );
+    let cookie = b.session_cookie().expect("a session");
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let mut replay = Browser::new(target);
+    replay.set_cookie_raw(&cookie);
+    assert_eq!(
+        replay.get("/api/session").await.json,
+        json!({}),
+        "an expired session still loads"
+    );
+
+    let mut b = Browser::new(target);
+    b.put("until", json!("close")).await;
+    let a = b.post("/api/expiry", json!({"browser_close": true})).await;
+    assert_eq!(a.json["browser_close"], true);
+    let c = a.cookie().expect("the cookie is set again");
+    assert!(
+        c.max_age().is_none() && c.expires().is_none(),
+        "a browser-session cookie: {:?}",
+        a.set_cookies
+    );
+}
+
+/// 64 concurrent writes of different keys to one session all land.
+pub async fn parallel_writes_of_different_keys_all_land(target: &Target) {
+    let mut b = Browser::new(target);
+    b.put("seed", json!(0)).await;
+    let handles: Vec<_> = (0..64)
+        .map(|i| {
+            let mut b = b.clone();
+            tokio::spawn(async move {
+                let a = b.put(&format!("k{i}"), json!(i)).await;
+                assert_eq!(a.status, 200, "PUT k{i}: {}", a.text);
+            })
+        })
+        .collect();
+    for h in handles {
+        h.await.expect("writer");
+    }
+    let all = b.get("/api/session").await.json;
+    let missing: Vec<usize> = (0..64)
+        .filter(|i| all[format!("k{i}")] != json!(i))
+        .collect();
+    assert!(missing.is_empty(), "lost writes: {missing:?}");
+}
+
+/// A logout that lands while a slow write is in flight: the session stays
+/// ended, and the slow request is told to drop the cookie.
+pub async fn logout_during_a_slow_write_stays_logged_out(target: &Target) {
+    let mut b = Browser::new(target);
+    b.post("/api/login", json!({"user_id": 99, "username": "racer"}))
+        .await;
+    let cookie = b.session_cookie().expect("logged in");
+    let mut slow = b.clone();
+    let write = tokio::spawn(async move {
+        slow.send(
+            Method::PUT,
+            "/api/session/late?delay_ms=800",
+            Some(json!(1)),
+        )
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let a = b.post("/api/logout", json!({})).await;
+    assert!(a.deletes_cookie(), "{:?}", a.set_cookies);
+    let late = write.await.expect("slow write");
+    assert_eq!(late.status, 200, "{}", late.text);
+    assert!(
+        late.deletes_cookie(),
+        "the slow write must not keep the session: {:?}",
+        late.set_cookies
+    );
+    let mut replay = Browser::new(target);
+    replay.set_cookie_raw(&cookie);
+    assert_eq!(
+        replay.get("/api/session").await.json,
+        json!({}),
+        "the slow write resurrected the session"
+    );
+}
+
+/// A handler that fails with a 5xx after writing leaves the session as it was.
+pub async fn server_errors_leave_the_session_unsaved(target: &Target) {
+    let mut b = Browser::new(target);
+    b.put("kept", json!(1)).await;
+    let before = writes(target);
+    let a = b
+        .send(Method::PUT, "/api/session/lost?fail=1", Some(json!(2)))
+        .await;
+    assert_eq!(a.status, 500);
+    assert!(a.set_cookies.is_empty(), "{:?}", a.set_cookies);
+    assert_eq!(
+        writes(target),
+        before,
+        "a failed request wrote to the store"
+    );
+    assert_eq!(b.get("/api/session").await.json, json!({"kept": 1}));
+    let mut fresh = Browser::new(target);
+    let a = fresh
+        .send(Method::PUT, "/api/session/lost?fail=1", Some(json!(2)))
+        .await;
+    assert_eq!(a.status, 500);
+    assert!(
+        fresh.session_cookie().is_none(),
+        "a failed request created a session"
+    );
+}
+
+/// Malformed JSON is a 400 with a JSON error body.
+pub async fn bad_json_is_a_400_with_a_json_error(target: &Target) {
+    let mut b = Browser::new(target);
+    for (method, path) in [
+        (Method::PUT, "/api/session/x"),
+        (Method::POST, "/api/login"),
+        (Method::POST, "/api/expiry"),
+    ] {
+        let request = b
+            .client
+            .request(method.clone(), format!("{}{path}", b.base))
+            .header("Content-Type", "application/json")
+            .body("{not json");
+        let response = request.send().await.expect("answer");
+        assert_eq!(response.status(), 400, "{method} {path}");
+        let body: Value = response.json().await.expect("a JSON error body");
+        assert!(body["error"].is_string(), "{method} {path}: {body}");
+    }
+    assert!(b.get("/api/session").await.json == json!({}));
+}
+
+/// An unreachable store is a 503 with a JSON error body, and nothing is lost.
+pub async fn an_unreachable_store_is_a_503_with_a_json_error(target: &Target) {
+    let Some(set_down) = &target.set_down else {
+        return;
+    };
+    let mut b = Browser::new(target);
+    b.put("durable", json!(true)).await;
+    set_down(true);
+    let read = b.get("/api/session").await;
+    let write = b.put("x", json!(1)).await;
+    set_down(false);
+    for (what, a) in [("read", &read), ("write", &write)] {
+        assert_eq!(a.status, 503, "{what}: {}", a.text);
+        assert!(
+            a.content_type.contains("json"),
+            "{what}: {}",
+            a.content_type
+        );
+        assert!(a.json["error"].is_string(), "{what}: {}", a.text);
+        assert!(a.set_cookies.is_empty(), "{what}: {:?}", a.set_cookies);
+    }
+    assert_eq!(
+        b.get("/api/session").await.json,
+        json!({"durable": true}),
+        "the outage lost the session"
+    );
+}
+
+/// A logged-in user sees their sessions (digests, never IDs) and can end
+/// all but the current one.
+pub async fn a_user_lists_and_ends_their_other_sessions(target: &Target) {
+    let user = 1_000_000
+        + (std::process::id() as u64 % 1000) * 1000
+        + (session_core::now().unix_timestamp() as u64 % 1000);
+    let login = json!({"user_id": user, "username": "multi"});
+    let mut laptop = Browser::new(target);
+    let mut phone = Browser::new(target);
+    laptop.post("/api/login", login.clone()).await;
+    phone.post("/api/login", login).await;
+    let listed = laptop.get("/api/sessions").await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    let list = listed.json.as_array().expect("a list").clone();
+    assert_eq!(list.len(), 2, "{}", listed.text);
+    for cookie in [
+        laptop.session_cookie().unwrap(),
+        phone.session_cookie().unwrap(),
+    ] {
+        let id = cookie
+            .split_once('=')
+            .unwrap()
+            .1
+            .split('.')
+            .next()
+            .unwrap()
+            .to_owned();
+        assert!(!listed.text.contains(&id), "a raw session ID was listed");
+    }
+    assert_eq!(list.iter().filter(|s| s["current"] == true).count(), 1);
+    let a = laptop.post("/api/sessions/revoke-others", json!({})).await;
+    assert_eq!(a.json, json!({"ended": 1}), "{}", a.text);
+    assert_eq!(
+        phone.get("/api/session").await.json,
+        json!({}),
+        "the other device is still logged in"
+    );
+    assert_eq!(laptop.get("/api/session").await.json["username"], "multi");
+    assert_eq!(Browser::new(target).get("/api/sessions").await.status, 401);
+}
+
+/// The HTML page counts visits within a session.
+pub async fn the_page_counts_visits(target: &Target) {
+    let mut b = Browser::new(target);
+    let first = b.get("/").await;
+    assert_eq!(first.status, 200);
+    assert!(
+        first.content_type.contains("text/html"),
+        "{}",
+        first.content_type
+    );
+    assert!(
+        first.text.contains("visited this page 1 time "),
+        "{}",
+        first.text
+    );
+    let second = b.get("/").await;
+    assert!(
+        second.text.contains("visited this page 2 times"),
+        "{}",
+        second.text
+    );
+}

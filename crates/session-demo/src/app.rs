@@ -1,0 +1,306 @@
+//! The demo's behaviour, written once: every framework's handler is a
+//! translation of one of these functions, so the three servers answer
+//! identically.
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use sessions::time::Duration;
+use sessions::{Expiry, Session, SessionError, SessionManager};
+
+/// An answer: a status and a JSON body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    /// The HTTP status.
+    pub status: u16,
+    /// The JSON body.
+    pub body: Value,
+}
+
+impl Reply {
+    fn ok(body: Value) -> Self {
+        Reply { status: 200, body }
+    }
+
+    fn error(status: u16, message: impl Into<String>) -> Self {
+        Reply {
+            status,
+            body: json!({ "error": message.into() }),
+        }
+    }
+}
+
+/// Parses a JSON request body, or answers 400 with a JSON error.
+pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Reply> {
+    serde_json::from_slice(body).map_err(|e| Reply::error(400, format!("invalid JSON body: {e}")))
+}
+
+/// The answer to a session error: 503 when the store is unreachable, 500
+/// otherwise, with a JSON body that names no internals.
+pub fn session_error(err: &SessionError) -> Reply {
+    let status = err.status_code();
+    let message = if status == 503 {
+        "the session store is unavailable"
+    } else {
+        "session error"
+    };
+    Reply::error(status, message)
+}
+
+fn written(result: Result<(), SessionError>, session: &Session) -> Reply {
+    match result {
+        Ok(()) => Reply::ok(session.to_json()),
+        Err(e) => Reply::error(400, e.to_string()),
+    }
+}
+
+/// `GET /api/session`: the whole session (`{}` when there is none).
+pub fn get(session: &Session) -> Reply {
+    Reply::ok(session.to_json())
+}
+
+/// Query parameters of `PUT /api/session/{key}`.
+#[derive(Debug, Default, Deserialize)]
+pub struct PutQuery {
+    /// Load, wait this long, then write (for concurrency tests).
+    pub delay_ms: Option<u64>,
+    /// Write, then answer 500 (the session must not be saved).
+    pub fail: Option<u8>,
+}
+
+/// The most `delay_ms` may ask for.
+const MAX_DELAY_MS: u64 = 10_000;
+
+/// `PUT /api/session/{key}`: sets `key` to the JSON body.
+pub async fn put(session: &Session, key: &str, query: &PutQuery, body: &[u8]) -> Reply {
+    let value: Value = match parse(body) {
+        Ok(v) => v,
+        Err(reply) => return reply,
+    };
+    if let Some(ms) = query.delay_ms {
+        tokio::time::sleep(std::time::Duration::from_millis(ms.min(MAX_DELAY_MS))).await;
+    }
+    let reply = written(session.insert(key, value), session);
+    if query.fail == Some(1) && reply.status == 200 {
+        return Reply::error(500, "failed on purpose (fail=1): the session is not saved");
+    }
+    reply
+}
+
+/// `DELETE /api/session/{key}`.
+pub fn delete(session: &Session, key: &str) -> Reply {
+    session.remove(key);
+    Reply::ok(session.to_json())
+}
+
+/// The body of `POST /api/login`.
+#[derive(Debug, Deserialize)]
+pub struct Login {
+    /// The user's ID.
+    pub user_id: u64,
+    /// The user's name.
+    pub username: String,
+}
+
+/// Logs `login` in: a new session ID (so an ID planted before login is
+/// worthless), the user binding, and both keys.
+pub fn login(session: &Session, login: &Login) -> Reply {
+    session.cycle_id();
+    let result = session
+        .set_user(login.user_id.to_string())
+        .and_then(|()| session.insert("user_id", login.user_id))
+        .and_then(|()| session.insert("username", &login.username));
+    written(result, session)
+}
+
+/// `POST /api/login`.
+pub fn login_json(session: &Session, body: &[u8]) -> Reply {
+    match parse::<Login>(body) {
+        Ok(l) => login(session, &l),
+        Err(reply) => reply,
+    }
+}
+
+/// `POST /api/logout`: ends the session on the server; the cookie is deleted.
+pub fn logout(session: &Session) -> Reply {
+    session.destroy();
+    Reply::ok(json!({}))
+}
+
+/// The body of `POST /api/expiry`.
+#[derive(Debug, Deserialize)]
+pub struct ExpiryBody {
+    /// Expire after this many idle seconds.
+    pub seconds: Option<i64>,
+    /// Expire when the browser closes.
+    pub browser_close: Option<bool>,
+}
+
+/// `POST /api/expiry`.
+pub fn expiry(session: &Session, body: &[u8]) -> Reply {
+    let body: ExpiryBody = match parse(body) {
+        Ok(b) => b,
+        Err(reply) => return reply,
+    };
+    let expiry = match (body.seconds, body.browser_close) {
+        (_, Some(true)) => Expiry::BrowserClose,
+        (Some(s), _) => Expiry::AfterIdle(Duration::seconds(s)),
+        _ => return Reply::error(400, r#"expected {"seconds": N} or {"browser_close": true}"#),
+    };
+    if session.is_empty() {
+        return Reply::error(400, "there is no session to set the expiry of");
+    }
+    session.set_expiry(expiry);
+    Reply::ok(expiry_json(session))
+}
+
+fn expiry_json(session: &Session) -> Value {
+    json!({
+        "expiry_age": session.expiry_age().whole_seconds(),
+        "expiry_date": session.expiry_date().unix_timestamp(),
+        "browser_close": session.expire_at_browser_close(),
+    })
+}
+
+/// `GET /api/sessions`: the logged-in user's sessions (digests of their
+/// IDs, never the IDs).
+pub async fn sessions(manager: &SessionManager, session: &Session) -> Reply {
+    let Some(user) = session.user() else {
+        return Reply::error(401, "not logged in");
+    };
+    let current = session.store_key();
+    match manager.sessions_of(&user).await {
+        Ok(list) => Reply::ok(Value::Array(
+            list.into_iter()
+                .map(|s| {
+                    json!({
+                        "id": s.key.as_str(),
+                        "created": s.created_at.unix_timestamp(),
+                        "expires": s.expires_at.unix_timestamp(),
+                        "current": Some(&s.key) == current.as_ref(),
+                    })
+                })
+                .collect(),
+        )),
+        Err(e) => session_error(&e.into()),
+    }
+}
+
+/// `POST /api/sessions/revoke-others`: ends the user's other sessions.
+pub async fn revoke_others(manager: &SessionManager, session: &Session) -> Reply {
+    let Some(user) = session.user() else {
+        return Reply::error(401, "not logged in");
+    };
+    match manager
+        .end_sessions_of(&user, session.store_key().as_ref())
+        .await
+    {
+        Ok(ended) => Reply::ok(json!({ "ended": ended })),
+        Err(e) => session_error(&e.into()),
+    }
+}
+
+/// The form fields of `POST /login` (the HTML page's form).
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    /// The user's ID.
+    pub user_id: u64,
+    /// The user's name.
+    pub username: String,
+}
+
+/// `POST /login` from the page: logs in; the caller redirects to `/`.
+pub fn login_form(session: &Session, form: &LoginForm) -> Result<(), Reply> {
+    let reply = login(
+        session,
+        &Login {
+            user_id: form.user_id,
+            username: form.username.clone(),
+        },
+    );
+    if reply.status == 200 {
+        Ok(())
+    } else {
+        Err(reply)
+    }
+}
+
+/// `GET /`: the page, counting the visit.
+pub fn page(session: &Session) -> String {
+    let visits = session.get::<u64>("visits").ok().flatten().unwrap_or(0) + 1;
+    // A number always serializes.
+    let _ = session.insert("visits", visits);
+    let who = match session.get::<String>("username").ok().flatten() {
+        Some(name) => format!("Logged in as <strong>{}</strong>.", escape(&name)),
+        None => "Not logged in.".to_owned(),
+    };
+    let expiry = if session.expire_at_browser_close() {
+        "when you close the browser".to_owned()
+    } else {
+        format!("in {} seconds", session.expiry_age().whole_seconds())
+    };
+    format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sessions demo</title></head>
+<body>
+<h1>Working with user data</h1>
+<p>{who}</p>
+<p>You have visited this page {visits} time{plural} in this session.</p>
+<p>This session expires {expiry}.</p>
+<form method="post" action="/login">
+  <label>User ID <input name="user_id" type="number" value="123" required></label>
+  <label>Name <input name="username" value="john_doe" required></label>
+  <button>Log in</button>
+</form>
+<form method="post" action="/logout"><button>Log out</button></form>
+<p>The API: <code>GET /api/session</code>, <code>PUT /api/session/{{key}}</code>, <code>POST /api/login</code>, <code>POST /api/logout</code>, <code>POST /api/expiry</code>, <code>GET /api/sessions</code>.</p>
+</body></html>
+"#,
+        plural = if visits == 1 { "" } else { "s" },
+    )
+}
+
+/// Escapes text for HTML.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_escaped_in_the_page() {
+        let session = Session::detached();
+        session
+            .insert("username", "<script>alert(1)</script>")
+            .unwrap();
+        let page = page(&session);
+        assert!(!page.contains("<script>"));
+        assert!(page.contains("&lt;script&gt;"));
+        assert!(page.contains("visited this page 1 time in"));
+    }
+
+    #[test]
+    fn bad_json_is_a_400_with_a_json_error() {
+        let reply = parse::<Login>(b"{nope").unwrap_err();
+        assert_eq!(reply.status, 400);
+        assert!(
+            reply.body["error"]
+                .as_str()
+                .unwrap()
+                .contains("invalid JSON")
+        );
+    }
+}

@@ -1,0 +1,118 @@
+//! The demo on actix-web.
+
+use std::net::TcpListener;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::LOCATION;
+use actix_web::web::{self, Bytes, Data, Form, Path, Query};
+use actix_web::{App, HttpResponse, HttpServer};
+use sessions::SessionManager;
+use sessions::actix::{Session, SessionMiddleware};
+
+use crate::app::{self, LoginForm, PutQuery, Reply};
+use crate::{Fail, Ready, Stopper};
+
+fn reply(r: Reply) -> HttpResponse {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    HttpResponse::build(status).json(r.body)
+}
+
+fn home() -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((LOCATION, "/"))
+        .finish()
+}
+
+async fn page(s: Session) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(app::page(&s))
+}
+
+async fn login_form(s: Session, form: Form<LoginForm>) -> HttpResponse {
+    match app::login_form(&s, &form) {
+        Ok(()) => home(),
+        Err(r) => reply(r),
+    }
+}
+
+async fn logout_form(s: Session) -> HttpResponse {
+    app::logout(&s);
+    home()
+}
+
+async fn get(s: Session) -> HttpResponse {
+    reply(app::get(&s))
+}
+
+async fn put(s: Session, key: Path<String>, query: Query<PutQuery>, body: Bytes) -> HttpResponse {
+    reply(app::put(&s, &key, &query, &body).await)
+}
+
+async fn delete(s: Session, key: Path<String>) -> HttpResponse {
+    reply(app::delete(&s, &key))
+}
+
+async fn login(s: Session, body: Bytes) -> HttpResponse {
+    reply(app::login_json(&s, &body))
+}
+
+async fn logout(s: Session) -> HttpResponse {
+    reply(app::logout(&s))
+}
+
+async fn expiry(s: Session, body: Bytes) -> HttpResponse {
+    reply(app::expiry(&s, &body))
+}
+
+async fn sessions(m: Data<SessionManager>, s: Session) -> HttpResponse {
+    reply(app::sessions(&m, &s).await)
+}
+
+async fn revoke_others(m: Data<SessionManager>, s: Session) -> HttpResponse {
+    reply(app::revoke_others(&m, &s).await)
+}
+
+pub(crate) fn run<F, Fut>(listener: TcpListener, make_manager: F, ready: Ready, fail: Fail)
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<SessionManager, String>>,
+{
+    let system = actix_web::rt::System::new();
+    system.block_on(async move {
+        let manager = match make_manager().await {
+            Ok(m) => m,
+            Err(e) => return fail(&ready, e),
+        };
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(Data::new(manager.clone()))
+                .wrap(
+                    SessionMiddleware::new(manager.clone())
+                        .on_error(|e| reply(app::session_error(e))),
+                )
+                .route("/", web::get().to(page))
+                .route("/login", web::post().to(login_form))
+                .route("/logout", web::post().to(logout_form))
+                .route("/api/session", web::get().to(get))
+                .route("/api/session/{key}", web::put().to(put))
+                .route("/api/session/{key}", web::delete().to(delete))
+                .route("/api/login", web::post().to(login))
+                .route("/api/logout", web::post().to(logout))
+                .route("/api/expiry", web::post().to(expiry))
+                .route("/api/sessions", web::get().to(sessions))
+                .route("/api/sessions/revoke-others", web::post().to(revoke_others))
+        })
+        .workers(2)
+        .disable_signals()
+        .listen(listener);
+        let server = match server {
+            Ok(s) => s.run(),
+            Err(e) => return fail(&ready, e.to_string()),
+        };
+        let _ = ready.send(Ok(Stopper::Actix(server.handle())));
+        if let Err(e) = server.await {
+            tracing::error!("actix server failed: {e}");
+        }
+    });
+}

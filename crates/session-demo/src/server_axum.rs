@@ -1,0 +1,117 @@
+//! The demo on axum.
+
+use std::net::TcpListener;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post, put};
+use sessions::SessionManager;
+use sessions::axum::{Session, SessionLayer};
+
+use crate::app::{self, LoginForm, PutQuery, Reply};
+use crate::{Fail, Ready, Stopper, runtime};
+
+fn reply(r: Reply) -> Response {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, axum::Json(r.body)).into_response()
+}
+
+/// The demo's routes behind the session layer.
+pub(crate) fn router(manager: SessionManager) -> Router {
+    Router::new()
+        .route("/", get(|s: Session| async move { Html(app::page(&s)) }))
+        .route("/login", post(login_form))
+        .route(
+            "/logout",
+            post(|s: Session| async move {
+                app::logout(&s);
+                Redirect::to("/")
+            }),
+        )
+        .route(
+            "/api/session",
+            get(|s: Session| async move { reply(app::get(&s)) }),
+        )
+        .route("/api/session/{key}", put(put_key).delete(delete_key))
+        .route(
+            "/api/login",
+            post(|s: Session, body: Bytes| async move { reply(app::login_json(&s, &body)) }),
+        )
+        .route(
+            "/api/logout",
+            post(|s: Session| async move { reply(app::logout(&s)) }),
+        )
+        .route(
+            "/api/expiry",
+            post(|s: Session, body: Bytes| async move { reply(app::expiry(&s, &body)) }),
+        )
+        .route(
+            "/api/sessions",
+            get(|State(m): State<SessionManager>, s: Session| async move {
+                reply(app::sessions(&m, &s).await)
+            }),
+        )
+        .route(
+            "/api/sessions/revoke-others",
+            post(|State(m): State<SessionManager>, s: Session| async move {
+                reply(app::revoke_others(&m, &s).await)
+            }),
+        )
+        .with_state(manager.clone())
+        .layer(SessionLayer::new(manager).on_error(|e| reply(app::session_error(e))))
+}
+
+async fn put_key(
+    session: Session,
+    Path(key): Path<String>,
+    Query(query): Query<PutQuery>,
+    body: Bytes,
+) -> Response {
+    reply(app::put(&session, &key, &query, &body).await)
+}
+
+async fn delete_key(session: Session, Path(key): Path<String>) -> Response {
+    reply(app::delete(&session, &key))
+}
+
+async fn login_form(session: Session, Form(form): Form<LoginForm>) -> Response {
+    match app::login_form(&session, &form) {
+        Ok(()) => Redirect::to("/").into_response(),
+        Err(r) => reply(r),
+    }
+}
+
+pub(crate) fn run<F, Fut>(listener: TcpListener, make_manager: F, ready: Ready, fail: Fail)
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<SessionManager, String>>,
+{
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&ready, e),
+    };
+    rt.block_on(async move {
+        let manager = match make_manager().await {
+            Ok(m) => m,
+            Err(e) => return fail(&ready, e),
+        };
+        let listener = match listener
+            .set_nonblocking(true)
+            .and_then(|()| tokio::net::TcpListener::from_std(listener))
+        {
+            Ok(l) => l,
+            Err(e) => return fail(&ready, e.to_string()),
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let _ = ready.send(Ok(Stopper::Axum(tx)));
+        let serve = axum::serve(listener, router(manager)).with_graceful_shutdown(async move {
+            let _ = rx.await;
+        });
+        if let Err(e) = serve.await {
+            tracing::error!("axum server failed: {e}");
+        }
+    });
+}

@@ -1,0 +1,84 @@
+//! The HTTP behaviour suite of `session-conformance` against the demo, on
+//! each framework and on the memory and SQLite stores: the three adapters
+//! must behave identically.
+
+use session_conformance::counting::CountingStore;
+use session_conformance::http::{Target, run_all};
+use session_conformance::services;
+use session_demo::{Framework, spawn};
+use sessions::{KeyRing, MemoryStore, SessionManager, SessionStore, SqlStore};
+
+/// Serves the demo with `framework` over the store `make_store` opens (on
+/// the server's runtime), counting the store's writes, and runs the suite.
+fn suite<S, F, Fut>(framework: Framework, make_store: F)
+where
+    S: SessionStore + Clone,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = S>,
+{
+    let (tx, rx) = std::sync::mpsc::channel();
+    let server = spawn(
+        framework,
+        "127.0.0.1:0".parse().unwrap(),
+        move || async move {
+            let store = CountingStore::new(make_store().await);
+            let _ = tx.send(store.clone());
+            let keys = KeyRing::new([21u8; 32]).map_err(|e| e.to_string())?;
+            Ok(SessionManager::new(store, keys))
+        },
+    )
+    .expect("the demo starts");
+    let store = rx.recv().expect("the server made its store");
+    let (w, d) = (store.clone(), store.clone());
+    let target = Target::new(format!("http://{}", server.addr()))
+        .writes(move || w.writes())
+        .set_down(move |down| d.set_down(down));
+    session_conformance::block_on(run_all(&target));
+    server.stop();
+}
+
+fn memory(framework: Framework) {
+    suite(framework, || async { MemoryStore::new() });
+}
+
+fn sqlite(framework: Framework) {
+    let dir = std::env::temp_dir().join(services::unique_name("demo-http"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite:{}", dir.join("sessions.db").display());
+    suite(framework, move || async move {
+        let store = SqlStore::connect(&url).await.expect("sqlite");
+        store.migrate().await.expect("migrate");
+        store
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn axum_on_memory() {
+    memory(Framework::Axum);
+}
+
+#[test]
+fn axum_on_sqlite() {
+    sqlite(Framework::Axum);
+}
+
+#[test]
+fn actix_on_memory() {
+    memory(Framework::Actix);
+}
+
+#[test]
+fn actix_on_sqlite() {
+    sqlite(Framework::Actix);
+}
+
+#[test]
+fn rocket_on_memory() {
+    memory(Framework::Rocket);
+}
+
+#[test]
+fn rocket_on_sqlite() {
+    sqlite(Framework::Rocket);
+}

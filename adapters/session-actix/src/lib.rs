@@ -1,4 +1,4 @@
-//! [actix-web] integration for server-side sessions.
+//! [actix-web](https://actix.rs) integration for server-side sessions.
 //!
 //! Wrap the app in [`SessionMiddleware`] and take a [`Session`] in any
 //! handler that needs one. The middleware reads the session cookie and,

@@ -1,4 +1,4 @@
-//! [axum] integration for server-side sessions.
+//! [axum](https://docs.rs/axum) integration for server-side sessions.
 //!
 //! Add a [`SessionLayer`] to the router and take a [`Session`] in any
 //! handler that needs one. The layer reads the session cookie and, after

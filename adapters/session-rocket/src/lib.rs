@@ -1,4 +1,4 @@
-//! [Rocket] integration for server-side sessions.
+//! [Rocket](https://rocket.rs) integration for server-side sessions.
 //!
 //! Attach a [`SessionFairing`] and take a [`Session`] request guard in any
 //! handler that needs one. The fairing reads the session cookie and, after

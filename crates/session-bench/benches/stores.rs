@@ -282,7 +282,12 @@ fn mysql(c: &mut Criterion, rt: &Runtime) {
         return;
     };
     rt.block_on(store.migrate()).expect("migrate");
-    bench_manager(c, rt, "mysql", manager(store));
+    bench_manager(c, rt, "mysql", manager(store.clone()));
+    let Pool::MySql(pool) = store.pool().clone() else {
+        unreachable!()
+    };
+    let _ = rt.block_on(sqlx::query(&format!("DROP TABLE {table}")).execute(&pool));
+    let _ = rt.block_on(sqlx::query(&format!("DROP TABLE {table}_migrations")).execute(&pool));
 }
 
 fn redis(c: &mut Criterion, rt: &Runtime) {
@@ -324,6 +329,34 @@ fn redis(c: &mut Criterion, rt: &Runtime) {
         })
     });
     group.finish();
+
+    // The benchmark's sessions live for 14 days: remove them.
+    rt.block_on(async {
+        let mut conn = conn.clone();
+        let mut cursor = 0u64;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(format!("{prefix}*"))
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await
+                .expect("scan");
+            if !keys.is_empty() {
+                let _: () = redis::cmd("UNLINK")
+                    .arg(&keys)
+                    .query_async(&mut conn)
+                    .await
+                    .expect("unlink");
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+    });
 }
 
 fn stores(c: &mut Criterion) {

@@ -47,8 +47,9 @@ pub(crate) const TAG_LEN: usize = 43;
 /// The secrets that sign and verify session cookies. See the [module docs](self).
 #[derive(Clone)]
 pub struct KeyRing {
-    /// Derived signing keys; the first one signs.
-    keys: Vec<[u8; 32]>,
+    /// HMAC states keyed with the derived signing keys (the key schedule is
+    /// done once, here); the first one signs.
+    keys: Vec<HmacSha256>,
 }
 
 /// Which key of a ring verified a signature.
@@ -81,9 +82,9 @@ impl KeyRing {
         I: IntoIterator,
         I::Item: AsRef<[u8]>,
     {
-        let mut keys = vec![derive(current.as_ref())?];
+        let mut keys = vec![keyed(&derive(current.as_ref())?)];
         for secret in fallbacks {
-            keys.push(derive(secret.as_ref())?);
+            keys.push(keyed(&derive(secret.as_ref())?));
         }
         Ok(KeyRing { keys })
     }
@@ -160,8 +161,12 @@ fn derive(secret: &[u8]) -> Result<[u8; 32], ConfigError> {
     Ok(mac.finalize().into_bytes().into())
 }
 
-fn mac(key: &[u8; 32], cookie_name: &str, value: &str) -> HmacSha256 {
-    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC accepts keys of any length");
+fn keyed(key: &[u8; 32]) -> HmacSha256 {
+    HmacSha256::new_from_slice(key).expect("HMAC accepts keys of any length")
+}
+
+fn mac(key: &HmacSha256, cookie_name: &str, value: &str) -> HmacSha256 {
+    let mut mac = key.clone();
     // Cookie names cannot contain '=', so "name=value" is unambiguous.
     mac.update(cookie_name.as_bytes());
     mac.update(b"=");

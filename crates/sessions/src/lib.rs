@@ -82,3 +82,8 @@ pub mod actix {
 pub mod rocket {
     pub use session_rocket::*;
 }
+
+/// The README's examples, compiled as doctests.
+#[cfg(all(doctest, feature = "axum", feature = "sqlite"))]
+#[doc = include_str!("../../../README.md")]
+mod readme {}

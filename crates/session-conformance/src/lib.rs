@@ -93,6 +93,8 @@ macro_rules! store_cases {
             touch_extends_expiry_without_rewriting_data,
             touch_of_a_missing_or_expired_record_is_not_found,
             delete_expired_removes_only_expired_records,
+            delete_expired_batches_add_up,
+            stats_count_live_expiring_and_users,
             user_index_lists_and_ends_a_users_sessions,
             user_index_follows_updates_and_deletes,
             concurrent_writers_of_one_session_all_land,

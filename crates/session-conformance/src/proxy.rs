@@ -29,7 +29,7 @@
 //! c.read_exact(&mut buf).await.unwrap();
 //! assert_eq!(&buf, b"ping");
 //!
-//! proxy.cut();
+//! proxy.cut().await;
 //! assert!(tokio::net::TcpStream::connect(proxy.addr()).await.is_err());
 //! proxy.restore().await.unwrap();
 //! assert!(tokio::net::TcpStream::connect(proxy.addr()).await.is_ok());
@@ -76,8 +76,18 @@ impl TcpProxy {
     }
 
     /// Drops every open connection and stops listening, as if the engine
-    /// had gone away.
-    pub fn cut(&self) {
+    /// had gone away; returns once the port refuses connections.
+    pub async fn cut(&self) {
+        self.abort_all();
+        for _ in 0..200 {
+            if TcpStream::connect(self.addr).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
+    fn abort_all(&self) {
         for task in self
             .tasks
             .lock()
@@ -132,6 +142,6 @@ fn listen(
 
 impl Drop for TcpProxy {
     fn drop(&mut self) {
-        self.cut();
+        self.abort_all();
     }
 }

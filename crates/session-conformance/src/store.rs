@@ -391,6 +391,82 @@ pub async fn delete_expired_removes_only_expired_records<S: SessionStore>(store:
     }
 }
 
+/// Sweeping in batches removes every expired record, and nothing else.
+pub async fn delete_expired_batches_add_up<S: SessionStore>(store: S) {
+    for _ in 0..5 {
+        store
+            .create(&record(&fresh_key(), b"old", Duration::seconds(-30), None))
+            .await
+            .expect("create");
+    }
+    let live = fresh_key();
+    store
+        .create(&record(&live, b"new", Duration::hours(1), None))
+        .await
+        .expect("create");
+    let mut total = 0;
+    for _ in 0..10 {
+        let removed = store
+            .delete_expired_batch(2)
+            .await
+            .expect("delete_expired_batch");
+        if removed == 0 {
+            break;
+        }
+        total += removed;
+    }
+    if !store.expires_natively() {
+        assert_eq!(total, 5, "batches must add up to the 5 expired records");
+    }
+    assert_eq!(store.delete_expired_batch(2).await.expect("sweep"), 0);
+    assert!(
+        store.load(&live).await.expect("load").is_some(),
+        "a batch removed a live record"
+    );
+}
+
+/// `stats` counts live sessions, those expiring soon, and the users with
+/// the most sessions (or answers `Unsupported`).
+pub async fn stats_count_live_expiring_and_users<S: SessionStore>(store: S) {
+    let cases: [(Duration, Option<&str>); 6] = [
+        (Duration::days(3), Some("alice")),
+        (Duration::days(3), Some("alice")),
+        (Duration::minutes(30), Some("bob")),
+        (Duration::hours(5), None),
+        (Duration::seconds(-30), Some("alice")),
+        (Duration::seconds(-30), None),
+    ];
+    for (expires_in, user) in cases {
+        store
+            .create(&record(&fresh_key(), b"{}", expires_in, user))
+            .await
+            .expect("create");
+    }
+    let stats = match store.stats(10).await {
+        Err(StoreError::Unsupported(_)) => return,
+        other => other.expect("stats"),
+    };
+    assert_eq!(stats.live, 4, "{stats:?}");
+    assert_eq!(stats.expiring_within_hour, 1, "{stats:?}");
+    assert_eq!(stats.expiring_within_day, 2, "{stats:?}");
+    match stats.expired {
+        Some(n) if !store.expires_natively() => assert_eq!(n, 2, "{stats:?}"),
+        Some(n) => assert!(n <= 2, "{stats:?}"),
+        None => assert!(
+            store.expires_natively(),
+            "a store that keeps expired records must count them"
+        ),
+    }
+    if store.supports_user_index() {
+        assert_eq!(
+            stats.top_users,
+            [("alice".to_owned(), 2), ("bob".to_owned(), 1)],
+            "{stats:?}"
+        );
+        assert_eq!(store.stats(1).await.expect("stats").top_users.len(), 1);
+    }
+}
+
 /// The user index lists a user's live sessions and ends them, sparing `keep`.
 pub async fn user_index_lists_and_ends_a_users_sessions<S: SessionStore>(store: S) {
     if !store.supports_user_index() {

@@ -85,6 +85,6 @@ pub use manager::{DEFAULT_MAX_CONFLICT_RETRIES, SessionManager, SessionManagerBu
 pub use record::{Record, SessionInfo, now};
 pub use request::{RequestSession, SessionResponse};
 pub use session::{RESERVED_PREFIX, Session};
-pub use store::{BoxError, SessionStore, StoreError};
+pub use store::{BoxError, SessionStore, StoreError, StoreStats};
 /// Re-exported so stores and applications use the same `time` version.
 pub use time;

@@ -13,6 +13,7 @@
 //! | [`touch`](SessionStore::touch) | extend the expiry only | rewrite data |
 //! | [`delete_expired`](SessionStore::delete_expired) | sweep, returning the count | block other operations for long |
 //! | user index (optional) | list / end a user's sessions | scan every record where the engine can index |
+//! | `stats`, `delete_expired_batch` (optional) | counts and stepwise sweeps for operators | |
 //!
 //! The `session-conformance` crate turns each row into tests; run it on any
 //! store you write.
@@ -149,6 +150,63 @@ impl StoreError {
     }
 }
 
+/// What [`SessionStore::stats`] reports.
+///
+/// ```
+/// let stats = session_core::StoreStats::default();
+/// assert_eq!(stats.live, 0);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoreStats {
+    /// Sessions that have not expired.
+    pub live: u64,
+    /// Expired records still stored (`None` where the engine drops them itself).
+    pub expired: Option<u64>,
+    /// Live sessions that expire within the next hour.
+    pub expiring_within_hour: u64,
+    /// Live sessions that expire within the next day.
+    pub expiring_within_day: u64,
+    /// The users with the most live sessions, most first.
+    pub top_users: Vec<(String, u64)>,
+}
+
+impl StoreStats {
+    /// Builds statistics from each live record's expiry and user, and the
+    /// number of expired records; for stores that count by walking their
+    /// records.
+    pub fn tally<'a>(
+        now: time::OffsetDateTime,
+        live: impl IntoIterator<Item = (time::OffsetDateTime, Option<&'a str>)>,
+        expired: Option<u64>,
+        top_users: usize,
+    ) -> Self {
+        let mut stats = StoreStats {
+            expired,
+            ..StoreStats::default()
+        };
+        let mut users: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
+        for (expires_at, user) in live {
+            stats.live += 1;
+            if expires_at <= now + time::Duration::HOUR {
+                stats.expiring_within_hour += 1;
+            }
+            if expires_at <= now + time::Duration::DAY {
+                stats.expiring_within_day += 1;
+            }
+            if let Some(user) = user {
+                *users.entry(user).or_default() += 1;
+            }
+        }
+        let mut users: Vec<(String, u64)> =
+            users.into_iter().map(|(u, n)| (u.to_owned(), n)).collect();
+        users.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        users.truncate(top_users);
+        stats.top_users = users;
+        stats
+    }
+}
+
 /// A session storage engine. See the [module docs](self) for the contract.
 ///
 /// Implement the six required methods; the user-index methods are optional
@@ -183,6 +241,22 @@ pub trait SessionStore: Send + Sync + 'static {
     /// batches (or rely on native expiry) so it never blocks other operations
     /// for long. Engines with native expiry may return `Ok(0)`.
     async fn delete_expired(&self) -> Result<u64, StoreError>;
+
+    /// Removes at most about `max` expired records and returns how many it
+    /// removed, so that a caller can sweep in steps (and show progress).
+    /// The default sweeps everything at once.
+    async fn delete_expired_batch(&self, max: u64) -> Result<u64, StoreError> {
+        let _ = max;
+        self.delete_expired().await
+    }
+
+    /// Counts for operators: live sessions, how many expire soon, the users
+    /// with the most sessions (up to `top_users`, where a user index exists).
+    /// Engines that cannot count answer [`StoreError::Unsupported`].
+    async fn stats(&self, top_users: usize) -> Result<StoreStats, StoreError> {
+        let _ = top_users;
+        Err(StoreError::Unsupported("statistics"))
+    }
 
     /// Whether the engine removes expired records by itself (as Redis TTLs
     /// do), so that [`delete_expired`](Self::delete_expired) may find nothing.
@@ -233,6 +307,12 @@ impl<S: SessionStore + ?Sized> SessionStore for Arc<S> {
     }
     async fn delete_expired(&self) -> Result<u64, StoreError> {
         (**self).delete_expired().await
+    }
+    async fn delete_expired_batch(&self, max: u64) -> Result<u64, StoreError> {
+        (**self).delete_expired_batch(max).await
+    }
+    async fn stats(&self, top_users: usize) -> Result<StoreStats, StoreError> {
+        (**self).stats(top_users).await
     }
     fn expires_natively(&self) -> bool {
         (**self).expires_natively()

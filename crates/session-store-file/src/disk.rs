@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use session_core::time::OffsetDateTime;
-use session_core::{Record, SessionInfo, StoreError, StoreKey, now};
+use session_core::{Record, SessionInfo, StoreError, StoreKey, StoreStats, now};
 use sha2::{Digest, Sha256};
 
 use crate::format;
@@ -253,6 +253,32 @@ impl Disk {
             }
         }
         Ok(removed)
+    }
+
+    pub(crate) fn stats(&self, top_users: usize) -> Result<StoreStats, StoreError> {
+        let (names, _) = self.scan()?;
+        let now = now();
+        let mut live = Vec::new();
+        let mut expired = 0;
+        for name in names {
+            let Some(record) = fs::read(self.path(&name))
+                .ok()
+                .and_then(|b| format::decode(&b).ok())
+            else {
+                continue;
+            };
+            if record.is_live_at(now) {
+                live.push((record.expires_at, record.user));
+            } else {
+                expired += 1;
+            }
+        }
+        Ok(StoreStats::tally(
+            now,
+            live.iter().map(|(e, u)| (*e, u.as_deref())),
+            Some(expired),
+            top_users,
+        ))
     }
 
     /// The user's indexed sessions: `(name, live record)` for those still

@@ -46,7 +46,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use session_core::time::OffsetDateTime;
-use session_core::{Record, SessionInfo, SessionStore, StoreError, StoreKey, async_trait};
+use session_core::{
+    Record, SessionInfo, SessionStore, StoreError, StoreKey, StoreStats, async_trait,
+};
 
 use crate::disk::Disk;
 
@@ -126,6 +128,10 @@ impl SessionStore for FileStore {
 
     async fn delete_expired(&self) -> Result<u64, StoreError> {
         self.run(Disk::delete_expired).await
+    }
+
+    async fn stats(&self, top_users: usize) -> Result<StoreStats, StoreError> {
+        self.run(move |d| d.stats(top_users)).await
     }
 
     fn supports_user_index(&self) -> bool {

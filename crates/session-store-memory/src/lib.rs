@@ -45,7 +45,9 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuar
 use std::time::Duration;
 
 use session_core::time::OffsetDateTime;
-use session_core::{Record, SessionInfo, SessionStore, StoreError, StoreKey, async_trait, now};
+use session_core::{
+    Record, SessionInfo, SessionStore, StoreError, StoreKey, StoreStats, async_trait, now,
+};
 
 const SHARDS: usize = 32;
 /// How many expired records one sweep removes per shard lock.
@@ -369,6 +371,28 @@ impl SessionStore for MemoryStore {
 
     async fn delete_expired(&self) -> Result<u64, StoreError> {
         Ok(self.inner.sweep_all(now()) as u64)
+    }
+
+    async fn stats(&self, top_users: usize) -> Result<StoreStats, StoreError> {
+        let now = now();
+        let mut live = Vec::new();
+        let mut expired = 0;
+        for lock in &self.inner.shards {
+            let shard = read(lock);
+            for record in shard.records.values() {
+                if record.is_live_at(now) {
+                    live.push((record.expires_at, record.user.clone()));
+                } else {
+                    expired += 1;
+                }
+            }
+        }
+        Ok(StoreStats::tally(
+            now,
+            live.iter().map(|(e, u)| (*e, u.as_deref())),
+            Some(expired),
+            top_users,
+        ))
     }
 
     fn supports_user_index(&self) -> bool {

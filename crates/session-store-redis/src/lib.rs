@@ -50,7 +50,9 @@ use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, FromRedisValue, Pipeline, RedisError, Value};
 use session_core::time::OffsetDateTime;
-use session_core::{Record, SessionInfo, SessionStore, StoreError, StoreKey, async_trait, now};
+use session_core::{
+    Record, SessionInfo, SessionStore, StoreError, StoreKey, StoreStats, async_trait, now,
+};
 
 /// How long a command may wait for its answer, and a connection attempt
 /// for the server, before the operation fails as unavailable.
@@ -293,6 +295,46 @@ impl RedisStore {
         }
     }
 
+    /// Every key under the prefix, by `SCAN`.
+    async fn scan_prefix(&self) -> Result<Vec<String>, StoreError> {
+        let pattern = format!(
+            "{}*",
+            self.inner
+                .prefix
+                .replace('*', "\\*")
+                .replace('?', "\\?")
+                .replace('[', "\\[")
+        );
+        let mut keys = Vec::new();
+        match self.conn.clone() {
+            Conn::Single(mut c) => {
+                let mut cursor = 0u64;
+                loop {
+                    let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(&pattern)
+                        .arg("COUNT")
+                        .arg(1000)
+                        .query_async(&mut c)
+                        .await
+                        .map_err(store_error)?;
+                    keys.extend(batch);
+                    if next == 0 {
+                        break;
+                    }
+                    cursor = next;
+                }
+            }
+            // SCAN answers for one node; walking every primary of a
+            // cluster is not done yet.
+            Conn::Cluster(_) => {
+                return Err(StoreError::Unsupported("statistics on a Redis Cluster"));
+            }
+        }
+        Ok(keys)
+    }
+
     /// The members of `user`'s set, as store keys.
     async fn indexed(&self, user: &str) -> Result<Vec<StoreKey>, StoreError> {
         let members: Vec<String> = self
@@ -457,6 +499,33 @@ impl SessionStore for RedisStore {
 
     fn expires_natively(&self) -> bool {
         true
+    }
+
+    /// Walks the prefix with `SCAN` (never `KEYS`); not available on a
+    /// cluster yet.
+    async fn stats(&self, top_users: usize) -> Result<StoreStats, StoreError> {
+        let now = now();
+        let user_prefix = format!("{}user:", self.inner.prefix);
+        let mut live = Vec::new();
+        for key in self.scan_prefix().await? {
+            if key.starts_with(&user_prefix) {
+                continue;
+            }
+            let Some(store_key) = self.store_key_of(&key) else {
+                continue;
+            };
+            match self.load(&store_key).await {
+                Ok(Some(r)) => live.push((r.expires_at, r.user)),
+                Ok(None) | Err(StoreError::Corrupt(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(StoreStats::tally(
+            now,
+            live.iter().map(|(e, u)| (*e, u.as_deref())),
+            None,
+            top_users,
+        ))
     }
 
     fn supports_user_index(&self) -> bool {

@@ -136,7 +136,7 @@ async fn redis_outage_is_an_error_then_recovers() {
     request.load().await.unwrap().insert("user_id", 1).unwrap();
     let cookie = request.finish(200).await.unwrap().cookie_pair.unwrap();
 
-    proxy.cut();
+    proxy.cut().await;
     let err = manager
         .request([cookie.as_str()])
         .load()

@@ -60,7 +60,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use session_core::time::OffsetDateTime;
-use session_core::{Record, SessionInfo, SessionStore, StoreError, StoreKey, async_trait, now};
+use session_core::{
+    Record, SessionInfo, SessionStore, StoreError, StoreKey, StoreStats, async_trait, now,
+};
 #[cfg(feature = "mysql")]
 use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
 #[cfg(feature = "postgres")]
@@ -593,22 +595,59 @@ impl SessionStore for SqlStore {
     }
 
     async fn delete_expired(&self) -> Result<u64, StoreError> {
-        let q = &self.inner.queries.delete_expired;
-        let now = now().unix_timestamp();
         let mut total = 0;
         loop {
-            let removed = on_pool!(&self.inner.pool, |p| sqlx::query(q)
-                .bind(now)
-                .bind(SWEEP_BATCH)
-                .execute(p)
-                .await
-                .map(|r| r.rows_affected()))
-            .map_err(store_error)?;
+            let removed = self.delete_expired_batch(SWEEP_BATCH as u64).await?;
             total += removed;
             if removed < SWEEP_BATCH as u64 {
                 return Ok(total);
             }
         }
+    }
+
+    async fn delete_expired_batch(&self, max: u64) -> Result<u64, StoreError> {
+        let q = &self.inner.queries.delete_expired;
+        let max = i64::try_from(max).unwrap_or(i64::MAX);
+        on_pool!(&self.inner.pool, |p| sqlx::query(q)
+            .bind(now().unix_timestamp())
+            .bind(max)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(store_error)
+    }
+
+    async fn stats(&self, top_users: usize) -> Result<StoreStats, StoreError> {
+        let queries = &self.inner.queries;
+        let now = now().unix_timestamp();
+        let (hour, day) = (now + 3600, now + 86_400);
+        let (live, expired, within_hour, within_day): (i64, i64, i64, i64) =
+            on_pool!(&self.inner.pool, |p| sqlx::query_as(&queries.stats)
+                .bind(now)
+                .bind(now)
+                .bind(now)
+                .bind(hour)
+                .bind(now)
+                .bind(day)
+                .fetch_one(p)
+                .await)
+            .map_err(store_error)?;
+        let limit = i64::try_from(top_users).unwrap_or(i64::MAX);
+        let users: Vec<(String, i64)> =
+            on_pool!(&self.inner.pool, |p| sqlx::query_as(&queries.top_users)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(p)
+                .await)
+            .map_err(store_error)?;
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        let mut stats = StoreStats::default();
+        stats.live = count(live);
+        stats.expired = Some(count(expired));
+        stats.expiring_within_hour = count(within_hour);
+        stats.expiring_within_day = count(within_day);
+        stats.top_users = users.into_iter().map(|(u, n)| (u, count(n))).collect();
+        Ok(stats)
     }
 
     fn supports_user_index(&self) -> bool {

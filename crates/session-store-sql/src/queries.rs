@@ -18,6 +18,8 @@ pub(crate) struct Queries {
     pub(crate) delete_expired: String,
     pub(crate) sessions_of: String,
     pub(crate) delete_sessions_of: String,
+    pub(crate) stats: String,
+    pub(crate) top_users: String,
 }
 
 impl Queries {
@@ -69,6 +71,15 @@ impl Queries {
                             WHERE user_key = ? AND expires_at > ? ORDER BY created_at, id"),
             delete_sessions_of: q(
                 "DELETE FROM {table} WHERE user_key = ? AND id <> ? AND expires_at > ?",
+            ),
+            stats: q(
+                "SELECT COUNT(CASE WHEN expires_at > ? THEN 1 END), COUNT(CASE WHEN expires_at <= ? THEN 1 END), \
+                      COUNT(CASE WHEN expires_at > ? AND expires_at <= ? THEN 1 END), \
+                      COUNT(CASE WHEN expires_at > ? AND expires_at <= ? THEN 1 END) FROM {table}",
+            ),
+            top_users: q(
+                "SELECT {user_key}, COUNT(*) FROM {table} WHERE expires_at > ? AND user_key IS NOT NULL \
+                          GROUP BY user_key ORDER BY COUNT(*) DESC, user_key LIMIT ?",
             ),
         }
     }

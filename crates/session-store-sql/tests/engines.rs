@@ -203,7 +203,7 @@ async fn engine_outage_is_an_error_then_recovers(url: &str, engine: &str) {
     let manager = manager(&store);
     let (cookie, _) = session(&manager).await;
 
-    proxy.cut();
+    proxy.cut().await;
     let err = manager
         .request([cookie.as_str()])
         .load()

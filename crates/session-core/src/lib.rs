@@ -69,6 +69,7 @@ pub mod expiry;
 pub mod id;
 pub mod keys;
 pub mod manager;
+pub mod observe;
 pub mod record;
 pub mod request;
 pub mod session;
@@ -81,7 +82,9 @@ pub use error::{ConfigError, SessionError};
 pub use expiry::{Expiry, ExpiryRules};
 pub use id::{IdFormat, SessionId, StoreKey};
 pub use keys::{KeyRing, MIN_SECRET_LEN, Verified};
-pub use manager::{DEFAULT_MAX_CONFLICT_RETRIES, SessionManager, SessionManagerBuilder};
+pub use manager::{
+    CookieRejected, DEFAULT_MAX_CONFLICT_RETRIES, Inspection, SessionManager, SessionManagerBuilder,
+};
 pub use record::{Record, SessionInfo, now};
 pub use request::{RequestSession, SessionResponse};
 pub use session::{RESERVED_PREFIX, Session};

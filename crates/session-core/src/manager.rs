@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use crate::request::Raw;
 use crate::{
-    Codec, ConfigError, CookieConfig, ExpiryRules, IdFormat, JsonCodec, KeyRing, RequestSession,
-    SessionInfo, SessionStore, StoreError, StoreKey,
+    Codec, ConfigError, CookieConfig, ExpiryRules, IdFormat, JsonCodec, KeyRing, Record,
+    RequestSession, SessionError, SessionId, SessionInfo, SessionStore, StoreError, StoreKey,
 };
 
 /// How many times a save is retried after losing a compare-and-swap to a
@@ -144,9 +144,98 @@ impl SessionManager {
         keep: Option<&StoreKey>,
     ) -> Result<u64, StoreError> {
         let ended = self.inner.store.delete_sessions_of(user, keep).await?;
+        crate::observe::count(crate::observe::ENDED, ended);
         tracing::info!(target: "session_core", ended, "ended a user's sessions");
         Ok(ended)
     }
+
+    /// The session ID in a session cookie's value (`<id>.<tag>`, with or
+    /// without a leading `name=`), once its signature verifies with this
+    /// manager's keys. For operators' tools; requests go through
+    /// [`request`](Self::request).
+    ///
+    /// ```
+    /// # use session_core::{KeyRing, SessionManager};
+    /// # let manager = SessionManager::new(session_store_memory::MemoryStore::new(), KeyRing::new([7u8; 32]).unwrap());
+    /// assert!(manager.verify_cookie("session=forged.value").is_err());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A [`CookieRejected`] saying why the value is not a valid session cookie.
+    pub fn verify_cookie(&self, value: &str) -> Result<SessionId, CookieRejected> {
+        let inner = &self.inner;
+        let value = value.trim();
+        let prefix = format!("{}=", inner.cookie.name());
+        let value = value.strip_prefix(&prefix).unwrap_or(value);
+        let (id, tag) = value
+            .rsplit_once('.')
+            .ok_or(CookieRejected("not a signed session cookie (no '.')"))?;
+        match inner.keys.verify(inner.cookie.name(), id, tag) {
+            None => Err(CookieRejected(
+                "the signature does not verify with the given secret",
+            )),
+            Some(_) => SessionId::parse_in(inner.id_format, id)
+                .ok_or(CookieRejected("malformed session ID")),
+        }
+    }
+
+    /// The stored record of `id` and its decoded data, without touching it
+    /// (no expiry extension, nothing written). `None` when there is no live
+    /// session.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Store`] when the store fails.
+    pub async fn inspect(&self, id: &SessionId) -> Result<Option<Inspection>, SessionError> {
+        let key = id.store_key();
+        let load = self.inner.store.load(&key);
+        let Some(record) = crate::observe::store_op("load", &id.log_key(), load).await? else {
+            return Ok(None);
+        };
+        if !record.is_live_at(crate::now()) {
+            return Ok(None);
+        }
+        let data = self.inner.codec.decode(&record.data);
+        Ok(Some(Inspection { record, data }))
+    }
+
+    /// Ends one session on the server (as a logout would).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the store fails.
+    pub async fn end(&self, id: &SessionId) -> Result<(), StoreError> {
+        crate::observe::store_op(
+            "delete",
+            &id.log_key(),
+            self.inner.store.delete(&id.store_key()),
+        )
+        .await?;
+        crate::observe::count(crate::observe::ENDED, 1);
+        tracing::info!(target: "session_core", session = %id.log_key(), "ended a session");
+        Ok(())
+    }
+
+    /// The ID format this manager issues and accepts.
+    pub fn id_format(&self) -> IdFormat {
+        self.inner.id_format
+    }
+}
+
+/// Why [`SessionManager::verify_cookie`] refused a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct CookieRejected(&'static str);
+
+/// One stored session as [`SessionManager::inspect`] sees it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Inspection {
+    /// The stored record.
+    pub record: Record,
+    /// Its data, decoded (or why it would not decode).
+    pub data: Result<crate::Data, crate::CodecError>,
 }
 
 /// Configures a [`SessionManager`]; see [`SessionManager::builder`].

@@ -59,7 +59,7 @@ use crate::cookie::{Found, Rejection};
 use crate::keys::{TAG_LEN, Verified};
 use crate::session::{Origin, State};
 use crate::{
-    CodecError, Record, Session, SessionError, SessionId, SessionManager, StoreError, now,
+    CodecError, Record, Session, SessionError, SessionId, SessionManager, StoreError, now, observe,
 };
 
 /// How many fresh IDs `create` tries before giving up on duplicates (a
@@ -262,7 +262,8 @@ type Fetched = (Result<Data, CodecError>, Origin);
 async fn fetch(manager: &SessionManager, id: &SessionId) -> Result<Option<Fetched>, SessionError> {
     let inner = &manager.inner;
     let key = id.store_key();
-    let record = match inner.store.load(&key).await {
+    observe::count(observe::LOADS, 1);
+    let record = match observe::store_op("load", &id.log_key(), inner.store.load(&key)).await {
         Ok(Some(record)) => record,
         Ok(None) => return Ok(None),
         Err(StoreError::Corrupt(reason)) => {
@@ -303,8 +304,9 @@ impl Commit<'_> {
                 empty,
             )
         };
-        for key in &retired {
-            store.delete(key).await?;
+        for id in &retired {
+            observe::store_op("delete", &id.log_key(), store.delete(&id.store_key())).await?;
+            observe::count(observe::ENDED, 1);
         }
         self.session.lock().retired.clear();
         let carried = !matches!(incoming, Incoming::Absent);
@@ -313,7 +315,13 @@ impl Commit<'_> {
             if let Some(origin) = &origin
                 && modified
             {
-                store.delete(&origin.id.store_key()).await?;
+                observe::store_op(
+                    "delete",
+                    &origin.id.log_key(),
+                    store.delete(&origin.id.store_key()),
+                )
+                .await?;
+                observe::count(observe::ENDED, 1);
             }
             if carried || !retired.is_empty() {
                 self.remove_cookie();
@@ -355,8 +363,10 @@ impl Commit<'_> {
                     user: state.user(),
                 }
             };
-            match inner.store.create(&record).await {
+            match observe::store_op("create", &id.log_key(), inner.store.create(&record)).await {
                 Ok(()) => {
+                    observe::count(observe::CREATED, 1);
+                    observe::count(observe::SAVES, 1);
                     tracing::debug!(target: "session_core", session = %id.log_key(), "session created");
                     self.saved(id, &record);
                     return Ok(());
@@ -388,8 +398,15 @@ impl Commit<'_> {
                     user: state.user(),
                 }
             };
-            match inner.store.update(&record, version).await {
+            match observe::store_op(
+                "update",
+                &origin.id.log_key(),
+                inner.store.update(&record, version),
+            )
+            .await
+            {
                 Ok(()) => {
+                    observe::count(observe::SAVES, 1);
                     tracing::debug!(target: "session_core", session = %origin.id.log_key(), retries = attempt, "session saved");
                     self.saved(origin.id, &record);
                     return Ok(());
@@ -399,6 +416,7 @@ impl Commit<'_> {
                     return Ok(());
                 }
                 Err(StoreError::Conflict) => {
+                    observe::count(observe::CONFLICTS, 1);
                     tracing::debug!(target: "session_core", session = %origin.id.log_key(), "concurrent save; re-applying this request's changes");
                     let Some((data, latest)) = fetch(self.manager, &origin.id).await? else {
                         self.ended(&origin.id);
@@ -430,8 +448,15 @@ impl Commit<'_> {
         };
         let fixed = matches!(expiry, crate::Expiry::At(_));
         if !fixed && inner.rules.touch_due(origin.expires_at, next) {
-            match inner.store.touch(&origin.id.store_key(), next).await {
+            match observe::store_op(
+                "touch",
+                &origin.id.log_key(),
+                inner.store.touch(&origin.id.store_key(), next),
+            )
+            .await
+            {
                 Ok(()) => {
+                    observe::count(observe::TOUCHES, 1);
                     tracing::trace!(target: "session_core", session = %origin.id.log_key(), "session expiry extended");
                     self.session.lock().origin = Some(Origin {
                         expires_at: next,

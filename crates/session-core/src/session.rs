@@ -77,8 +77,8 @@ pub(crate) struct State {
     pub(crate) accessed: bool,
     /// The stored record this session still refers to.
     pub(crate) origin: Option<Origin>,
-    /// Records to delete when the request ends (after `flush`/`cycle_id`).
-    pub(crate) retired: Vec<StoreKey>,
+    /// Sessions to delete when the request ends (after `flush`/`cycle_id`).
+    pub(crate) retired: Vec<SessionId>,
     pub(crate) destroyed: bool,
     pub(crate) rules: ExpiryRules,
 }
@@ -236,7 +236,7 @@ impl Session {
     pub fn cycle_id(&self) {
         let mut state = self.lock();
         if let Some(origin) = state.origin.take() {
-            state.retired.push(origin.id.store_key());
+            state.retired.push(origin.id);
         }
         state.modified = true;
     }
@@ -390,7 +390,7 @@ impl State {
 
     fn flush(&mut self) {
         if let Some(origin) = self.origin.take() {
-            self.retired.push(origin.id.store_key());
+            self.retired.push(origin.id);
         }
         self.data.clear();
         self.changes.clear();

@@ -16,6 +16,9 @@
 //! Everything of `session-core` is re-exported at the root ([`Session`],
 //! [`SessionManager`], [`KeyRing`], …), and `open_store` opens any enabled
 //! engine from a URL, as the demo and the CLI do (with any store feature).
+//! [`spawn_expired_cleanup`] sweeps expired sessions in the background for
+//! engines without native expiry. The `metrics` feature turns on the core's
+//! counters (see [`observe`]).
 //!
 //! ```toml
 //! [dependencies]
@@ -45,6 +48,7 @@
     feature = "redis"
 ))]
 mod any_store;
+mod cleanup;
 
 #[cfg(any(
     feature = "memory",
@@ -55,6 +59,7 @@ mod any_store;
     feature = "redis"
 ))]
 pub use any_store::{AnyStore, OpenError, open_store};
+pub use cleanup::{CleanupTask, spawn_expired_cleanup};
 pub use session_core::*;
 #[cfg(feature = "file")]
 pub use session_store_file::FileStore;

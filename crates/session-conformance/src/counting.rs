@@ -20,7 +20,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use session_core::time::OffsetDateTime;
-use session_core::{Record, SessionInfo, SessionStore, StoreError, StoreKey, async_trait};
+use session_core::{
+    Record, SessionInfo, SessionStore, StoreError, StoreKey, StoreStats, async_trait,
+};
 
 #[derive(Default)]
 struct Counts {
@@ -114,6 +116,14 @@ impl<S: SessionStore> SessionStore for CountingStore<S> {
     async fn delete_expired(&self) -> Result<u64, StoreError> {
         self.check()?;
         self.inner.delete_expired().await
+    }
+    async fn delete_expired_batch(&self, max: u64) -> Result<u64, StoreError> {
+        self.check()?;
+        self.inner.delete_expired_batch(max).await
+    }
+    async fn stats(&self, top_users: usize) -> Result<StoreStats, StoreError> {
+        self.check()?;
+        self.inner.stats(top_users).await
     }
     fn expires_natively(&self) -> bool {
         self.inner.expires_natively()

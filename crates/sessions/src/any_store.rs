@@ -3,7 +3,9 @@
 use std::fmt;
 
 use session_core::time::OffsetDateTime;
-use session_core::{Record, SessionInfo, SessionStore, StoreError, StoreKey, async_trait};
+use session_core::{
+    Record, SessionInfo, SessionStore, StoreError, StoreKey, StoreStats, async_trait,
+};
 
 /// Why [`open_store`] failed.
 #[derive(Debug)]
@@ -76,6 +78,10 @@ pub enum AnyStore {
 /// | `redis://…` | [`RedisStore`](session_store_redis::RedisStore) | `redis` |
 /// | `redis+cluster://h1:p1,h2:p2` | a Redis Cluster through those nodes | `redis` |
 ///
+/// Two query parameters of this crate's own are taken out of the URL
+/// before it reaches the engine: `table=NAME` picks the SQL table (default
+/// `sessions`) and `prefix=P` the Redis key prefix (default `session:`).
+///
 /// SQL stores are not migrated here: call [`AnyStore::migrate`].
 ///
 /// # Errors
@@ -83,6 +89,9 @@ pub enum AnyStore {
 /// [`OpenError::Unsupported`] for an unknown scheme or a disabled feature,
 /// [`OpenError::Engine`] when the engine cannot be opened or reached.
 pub async fn open_store(url: &str) -> Result<AnyStore, OpenError> {
+    let (url, table) = take_param(url, "table");
+    let (url, prefix) = take_param(&url, "prefix");
+    let url = url.as_str();
     let scheme = url
         .split(':')
         .next()
@@ -90,6 +99,8 @@ pub async fn open_store(url: &str) -> Result<AnyStore, OpenError> {
         .to_ascii_lowercase();
     #[allow(unused_variables)]
     let engine = |e: Box<dyn std::error::Error + Send + Sync>| OpenError::Engine(e);
+    #[allow(unused_variables)]
+    let (table, prefix) = (table, prefix);
     match scheme.as_str() {
         #[cfg(feature = "memory")]
         "memory" => Ok(AnyStore::Memory(session_store_memory::MemoryStore::new())),
@@ -106,13 +117,14 @@ pub async fn open_store(url: &str) -> Result<AnyStore, OpenError> {
                 .map_err(|e| engine(e.into()))
         }
         #[cfg(feature = "sqlite")]
-        "sqlite" => sql(url).await,
+        "sqlite" => sql(url, table).await,
         #[cfg(feature = "postgres")]
-        "postgres" | "postgresql" => sql(url).await,
+        "postgres" | "postgresql" => sql(url, table).await,
         #[cfg(feature = "mysql")]
-        "mysql" | "mariadb" => sql(url).await,
+        "mysql" | "mariadb" => sql(url, table).await,
         #[cfg(feature = "redis")]
-        "redis" | "rediss" => session_store_redis::RedisStore::connect(url)
+        "redis" | "rediss" => redis_builder(prefix)
+            .connect(url)
             .await
             .map(AnyStore::Redis)
             .map_err(|e| engine(e.into())),
@@ -123,7 +135,8 @@ pub async fn open_store(url: &str) -> Result<AnyStore, OpenError> {
                 .filter(|n| !n.is_empty())
                 .map(|n| format!("redis://{n}"))
                 .collect();
-            session_store_redis::RedisStore::connect_cluster(nodes)
+            redis_builder(prefix)
+                .connect_cluster(nodes)
                 .await
                 .map(AnyStore::Redis)
                 .map_err(|e| engine(e.into()))
@@ -133,11 +146,49 @@ pub async fn open_store(url: &str) -> Result<AnyStore, OpenError> {
 }
 
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
-async fn sql(url: &str) -> Result<AnyStore, OpenError> {
-    session_store_sql::SqlStore::connect(url)
+async fn sql(url: &str, table: Option<String>) -> Result<AnyStore, OpenError> {
+    let mut builder = session_store_sql::SqlStore::builder(url);
+    if let Some(table) = table {
+        builder = builder.table(table);
+    }
+    builder
+        .connect()
         .await
         .map(AnyStore::Sql)
         .map_err(|e| OpenError::Engine(e.into()))
+}
+
+#[cfg(feature = "redis")]
+fn redis_builder(prefix: Option<String>) -> session_store_redis::RedisStoreBuilder {
+    let builder = session_store_redis::RedisStore::builder();
+    match prefix {
+        Some(prefix) => builder.prefix(prefix),
+        None => builder,
+    }
+}
+
+/// Removes the query parameter `name` from `url`, returning its value.
+fn take_param(url: &str, name: &str) -> (String, Option<String>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_owned(), None);
+    };
+    let mut value = None;
+    let rest: Vec<&str> = query
+        .split('&')
+        .filter(|pair| match pair.split_once('=') {
+            Some((k, v)) if k == name => {
+                value = Some(v.to_owned());
+                false
+            }
+            _ => !pair.is_empty(),
+        })
+        .collect();
+    let url = if rest.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    };
+    (url, value)
 }
 
 impl AnyStore {
@@ -193,6 +244,12 @@ impl SessionStore for AnyStore {
     async fn delete_expired(&self) -> Result<u64, StoreError> {
         self.as_dyn().delete_expired().await
     }
+    async fn delete_expired_batch(&self, max: u64) -> Result<u64, StoreError> {
+        self.as_dyn().delete_expired_batch(max).await
+    }
+    async fn stats(&self, top_users: usize) -> Result<StoreStats, StoreError> {
+        self.as_dyn().stats(top_users).await
+    }
     fn expires_natively(&self) -> bool {
         self.as_dyn().expires_natively()
     }
@@ -208,5 +265,23 @@ impl SessionStore for AnyStore {
         keep: Option<&StoreKey>,
     ) -> Result<u64, StoreError> {
         self.as_dyn().delete_sessions_of(user, keep).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::take_param;
+
+    #[test]
+    fn own_parameters_are_taken_out_of_the_url() {
+        assert_eq!(
+            take_param("sqlite:a.db?table=s&mode=rwc", "table"),
+            ("sqlite:a.db?mode=rwc".into(), Some("s".into()))
+        );
+        assert_eq!(
+            take_param("redis://h/?prefix=app:", "prefix"),
+            ("redis://h/".into(), Some("app:".into()))
+        );
+        assert_eq!(take_param("memory:", "table"), ("memory:".into(), None));
     }
 }

@@ -1,0 +1,498 @@
+//! `session-cli`: operate a session store.
+//!
+//! ```text
+//! session-cli --store sqlite:sessions.db clear-expired
+//! SESSION_SECRET=… session-cli --store postgres://app@db/app inspect 'session=…'
+//! ```
+//!
+//! Exit codes: 0 success; 1 the store failed or `check` found a problem;
+//! 2 a usage or configuration error (bad URL, missing or wrong secret,
+//! malformed ID); 3 no such session; 4 the store cannot do this.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use serde_json::{Value, json};
+use sessions::time::OffsetDateTime;
+use sessions::{
+    AnyStore, CookieConfig, IdFormat, KeyRing, SessionId, SessionManager, SessionStore, StoreError,
+    open_store,
+};
+
+/// Operate a session store: clear expired sessions, count, inspect, revoke,
+/// migrate, check.
+///
+/// Exit codes: 0 success; 1 the store failed or `check` found a problem;
+/// 2 usage or configuration error (bad URL, missing or wrong secret,
+/// malformed ID); 3 no such session; 4 the store cannot do this.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about)]
+struct Cli {
+    /// The store: memory:, file:DIR, sqlite:PATH, postgres://…, mysql://…,
+    /// redis://…, redis+cluster://h:p,h:p (add ?table=NAME or ?prefix=P).
+    #[arg(long, env = "SESSION_STORE", hide_env_values = true)]
+    store: String,
+
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+
+    /// Read the secret from this file instead of the SESSION_SECRET
+    /// variable (a secret is never taken from the command line, where
+    /// other users could see it).
+    #[arg(long, global = true)]
+    secret_file: Option<PathBuf>,
+
+    /// The session cookie's name (to read `name=value` cookies).
+    #[arg(long, global = true, default_value = "session")]
+    cookie_name: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Delete expired sessions in batches (Django's clearsessions).
+    ClearExpired {
+        /// Sessions deleted per batch.
+        #[arg(long, default_value_t = 1000)]
+        batch: u64,
+    },
+    /// Count live sessions.
+    Count,
+    /// Live sessions, those expiring within an hour and a day, top users.
+    Stats {
+        /// How many users to list.
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+    },
+    /// List a user's sessions (digests of their IDs, never the IDs).
+    List {
+        /// The user.
+        #[arg(long)]
+        user: String,
+    },
+    /// End a user's sessions, or one session.
+    Revoke {
+        /// End every session of this user (for example after a password change).
+        #[arg(long, conflicts_with = "session")]
+        user: Option<String>,
+        /// The session: a cookie value `id.tag` (needs the secret) or a raw ID.
+        #[arg(required_unless_present = "user")]
+        session: Option<String>,
+    },
+    /// Show one session's data: give a cookie value `id.tag` (needs the
+    /// secret) or a raw ID.
+    Inspect {
+        /// The cookie value or ID.
+        session: String,
+    },
+    /// Create or upgrade the SQL schema.
+    Migrate,
+    /// Check the connection, the schema and the key ring.
+    Check,
+}
+
+/// A failure, with the exit code it maps to.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    fn store(e: impl std::fmt::Display) -> Self {
+        Failure {
+            code: 1,
+            message: e.to_string(),
+        }
+    }
+    fn usage(message: impl Into<String>) -> Self {
+        Failure {
+            code: 2,
+            message: message.into(),
+        }
+    }
+}
+
+fn from_store(e: StoreError) -> Failure {
+    match e {
+        StoreError::Unsupported(what) => Failure {
+            code: 4,
+            message: format!("this store does not support {what}"),
+        },
+        other => Failure::store(other),
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("session-cli: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(&cli)) {
+        Ok(output) => {
+            if cli.json {
+                println!("{}", output.json);
+            } else {
+                println!("{}", output.text);
+            }
+            ExitCode::from(output.code)
+        }
+        Err(failure) => {
+            if cli.json {
+                println!("{}", json!({ "error": failure.message }));
+            }
+            eprintln!("session-cli: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+struct Output {
+    text: String,
+    json: Value,
+    /// The exit code (non-zero for a `check` that found problems).
+    code: u8,
+}
+
+impl Output {
+    fn new(text: impl Into<String>, json: Value) -> Self {
+        Output {
+            text: text.into(),
+            json,
+            code: 0,
+        }
+    }
+}
+
+async fn run(cli: &Cli) -> Result<Output, Failure> {
+    if let Command::Check = cli.command {
+        return check(cli).await;
+    }
+    let store = open_store(&cli.store).await.map_err(|e| match e {
+        sessions::OpenError::Unsupported(_) => Failure::usage(e.to_string()),
+        other => Failure::store(other),
+    })?;
+    match &cli.command {
+        Command::ClearExpired { batch } => clear_expired(&store, *batch).await,
+        Command::Count => {
+            let stats = store.stats(0).await.map_err(from_store)?;
+            Ok(Output::new(
+                stats.live.to_string(),
+                json!({ "live": stats.live }),
+            ))
+        }
+        Command::Stats { top } => {
+            let s = store.stats(*top).await.map_err(from_store)?;
+            let mut text = format!(
+                "live sessions:            {}\nexpiring within an hour:  {}\nexpiring within a day:    {}\n",
+                s.live, s.expiring_within_hour, s.expiring_within_day
+            );
+            if let Some(expired) = s.expired {
+                text.push_str(&format!("expired, not yet removed: {expired}\n"));
+            }
+            for (user, n) in &s.top_users {
+                text.push_str(&format!("user {user}: {n}\n"));
+            }
+            let users: Vec<Value> = s
+                .top_users
+                .iter()
+                .map(|(u, n)| json!({ "user": u, "sessions": n }))
+                .collect();
+            Ok(Output::new(
+                text.trim_end(),
+                json!({
+                    "live": s.live, "expired": s.expired,
+                    "expiring_within_hour": s.expiring_within_hour, "expiring_within_day": s.expiring_within_day,
+                    "top_users": users,
+                }),
+            ))
+        }
+        Command::List { user } => {
+            let list = store.sessions_of(user).await.map_err(from_store)?;
+            let text: Vec<String> = list
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{}  created {}  expires {}",
+                        s.key,
+                        date(s.created_at),
+                        date(s.expires_at)
+                    )
+                })
+                .collect();
+            let json: Vec<Value> = list
+                .iter()
+                .map(|s| json!({ "id": s.key.as_str(), "created": s.created_at.unix_timestamp(), "expires": s.expires_at.unix_timestamp() }))
+                .collect();
+            let text = if text.is_empty() {
+                format!("no sessions of user {user}")
+            } else {
+                text.join("\n")
+            };
+            Ok(Output::new(text, Value::Array(json)))
+        }
+        Command::Revoke {
+            user: Some(user), ..
+        } => {
+            let ended = store
+                .delete_sessions_of(user, None)
+                .await
+                .map_err(from_store)?;
+            Ok(Output::new(
+                format!("ended {ended} sessions of user {user}"),
+                json!({ "ended": ended }),
+            ))
+        }
+        Command::Revoke {
+            session: Some(session),
+            ..
+        } => {
+            let manager = manager(cli, store)?;
+            let id = session_id(cli, &manager, session)?;
+            if manager
+                .inspect(&id)
+                .await
+                .map_err(Failure::store)?
+                .is_none()
+            {
+                return Err(Failure {
+                    code: 3,
+                    message: format!("no live session {}", id.log_key()),
+                });
+            }
+            manager.end(&id).await.map_err(from_store)?;
+            Ok(Output::new(
+                format!("ended session {}", id.store_key()),
+                json!({ "ended": 1 }),
+            ))
+        }
+        Command::Revoke { .. } => Err(Failure::usage("give --user USER or a session")),
+        Command::Inspect { session } => {
+            let manager = manager(cli, store)?;
+            let id = session_id(cli, &manager, session)?;
+            let Some(found) = manager.inspect(&id).await.map_err(Failure::store)? else {
+                return Err(Failure {
+                    code: 3,
+                    message: format!("no live session {}", id.log_key()),
+                });
+            };
+            let r = &found.record;
+            let data = match &found.data {
+                Ok(data) => Value::Object(data.clone()),
+                Err(e) => json!({ "undecodable": e.to_string() }),
+            };
+            let json = json!({
+                "id": r.key.as_str(), "version": r.version, "user": r.user,
+                "created": r.created_at.unix_timestamp(), "expires": r.expires_at.unix_timestamp(),
+                "data": data,
+            });
+            let text = format!(
+                "session {}\nversion  {}\nuser     {}\ncreated  {}\nexpires  {}\ndata\n{}",
+                r.key,
+                r.version,
+                r.user.as_deref().unwrap_or("-"),
+                date(r.created_at),
+                date(r.expires_at),
+                serde_json::to_string_pretty(&json["data"]).unwrap_or_default()
+            );
+            Ok(Output::new(text, json))
+        }
+        Command::Migrate => {
+            store.migrate().await.map_err(Failure::store)?;
+            Ok(Output::new(
+                "the schema is up to date",
+                json!({ "migrated": true }),
+            ))
+        }
+        Command::Check => unreachable!("handled above"),
+    }
+}
+
+async fn clear_expired(store: &AnyStore, batch: u64) -> Result<Output, Failure> {
+    let batch = batch.max(1);
+    let bar = if std::io::stderr().is_terminal() {
+        let total = store.stats(0).await.ok().and_then(|s| s.expired);
+        let bar = match total {
+            Some(n) => indicatif::ProgressBar::new(n),
+            None => indicatif::ProgressBar::new_spinner(),
+        };
+        bar.set_message("removing expired sessions");
+        Some(bar)
+    } else {
+        None
+    };
+    let mut removed = 0;
+    loop {
+        let n = store
+            .delete_expired_batch(batch)
+            .await
+            .map_err(from_store)?;
+        removed += n;
+        if let Some(bar) = &bar {
+            bar.inc(n);
+        }
+        if n < batch {
+            break;
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let note = if store.expires_natively() {
+        " (this store expires sessions itself)"
+    } else {
+        ""
+    };
+    Ok(Output::new(
+        format!("removed {removed} expired sessions{note}"),
+        json!({ "removed": removed }),
+    ))
+}
+
+/// Reads the secret: `--secret-file`, else `SESSION_SECRET`.
+fn secret(cli: &Cli) -> Result<Option<String>, Failure> {
+    if let Some(path) = &cli.secret_file {
+        return std::fs::read_to_string(path)
+            .map(|s| Some(s.trim().to_owned()))
+            .map_err(|e| {
+                Failure::usage(format!(
+                    "cannot read the secret file {}: {e}",
+                    path.display()
+                ))
+            });
+    }
+    Ok(std::env::var("SESSION_SECRET")
+        .ok()
+        .filter(|s| !s.is_empty()))
+}
+
+fn key_ring(cli: &Cli) -> Result<Option<KeyRing>, Failure> {
+    let Some(secret) = secret(cli)? else {
+        return Ok(None);
+    };
+    let fallbacks: Vec<String> = std::env::var("SESSION_SECRET_FALLBACKS")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    KeyRing::with_fallbacks(secret, fallbacks)
+        .map(Some)
+        .map_err(|e| Failure::usage(e.to_string()))
+}
+
+/// A manager for reading single sessions. Without a secret a throwaway key
+/// is used: raw IDs still work, signed cookies are refused.
+fn manager(cli: &Cli, store: AnyStore) -> Result<SessionManager, Failure> {
+    let keys = match key_ring(cli)? {
+        Some(keys) => keys,
+        // 256 random bits, never written anywhere: verifies nothing.
+        None => KeyRing::new(SessionId::generate().expose())
+            .map_err(|e| Failure::usage(e.to_string()))?,
+    };
+    SessionManager::builder(store, keys)
+        .cookie(CookieConfig::new(cli.cookie_name.clone()))
+        .build()
+        .map_err(|e| Failure::usage(e.to_string()))
+}
+
+/// The session ID in `input`: a signed cookie value (verified) or a raw ID.
+fn session_id(cli: &Cli, manager: &SessionManager, input: &str) -> Result<SessionId, Failure> {
+    let input = input.trim();
+    if input.contains('.') {
+        if secret(cli)?.is_none() {
+            return Err(Failure::usage(
+                "a cookie value needs the secret: set SESSION_SECRET or --secret-file",
+            ));
+        }
+        return manager
+            .verify_cookie(input)
+            .map_err(|e| Failure::usage(format!("not a valid session cookie: {e}")));
+    }
+    SessionId::parse_in(manager.id_format(), input)
+        .or_else(|| SessionId::parse_in(IdFormat::Django, input))
+        .ok_or_else(|| Failure::usage("not a session ID or cookie value"))
+}
+
+async fn check(cli: &Cli) -> Result<Output, Failure> {
+    let mut checks: Vec<(String, bool, String)> = Vec::new();
+    match open_store(&cli.store).await {
+        Ok(store) => {
+            checks.push(("connection".into(), true, "connected".into()));
+            if let AnyStore::Sql(sql) = &store {
+                match sql.schema_is_current().await {
+                    Ok(true) => checks.push((
+                        "schema".into(),
+                        true,
+                        format!("table {} is current", sql.table()),
+                    )),
+                    Ok(false) => checks.push((
+                        "schema".into(),
+                        false,
+                        format!(
+                            "table {} is missing or old: run `session-cli migrate`",
+                            sql.table()
+                        ),
+                    )),
+                    Err(e) => checks.push(("schema".into(), false, e.to_string())),
+                }
+            }
+            match store.stats(0).await {
+                Ok(s) => checks.push(("read".into(), true, format!("{} live sessions", s.live))),
+                Err(StoreError::Unsupported(_)) => {}
+                Err(e) => checks.push(("read".into(), false, e.to_string())),
+            }
+        }
+        Err(e) => checks.push(("connection".into(), false, e.to_string())),
+    }
+    match key_ring(cli) {
+        Ok(Some(keys)) => checks.push((
+            "key ring".into(),
+            true,
+            format!("{} key(s), all long enough", keys.len()),
+        )),
+        Ok(None) => checks.push((
+            "key ring".into(),
+            false,
+            "no secret: set SESSION_SECRET or --secret-file".into(),
+        )),
+        Err(e) => checks.push(("key ring".into(), false, e.message)),
+    }
+    let ok = checks.iter().all(|(_, ok, _)| *ok);
+    let text: Vec<String> = checks
+        .iter()
+        .map(|(name, ok, detail)| format!("{} {name}: {detail}", if *ok { "ok  " } else { "FAIL" }))
+        .collect();
+    let json = json!({
+        "ok": ok,
+        "checks": checks.iter().map(|(n, ok, d)| json!({ "check": n, "ok": ok, "detail": d })).collect::<Vec<_>>(),
+    });
+    Ok(Output {
+        text: text.join("\n"),
+        json,
+        code: if ok { 0 } else { 1 },
+    })
+}
+
+fn date(t: OffsetDateTime) -> String {
+    t.format(&sessions::time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}

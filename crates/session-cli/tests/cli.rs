@@ -1,0 +1,257 @@
+//! The real `session-cli` binary against SQLite, PostgreSQL and Redis:
+//! sessions are made through the library, then counted, swept, revoked and
+//! inspected through the CLI, checking output and exit codes, including
+//! wrong URLs, an unreachable engine and a wrong secret.
+
+use std::process::{Command, Output};
+
+use session_conformance::services;
+use sessions::time::Duration;
+use sessions::{Expiry, KeyRing, SessionManager, open_store};
+
+const SECRET: &str = "the CLI test's secret, long enough to sign";
+const WRONG: &str = "somebody else's secret, also long enough";
+
+fn cli(store: &str, secret: Option<&str>, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_session-cli"));
+    cmd.arg("--store")
+        .arg(store)
+        .args(args)
+        .env_remove("SESSION_SECRET")
+        .env_remove("SESSION_STORE");
+    if let Some(secret) = secret {
+        cmd.env("SESSION_SECRET", secret);
+    }
+    cmd.output().expect("session-cli runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).trim().to_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exited")
+}
+
+/// Makes, through the library: three sessions of alice, one of bob (whose
+/// cookie it returns), and two that have already expired.
+async fn populate(url: &str) -> String {
+    let store = open_store(url).await.expect("open");
+    store.migrate().await.expect("migrate");
+    let manager = SessionManager::new(store, KeyRing::new(SECRET).unwrap());
+    let mut bob = String::new();
+    for (user, expired) in [
+        ("alice", false),
+        ("alice", false),
+        ("alice", false),
+        ("bob", false),
+        ("carol", true),
+        ("carol", true),
+    ] {
+        let request = manager.request(None);
+        let session = request.load().await.unwrap();
+        session.set_user(user).unwrap();
+        session.insert("name", user).unwrap();
+        if expired {
+            session.set_expiry(Expiry::AfterIdle(Duration::seconds(-10)));
+        }
+        let cookie = request.finish(200).await.unwrap().cookie_pair.unwrap();
+        if user == "bob" {
+            bob = cookie;
+        }
+    }
+    bob
+}
+
+/// The whole tour on one store URL.
+async fn tour(url: &str, expires_natively: bool) {
+    let bob = populate(url).await;
+    let bob_value = bob.split_once('=').unwrap().1.to_owned();
+    let bob_id = bob_value.split('.').next().unwrap().to_owned();
+
+    let o = cli(url, None, &["count"]);
+    assert_eq!(
+        (code(&o), stdout(&o)),
+        (0, "4".to_owned()),
+        "{}",
+        stderr(&o)
+    );
+    let o = cli(url, None, &["--json", "count"]);
+    assert_eq!(stdout(&o), r#"{"live":4}"#);
+
+    let o = cli(url, None, &["--json", "stats"]);
+    let stats: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON stats");
+    assert_eq!(stats["live"], 4);
+    assert_eq!(
+        stats["top_users"][0],
+        serde_json::json!({"user": "alice", "sessions": 3})
+    );
+
+    let o = cli(url, None, &["clear-expired"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let removed = if expires_natively { 0 } else { 2 };
+    assert!(
+        stdout(&o).starts_with(&format!("removed {removed} expired sessions")),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(
+        stdout(&cli(url, None, &["count"])),
+        "4",
+        "clear-expired removed a live session"
+    );
+
+    // A wrong secret: a clear message, exit 2, nothing touched.
+    for command in ["inspect", "revoke"] {
+        let o = cli(url, Some(WRONG), &[command, &bob]);
+        assert_eq!(code(&o), 2, "{command} with a wrong secret: {}", stderr(&o));
+        assert!(stderr(&o).contains("does not verify"), "{}", stderr(&o));
+    }
+    let o = cli(url, None, &["inspect", &bob_value]);
+    assert_eq!(code(&o), 2, "a cookie without the secret");
+    assert!(stderr(&o).contains("needs the secret"), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&cli(url, None, &["count"])),
+        "4",
+        "a refused command changed the store"
+    );
+
+    // Inspect by cookie (with the secret) and by raw ID (without).
+    let o = cli(url, Some(SECRET), &["--json", "inspect", &bob]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let shown: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(
+        (shown["user"].as_str(), shown["data"]["name"].as_str()),
+        (Some("bob"), Some("bob"))
+    );
+    let o = cli(url, None, &["inspect", &bob_id]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("\"name\": \"bob\""), "{}", stdout(&o));
+    assert!(!stdout(&o).contains(&bob_id), "inspect printed the raw ID");
+
+    let o = cli(url, None, &["list", "--user", "alice"]);
+    assert_eq!(stdout(&o).lines().count(), 3, "{}", stdout(&o));
+    assert!(!stdout(&o).contains(&bob_id));
+
+    let o = cli(url, None, &["revoke", "--user", "alice"]);
+    assert_eq!(
+        (code(&o), stdout(&o)),
+        (0, "ended 3 sessions of user alice".to_owned()),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(stdout(&cli(url, None, &["count"])), "1");
+
+    let o = cli(url, Some(SECRET), &["revoke", &bob]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = cli(url, Some(SECRET), &["inspect", &bob]);
+    assert_eq!(code(&o), 3, "an ended session: {}", stderr(&o));
+    assert_eq!(stdout(&cli(url, None, &["count"])), "0");
+
+    let o = cli(url, Some(SECRET), &["check"]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    let o = cli(url, None, &["check"]);
+    assert_eq!(code(&o), 1, "check without a secret must fail");
+    assert!(stdout(&o).contains("FAIL key ring"), "{}", stdout(&o));
+}
+
+fn sqlite_url() -> String {
+    let dir = std::env::temp_dir().join(services::unique_name("session-cli"));
+    std::fs::create_dir_all(&dir).unwrap();
+    format!("sqlite:{}", dir.join("sessions.db").display())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite() {
+    let url = sqlite_url();
+    tour(&url, false).await;
+    // A schema nobody migrated: check fails, migrate fixes it.
+    let fresh = format!("{url}?table=unmigrated");
+    let o = cli(&fresh, Some(SECRET), &["check"]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        stdout(&o).contains("run `session-cli migrate`"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(code(&cli(&fresh, None, &["migrate"])), 0);
+    assert_eq!(code(&cli(&fresh, Some(SECRET), &["check"])), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres() {
+    let base = services::url(
+        "SESSION_TEST_POSTGRES_URL",
+        "postgres://postgres@127.0.0.1:5432/test",
+    );
+    if let Err(e) = open_store(&base).await {
+        return services::unavailable::<()>("PostgreSQL", e).unwrap_or(());
+    }
+    let url = format!("{base}?table={}", services::unique_name("conf"));
+    tour(&url, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redis() {
+    let base = services::url("SESSION_TEST_REDIS_URL", "redis://127.0.0.1:6379");
+    if let Err(e) = open_store(&base).await {
+        return services::unavailable::<()>("Redis", e).unwrap_or(());
+    }
+    let url = format!("{base}/?prefix={}:", services::unique_name("cli"));
+    tour(&url, true).await;
+}
+
+#[test]
+fn wrong_urls_and_unreachable_engines_are_clear_errors() {
+    let o = cli("foo://nowhere", None, &["count"]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("unsupported store URL scheme"),
+        "{}",
+        stderr(&o)
+    );
+    for url in [
+        "postgres://postgres@127.0.0.1:1/test",
+        "redis://127.0.0.1:1",
+    ] {
+        let o = cli(url, None, &["count"]);
+        assert_eq!(code(&o), 1, "{url}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("could not open the session store"),
+            "{url}: {}",
+            stderr(&o)
+        );
+        let o = cli(url, Some(SECRET), &["check"]);
+        assert_eq!(code(&o), 1);
+        assert!(stdout(&o).contains("FAIL connection"), "{}", stdout(&o));
+    }
+    let o = cli("memory:", Some("short"), &["check"]);
+    assert_eq!(code(&o), 1);
+    assert!(stdout(&o).contains("at least 32"), "{}", stdout(&o));
+}
+
+#[test]
+fn help_documents_every_command() {
+    let o = Command::new(env!("CARGO_BIN_EXE_session-cli"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = stdout(&o);
+    for command in [
+        "clear-expired",
+        "count",
+        "stats",
+        "list",
+        "revoke",
+        "inspect",
+        "migrate",
+        "check",
+        "Exit codes",
+    ] {
+        assert!(help.contains(command), "--help does not mention {command}");
+    }
+}

@@ -64,6 +64,8 @@
 
 pub mod codec;
 pub mod cookie;
+#[cfg(feature = "django")]
+pub mod django;
 pub mod error;
 pub mod expiry;
 pub mod id;

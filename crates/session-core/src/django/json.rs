@@ -150,7 +150,7 @@ mod tests {
             (1e100, "1e+100"),
             (0.0, "0.0"),
             (-0.0, "-0.0"),
-            (3.141592653589793, "3.141592653589793"),
+            (std::f64::consts::PI, "3.141592653589793"),
         ];
         for (value, python) in cases {
             assert_eq!(python_float(value), python, "{value:e}");

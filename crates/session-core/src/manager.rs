@@ -49,6 +49,9 @@ pub(crate) struct Inner {
     pub(crate) codec: Arc<dyn Codec>,
     pub(crate) id_format: IdFormat,
     pub(crate) max_retries: u32,
+    /// Whether cookies carry an HMAC tag (off only in Django mode, where the
+    /// cookie holds Django's bare session key).
+    pub(crate) signed_cookies: bool,
 }
 
 impl fmt::Debug for SessionManager {
@@ -90,6 +93,7 @@ impl SessionManager {
             codec: Arc::new(JsonCodec),
             id_format: IdFormat::Native,
             max_retries: DEFAULT_MAX_CONFLICT_RETRIES,
+            signed_cookies: true,
         }
     }
 
@@ -168,6 +172,10 @@ impl SessionManager {
         let value = value.trim();
         let prefix = format!("{}=", inner.cookie.name());
         let value = value.strip_prefix(&prefix).unwrap_or(value);
+        if !inner.signed_cookies {
+            return SessionId::parse_in(inner.id_format, value)
+                .ok_or(CookieRejected("malformed session key"));
+        }
         let (id, tag) = value
             .rsplit_once('.')
             .ok_or(CookieRejected("not a signed session cookie (no '.')"))?;
@@ -247,6 +255,7 @@ pub struct SessionManagerBuilder {
     codec: Arc<dyn Codec>,
     id_format: IdFormat,
     max_retries: u32,
+    signed_cookies: bool,
 }
 
 impl fmt::Debug for SessionManagerBuilder {
@@ -290,6 +299,37 @@ impl SessionManagerBuilder {
         self
     }
 
+    /// Django mode: sessions a Django application shares. Django's 32-character
+    /// session keys in a plain cookie (as Django sends them; named
+    /// `sessionid` unless [`cookie`](Self::cookie) names it otherwise), data
+    /// encoded by [`DjangoCodec`](crate::django::DjangoCodec) with the Django
+    /// app's `SECRET_KEY`. Pair it with a store on Django's own table (for
+    /// example `session_store_sql::DjangoSqlStore`). The key ring given to
+    /// the builder is then unused.
+    ///
+    /// ```
+    /// use session_core::django::signing::DjangoSigner;
+    /// use session_core::{IdFormat, KeyRing, SessionManager};
+    ///
+    /// let signer = DjangoSigner::new("the Django app's SECRET_KEY", Vec::<&str>::new())?;
+    /// let manager = SessionManager::builder(session_store_memory::MemoryStore::new(), KeyRing::new([0u8; 32])?)
+    ///     .django(signer)
+    ///     .build()?;
+    /// assert_eq!(manager.cookie().name(), "sessionid");
+    /// assert_eq!(manager.id_format(), IdFormat::Django);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "django")]
+    pub fn django(mut self, signer: crate::django::signing::DjangoSigner) -> Self {
+        self.codec = Arc::new(crate::django::DjangoCodec::new(signer));
+        self.id_format = IdFormat::Django;
+        self.signed_cookies = false;
+        if self.cookie.name == CookieConfig::default().name {
+            self.cookie.name = "sessionid".into();
+        }
+        self
+    }
+
     /// Checks the configuration and builds the manager.
     ///
     /// # Errors
@@ -318,6 +358,7 @@ impl SessionManagerBuilder {
                 codec: self.codec,
                 id_format: self.id_format,
                 max_retries: self.max_retries,
+                signed_cookies: self.signed_cookies,
             }),
         })
     }

@@ -119,6 +119,13 @@ impl Incoming {
             Raw::Rejected(why) => return reject(*why),
             Raw::Value(value) => value,
         };
+        if !inner.signed_cookies {
+            // Django mode: the cookie is the bare key.
+            return match SessionId::parse_in(inner.id_format, value) {
+                Some(id) => Incoming::Valid { id, resign: false },
+                None => reject(Rejection::Malformed),
+            };
+        }
         // "<id>.<tag>": the tag has a fixed length, so split from the end.
         let Some((id, tag)) = value
             .rsplit_once('.')
@@ -508,11 +515,15 @@ impl Commit<'_> {
         now: time::OffsetDateTime,
     ) {
         let inner = &self.manager.inner;
-        let value = format!(
-            "{}.{}",
-            id.expose(),
-            inner.keys.sign(inner.cookie.name(), id.expose())
-        );
+        let value = if inner.signed_cookies {
+            format!(
+                "{}.{}",
+                id.expose(),
+                inner.keys.sign(inner.cookie.name(), id.expose())
+            )
+        } else {
+            id.expose().to_owned()
+        };
         let browser_close = {
             let state = self.session.lock();
             inner.rules.browser_close(state.expiry())

@@ -52,8 +52,11 @@ compile_error!(
     "session-store-sql needs at least one of the features `sqlite`, `postgres`, `mysql`"
 );
 
+mod django;
 mod migrate;
 mod queries;
+
+pub use django::DjangoSqlStore;
 
 use std::fmt;
 use std::sync::Arc;
@@ -448,7 +451,7 @@ fn version_param(v: u64) -> Result<i64, StoreError> {
 }
 
 /// Maps a driver error onto the store contract's error kinds.
-fn store_error(e: sqlx::Error) -> StoreError {
+pub(crate) fn store_error(e: sqlx::Error) -> StoreError {
     match e {
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)

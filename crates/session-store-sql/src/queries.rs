@@ -95,7 +95,7 @@ fn null_safe_eq(engine: Engine) -> &'static str {
 }
 
 /// PostgreSQL numbers its placeholders; the others take `?`.
-fn placeholders(engine: Engine, sql: &str) -> String {
+pub(crate) fn placeholders(engine: Engine, sql: &str) -> String {
     if engine != Engine::Postgres {
         return sql.to_owned();
     }

@@ -1,0 +1,278 @@
+//! A store on Django's own `django_session` table, for sharing sessions
+//! with a Django application (pair it with the manager's Django mode).
+//!
+//! The table belongs to Django (created by its migrations; this store
+//! creates nothing): `session_key varchar(40)` primary key, `session_data`
+//! text (Django's signed encoding, which the manager's `DjangoCodec`
+//! writes), `expire_date` (UTC with `USE_TZ = True`).
+//!
+//! How the contract maps onto a table without a version column:
+//!
+//! - a record's version is derived from its data (the first 8 bytes of its
+//!   SHA-256), so `update` compares and swaps inside a transaction: it
+//!   reads the row (`FOR UPDATE` on PostgreSQL), checks the version, then
+//!   writes; a missing row is [`StoreError::NotFound`] and is never
+//!   re-inserted (Django's own rule: a save that updates nothing means the
+//!   session was deleted, by a logout for example);
+//! - there is no creation time (loads report the time of loading, so the
+//!   manager's absolute lifetime does not apply) and no user column (no
+//!   user index; Django keeps `_auth_user_id` in the data).
+//!
+//! SQLite and PostgreSQL are supported.
+//!
+//! ```no_run
+//! use session_store_sql::DjangoSqlStore;
+//! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = DjangoSqlStore::connect("postgres://app@db/django_app").await?;
+//! # Ok(()) }
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+
+use session_core::time::OffsetDateTime;
+use session_core::{Record, SessionStore, StoreError, StoreKey, async_trait, now};
+use sha2::{Digest, Sha256};
+
+use crate::{Engine, OpenError, Pool, SqlStore, on_pool, store_error};
+
+/// A [`SessionStore`] on Django's `django_session` table. See the [module docs](self).
+#[derive(Clone)]
+pub struct DjangoSqlStore {
+    pool: Pool,
+    q: Arc<Queries>,
+}
+
+impl fmt::Debug for DjangoSqlStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DjangoSqlStore")
+            .field("engine", &self.pool.engine())
+            .field("table", &self.q.table)
+            .finish()
+    }
+}
+
+struct Queries {
+    table: String,
+    load: String,
+    insert: String,
+    current: String,
+    update: String,
+    delete: String,
+    touch: String,
+    delete_expired: String,
+}
+
+impl Queries {
+    fn new(engine: Engine, table: &str) -> Result<Self, OpenError> {
+        // Unix seconds in and out of Django's datetime column.
+        let (ts, epoch, lock) = match engine {
+            Engine::Sqlite => (
+                "datetime(?, 'unixepoch')",
+                "CAST(strftime('%s', expire_date) AS INTEGER)",
+                "",
+            ),
+            Engine::Postgres => (
+                "to_timestamp(?)",
+                "CAST(EXTRACT(EPOCH FROM expire_date) AS BIGINT)",
+                " FOR UPDATE",
+            ),
+            Engine::MySql => {
+                return Err(OpenError::UnsupportedUrl(
+                    "Django's table on MySQL (not supported yet)".into(),
+                ));
+            }
+        };
+        let q = |sql: String| {
+            crate::queries::placeholders(engine, &sql.replace("{t}", table).replace("{ts}", ts))
+        };
+        Ok(Queries {
+            table: table.to_owned(),
+            load: q(format!("SELECT session_data, {epoch} FROM {{t}} WHERE session_key = ? AND expire_date > {{ts}}")),
+            insert: q("INSERT INTO {t} (session_key, session_data, expire_date) VALUES (?, ?, {ts})".into()),
+            current: q(format!("SELECT session_data FROM {{t}} WHERE session_key = ? AND expire_date > {{ts}}{lock}")),
+            update: q("UPDATE {t} SET session_data = ?, expire_date = {ts} WHERE session_key = ?".into()),
+            delete: q("DELETE FROM {t} WHERE session_key = ?".into()),
+            touch: q("UPDATE {t} SET expire_date = {ts} WHERE session_key = ? AND expire_date > {ts}".into()),
+            delete_expired: q(
+                "DELETE FROM {t} WHERE session_key IN (SELECT session_key FROM {t} WHERE expire_date <= {ts} LIMIT ?)".into(),
+            ),
+        })
+    }
+}
+
+/// The version of a Django row: derived from its data.
+fn version_of(data: &str) -> u64 {
+    let digest = Sha256::digest(data.as_bytes());
+    u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
+}
+
+fn text(record: &Record) -> Result<&str, StoreError> {
+    std::str::from_utf8(&record.data)
+        .map_err(|_| StoreError::backend("Django session data must be text"))
+}
+
+/// SQLite refuses to upgrade a read transaction that another writer got
+/// ahead of; that is a lost race, which the manager retries.
+fn conflict_or(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e
+        && matches!(db.code().as_deref(), Some("5" | "517" | "261"))
+    {
+        return StoreError::Conflict;
+    }
+    store_error(e)
+}
+
+impl DjangoSqlStore {
+    /// Connects to the database at `url` (SQLite or PostgreSQL) and uses
+    /// its `django_session` table.
+    ///
+    /// # Errors
+    ///
+    /// As [`SqlStore::connect`], or for a MySQL URL.
+    pub async fn connect(url: &str) -> Result<Self, OpenError> {
+        let sql = SqlStore::connect(url).await?;
+        Self::with_table(sql.pool().clone(), "django_session")
+    }
+
+    /// Uses `table` (Django's `django_session`, or a custom `db_table`) on `pool`.
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError::InvalidTable`] for a name that is not a plain
+    /// identifier, [`OpenError::UnsupportedUrl`] for MySQL.
+    pub fn with_table(pool: impl Into<Pool>, table: &str) -> Result<Self, OpenError> {
+        // The same identifier rules as SqlStore's tables.
+        let pool = pool.into();
+        SqlStore::with_table(pool.clone(), table)?;
+        let q = Queries::new(pool.engine(), table)?;
+        Ok(DjangoSqlStore {
+            pool,
+            q: Arc::new(q),
+        })
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+}
+
+#[async_trait]
+impl SessionStore for DjangoSqlStore {
+    async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
+        let now = now();
+        let row: Option<(String, i64)> = on_pool!(&self.pool, |p| sqlx::query_as(&self.q.load)
+            .bind(key.as_str())
+            .bind(now.unix_timestamp())
+            .fetch_optional(p)
+            .await)
+        .map_err(store_error)?;
+        let Some((data, expires)) = row else {
+            return Ok(None);
+        };
+        let expires_at = OffsetDateTime::from_unix_timestamp(expires)
+            .map_err(|_| StoreError::Corrupt(format!("session {key}: expire_date out of range")))?;
+        Ok(Some(Record {
+            key: key.clone(),
+            version: version_of(&data),
+            data: data.into_bytes(),
+            created_at: now,
+            expires_at,
+            user: None,
+        }))
+    }
+
+    async fn create(&self, record: &Record) -> Result<(), StoreError> {
+        let data = text(record)?;
+        let result = on_pool!(&self.pool, |p| sqlx::query(&self.q.insert)
+            .bind(record.key.as_str())
+            .bind(data)
+            .bind(record.expires_at.unix_timestamp())
+            .execute(p)
+            .await
+            .map(|_| ()));
+        match result {
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                Err(StoreError::Duplicate)
+            }
+            other => other.map_err(store_error),
+        }
+    }
+
+    async fn update(&self, record: &Record, expected_version: u64) -> Result<(), StoreError> {
+        let data = text(record)?;
+        let q = &self.q;
+        let now = now().unix_timestamp();
+        on_pool!(&self.pool, |p| {
+            let mut tx = p.begin().await.map_err(store_error)?;
+            let current: Option<String> = sqlx::query_scalar(&q.current)
+                .bind(record.key.as_str())
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(conflict_or)?;
+            match current {
+                None => return Err(StoreError::NotFound),
+                Some(current) if version_of(&current) != expected_version => {
+                    return Err(StoreError::Conflict);
+                }
+                Some(_) => {}
+            }
+            sqlx::query(&q.update)
+                .bind(data)
+                .bind(record.expires_at.unix_timestamp())
+                .bind(record.key.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(conflict_or)?;
+            tx.commit().await.map_err(conflict_or)
+        })
+    }
+
+    async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
+        on_pool!(&self.pool, |p| sqlx::query(&self.q.delete)
+            .bind(key.as_str())
+            .execute(p)
+            .await
+            .map(|_| ()))
+        .map_err(store_error)
+    }
+
+    async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<(), StoreError> {
+        let touched = on_pool!(&self.pool, |p| sqlx::query(&self.q.touch)
+            .bind(expires_at.unix_timestamp())
+            .bind(key.as_str())
+            .bind(now().unix_timestamp())
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(store_error)?;
+        if touched == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn delete_expired(&self) -> Result<u64, StoreError> {
+        let mut total = 0;
+        loop {
+            let removed = self.delete_expired_batch(1000).await?;
+            total += removed;
+            if removed < 1000 {
+                return Ok(total);
+            }
+        }
+    }
+
+    async fn delete_expired_batch(&self, max: u64) -> Result<u64, StoreError> {
+        on_pool!(&self.pool, |p| sqlx::query(&self.q.delete_expired)
+            .bind(now().unix_timestamp())
+            .bind(i64::try_from(max).unwrap_or(i64::MAX))
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(store_error)
+    }
+}

@@ -1,0 +1,246 @@
+//! Sessions shared with a real Django (installed with pip by this test when
+//! missing): Django writes and Rust reads, Rust writes and Django reads, on
+//! Django's own table in SQLite and PostgreSQL, with key rotation, expiry,
+//! non-ASCII data and a logout racing a Rust write.
+
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use session_conformance::services;
+use session_core::django::signing::DjangoSigner;
+use session_core::{Expiry, KeyRing, SessionManager};
+use session_store_sql::DjangoSqlStore;
+
+const SECRET: &str = "django-insecure-shared-secret-for-the-round-trip-tests";
+const OLD: &str = "django-insecure-the-secret-before-rotation";
+const HELPER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/django_helper.py");
+
+/// Makes Django importable, installing it with pip when needed.
+fn django_ready() -> Result<(), String> {
+    static READY: OnceLock<Result<(), String>> = OnceLock::new();
+    READY
+        .get_or_init(|| {
+            let importable = || {
+                Command::new("python3")
+                    .args(["-c", "import django, psycopg"])
+                    .status()
+                    .is_ok_and(|s| s.success())
+            };
+            if importable() {
+                return Ok(());
+            }
+            let install = Command::new("python3")
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                ])
+                .args(["django>=5.2,<6", "psycopg[binary]>=3.1"])
+                .status()
+                .map_err(|e| format!("pip: {e}"))?;
+            if install.success() && importable() {
+                Ok(())
+            } else {
+                Err("pip could not install Django".into())
+            }
+        })
+        .clone()
+}
+
+fn django(db: &str, secret: &str, fallbacks: &str, args: &[&str]) -> String {
+    let output = Command::new("python3")
+        .arg(HELPER)
+        .args(args)
+        .env("DJANGO_DB", db)
+        .env("DJANGO_SECRET", secret)
+        .env("DJANGO_FALLBACKS", fallbacks)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "django {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+fn manager(store: DjangoSqlStore, secret: &str, fallbacks: &[&str]) -> SessionManager {
+    SessionManager::builder(store, KeyRing::new([1u8; 32]).unwrap())
+        .django(DjangoSigner::new(secret, fallbacks.to_vec()).unwrap())
+        .build()
+        .unwrap()
+}
+
+async fn rust_read(manager: &SessionManager, key: &str) -> Value {
+    let request = manager.request([format!("sessionid={key}").as_str()]);
+    let session = request.load().await.unwrap();
+    request.finish(200).await.unwrap();
+    session.to_json()
+}
+
+async fn shared_sessions(db: &str) {
+    django(db, SECRET, "", &["migrate"]);
+    let store = DjangoSqlStore::connect(db).await.expect("the Django table");
+    let rust = manager(store.clone(), SECRET, &[]);
+
+    // Django writes, Rust reads (non-ASCII, floats, nesting).
+    let data = json!({"user_id": 123, "name": "Zoë 😀 “quotes”", "pi": 3.25, "nested": {"a": [1, 2.5, null]}});
+    let key = django(db, SECRET, "", &["write", &data.to_string()]);
+    assert_eq!(key.len(), 32);
+    assert_eq!(
+        rust_read(&rust, &key).await,
+        data,
+        "Rust read Django's session differently"
+    );
+
+    // Rust writes into Django's session; Django reads both.
+    let request = rust.request([format!("sessionid={key}").as_str()]);
+    request
+        .load()
+        .await
+        .unwrap()
+        .insert("from_rust", json!(["ü€😀", 1.5, 1e16]))
+        .unwrap();
+    let response = request.finish(200).await.unwrap();
+    assert_eq!(
+        response.cookie_pair.as_deref(),
+        Some(format!("sessionid={key}").as_str()),
+        "Django mode keeps Django's key"
+    );
+    let seen: Value = serde_json::from_str(&django(db, SECRET, "", &["read", &key])).unwrap();
+    assert_eq!(seen["name"], data["name"]);
+    assert_eq!(
+        seen["from_rust"],
+        json!(["ü€😀", 1.5, 1e16]),
+        "Django read Rust's write differently"
+    );
+
+    // A session Rust creates is a Django session.
+    let request = rust.request(None);
+    request
+        .load()
+        .await
+        .unwrap()
+        .insert("made_in", "rust")
+        .unwrap();
+    let cookie = request.finish(200).await.unwrap().cookie_pair.unwrap();
+    let new_key = cookie.strip_prefix("sessionid=").unwrap();
+    assert_eq!(
+        django(db, SECRET, "", &["read", new_key]),
+        r#"{"made_in": "rust"}"#
+    );
+
+    // Key rotation: Django signed with the old secret; Rust has it as a fallback.
+    let old_key = django(db, OLD, "", &["write", r#"{"era": "before"}"#]);
+    let rotated = manager(store.clone(), SECRET, &[OLD]);
+    assert_eq!(
+        rust_read(&rotated, &old_key).await,
+        json!({"era": "before"})
+    );
+    assert_eq!(
+        rust_read(&rust, &old_key).await,
+        json!({}),
+        "without the fallback the old session is empty"
+    );
+    let request = rotated.request([format!("sessionid={old_key}").as_str()]);
+    request
+        .load()
+        .await
+        .unwrap()
+        .insert("era", "after")
+        .unwrap();
+    request.finish(200).await.unwrap();
+    assert_eq!(
+        django(db, SECRET, OLD, &["read", &old_key]),
+        r#"{"era": "after"}"#
+    );
+
+    // Expiry, seen alike on both sides.
+    let request = rust.request(None);
+    let session = request.load().await.unwrap();
+    session.insert("short", true).unwrap();
+    session.set_expiry(Expiry::AfterIdle(session_core::time::Duration::seconds(3)));
+    let cookie = request.finish(200).await.unwrap().cookie_pair.unwrap();
+    let short = cookie.strip_prefix("sessionid=").unwrap().to_owned();
+    let stored: Value = serde_json::from_str(&django(db, SECRET, "", &["read", &short])).unwrap();
+    assert_eq!(
+        stored["_session_expiry"], 3,
+        "set_expiry is stored the way Django stores it"
+    );
+    tokio::time::sleep(Duration::from_millis(4200)).await;
+    assert_eq!(django(db, SECRET, "", &["read", &short]), "{}");
+    assert_eq!(rust_read(&rust, &short).await, json!({}));
+
+    // Django logs out while a Rust request is writing: the session stays gone.
+    let key = django(db, SECRET, "", &["write", r#"{"user_id": 7}"#]);
+    let slow = rust.request([format!("sessionid={key}").as_str()]);
+    slow.load().await.unwrap().insert("late", 1).unwrap();
+    django(db, SECRET, "", &["delete", &key]);
+    let response = slow.finish(200).await.unwrap();
+    assert!(
+        response.ended_concurrently,
+        "the Rust write must learn of the logout"
+    );
+    assert_eq!(
+        django(db, SECRET, "", &["exists", &key]),
+        "false",
+        "a Rust write resurrected a Django logout"
+    );
+
+    // Concurrent Rust writers on one Django session all land.
+    let key = django(db, SECRET, "", &["write", r#"{"seed": 0}"#]);
+    let cookie = format!("sessionid={key}");
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let (rust, cookie) = (rust.clone(), cookie.clone());
+            tokio::spawn(async move {
+                let request = rust.request([cookie.as_str()]);
+                request
+                    .load()
+                    .await
+                    .unwrap()
+                    .insert(&format!("k{i}"), i)
+                    .unwrap();
+                request.finish(200).await.unwrap();
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let seen: Value = serde_json::from_str(&django(db, SECRET, "", &["read", &key])).unwrap();
+    assert!(
+        (0..16).all(|i| seen[format!("k{i}")] == i),
+        "lost writes: {seen}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shared_with_django_on_sqlite() {
+    if let Err(e) = django_ready() {
+        return services::unavailable::<()>("Django", e).unwrap_or(());
+    }
+    let dir = std::env::temp_dir().join(services::unique_name("django-sqlite"));
+    std::fs::create_dir_all(&dir).unwrap();
+    shared_sessions(&format!("sqlite:{}", dir.join("db.sqlite3").display())).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shared_with_django_on_postgres() {
+    if let Err(e) = django_ready() {
+        return services::unavailable::<()>("Django", e).unwrap_or(());
+    }
+    let url = services::url(
+        "SESSION_TEST_POSTGRES_URL",
+        "postgres://postgres@127.0.0.1:5432/test",
+    );
+    if let Err(e) = DjangoSqlStore::connect(&url).await {
+        return services::unavailable::<()>("PostgreSQL", e).unwrap_or(());
+    }
+    shared_sessions(&url).await;
+}

@@ -191,6 +191,22 @@ async fn shared_sessions(db: &str) {
         "a Rust write resurrected a Django logout"
     );
 
+    // Django's login hash: Rust computes what Django computes, and checks
+    // a session the way Django's get_user does (fallback secrets included).
+    let password = "pbkdf2_sha256$870000$somesalt$c29tZWhhc2g=";
+    let expected = django(db, SECRET, "", &["authhash", password]);
+    let signer = DjangoSigner::new(SECRET, [OLD]).unwrap();
+    assert_eq!(session_core::django::auth::session_auth_hash(&signer, password), expected);
+    let old_hash = django(db, OLD, "", &["authhash", password]);
+    let login = json!({"_auth_user_id": "7", "_auth_user_backend": "django.contrib.auth.backends.ModelBackend", "_auth_user_hash": old_hash});
+    let key = django(db, OLD, "", &["write", &login.to_string()]);
+    let request = rotated.request([format!("sessionid={key}").as_str()]);
+    let session = request.load().await.unwrap();
+    let user = session_core::django::auth::logged_in_user(&session).expect("a Django login");
+    assert_eq!(user.id, "7");
+    assert!(session_core::django::auth::session_is_valid_for(&signer, &session, password));
+    assert!(!session_core::django::auth::session_is_valid_for(&signer, &session, "pbkdf2_sha256$870000$other$x="));
+
     // Concurrent Rust writers on one Django session all land.
     let key = django(db, SECRET, "", &["write", r#"{"seed": 0}"#]);
     let cookie = format!("sessionid={key}");

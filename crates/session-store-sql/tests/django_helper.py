@@ -1,7 +1,7 @@
 """Drives a real Django (installed by the Rust tests) against a database, so
 the tests can check that Django and the Rust store share sessions.
 
-Usage: django_helper.py migrate | write JSON | update KEY JSON | read KEY | delete KEY | exists KEY
+Usage: django_helper.py migrate | write JSON | update KEY JSON | read KEY | delete KEY | exists KEY | authhash PASSWORD
 Environment: DJANGO_DB (sqlite:PATH or postgres://user@host:port/name),
 DJANGO_SECRET, DJANGO_FALLBACKS (comma-separated).
 """
@@ -54,6 +54,10 @@ elif command == "read":
     print(json.dumps(dict(SessionStore(session_key=args[0]).items())))
 elif command == "delete":
     SessionStore(session_key=args[0]).delete()
+elif command == "authhash":
+    from django.utils.crypto import salted_hmac
+
+    print(salted_hmac("django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash", args[0], algorithm="sha256").hexdigest())
 elif command == "exists":
     print(json.dumps(SessionStore().exists(args[0])))
 else:

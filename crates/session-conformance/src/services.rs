@@ -66,3 +66,47 @@ pub fn unique_name(prefix: &str) -> String {
 pub fn created_at(name: &str) -> Option<u64> {
     name.split('_').nth(1)?.parse().ok()
 }
+
+/// Makes a real Django importable by `python3` (with `psycopg` for
+/// PostgreSQL), installing both with pip when they are missing; for tests
+/// that check sessions against Django itself. Call it once per test binary
+/// or more: the answer is kept.
+///
+/// # Errors
+///
+/// When Python or pip is missing, or the install fails (no network).
+pub fn django() -> Result<(), String> {
+    static READY: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    READY
+        .get_or_init(|| {
+            let importable = || {
+                std::process::Command::new("python3")
+                    .args(["-c", "import django, psycopg"])
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+            };
+            if importable() {
+                return Ok(());
+            }
+            let install = std::process::Command::new("python3")
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                ])
+                .args(["django>=5.2,<6", "psycopg[binary]>=3.1"])
+                .output()
+                .map_err(|e| format!("pip: {e}"))?;
+            if install.status.success() && importable() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "pip could not install Django: {}",
+                    String::from_utf8_lossy(&install.stderr)
+                ))
+            }
+        })
+        .clone()
+}

@@ -92,6 +92,11 @@ impl CookieConfig {
         &self.name
     }
 
+    /// Whether the cookie is sent with `Secure`.
+    pub fn is_secure(&self) -> bool {
+        self.secure
+    }
+
     /// Checks the name's syntax and the `__Host-`/`__Secure-` prefix rules.
     ///
     /// # Errors

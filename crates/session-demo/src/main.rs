@@ -8,8 +8,11 @@ use std::path::Path;
 
 use clap::Parser;
 use session_demo::{Framework, spawn};
+use sessions::django::signing::DjangoSigner;
 use sessions::time::Duration;
-use sessions::{CookieConfig, ExpiryRules, KeyRing, SessionManager, open_store};
+use sessions::{
+    CookieConfig, DjangoSqlStore, ExpiryRules, KeyRing, SessionId, SessionManager, open_store,
+};
 
 /// Where the demo keeps its SQLite database and generated secret.
 const STATE_DIR: &str = ".session-demo";
@@ -49,6 +52,13 @@ struct Args {
     #[arg(long, default_value_t = 1_209_600)]
     cookie_age: i64,
 
+    /// Share sessions with a Django app: Django's `django_session` table in
+    /// the --store database (SQLite or PostgreSQL; run Django's migrate
+    /// first), Django's formats and `sessionid` cookie, SESSION_SECRET being
+    /// the app's SECRET_KEY and SESSION_SECRET_FALLBACKS its fallbacks.
+    #[arg(long)]
+    django: bool,
+
     /// Send the cookie without the Secure attribute, for plain HTTP on a
     /// host other than localhost (browsers accept Secure cookies from
     /// http://localhost and http://127.0.0.1).
@@ -74,16 +84,31 @@ fn run(args: Args) -> Result<(), String> {
     if args.cookie_age <= 0 {
         return Err("--cookie-age must be positive".into());
     }
-    let secret = match args.secret.clone() {
-        Some(s) => s,
-        None => stored_secret(Path::new(STATE_DIR))?,
+    let fallbacks: Vec<String> = args
+        .secret_fallbacks
+        .iter()
+        .filter(|s| !s.is_empty())
+        .cloned()
+        .collect();
+    let (keys, django) = if args.django {
+        let secret = args
+            .secret
+            .clone()
+            .ok_or("--django needs the Django app's SECRET_KEY in SESSION_SECRET")?;
+        let signer = DjangoSigner::new(&secret, &fallbacks).map_err(|e| e.to_string())?;
+        // Django mode signs nothing with the key ring; any key will do.
+        let unused = KeyRing::new(SessionId::generate().expose()).map_err(|e| e.to_string())?;
+        (unused, Some(signer))
+    } else {
+        let secret = match args.secret.clone() {
+            Some(s) => s,
+            None => stored_secret(Path::new(STATE_DIR))?,
+        };
+        let keys = KeyRing::with_fallbacks(&secret, &fallbacks)
+            .map_err(|e| format!("{e} (set SESSION_SECRET to a longer secret)"))?;
+        (keys, None)
     };
-    let keys = KeyRing::with_fallbacks(
-        &secret,
-        args.secret_fallbacks.iter().filter(|s| !s.is_empty()),
-    )
-    .map_err(|e| format!("{e} (set SESSION_SECRET to a longer secret)"))?;
-    if args.store.starts_with("sqlite:") {
+    if args.store.starts_with("sqlite:") && !args.django {
         std::fs::create_dir_all(STATE_DIR)
             .map_err(|e| format!("cannot create {STATE_DIR}: {e}"))?;
     }
@@ -91,13 +116,28 @@ fn run(args: Args) -> Result<(), String> {
     let cookie = CookieConfig::new("session").secure(!args.insecure_cookies);
     let rules = ExpiryRules::default().idle_timeout(Duration::seconds(args.cookie_age));
     let server = spawn(args.framework, args.addr, move || async move {
-        let store = open_store(&store_url).await.map_err(|e| e.to_string())?;
-        store.migrate().await.map_err(|e| e.to_string())?;
-        SessionManager::builder(store, keys)
-            .cookie(cookie)
-            .expiry(rules)
-            .build()
-            .map_err(|e| e.to_string())
+        match django {
+            Some(signer) => {
+                let store = DjangoSqlStore::connect(&store_url)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let cookie = CookieConfig::new("sessionid").secure(cookie.is_secure());
+                let builder = SessionManager::builder(store, keys)
+                    .cookie(cookie)
+                    .expiry(rules)
+                    .django(signer);
+                builder.build().map_err(|e| e.to_string())
+            }
+            None => {
+                let store = open_store(&store_url).await.map_err(|e| e.to_string())?;
+                store.migrate().await.map_err(|e| e.to_string())?;
+                SessionManager::builder(store, keys)
+                    .cookie(cookie)
+                    .expiry(rules)
+                    .build()
+                    .map_err(|e| e.to_string())
+            }
+        }
     })?;
     println!(
         "session-demo: {:?} on http://{} with the store {}",

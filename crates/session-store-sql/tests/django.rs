@@ -4,7 +4,6 @@
 //! non-ASCII data and a logout racing a Rust write.
 
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -16,40 +15,6 @@ use session_store_sql::DjangoSqlStore;
 const SECRET: &str = "django-insecure-shared-secret-for-the-round-trip-tests";
 const OLD: &str = "django-insecure-the-secret-before-rotation";
 const HELPER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/django_helper.py");
-
-/// Makes Django importable, installing it with pip when needed.
-fn django_ready() -> Result<(), String> {
-    static READY: OnceLock<Result<(), String>> = OnceLock::new();
-    READY
-        .get_or_init(|| {
-            let importable = || {
-                Command::new("python3")
-                    .args(["-c", "import django, psycopg"])
-                    .status()
-                    .is_ok_and(|s| s.success())
-            };
-            if importable() {
-                return Ok(());
-            }
-            let install = Command::new("python3")
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                ])
-                .args(["django>=5.2,<6", "psycopg[binary]>=3.1"])
-                .status()
-                .map_err(|e| format!("pip: {e}"))?;
-            if install.success() && importable() {
-                Ok(())
-            } else {
-                Err("pip could not install Django".into())
-            }
-        })
-        .clone()
-}
 
 fn django(db: &str, secret: &str, fallbacks: &str, args: &[&str]) -> String {
     let output = Command::new("python3")
@@ -196,7 +161,10 @@ async fn shared_sessions(db: &str) {
     let password = "pbkdf2_sha256$870000$somesalt$c29tZWhhc2g=";
     let expected = django(db, SECRET, "", &["authhash", password]);
     let signer = DjangoSigner::new(SECRET, [OLD]).unwrap();
-    assert_eq!(session_core::django::auth::session_auth_hash(&signer, password), expected);
+    assert_eq!(
+        session_core::django::auth::session_auth_hash(&signer, password),
+        expected
+    );
     let old_hash = django(db, OLD, "", &["authhash", password]);
     let login = json!({"_auth_user_id": "7", "_auth_user_backend": "django.contrib.auth.backends.ModelBackend", "_auth_user_hash": old_hash});
     let key = django(db, OLD, "", &["write", &login.to_string()]);
@@ -204,8 +172,14 @@ async fn shared_sessions(db: &str) {
     let session = request.load().await.unwrap();
     let user = session_core::django::auth::logged_in_user(&session).expect("a Django login");
     assert_eq!(user.id, "7");
-    assert!(session_core::django::auth::session_is_valid_for(&signer, &session, password));
-    assert!(!session_core::django::auth::session_is_valid_for(&signer, &session, "pbkdf2_sha256$870000$other$x="));
+    assert!(session_core::django::auth::session_is_valid_for(
+        &signer, &session, password
+    ));
+    assert!(!session_core::django::auth::session_is_valid_for(
+        &signer,
+        &session,
+        "pbkdf2_sha256$870000$other$x="
+    ));
 
     // Concurrent Rust writers on one Django session all land.
     let key = django(db, SECRET, "", &["write", r#"{"seed": 0}"#]);
@@ -237,7 +211,7 @@ async fn shared_sessions(db: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn shared_with_django_on_sqlite() {
-    if let Err(e) = django_ready() {
+    if let Err(e) = services::django() {
         return services::unavailable::<()>("Django", e).unwrap_or(());
     }
     let dir = std::env::temp_dir().join(services::unique_name("django-sqlite"));
@@ -248,7 +222,7 @@ async fn shared_with_django_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn shared_with_django_on_postgres() {
-    if let Err(e) = django_ready() {
+    if let Err(e) = services::django() {
         return services::unavailable::<()>("Django", e).unwrap_or(());
     }
     let url = services::url(

@@ -12,6 +12,8 @@
 //! | `axum` | [`axum`]: `SessionLayer` and the `Session` extractor |
 //! | `actix` | [`actix`]: `SessionMiddleware` and the `Session` extractor |
 //! | `rocket` | [`rocket`]: `SessionFairing` and the `Session` guard |
+//! | `django` | Django's session formats (`django` module) and the manager's Django mode; with a SQL engine, `DjangoSqlStore` on Django's table |
+//! | `metrics` | the core's counters and histograms (see [`observe`]) |
 //!
 //! Everything of `session-core` is re-exported at the root ([`Session`],
 //! [`SessionManager`], [`KeyRing`], …), and `open_store` opens any enabled
@@ -68,7 +70,7 @@ pub use session_store_memory::{MemoryStore, WhenFull};
 #[cfg(feature = "redis")]
 pub use session_store_redis::RedisStore;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
-pub use session_store_sql::SqlStore;
+pub use session_store_sql::{DjangoSqlStore, SqlStore};
 
 /// The axum adapter (feature `axum`); see [`session_axum`].
 #[cfg(feature = "axum")]

@@ -12,13 +12,15 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
+use sessions::django::signing::DjangoSigner;
 use sessions::time::OffsetDateTime;
 use sessions::{
-    AnyStore, CookieConfig, IdFormat, KeyRing, SessionId, SessionManager, SessionStore, StoreError,
-    open_store,
+    AnyStore, CookieConfig, DjangoSqlStore, IdFormat, KeyRing, SessionId, SessionManager,
+    SessionStore, StoreError, open_store,
 };
 
 /// Operate a session store: clear expired sessions, count, inspect, revoke,
@@ -44,6 +46,12 @@ struct Cli {
     /// other users could see it).
     #[arg(long, global = true)]
     secret_file: Option<PathBuf>,
+
+    /// Work on a Django app's sessions: Django's `django_session` table in
+    /// the --store database (SQLite or PostgreSQL) and its formats, with the
+    /// app's SECRET_KEY in SESSION_SECRET (and SESSION_SECRET_FALLBACKS).
+    #[arg(long, global = true)]
+    django: bool,
 
     /// The session cookie's name (to read `name=value` cookies).
     #[arg(long, global = true, default_value = "session")]
@@ -186,12 +194,9 @@ async fn run(cli: &Cli) -> Result<Output, Failure> {
     if let Command::Check = cli.command {
         return check(cli).await;
     }
-    let store = open_store(&cli.store).await.map_err(|e| match e {
-        sessions::OpenError::Unsupported(_) => Failure::usage(e.to_string()),
-        other => Failure::store(other),
-    })?;
+    let (store, any) = open(cli).await?;
     match &cli.command {
-        Command::ClearExpired { batch } => clear_expired(&store, *batch).await,
+        Command::ClearExpired { batch } => clear_expired(&*store, *batch).await,
         Command::Count => {
             let stats = store.stats(0).await.map_err(from_store)?;
             Ok(Output::new(
@@ -316,7 +321,14 @@ async fn run(cli: &Cli) -> Result<Output, Failure> {
             Ok(Output::new(text, json))
         }
         Command::Migrate => {
-            store.migrate().await.map_err(Failure::store)?;
+            let Some(any) = any else {
+                return Err(Failure {
+                    code: 4,
+                    message: "Django's table belongs to Django: run `python manage.py migrate`"
+                        .into(),
+                });
+            };
+            any.migrate().await.map_err(Failure::store)?;
             Ok(Output::new(
                 "the schema is up to date",
                 json!({ "migrated": true }),
@@ -326,7 +338,23 @@ async fn run(cli: &Cli) -> Result<Output, Failure> {
     }
 }
 
-async fn clear_expired(store: &AnyStore, batch: u64) -> Result<Output, Failure> {
+/// Opens the store: any engine by URL, or Django's table with `--django`
+/// (then there is no `AnyStore` to migrate).
+async fn open(cli: &Cli) -> Result<(Arc<dyn SessionStore>, Option<AnyStore>), Failure> {
+    if cli.django {
+        let store = DjangoSqlStore::connect(&cli.store)
+            .await
+            .map_err(Failure::store)?;
+        return Ok((Arc::new(store), None));
+    }
+    let store = open_store(&cli.store).await.map_err(|e| match e {
+        sessions::OpenError::Unsupported(_) => Failure::usage(e.to_string()),
+        other => Failure::store(other),
+    })?;
+    Ok((Arc::new(store.clone()), Some(store)))
+}
+
+async fn clear_expired(store: &dyn SessionStore, batch: u64) -> Result<Output, Failure> {
     let batch = batch.max(1);
     let bar = if std::io::stderr().is_terminal() {
         let total = store.stats(0).await.ok().and_then(|s| s.expired);
@@ -401,7 +429,26 @@ fn key_ring(cli: &Cli) -> Result<Option<KeyRing>, Failure> {
 
 /// A manager for reading single sessions. Without a secret a throwaway key
 /// is used: raw IDs still work, signed cookies are refused.
-fn manager(cli: &Cli, store: AnyStore) -> Result<SessionManager, Failure> {
+fn manager(cli: &Cli, store: Arc<dyn SessionStore>) -> Result<SessionManager, Failure> {
+    if cli.django {
+        // Django's SECRET_KEY may be of any length; without one, keys still
+        // find sessions but their data does not decode.
+        let secret = secret(cli)?.unwrap_or_else(|| SessionId::generate().expose().to_owned());
+        let fallbacks: Vec<String> = std::env::var("SESSION_SECRET_FALLBACKS")
+            .unwrap_or_default()
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let signer =
+            DjangoSigner::new(secret, fallbacks).map_err(|e| Failure::usage(e.to_string()))?;
+        let unused = KeyRing::new(SessionId::generate().expose())
+            .map_err(|e| Failure::usage(e.to_string()))?;
+        return SessionManager::builder(store, unused)
+            .django(signer)
+            .build()
+            .map_err(|e| Failure::usage(e.to_string()));
+    }
     let keys = match key_ring(cli)? {
         Some(keys) => keys,
         // 256 random bits, never written anywhere: verifies nothing.
@@ -417,6 +464,8 @@ fn manager(cli: &Cli, store: AnyStore) -> Result<SessionManager, Failure> {
 /// The session ID in `input`: a signed cookie value (verified) or a raw ID.
 fn session_id(cli: &Cli, manager: &SessionManager, input: &str) -> Result<SessionId, Failure> {
     let input = input.trim();
+    let prefix = format!("{}=", manager.cookie().name());
+    let input = input.strip_prefix(&prefix).unwrap_or(input);
     if input.contains('.') {
         if secret(cli)?.is_none() {
             return Err(Failure::usage(
@@ -434,6 +483,38 @@ fn session_id(cli: &Cli, manager: &SessionManager, input: &str) -> Result<Sessio
 
 async fn check(cli: &Cli) -> Result<Output, Failure> {
     let mut checks: Vec<(String, bool, String)> = Vec::new();
+    if cli.django {
+        match DjangoSqlStore::connect(&cli.store).await {
+            Ok(store) => {
+                checks.push(("connection".into(), true, "connected".into()));
+                match store
+                    .load(&SessionId::generate_in(IdFormat::Django).store_key())
+                    .await
+                {
+                    Ok(_) => checks.push((
+                        "schema".into(),
+                        true,
+                        "Django's session table answers".into(),
+                    )),
+                    Err(e) => checks.push((
+                        "schema".into(),
+                        false,
+                        format!("{e} (run `python manage.py migrate`)"),
+                    )),
+                }
+            }
+            Err(e) => checks.push(("connection".into(), false, e.to_string())),
+        }
+        let ok = checks.iter().all(|(_, ok, _)| *ok) && secret(cli).ok().flatten().is_some();
+        if secret(cli).ok().flatten().is_none() {
+            checks.push((
+                "secret".into(),
+                false,
+                "no SECRET_KEY: set SESSION_SECRET or --secret-file".into(),
+            ));
+        }
+        return Ok(check_output(checks, ok));
+    }
     match open_store(&cli.store).await {
         Ok(store) => {
             checks.push(("connection".into(), true, "connected".into()));
@@ -477,6 +558,10 @@ async fn check(cli: &Cli) -> Result<Output, Failure> {
         Err(e) => checks.push(("key ring".into(), false, e.message)),
     }
     let ok = checks.iter().all(|(_, ok, _)| *ok);
+    Ok(check_output(checks, ok))
+}
+
+fn check_output(checks: Vec<(String, bool, String)>, ok: bool) -> Output {
     let text: Vec<String> = checks
         .iter()
         .map(|(name, ok, detail)| format!("{} {name}: {detail}", if *ok { "ok  " } else { "FAIL" }))
@@ -485,11 +570,11 @@ async fn check(cli: &Cli) -> Result<Output, Failure> {
         "ok": ok,
         "checks": checks.iter().map(|(n, ok, d)| json!({ "check": n, "ok": ok, "detail": d })).collect::<Vec<_>>(),
     });
-    Ok(Output {
+    Output {
         text: text.join("\n"),
         json,
         code: if ok { 0 } else { 1 },
-    })
+    }
 }
 
 fn date(t: OffsetDateTime) -> String {

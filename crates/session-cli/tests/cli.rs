@@ -255,3 +255,78 @@ fn help_documents_every_command() {
         assert!(help.contains(command), "--help does not mention {command}");
     }
 }
+
+#[test]
+fn django_mode_inspects_and_revokes_a_django_apps_sessions() {
+    if let Err(e) = services::django() {
+        return services::unavailable::<()>("Django", e).unwrap_or(());
+    }
+    let helper = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../session-store-sql/tests/django_helper.py"
+    );
+    let secret = "django-insecure-cli-secret";
+    let dir = std::env::temp_dir().join(services::unique_name("cli-django"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = format!("sqlite:{}", dir.join("db.sqlite3").display());
+    let django = |args: &[&str]| {
+        let o = Command::new("python3")
+            .arg(helper)
+            .args(args)
+            .env("DJANGO_DB", &db)
+            .env("DJANGO_SECRET", secret)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap().trim().to_owned()
+    };
+    django(&["migrate"]);
+    let key = django(&["write", r#"{"_auth_user_id": "42", "cart": ["é"]}"#]);
+
+    let o = cli(
+        &db,
+        Some(secret),
+        &["--django", "--json", "inspect", &format!("sessionid={key}")],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let shown: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(
+        shown["data"],
+        serde_json::json!({"_auth_user_id": "42", "cart": ["é"]})
+    );
+    let o = cli(
+        &db,
+        Some("not the Django secret"),
+        &["--django", "--json", "inspect", &key],
+    );
+    let shown: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(
+        shown["data"]["undecodable"].is_string(),
+        "a wrong SECRET_KEY cannot read the data: {shown}"
+    );
+
+    assert_eq!(
+        code(&cli(&db, Some(secret), &["--django", "count"])),
+        4,
+        "Django's table has no counts"
+    );
+    assert_eq!(
+        code(&cli(&db, Some(secret), &["--django", "migrate"])),
+        4,
+        "Django's table belongs to Django"
+    );
+    assert_eq!(code(&cli(&db, Some(secret), &["--django", "check"])), 0);
+    assert_eq!(
+        code(&cli(&db, Some(secret), &["--django", "clear-expired"])),
+        0
+    );
+
+    let o = cli(&db, Some(secret), &["--django", "revoke", &key]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        django(&["exists", &key]),
+        "false",
+        "Django still has the revoked session"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

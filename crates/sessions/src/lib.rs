@@ -94,3 +94,8 @@ pub mod rocket {
 #[cfg(all(doctest, feature = "axum", feature = "sqlite"))]
 #[doc = include_str!("../../../README.md")]
 mod readme {}
+
+/// The Django guide's example, compiled as a doctest.
+#[cfg(all(doctest, feature = "axum", feature = "postgres", feature = "django"))]
+#[doc = include_str!("../../../docs/django.md")]
+mod django_guide {}

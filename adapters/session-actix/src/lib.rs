@@ -57,7 +57,7 @@ use session_core::{RequestSession, SessionError, SessionManager};
 type ErrorHandler = Arc<dyn Fn(&SessionError) -> HttpResponse + Send + Sync>;
 
 /// The default error response: the status of [`SessionError::status_code`]
-/// and a short text body that says nothing about the store.
+/// and [`SessionError::public_message`] as a text body.
 ///
 /// ```
 /// use session_core::{SessionError, StoreError};
@@ -67,11 +67,7 @@ type ErrorHandler = Arc<dyn Fn(&SessionError) -> HttpResponse + Send + Sync>;
 pub fn default_error_response(err: &SessionError) -> HttpResponse {
     let status =
         StatusCode::from_u16(err.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = if status == StatusCode::SERVICE_UNAVAILABLE {
-        "session store unavailable"
-    } else {
-        "session error"
-    };
+    let body = err.public_message();
     HttpResponse::build(status)
         .content_type("text/plain; charset=utf-8")
         .body(body)

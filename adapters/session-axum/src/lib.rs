@@ -61,7 +61,7 @@ use tower_service::Service;
 type ErrorHandler = Arc<dyn Fn(&SessionError) -> Response + Send + Sync>;
 
 /// The default error response: the status of [`SessionError::status_code`]
-/// and a short text body that says nothing about the store.
+/// and [`SessionError::public_message`] as a text body.
 ///
 /// ```
 /// use session_core::{SessionError, StoreError};
@@ -71,11 +71,7 @@ type ErrorHandler = Arc<dyn Fn(&SessionError) -> Response + Send + Sync>;
 pub fn default_error_response(err: &SessionError) -> Response {
     let status =
         StatusCode::from_u16(err.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = if status == StatusCode::SERVICE_UNAVAILABLE {
-        "session store unavailable"
-    } else {
-        "session error"
-    };
+    let body = err.public_message();
     (status, body).into_response()
 }
 

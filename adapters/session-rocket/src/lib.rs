@@ -62,7 +62,7 @@ pub struct ErrorResponse {
 type ErrorHandler = Arc<dyn Fn(&SessionError) -> ErrorResponse + Send + Sync>;
 
 /// The default error response: the status of [`SessionError::status_code`]
-/// and a short text body that says nothing about the store.
+/// and [`SessionError::public_message`] as a text body.
 ///
 /// ```
 /// use session_core::{SessionError, StoreError};
@@ -71,11 +71,7 @@ type ErrorHandler = Arc<dyn Fn(&SessionError) -> ErrorResponse + Send + Sync>;
 /// ```
 pub fn default_error_response(err: &SessionError) -> ErrorResponse {
     let status = err.status_code();
-    let body = if status == 503 {
-        "session store unavailable"
-    } else {
-        "session error"
-    };
+    let body = err.public_message();
     ErrorResponse {
         status,
         content_type: ContentType::Plain,

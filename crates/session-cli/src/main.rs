@@ -412,16 +412,21 @@ fn secret(cli: &Cli) -> Result<Option<String>, Failure> {
         .filter(|s| !s.is_empty()))
 }
 
-fn key_ring(cli: &Cli) -> Result<Option<KeyRing>, Failure> {
-    let Some(secret) = secret(cli)? else {
-        return Ok(None);
-    };
-    let fallbacks: Vec<String> = std::env::var("SESSION_SECRET_FALLBACKS")
+/// The older secrets in `SESSION_SECRET_FALLBACKS` (comma-separated).
+fn fallbacks() -> Vec<String> {
+    std::env::var("SESSION_SECRET_FALLBACKS")
         .unwrap_or_default()
         .split(',')
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
-        .collect();
+        .collect()
+}
+
+fn key_ring(cli: &Cli) -> Result<Option<KeyRing>, Failure> {
+    let Some(secret) = secret(cli)? else {
+        return Ok(None);
+    };
+    let fallbacks = fallbacks();
     KeyRing::with_fallbacks(secret, fallbacks)
         .map(Some)
         .map_err(|e| Failure::usage(e.to_string()))
@@ -434,12 +439,7 @@ fn manager(cli: &Cli, store: Arc<dyn SessionStore>) -> Result<SessionManager, Fa
         // Django's SECRET_KEY may be of any length; without one, keys still
         // find sessions but their data does not decode.
         let secret = secret(cli)?.unwrap_or_else(|| SessionId::generate().expose().to_owned());
-        let fallbacks: Vec<String> = std::env::var("SESSION_SECRET_FALLBACKS")
-            .unwrap_or_default()
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect();
+        let fallbacks = fallbacks();
         let signer =
             DjangoSigner::new(secret, fallbacks).map_err(|e| Failure::usage(e.to_string()))?;
         let unused = KeyRing::new(SessionId::generate().expose())

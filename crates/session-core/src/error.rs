@@ -92,4 +92,19 @@ impl SessionError {
             _ => 500,
         }
     }
+
+    /// A short message for the client that names no internals: "the
+    /// session store is unavailable" for a 503, "session error" otherwise.
+    ///
+    /// ```
+    /// use session_core::SessionError;
+    /// assert_eq!(SessionError::Contention(3).public_message(), "the session store is unavailable");
+    /// ```
+    pub fn public_message(&self) -> &'static str {
+        if self.status_code() == 503 {
+            "the session store is unavailable"
+        } else {
+            "session error"
+        }
+    }
 }

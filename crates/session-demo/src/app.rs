@@ -38,13 +38,7 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Reply> {
 /// The answer to a session error: 503 when the store is unreachable, 500
 /// otherwise, with a JSON body that names no internals.
 pub fn session_error(err: &SessionError) -> Reply {
-    let status = err.status_code();
-    let message = if status == 503 {
-        "the session store is unavailable"
-    } else {
-        "session error"
-    };
-    Reply::error(status, message)
+    Reply::error(err.status_code(), err.public_message())
 }
 
 fn written(result: Result<(), SessionError>, session: &Session) -> Reply {

@@ -256,14 +256,7 @@ impl SessionStore for DjangoSqlStore {
     }
 
     async fn delete_expired(&self) -> Result<u64, StoreError> {
-        let mut total = 0;
-        loop {
-            let removed = self.delete_expired_batch(1000).await?;
-            total += removed;
-            if removed < 1000 {
-                return Ok(total);
-            }
-        }
+        crate::sweep(self).await
     }
 
     async fn delete_expired_batch(&self, max: u64) -> Result<u64, StoreError> {

@@ -450,6 +450,18 @@ fn version_param(v: u64) -> Result<i64, StoreError> {
         .map_err(|_| StoreError::backend(format!("session version {v} too large for SQL")))
 }
 
+/// Deletes expired rows in batches of [`SWEEP_BATCH`] until none are left.
+pub(crate) async fn sweep(store: &impl SessionStore) -> Result<u64, StoreError> {
+    let mut total = 0;
+    loop {
+        let removed = store.delete_expired_batch(SWEEP_BATCH as u64).await?;
+        total += removed;
+        if removed < SWEEP_BATCH as u64 {
+            return Ok(total);
+        }
+    }
+}
+
 /// Maps a driver error onto the store contract's error kinds.
 pub(crate) fn store_error(e: sqlx::Error) -> StoreError {
     match e {
@@ -598,14 +610,7 @@ impl SessionStore for SqlStore {
     }
 
     async fn delete_expired(&self) -> Result<u64, StoreError> {
-        let mut total = 0;
-        loop {
-            let removed = self.delete_expired_batch(SWEEP_BATCH as u64).await?;
-            total += removed;
-            if removed < SWEEP_BATCH as u64 {
-                return Ok(total);
-            }
-        }
+        sweep(self).await
     }
 
     async fn delete_expired_batch(&self, max: u64) -> Result<u64, StoreError> {

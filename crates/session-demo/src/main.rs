@@ -108,9 +108,10 @@ fn run(args: Args) -> Result<(), String> {
             .map_err(|e| format!("{e} (set SESSION_SECRET to a longer secret)"))?;
         (keys, None)
     };
-    if args.store.starts_with("sqlite:") && !args.django {
+    if let Some(path) = args.store.strip_prefix("sqlite:").filter(|_| !args.django) {
         std::fs::create_dir_all(STATE_DIR)
             .map_err(|e| format!("cannot create {STATE_DIR}: {e}"))?;
+        private_file(Path::new(path.split('?').next().unwrap_or(path)))?;
     }
     let store_url = args.store.clone();
     let cookie = CookieConfig::new("session").secure(!args.insecure_cookies);
@@ -147,6 +148,25 @@ fn run(args: Args) -> Result<(), String> {
     );
     server.wait();
     Ok(())
+}
+
+/// Creates the SQLite file readable by its owner only (SQLite gives its
+/// -wal and -shm files the same mode), if it does not exist yet.
+fn private_file(path: &Path) -> Result<(), String> {
+    if path.as_os_str().is_empty() || path.to_str() == Some(":memory:") || path.exists() {
+        return Ok(());
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map(drop)
+        .map_err(|e| format!("cannot create {}: {e}", path.display()))
 }
 
 /// Reads the demo's secret, creating it (0600) on first run.

@@ -68,7 +68,8 @@ pub fn created_at(name: &str) -> Option<u64> {
 }
 
 /// Makes a real Django importable by `python3` (with `psycopg` for
-/// PostgreSQL), installing both with pip when they are missing; for tests
+/// PostgreSQL and `redis` for its Redis cache), installing them with pip
+/// when they are missing; for tests
 /// that check sessions against Django itself. Call it once per test binary
 /// or more: the answer is kept.
 ///
@@ -81,7 +82,7 @@ pub fn django() -> Result<(), String> {
         .get_or_init(|| {
             let importable = || {
                 std::process::Command::new("python3")
-                    .args(["-c", "import django, psycopg"])
+                    .args(["-c", "import django, psycopg, redis"])
                     .output()
                     .is_ok_and(|o| o.status.success())
             };
@@ -96,7 +97,7 @@ pub fn django() -> Result<(), String> {
                     "--quiet",
                     "--disable-pip-version-check",
                 ])
-                .args(["django>=5.2,<6", "psycopg[binary]>=3.1"])
+                .args(["django>=5.2,<6", "psycopg[binary]>=3.1", "redis>=5"])
                 .output()
                 .map_err(|e| format!("pip: {e}"))?;
             if install.status.success() && importable() {

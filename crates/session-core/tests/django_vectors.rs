@@ -213,3 +213,16 @@ fn tampering_anywhere_is_refused() {
         assert!(s.unsign_object(SESSION_SALT, garbage, None, 0).is_err());
     }
 }
+
+#[test]
+fn the_cache_backend_pickle_matches_byte_for_byte() {
+    let all = vectors();
+    let expected =
+        all["cache_backend"]["value_for_db_small_uncompressed_data_pickle_protocol5_hex"]
+            .as_str()
+            .unwrap();
+    let ours = session_core::django::pickle::dumps(&vector("db_small_uncompressed")["data"]);
+    assert_eq!(hex(&ours), expected);
+    let back = session_core::django::pickle::loads(&ours).unwrap();
+    assert_eq!(back, vector("db_small_uncompressed")["data"]);
+}

@@ -37,7 +37,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod django_cache;
 mod scripts;
+
+pub use django_cache::DjangoCacheStore;
 
 use scripts::Lua;
 
@@ -210,7 +213,7 @@ impl RedisStore {
         Some(StoreKey::new(rest.strip_prefix('{')?.strip_suffix('}')?))
     }
 
-    async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
+    pub(crate) async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
         let result = match self.conn.clone() {
             Conn::Single(mut c) => cmd.query_async(&mut c).await,
             Conn::Cluster(mut c) => cmd.query_async(&mut c).await,
@@ -218,7 +221,10 @@ impl RedisStore {
         result.map_err(store_error)
     }
 
-    async fn pipeline<T: FromRedisValue>(&self, pipe: &Pipeline) -> Result<T, RedisError> {
+    pub(crate) async fn pipeline<T: FromRedisValue>(
+        &self,
+        pipe: &Pipeline,
+    ) -> Result<T, RedisError> {
         match self.conn.clone() {
             Conn::Single(mut c) => pipe.query_async(&mut c).await,
             Conn::Cluster(mut c) => pipe.query_async(&mut c).await,
@@ -335,6 +341,24 @@ impl RedisStore {
         Ok(keys)
     }
 
+    /// Runs a script on one key (`EVALSHA`, loading it when Redis does not know it).
+    pub(crate) async fn invoke<T: FromRedisValue>(
+        &self,
+        script: &redis::Script,
+        key: &str,
+        args: &[Vec<u8>],
+    ) -> Result<T, StoreError> {
+        let mut invocation = script.key(key);
+        for arg in args {
+            invocation.arg(arg.as_slice());
+        }
+        let result = match self.conn.clone() {
+            Conn::Single(mut c) => invocation.invoke_async(&mut c).await,
+            Conn::Cluster(mut c) => invocation.invoke_async(&mut c).await,
+        };
+        result.map_err(store_error)
+    }
+
     /// The members of `user`'s set, as store keys.
     async fn indexed(&self, user: &str) -> Result<Vec<StoreKey>, StoreError> {
         let members: Vec<String> = self
@@ -360,7 +384,7 @@ impl RedisStore {
     }
 }
 
-fn store_error(e: RedisError) -> StoreError {
+pub(crate) fn store_error(e: RedisError) -> StoreError {
     if e.is_io_error() || e.is_connection_refusal() || e.is_timeout() || e.is_connection_dropped() {
         StoreError::unavailable(e)
     } else if e.code() == Some("WRONGTYPE") || e.to_string().contains("WRONGTYPE") {

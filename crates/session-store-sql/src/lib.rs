@@ -52,7 +52,7 @@ compile_error!(
     "session-store-sql needs at least one of the features `sqlite`, `postgres`, `mysql`"
 );
 
-mod django;
+pub mod django;
 mod migrate;
 mod queries;
 

@@ -3,7 +3,8 @@ the tests can check that Django and the Rust store share sessions.
 
 Usage: django_helper.py migrate | write JSON | update KEY JSON | read KEY | delete KEY | exists KEY | authhash PASSWORD
 Environment: DJANGO_DB (sqlite:PATH or postgres://user@host:port/name),
-DJANGO_SECRET, DJANGO_FALLBACKS (comma-separated).
+DJANGO_SECRET, DJANGO_FALLBACKS (comma-separated), DJANGO_SESSION_ENGINE
+(db, the default, or cache) and DJANGO_REDIS (the cache's redis:// URL).
 """
 import json
 import os
@@ -26,7 +27,13 @@ else:
         "HOST": url.hostname or "",
         "PORT": str(url.port or 5432),
     }
+engine = os.environ.get("DJANGO_SESSION_ENGINE", "db")
+caches = {}
+if os.environ.get("DJANGO_REDIS"):
+    caches = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["DJANGO_REDIS"]}}
 settings.configure(
+    CACHES=caches or {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
+    SESSION_ENGINE=f"django.contrib.sessions.backends.{engine}",
     SECRET_KEY=os.environ["DJANGO_SECRET"],
     SECRET_KEY_FALLBACKS=[s for s in os.environ.get("DJANGO_FALLBACKS", "").split(",") if s],
     DATABASES={"default": database},
@@ -35,7 +42,9 @@ settings.configure(
 )
 django.setup()
 
-from django.contrib.sessions.backends.db import SessionStore  # noqa: E402
+from importlib import import_module  # noqa: E402
+
+SessionStore = import_module(settings.SESSION_ENGINE).SessionStore
 from django.core.management import call_command  # noqa: E402
 
 command, args = sys.argv[1], sys.argv[2:]

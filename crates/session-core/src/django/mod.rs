@@ -7,11 +7,14 @@
 //! - [`json`]: Django's JSON session serializer's exact output.
 //! - [`DjangoCodec`]: session data as Django's database, cache and file
 //!   backends store it (a signed, compressed JSON string).
+//! - [`pickle`]: the unsigned pickles Django's cache backends store, read
+//!   safely (plain data only, nothing is ever imported or called).
 //! - [`auth`]: which Django user a session belongs to, and whether
 //!   Django would still accept it (`_auth_user_hash`).
 
 pub mod auth;
 pub mod json;
+pub mod pickle;
 pub mod signing;
 
 use serde_json::Value;

@@ -1,0 +1,172 @@
+//! Django's `cache` session backend on Redis: sessions stored as Django's
+//! `RedisCache` stores them, so a Django app with
+//! `SESSION_ENGINE = "django.contrib.sessions.backends.cache"` and the same
+//! Redis shares them.
+//!
+//! Keys are `:<VERSION>:<KEY_PREFIX>django.contrib.sessions.cache<session key>`
+//! (Django's default key function; version 1, empty prefix by default), each
+//! holding an unsigned pickle of the session dict (use the manager's Django
+//! mode with `session_core::django::pickle::PickleCodec`) and a TTL.
+//!
+//! Django overwrites cache sessions blindly; this store keeps the contract:
+//! a record's version is derived from its bytes (the first 64 bits of their
+//! SHA-1, which Lua computes with `redis.sha1hex`), and `update` is one
+//! script that compares and swaps, refusing a key that is gone (a Django
+//! logout is never undone).
+
+use redis::Script;
+use session_core::time::{Duration, OffsetDateTime};
+use session_core::{Record, SessionStore, StoreError, StoreKey, async_trait, now};
+
+use crate::RedisStore;
+
+/// KEYS: session. ARGV: expected version (16 hex digits), data, expires.
+/// 1 when swapped, 0 on another version, -1 when there is no session.
+const UPDATE: &str = r"
+local v = redis.call('GET', KEYS[1])
+if not v then return -1 end
+if string.sub(redis.sha1hex(v), 1, 16) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'EXAT', ARGV[3])
+return 1
+";
+
+/// A [`SessionStore`] on Django's cache keys in Redis. See the [module docs](self).
+#[derive(Clone, Debug)]
+pub struct DjangoCacheStore {
+    redis: RedisStore,
+    prefix: String,
+    update: std::sync::Arc<Script>,
+}
+
+/// The version of a cached session: the first 64 bits of its SHA-1.
+fn version_of(bytes: &[u8]) -> u64 {
+    let digest = sha1_smol::Sha1::from(bytes).digest().bytes();
+    u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
+}
+
+impl DjangoCacheStore {
+    /// Django's default cache keys (version 1, no `KEY_PREFIX`) on the Redis
+    /// server at `url`.
+    ///
+    /// # Errors
+    ///
+    /// When the URL is invalid or the server cannot be reached.
+    pub async fn connect(url: &str) -> Result<Self, redis::RedisError> {
+        Ok(Self::with_keys(RedisStore::connect(url).await?, "", 1))
+    }
+
+    /// Uses `redis`'s connection with Django's `CACHES` settings
+    /// `KEY_PREFIX` and `VERSION`.
+    pub fn with_keys(redis: RedisStore, key_prefix: &str, version: u32) -> Self {
+        DjangoCacheStore {
+            redis,
+            prefix: format!(":{version}:{key_prefix}django.contrib.sessions.cache"),
+            update: std::sync::Arc::new(Script::new(UPDATE)),
+        }
+    }
+
+    /// The Redis key of a session.
+    pub fn key(&self, key: &StoreKey) -> String {
+        format!("{}{}", self.prefix, key.as_str())
+    }
+}
+
+#[async_trait]
+impl SessionStore for DjangoCacheStore {
+    async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
+        let k = self.key(key);
+        let mut pipe = redis::pipe();
+        pipe.cmd("GET").arg(&k).cmd("PTTL").arg(&k);
+        let (data, ttl_ms): (Option<Vec<u8>>, i64) = self
+            .redis
+            .pipeline(&pipe)
+            .await
+            .map_err(crate::store_error)?;
+        let Some(data) = data else { return Ok(None) };
+        let now = now();
+        // A key Django wrote without a timeout lives until deleted.
+        let ttl = if ttl_ms >= 0 {
+            Duration::milliseconds(ttl_ms)
+        } else {
+            Duration::days(3650)
+        };
+        Ok(Some(Record {
+            key: key.clone(),
+            version: version_of(&data),
+            data,
+            created_at: now,
+            expires_at: now + Duration::seconds(ttl.whole_seconds().max(1)),
+            user: None,
+        }))
+    }
+
+    async fn create(&self, record: &Record) -> Result<(), StoreError> {
+        if !record.is_live_at(now()) {
+            // Already expired: there is nothing to keep.
+            return Ok(());
+        }
+        let created: Option<String> = self
+            .redis
+            .query(
+                redis::cmd("SET")
+                    .arg(self.key(&record.key))
+                    .arg(record.data.as_slice())
+                    .arg("NX")
+                    .arg("EXAT")
+                    .arg(record.expires_at.unix_timestamp()),
+            )
+            .await?;
+        if created.is_some() {
+            Ok(())
+        } else {
+            Err(StoreError::Duplicate)
+        }
+    }
+
+    async fn update(&self, record: &Record, expected_version: u64) -> Result<(), StoreError> {
+        let args = [
+            format!("{expected_version:016x}").into_bytes(),
+            record.data.clone(),
+            record.expires_at.unix_timestamp().to_string().into_bytes(),
+        ];
+        match self
+            .redis
+            .invoke::<i64>(&self.update, &self.key(&record.key), &args)
+            .await?
+        {
+            1 => Ok(()),
+            0 => Err(StoreError::Conflict),
+            _ => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
+        self.redis
+            .query::<()>(redis::cmd("DEL").arg(self.key(key)))
+            .await
+    }
+
+    async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<(), StoreError> {
+        let set: i64 = self
+            .redis
+            .query(
+                redis::cmd("EXPIREAT")
+                    .arg(self.key(key))
+                    .arg(expires_at.unix_timestamp()),
+            )
+            .await?;
+        if set == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound)
+        }
+    }
+
+    async fn delete_expired(&self) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+
+    fn expires_natively(&self) -> bool {
+        true
+    }
+}

@@ -1,0 +1,128 @@
+//! Sessions shared with a real Django on its `cache` backend over Redis
+//! (Django installed with pip by the test when missing).
+
+use std::process::Command;
+
+use serde_json::{Value, json};
+use session_conformance::services;
+use session_core::django::pickle::PickleCodec;
+use session_core::django::signing::DjangoSigner;
+use session_core::{KeyRing, SessionManager};
+use session_store_redis::DjangoCacheStore;
+
+const SECRET: &str = "django-insecure-cache-backend-secret";
+const HELPER: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../session-store-sql/tests/django_helper.py"
+);
+
+fn redis_url() -> String {
+    services::url("SESSION_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+}
+
+fn django(db: &str, args: &[&str]) -> String {
+    let output = Command::new("python3")
+        .arg(HELPER)
+        .args(args)
+        .env("DJANGO_DB", db)
+        .env("DJANGO_SECRET", SECRET)
+        .env("DJANGO_SESSION_ENGINE", "cache")
+        .env("DJANGO_REDIS", redis_url())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shared_with_djangos_cache_backend() {
+    if let Err(e) = services::django() {
+        return services::unavailable::<()>("Django", e).unwrap_or(());
+    }
+    let store = match DjangoCacheStore::connect(&redis_url()).await {
+        Ok(s) => s,
+        Err(e) => return services::unavailable::<()>("Redis", e).unwrap_or(()),
+    };
+    let dir = std::env::temp_dir().join(services::unique_name("django-cache"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = format!("sqlite:{}", dir.join("db.sqlite3").display());
+    let manager = SessionManager::builder(store, KeyRing::new([2u8; 32]).unwrap())
+        .django(DjangoSigner::new(SECRET, Vec::<&str>::new()).unwrap())
+        .codec(PickleCodec)
+        .build()
+        .unwrap();
+
+    // Django writes, Rust reads.
+    let data = json!({"user_id": 123, "name": "Zoë 😀", "cart": [1, 2.5, null, true]});
+    let key = django(&db, &["write", &data.to_string()]);
+    let cookie = format!("sessionid={key}");
+    let request = manager.request([cookie.as_str()]);
+    let session = request.load().await.unwrap();
+    assert_eq!(session.to_json(), data);
+
+    // Rust writes into it; Django reads both.
+    session.insert("from_rust", "ü").unwrap();
+    request.finish(200).await.unwrap();
+    let seen: Value = serde_json::from_str(&django(&db, &["read", &key])).unwrap();
+    assert_eq!(
+        (seen["name"].as_str(), seen["from_rust"].as_str()),
+        (Some("Zoë 😀"), Some("ü"))
+    );
+
+    // A session Rust creates is a Django cache session.
+    let request = manager.request(None);
+    request
+        .load()
+        .await
+        .unwrap()
+        .insert("made_in", "rust")
+        .unwrap();
+    let created = request.finish(200).await.unwrap().cookie_pair.unwrap();
+    assert_eq!(
+        django(&db, &["read", created.strip_prefix("sessionid=").unwrap()]),
+        r#"{"made_in": "rust"}"#
+    );
+
+    // Django logs out while Rust writes: the logout stands.
+    let slow = manager.request([cookie.as_str()]);
+    slow.load().await.unwrap().insert("late", 1).unwrap();
+    django(&db, &["delete", &key]);
+    assert!(slow.finish(200).await.unwrap().ended_concurrently);
+    assert_eq!(
+        django(&db, &["exists", &key]),
+        "false",
+        "a Rust write resurrected a Django logout"
+    );
+
+    // Concurrent Rust writers on one Django cache session all land.
+    let key = django(&db, &["write", r#"{"seed": 0}"#]);
+    let cookie = format!("sessionid={key}");
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let (manager, cookie) = (manager.clone(), cookie.clone());
+            tokio::spawn(async move {
+                let request = manager.request([cookie.as_str()]);
+                request
+                    .load()
+                    .await
+                    .unwrap()
+                    .insert(&format!("k{i}"), i)
+                    .unwrap();
+                request.finish(200).await.unwrap();
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let seen: Value = serde_json::from_str(&django(&db, &["read", &key])).unwrap();
+    assert!(
+        (0..16).all(|i| seen[format!("k{i}")] == i),
+        "lost writes: {seen}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -52,6 +52,9 @@ pub(crate) struct Inner {
     /// Whether cookies carry an HMAC tag (off only in Django mode, where the
     /// cookie holds Django's bare session key).
     pub(crate) signed_cookies: bool,
+    /// Django's signed-cookie backend: the session lives in the cookie.
+    #[cfg(feature = "django")]
+    pub(crate) cookie_backend: Option<crate::django::signing::DjangoSigner>,
 }
 
 impl fmt::Debug for SessionManager {
@@ -94,6 +97,8 @@ impl SessionManager {
             id_format: IdFormat::Native,
             max_retries: DEFAULT_MAX_CONFLICT_RETRIES,
             signed_cookies: true,
+            #[cfg(feature = "django")]
+            cookie_backend: None,
         }
     }
 
@@ -256,6 +261,8 @@ pub struct SessionManagerBuilder {
     id_format: IdFormat,
     max_retries: u32,
     signed_cookies: bool,
+    #[cfg(feature = "django")]
+    cookie_backend: Option<crate::django::signing::DjangoSigner>,
 }
 
 impl fmt::Debug for SessionManagerBuilder {
@@ -330,6 +337,29 @@ impl SessionManagerBuilder {
         self
     }
 
+    /// Django's `signed_cookies` backend: the whole session travels in the
+    /// `sessionid` cookie, signed with the Django app's `SECRET_KEY`; the
+    /// store is never used (give any, for example a `MemoryStore`). See
+    /// [`django::signed_cookies`](crate::django::signed_cookies).
+    ///
+    /// ```
+    /// use session_core::django::signing::DjangoSigner;
+    /// use session_core::{KeyRing, SessionManager};
+    ///
+    /// let signer = DjangoSigner::new("the Django app's SECRET_KEY", Vec::<&str>::new())?;
+    /// let manager = SessionManager::builder(session_store_memory::MemoryStore::new(), KeyRing::new([0u8; 32])?)
+    ///     .django_signed_cookies(signer)
+    ///     .build()?;
+    /// assert_eq!(manager.cookie().name(), "sessionid");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "django")]
+    pub fn django_signed_cookies(mut self, signer: crate::django::signing::DjangoSigner) -> Self {
+        self = self.django(signer.clone());
+        self.cookie_backend = Some(signer);
+        self
+    }
+
     /// Checks the configuration and builds the manager.
     ///
     /// # Errors
@@ -359,6 +389,8 @@ impl SessionManagerBuilder {
                 id_format: self.id_format,
                 max_retries: self.max_retries,
                 signed_cookies: self.signed_cookies,
+                #[cfg(feature = "django")]
+                cookie_backend: self.cookie_backend,
             }),
         })
     }

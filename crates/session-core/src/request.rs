@@ -203,6 +203,18 @@ impl RequestSession {
             return Ok(session);
         }
         let inner = &self.inner.manager.inner;
+        #[cfg(feature = "django")]
+        if let Some(signer) = &inner.cookie_backend {
+            let data = crate::django::signed_cookies::read(
+                signer,
+                &self.inner.cookie,
+                inner.rules.idle.whole_seconds(),
+            );
+            let mut state = State::new(data, None, inner.rules);
+            state.accessed = true;
+            let mut slot = self.inner.session.lock().unwrap_or_else(|p| p.into_inner());
+            return Ok(slot.get_or_insert(Session::from_state(state)).clone());
+        }
         let (data, origin) = match self.incoming() {
             Incoming::Valid { id, .. } => match fetch(&self.inner.manager, id).await? {
                 Some((Ok(data), origin)) => (data, Some(origin)),
@@ -249,6 +261,18 @@ impl RequestSession {
             ..SessionResponse::default()
         };
         if status >= 500 {
+            return Ok(response);
+        }
+        #[cfg(feature = "django")]
+        if let Some(signer) = &self.inner.manager.inner.cookie_backend {
+            let carried = !matches!(self.inner.cookie, Raw::Absent);
+            crate::django::signed_cookies::write(
+                &self.inner.manager,
+                signer,
+                &session,
+                carried,
+                &mut response,
+            )?;
             return Ok(response);
         }
         let commit = Commit {

@@ -15,6 +15,7 @@
 pub mod auth;
 pub mod json;
 pub mod pickle;
+pub mod signed_cookies;
 pub mod signing;
 
 use serde_json::Value;

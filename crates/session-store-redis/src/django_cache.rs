@@ -65,6 +65,39 @@ impl DjangoCacheStore {
         }
     }
 
+    /// The cache half of Django's `cached_db` backend: the same layout under
+    /// `django.contrib.sessions.cached_db` keys.
+    pub fn cached_db(redis: RedisStore, key_prefix: &str, version: u32) -> Self {
+        DjangoCacheStore {
+            prefix: format!(":{version}:{key_prefix}django.contrib.sessions.cached_db"),
+            ..Self::with_keys(redis, key_prefix, version)
+        }
+    }
+
+    /// Writes `data` (a pickle) under `key` whatever is there, as Django's
+    /// cache does; for keeping a cache in step with a database.
+    ///
+    /// # Errors
+    ///
+    /// When Redis fails.
+    pub async fn put(
+        &self,
+        key: &StoreKey,
+        data: &[u8],
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        if !expires_at.gt(&now()) {
+            return self.delete(key).await;
+        }
+        let cmd = redis::cmd("SET")
+            .arg(self.key(key))
+            .arg(data)
+            .arg("EXAT")
+            .arg(expires_at.unix_timestamp())
+            .to_owned();
+        self.redis.query::<()>(&cmd).await
+    }
+
     /// The Redis key of a session.
     pub fn key(&self, key: &StoreKey) -> String {
         format!("{}{}", self.prefix, key.as_str())

@@ -68,7 +68,19 @@ pub use session_store_file::FileStore;
 #[cfg(feature = "memory")]
 pub use session_store_memory::{MemoryStore, WhenFull};
 #[cfg(feature = "redis")]
-pub use session_store_redis::RedisStore;
+pub use session_store_redis::{RedisStore, django_cache};
+#[cfg(all(
+    feature = "django",
+    feature = "redis",
+    any(feature = "sqlite", feature = "postgres")
+))]
+mod django_cached_db;
+#[cfg(all(
+    feature = "django",
+    feature = "redis",
+    any(feature = "sqlite", feature = "postgres")
+))]
+pub use django_cached_db::DjangoCachedDbStore;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub use session_store_sql::{DjangoSqlStore, SqlStore};
 

@@ -18,7 +18,7 @@
 //!   manager's absolute lifetime does not apply) and no user column (no
 //!   user index; Django keeps `_auth_user_id` in the data).
 //!
-//! SQLite and PostgreSQL are supported.
+//! SQLite, PostgreSQL and MySQL/MariaDB are supported.
 //!
 //! ```no_run
 //! use session_store_sql::DjangoSqlStore;
@@ -77,11 +77,13 @@ impl Queries {
                 "CAST(EXTRACT(EPOCH FROM expire_date) AS BIGINT)",
                 " FOR UPDATE",
             ),
-            Engine::MySql => {
-                return Err(OpenError::UnsupportedUrl(
-                    "Django's table on MySQL (not supported yet)".into(),
-                ));
-            }
+            // sqlx sets the session's time zone to UTC, which is how Django
+            // stores naive datetimes with USE_TZ.
+            Engine::MySql => (
+                "FROM_UNIXTIME(?)",
+                "CAST(UNIX_TIMESTAMP(expire_date) AS SIGNED)",
+                " FOR UPDATE",
+            ),
         };
         let q = |sql: String| {
             crate::queries::placeholders(engine, &sql.replace("{t}", table).replace("{ts}", ts))
@@ -94,9 +96,13 @@ impl Queries {
             update: q("UPDATE {t} SET session_data = ?, expire_date = {ts} WHERE session_key = ?".into()),
             delete: q("DELETE FROM {t} WHERE session_key = ?".into()),
             touch: q("UPDATE {t} SET expire_date = {ts} WHERE session_key = ? AND expire_date > {ts}".into()),
-            delete_expired: q(
-                "DELETE FROM {t} WHERE session_key IN (SELECT session_key FROM {t} WHERE expire_date <= {ts} LIMIT ?)".into(),
-            ),
+            delete_expired: q(match engine {
+                // MySQL cannot select from the table it deletes from, but has DELETE … LIMIT.
+                Engine::MySql => "DELETE FROM {t} WHERE expire_date <= {ts} LIMIT ?".into(),
+                Engine::Sqlite | Engine::Postgres => {
+                    "DELETE FROM {t} WHERE session_key IN (SELECT session_key FROM {t} WHERE expire_date <= {ts} LIMIT ?)".into()
+                }
+            }),
         })
     }
 }
@@ -124,12 +130,12 @@ fn conflict_or(e: sqlx::Error) -> StoreError {
 }
 
 impl DjangoSqlStore {
-    /// Connects to the database at `url` (SQLite or PostgreSQL) and uses
-    /// its `django_session` table.
+    /// Connects to the database at `url` (SQLite, PostgreSQL or MySQL) and
+    /// uses its `django_session` table.
     ///
     /// # Errors
     ///
-    /// As [`SqlStore::connect`], or for a MySQL URL.
+    /// As [`SqlStore::connect`].
     pub async fn connect(url: &str) -> Result<Self, OpenError> {
         let sql = SqlStore::connect(url).await?;
         Self::with_table(sql.pool().clone(), "django_session")
@@ -140,7 +146,7 @@ impl DjangoSqlStore {
     /// # Errors
     ///
     /// [`OpenError::InvalidTable`] for a name that is not a plain
-    /// identifier, [`OpenError::UnsupportedUrl`] for MySQL.
+    /// identifier.
     pub fn with_table(pool: impl Into<Pool>, table: &str) -> Result<Self, OpenError> {
         // The same identifier rules as SqlStore's tables.
         let pool = pool.into();

@@ -234,3 +234,73 @@ async fn shared_with_django_on_postgres() {
     }
     shared_sessions(&url).await;
 }
+
+/// Django's table on MySQL/MariaDB, created with the DDL Django's migration
+/// emits there (Django itself is not needed: its encoding is checked above).
+#[tokio::test(flavor = "multi_thread")]
+async fn djangos_table_on_mysql() {
+    let url = services::url("SESSION_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test");
+    let sql = match session_store_sql::SqlStore::connect(&url).await {
+        Ok(s) => s,
+        Err(e) => return services::unavailable::<()>("MySQL/MariaDB", e).unwrap_or(()),
+    };
+    let table = services::unique_name("django_session");
+    let session_store_sql::Pool::MySql(pool) = sql.pool().clone() else {
+        unreachable!()
+    };
+    sqlx::query(&format!(
+        "CREATE TABLE {table} (session_key varchar(40) NOT NULL PRIMARY KEY, session_data longtext NOT NULL, \
+         expire_date datetime(6) NOT NULL, INDEX {table}_expire_date (expire_date))"
+    ))
+    .execute(&pool)
+    .await
+    .unwrap();
+    let store = DjangoSqlStore::with_table(pool.clone(), &table).unwrap();
+    let rust = manager(store.clone(), SECRET, &[]);
+
+    let request = rust.request(None);
+    request.load().await.unwrap().insert("name", "Zoë").unwrap();
+    let cookie = request.finish(200).await.unwrap().cookie_pair.unwrap();
+    let key = cookie.strip_prefix("sessionid=").unwrap().to_owned();
+    // Stored the way Django stores it: signed text, a UTC datetime.
+    let (data, expires): (String, i64) =
+        sqlx::query_as(&format!("SELECT session_data, CAST(UNIX_TIMESTAMP(expire_date) AS SIGNED) FROM {table} WHERE session_key = ?"))
+            .bind(&key)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let signer = DjangoSigner::new(SECRET, Vec::<&str>::new()).unwrap();
+    let decoded = signer
+        .unsign_object(
+            session_core::django::SESSION_SALT,
+            &data,
+            None,
+            session_core::now().unix_timestamp(),
+        )
+        .unwrap();
+    assert_eq!(decoded, json!({"name": "Zoë"}));
+    let age = expires - session_core::now().unix_timestamp();
+    assert!(
+        (1_209_590..=1_209_600).contains(&age),
+        "expire_date is 14 days ahead in UTC ({age} s)"
+    );
+
+    // Updates compare and swap; a deleted row stays deleted.
+    assert_eq!(rust_read(&rust, &key).await, json!({"name": "Zoë"}));
+    let slow = rust.request([cookie.as_str()]);
+    slow.load().await.unwrap().insert("late", 1).unwrap();
+    sqlx::query(&format!("DELETE FROM {table} WHERE session_key = ?"))
+        .bind(&key)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert!(slow.finish(200).await.unwrap().ended_concurrently);
+    let count: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 0, "a deleted Django session came back");
+    let _ = sqlx::query(&format!("DROP TABLE {table}"))
+        .execute(&pool)
+        .await;
+}

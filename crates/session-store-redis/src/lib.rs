@@ -332,10 +332,39 @@ impl RedisStore {
                     cursor = next;
                 }
             }
-            // SCAN answers for one node; walking every primary of a
-            // cluster is not done yet.
-            Conn::Cluster(_) => {
-                return Err(StoreError::Unsupported("statistics on a Redis Cluster"));
+            // SCAN answers for one node: walk every primary.
+            Conn::Cluster(mut c) => {
+                use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+                let nodes: String = redis::cmd("CLUSTER")
+                    .arg("NODES")
+                    .query_async(&mut c)
+                    .await
+                    .map_err(store_error)?;
+                for (host, port) in primaries(&nodes) {
+                    let mut cursor = 0u64;
+                    loop {
+                        let mut scan = redis::cmd("SCAN");
+                        scan.arg(cursor)
+                            .arg("MATCH")
+                            .arg(&pattern)
+                            .arg("COUNT")
+                            .arg(1000);
+                        let route = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
+                            host: host.clone(),
+                            port,
+                        });
+                        let reply = c.route_command(scan, route).await.map_err(store_error)?;
+                        let (next, batch): (u64, Vec<String>) = redis::from_redis_value(reply)
+                            .map_err(|e| {
+                                StoreError::backend(format!("unexpected SCAN reply: {e}"))
+                            })?;
+                        keys.extend(batch);
+                        if next == 0 {
+                            break;
+                        }
+                        cursor = next;
+                    }
+                }
             }
         }
         Ok(keys)
@@ -382,6 +411,23 @@ impl RedisStore {
         }
         self.query::<()>(&cmd).await
     }
+}
+
+/// The `host:port` of each healthy primary in a `CLUSTER NODES` reply.
+fn primaries(nodes: &str) -> Vec<(String, u16)> {
+    nodes
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split(' ');
+            let address = fields.nth(1)?;
+            let flags = fields.next()?;
+            if !flags.split(',').any(|f| f == "master") || flags.contains("fail") {
+                return None;
+            }
+            let (host, port) = address.split('@').next()?.rsplit_once(':')?;
+            Some((host.to_owned(), port.parse().ok()?))
+        })
+        .collect()
 }
 
 pub(crate) fn store_error(e: RedisError) -> StoreError {
@@ -525,8 +571,8 @@ impl SessionStore for RedisStore {
         true
     }
 
-    /// Walks the prefix with `SCAN` (never `KEYS`); not available on a
-    /// cluster yet.
+    /// Walks the prefix with `SCAN` (never `KEYS`), on every primary of a
+    /// cluster.
     async fn stats(&self, top_users: usize) -> Result<StoreStats, StoreError> {
         let now = now();
         let user_prefix = format!("{}user:", self.inner.prefix);
@@ -596,5 +642,23 @@ impl SessionStore for RedisStore {
         }
         self.unindex(user, &gone).await?;
         Ok(ended)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn primaries_are_read_from_cluster_nodes() {
+        let nodes = "a1 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-5460\n\
+                     b2 127.0.0.1:7001@17001 master - 0 0 2 connected 5461-10922\n\
+                     c3 127.0.0.1:7003@17003 slave a1 0 0 1 connected\n\
+                     d4 127.0.0.1:7002@17002 master,fail - 0 0 3 disconnected\n";
+        assert_eq!(
+            super::primaries(nodes),
+            [
+                ("127.0.0.1".to_owned(), 7000),
+                ("127.0.0.1".to_owned(), 7001)
+            ]
+        );
     }
 }

@@ -36,9 +36,9 @@ fn setup_with(rules: ExpiryRules) -> (SessionManager, CountingStore) {
 
 /// Creates a session holding `user_id = 1`; returns its `name=value` cookie.
 async fn logged_in(manager: &SessionManager) -> String {
-    let request = manager.request(None);
-    request.load().await.unwrap().insert("user_id", 1).unwrap();
-    request.finish(200).await.unwrap().cookie_pair.unwrap()
+    session_conformance::fixtures::new_session(manager, "user_id", 1)
+        .await
+        .0
 }
 
 fn signed(ring: &KeyRing, id: &str) -> String {

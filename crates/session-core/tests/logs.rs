@@ -80,9 +80,7 @@ async fn rejected_cookies_and_bad_data_are_logged_without_the_raw_id() {
         store.clone(),
         session_core::KeyRing::new([5u8; 32]).unwrap(),
     );
-    let request = manager.request(None);
-    request.load().await.unwrap().insert("user_id", 1).unwrap();
-    let cookie = request.finish(200).await.unwrap().cookie_pair.unwrap();
+    let (cookie, _) = session_conformance::fixtures::new_session(&manager, "user_id", 1).await;
     let raw_id = cookie
         .strip_prefix("session=")
         .unwrap()

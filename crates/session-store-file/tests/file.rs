@@ -110,16 +110,8 @@ async fn files_garbled_by_hand_are_no_session() {
         b"session-file 1\nno newline",
     ];
     for bad in garbage {
-        let request = manager.request(None);
-        request.load().await.unwrap().insert("user_id", 1).unwrap();
-        let cookie = request.finish(200).await.unwrap().cookie_pair.unwrap();
-        let key = manager
-            .request([cookie.as_str()])
-            .load()
-            .await
-            .unwrap()
-            .store_key()
-            .unwrap();
+        let (cookie, key) =
+            session_conformance::fixtures::new_session(&manager, "user_id", 1).await;
         std::fs::write(file_of(&dir, &key), bad).unwrap();
         assert!(matches!(
             store.load(&key).await,

@@ -82,16 +82,8 @@ async fn garbage_keys_are_no_session() {
         }),
     ];
     for (name, write) in cases {
-        let request = manager.request(None);
-        request.load().await.unwrap().insert("user_id", 1).unwrap();
-        let cookie = request.finish(200).await.unwrap().cookie_pair.unwrap();
-        let key = manager
-            .request([cookie.as_str()])
-            .load()
-            .await
-            .unwrap()
-            .store_key()
-            .unwrap();
+        let (cookie, key) =
+            session_conformance::fixtures::new_session(&manager, "user_id", 1).await;
         raw(redis::cmd("DEL").arg(store.session_key(&key))).await;
         raw(&mut write(store.session_key(&key))).await;
         assert!(
@@ -132,9 +124,7 @@ async fn redis_outage_is_an_error_then_recovers() {
         .await
         .unwrap();
     let manager = manager(&store);
-    let request = manager.request(None);
-    request.load().await.unwrap().insert("user_id", 1).unwrap();
-    let cookie = request.finish(200).await.unwrap().cookie_pair.unwrap();
+    let (cookie, _) = session_conformance::fixtures::new_session(&manager, "user_id", 1).await;
 
     proxy.cut().await;
     let err = manager

@@ -104,16 +104,7 @@ fn manager(store: &SqlStore) -> SessionManager {
 
 /// Makes a session holding `user_id = 1`; returns its cookie and store key.
 async fn session(manager: &SessionManager) -> (String, String) {
-    let request = manager.request(None);
-    request.load().await.unwrap().insert("user_id", 1).unwrap();
-    let cookie = request.finish(200).await.unwrap().cookie_pair.unwrap();
-    let key = manager
-        .request([cookie.as_str()])
-        .load()
-        .await
-        .unwrap()
-        .store_key()
-        .unwrap();
+    let (cookie, key) = session_conformance::fixtures::new_session(manager, "user_id", 1).await;
     (cookie, key.as_str().to_owned())
 }
 

@@ -1,0 +1,38 @@
+//! Small helpers that tests of stores, adapters and tools share.
+//!
+//! ```
+//! # session_conformance::block_on(async {
+//! use session_core::{KeyRing, SessionManager};
+//! let manager = SessionManager::new(session_store_memory::MemoryStore::new(), KeyRing::new([8u8; 32]).unwrap());
+//! let (cookie, key) = session_conformance::fixtures::new_session(&manager, "user_id", 1).await;
+//! assert!(cookie.starts_with("session="));
+//! assert!(manager.store().load(&key).await.unwrap().is_some());
+//! # });
+//! ```
+
+use serde::Serialize;
+use session_core::{SessionManager, StoreKey};
+
+/// Runs one request that stores `key = value` in a new session; returns
+/// the cookie to send back (`name=value`) and the session's store key.
+///
+/// # Panics
+///
+/// When the store fails (this is for tests).
+pub async fn new_session(
+    manager: &SessionManager,
+    key: &str,
+    value: impl Serialize,
+) -> (String, StoreKey) {
+    let request = manager.request(None);
+    let session = request.load().await.expect("load");
+    session.insert(key, value).expect("insert");
+    let cookie = request
+        .finish(200)
+        .await
+        .expect("finish")
+        .cookie_pair
+        .expect("a new session sets a cookie");
+    let store_key = session.store_key().expect("the session was stored");
+    (cookie, store_key)
+}

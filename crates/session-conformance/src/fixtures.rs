@@ -36,3 +36,30 @@ pub async fn new_session(
     let store_key = session.store_key().expect("the session was stored");
     (cookie, store_key)
 }
+
+/// Runs `writers` concurrent requests on the session of `cookie`, request
+/// `i` storing `k{i} = i`, and waits for all of them.
+///
+/// # Panics
+///
+/// When a request fails (this is for tests).
+pub async fn write_concurrently(manager: &SessionManager, cookie: &str, writers: usize) {
+    let tasks: Vec<_> = (0..writers)
+        .map(|i| {
+            let (manager, cookie) = (manager.clone(), cookie.to_owned());
+            tokio::spawn(async move {
+                let request = manager.request([cookie.as_str()]);
+                request
+                    .load()
+                    .await
+                    .expect("load")
+                    .insert(&format!("k{i}"), i)
+                    .expect("insert");
+                request.finish(200).await.expect("finish");
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("writer");
+    }
+}

@@ -101,24 +101,7 @@ async fn shared_with_djangos_cache_backend() {
     // Concurrent Rust writers on one Django cache session all land.
     let key = django(&db, &["write", r#"{"seed": 0}"#]);
     let cookie = format!("sessionid={key}");
-    let tasks: Vec<_> = (0..16)
-        .map(|i| {
-            let (manager, cookie) = (manager.clone(), cookie.clone());
-            tokio::spawn(async move {
-                let request = manager.request([cookie.as_str()]);
-                request
-                    .load()
-                    .await
-                    .unwrap()
-                    .insert(&format!("k{i}"), i)
-                    .unwrap();
-                request.finish(200).await.unwrap();
-            })
-        })
-        .collect();
-    for t in tasks {
-        t.await.unwrap();
-    }
+    session_conformance::fixtures::write_concurrently(&manager, &cookie, 16).await;
     let seen: Value = serde_json::from_str(&django(&db, &["read", &key])).unwrap();
     assert!(
         (0..16).all(|i| seen[format!("k{i}")] == i),

@@ -184,24 +184,7 @@ async fn shared_sessions(db: &str) {
     // Concurrent Rust writers on one Django session all land.
     let key = django(db, SECRET, "", &["write", r#"{"seed": 0}"#]);
     let cookie = format!("sessionid={key}");
-    let tasks: Vec<_> = (0..16)
-        .map(|i| {
-            let (rust, cookie) = (rust.clone(), cookie.clone());
-            tokio::spawn(async move {
-                let request = rust.request([cookie.as_str()]);
-                request
-                    .load()
-                    .await
-                    .unwrap()
-                    .insert(&format!("k{i}"), i)
-                    .unwrap();
-                request.finish(200).await.unwrap();
-            })
-        })
-        .collect();
-    for t in tasks {
-        t.await.unwrap();
-    }
+    session_conformance::fixtures::write_concurrently(&rust, &cookie, 16).await;
     let seen: Value = serde_json::from_str(&django(db, SECRET, "", &["read", &key])).unwrap();
     assert!(
         (0..16).all(|i| seen[format!("k{i}")] == i),

@@ -107,5 +107,13 @@ async fn shared_with_djangos_cache_backend() {
         (0..16).all(|i| seen[format!("k{i}")] == i),
         "lost writes: {seen}"
     );
+    // Leave nothing in the shared Redis (Django's keys live 14 days).
+    for k in [key.as_str(), created.strip_prefix("sessionid=").unwrap()] {
+        manager
+            .store()
+            .delete(&session_core::StoreKey::new(k))
+            .await
+            .unwrap();
+    }
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -202,11 +202,10 @@ fn sqlite(c: &mut Criterion, rt: &Runtime) {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-fn postgres(c: &mut Criterion, rt: &Runtime) {
-    let url = services::url(
-        "SESSION_TEST_POSTGRES_URL",
-        "postgres://postgres@127.0.0.1:5432/test",
-    );
+/// A migrated store on a table of its own, on the server `var` names
+/// (or `default`); `None` when it does not answer.
+fn server_store(rt: &Runtime, engine: &str, var: &str, default: &str) -> Option<SqlStore> {
+    let url = services::url(var, default);
     let table = services::unique_name("bench");
     let Ok(store) = rt.block_on(
         SqlStore::builder(&url)
@@ -214,10 +213,38 @@ fn postgres(c: &mut Criterion, rt: &Runtime) {
             .max_connections(32)
             .connect(),
     ) else {
-        eprintln!("skipping PostgreSQL: unreachable at {url}");
-        return;
+        eprintln!("skipping {engine}: unreachable at {url}");
+        return None;
     };
     rt.block_on(store.migrate()).expect("migrate");
+    Some(store)
+}
+
+/// Drops the benchmark's tables.
+fn drop_tables(rt: &Runtime, store: &SqlStore) {
+    for table in [
+        store.table().to_owned(),
+        format!("{}_migrations", store.table()),
+    ] {
+        let sql = format!("DROP TABLE {table}");
+        let _ = match store.pool() {
+            Pool::Postgres(p) => rt.block_on(sqlx::query(&sql).execute(p)).map(|_| ()),
+            Pool::MySql(p) => rt.block_on(sqlx::query(&sql).execute(p)).map(|_| ()),
+            _ => Ok(()),
+        };
+    }
+}
+
+fn postgres(c: &mut Criterion, rt: &Runtime) {
+    let Some(store) = server_store(
+        rt,
+        "PostgreSQL",
+        "SESSION_TEST_POSTGRES_URL",
+        "postgres://postgres@127.0.0.1:5432/test",
+    ) else {
+        return;
+    };
+    let table = store.table().to_owned();
     bench_manager(c, rt, "postgres", manager(store.clone()));
 
     // The reference: the raw SELECT and conditional UPDATE a save needs, on the same pool.
@@ -265,29 +292,20 @@ fn postgres(c: &mut Criterion, rt: &Runtime) {
         })
     });
     group.finish();
-    let _ = rt.block_on(sqlx::query(&format!("DROP TABLE {table}")).execute(&pool));
-    let _ = rt.block_on(sqlx::query(&format!("DROP TABLE {table}_migrations")).execute(&pool));
+    drop_tables(rt, &store);
 }
 
 fn mysql(c: &mut Criterion, rt: &Runtime) {
-    let url = services::url("SESSION_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test");
-    let table = services::unique_name("bench");
-    let Ok(store) = rt.block_on(
-        SqlStore::builder(&url)
-            .table(&table)
-            .max_connections(32)
-            .connect(),
+    let Some(store) = server_store(
+        rt,
+        "MySQL",
+        "SESSION_TEST_MYSQL_URL",
+        "mysql://root@127.0.0.1:3306/test",
     ) else {
-        eprintln!("skipping MySQL: unreachable at {url}");
         return;
     };
-    rt.block_on(store.migrate()).expect("migrate");
     bench_manager(c, rt, "mysql", manager(store.clone()));
-    let Pool::MySql(pool) = store.pool().clone() else {
-        unreachable!()
-    };
-    let _ = rt.block_on(sqlx::query(&format!("DROP TABLE {table}")).execute(&pool));
-    let _ = rt.block_on(sqlx::query(&format!("DROP TABLE {table}_migrations")).execute(&pool));
+    drop_tables(rt, &store);
 }
 
 fn redis(c: &mut Criterion, rt: &Runtime) {

@@ -77,6 +77,8 @@ pub struct Answer {
     pub vary: Vec<String>,
     /// The `Content-Type`.
     pub content_type: String,
+    /// The `Location` (of a redirect).
+    pub location: String,
     /// The body, as JSON when it is JSON (else `Null`).
     pub json: Value,
     /// The body as text.
@@ -102,8 +104,13 @@ impl Answer {
 impl Browser {
     /// A browser with an empty jar.
     pub fn new(target: &Target) -> Self {
+        // Redirects are answers to check, not to follow.
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("a client");
         Browser {
-            client: reqwest::Client::new(),
+            client,
             base: target.base.clone(),
             jar: BTreeMap::new(),
         }
@@ -124,15 +131,25 @@ impl Browser {
 
     /// Sends a request and keeps the cookies of the answer.
     pub async fn send(&mut self, method: Method, path: &str, body: Option<Value>) -> Answer {
+        let body = body.map(|b| ("application/json", b.to_string()));
+        self.send_body(method, path, body).await
+    }
+
+    /// Sends a request with an optional `(content type, body)` and keeps
+    /// the cookies of the answer.
+    pub async fn send_body(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<(&str, String)>,
+    ) -> Answer {
         let mut request = self.client.request(method, format!("{}{path}", self.base));
         if !self.jar.is_empty() {
             let header: Vec<String> = self.jar.iter().map(|(n, v)| format!("{n}={v}")).collect();
             request = request.header("Cookie", header.join("; "));
         }
-        if let Some(body) = body {
-            request = request
-                .header("Content-Type", "application/json")
-                .body(body.to_string());
+        if let Some((content_type, body)) = body {
+            request = request.header("Content-Type", content_type).body(body);
         }
         let response = request.send().await.expect("the server answers");
         let headers = response.headers();
@@ -147,6 +164,7 @@ impl Browser {
         let set_cookies = all("set-cookie");
         let vary = all("vary");
         let content_type = all("content-type").join(",");
+        let location = all("location").join(",");
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
         let json = serde_json::from_str(&text).unwrap_or(Value::Null);
@@ -167,9 +185,20 @@ impl Browser {
             set_cookies,
             vary,
             content_type,
+            location,
             json,
             text,
         }
+    }
+
+    /// `POST path` with a URL-encoded form, as the HTML page's forms send it.
+    pub async fn post_form(&mut self, path: &str, form: &str) -> Answer {
+        self.send_body(
+            Method::POST,
+            path,
+            Some(("application/x-www-form-urlencoded", form.to_owned())),
+        )
+        .await
     }
 
     /// `GET path`.
@@ -208,6 +237,7 @@ pub async fn run_all(target: &Target) {
     an_unreachable_store_is_a_503_with_a_json_error(target).await;
     a_user_lists_and_ends_their_other_sessions(target).await;
     the_page_counts_visits(target).await;
+    the_page_forms_log_in_and_out(target).await;
 }
 
 /// A new session's cookie carries the safe attributes, and responses that
@@ -613,4 +643,41 @@ pub async fn the_page_counts_visits(target: &Target) {
         "{}",
         second.text
     );
+}
+
+/// The page's forms: logging in rotates the ID and redirects home; logging
+/// out deletes the cookie and redirects home.
+pub async fn the_page_forms_log_in_and_out(target: &Target) {
+    let mut b = Browser::new(target);
+    b.get("/").await;
+    let before = b.session_cookie().expect("the page starts a session");
+    let a = b
+        .post_form("/login", "user_id=5&username=ann%20%3Cb%3E")
+        .await;
+    assert_eq!(
+        (a.status.as_u16(), a.location.as_str()),
+        (303, "/"),
+        "{:?}",
+        a.set_cookies
+    );
+    assert_ne!(
+        b.session_cookie(),
+        Some(before),
+        "logging in must rotate the ID"
+    );
+    let page = b.get("/").await;
+    assert!(
+        page.text
+            .contains("Logged in as <strong>ann &lt;b&gt;</strong>"),
+        "{}",
+        page.text
+    );
+    let a = b.post_form("/logout", "").await;
+    assert_eq!((a.status.as_u16(), a.location.as_str()), (303, "/"));
+    assert!(
+        a.set_cookies.iter().any(|c| c.contains("Max-Age=0")),
+        "{:?}",
+        a.set_cookies
+    );
+    assert!(b.get("/").await.text.contains("Not logged in."));
 }

@@ -246,19 +246,7 @@ impl SessionStore for DjangoSqlStore {
     }
 
     async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<(), StoreError> {
-        let touched = on_pool!(&self.pool, |p| sqlx::query(&self.q.touch)
-            .bind(expires_at.unix_timestamp())
-            .bind(key.as_str())
-            .bind(now().unix_timestamp())
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))
-        .map_err(store_error)?;
-        if touched == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        crate::touch(&self.pool, &self.q.touch, key, expires_at).await
     }
 
     async fn delete_expired(&self) -> Result<u64, StoreError> {
@@ -266,12 +254,6 @@ impl SessionStore for DjangoSqlStore {
     }
 
     async fn delete_expired_batch(&self, max: u64) -> Result<u64, StoreError> {
-        on_pool!(&self.pool, |p| sqlx::query(&self.q.delete_expired)
-            .bind(now().unix_timestamp())
-            .bind(i64::try_from(max).unwrap_or(i64::MAX))
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))
-        .map_err(store_error)
+        crate::delete_expired_batch(&self.pool, &self.q.delete_expired, max).await
     }
 }

@@ -450,6 +450,44 @@ fn version_param(v: u64) -> Result<i64, StoreError> {
         .map_err(|_| StoreError::backend(format!("session version {v} too large for SQL")))
 }
 
+/// Runs a touch statement (binds: new expiry, key, now); no row touched
+/// means no live session.
+pub(crate) async fn touch(
+    pool: &Pool,
+    sql: &str,
+    key: &StoreKey,
+    expires_at: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let touched = on_pool!(pool, |p| sqlx::query(sql)
+        .bind(expires_at.unix_timestamp())
+        .bind(key.as_str())
+        .bind(now().unix_timestamp())
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))
+    .map_err(store_error)?;
+    if touched == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+/// Runs a batched sweep statement (binds: now, at most `max` rows).
+pub(crate) async fn delete_expired_batch(
+    pool: &Pool,
+    sql: &str,
+    max: u64,
+) -> Result<u64, StoreError> {
+    on_pool!(pool, |p| sqlx::query(sql)
+        .bind(now().unix_timestamp())
+        .bind(i64::try_from(max).unwrap_or(i64::MAX))
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))
+    .map_err(store_error)
+}
+
 /// Deletes expired rows in batches of [`SWEEP_BATCH`] until none are left.
 pub(crate) async fn sweep(store: &impl SessionStore) -> Result<u64, StoreError> {
     let mut total = 0;
@@ -593,20 +631,7 @@ impl SessionStore for SqlStore {
     }
 
     async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<(), StoreError> {
-        let q = &self.inner.queries.touch;
-        let touched = on_pool!(&self.inner.pool, |p| sqlx::query(q)
-            .bind(expires_at.unix_timestamp())
-            .bind(key.as_str())
-            .bind(now().unix_timestamp())
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))
-        .map_err(store_error)?;
-        if touched == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        touch(&self.inner.pool, &self.inner.queries.touch, key, expires_at).await
     }
 
     async fn delete_expired(&self) -> Result<u64, StoreError> {
@@ -614,15 +639,7 @@ impl SessionStore for SqlStore {
     }
 
     async fn delete_expired_batch(&self, max: u64) -> Result<u64, StoreError> {
-        let q = &self.inner.queries.delete_expired;
-        let max = i64::try_from(max).unwrap_or(i64::MAX);
-        on_pool!(&self.inner.pool, |p| sqlx::query(q)
-            .bind(now().unix_timestamp())
-            .bind(max)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))
-        .map_err(store_error)
+        delete_expired_batch(&self.inner.pool, &self.inner.queries.delete_expired, max).await
     }
 
     async fn stats(&self, top_users: usize) -> Result<StoreStats, StoreError> {

@@ -63,3 +63,24 @@ pub async fn write_concurrently(manager: &SessionManager, cookie: &str, writers:
         task.await.expect("writer");
     }
 }
+
+/// Loads the session of `cookie` again and again (up to 10 s) until the
+/// store answers: for tests that cut an engine off and bring it back.
+///
+/// # Errors
+///
+/// The last failure, when the store never recovered.
+pub async fn load_once_recovered(
+    manager: &SessionManager,
+    cookie: &str,
+) -> Result<session_core::Session, session_core::SessionError> {
+    let mut attempts = 40;
+    loop {
+        match manager.request([cookie]).load().await {
+            Ok(session) => return Ok(session),
+            Err(e) if attempts == 0 => return Err(e),
+            Err(_) => attempts -= 1,
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}

@@ -41,6 +41,11 @@ async fn logged_in(manager: &SessionManager) -> String {
         .0
 }
 
+/// The session a request carrying `cookie` loads.
+async fn opened(manager: &SessionManager, cookie: &str) -> session_core::Session {
+    manager.request([cookie]).load().await.unwrap()
+}
+
 fn signed(ring: &KeyRing, id: &str) -> String {
     format!("session={id}.{}", ring.sign("session", id))
 }
@@ -225,7 +230,7 @@ async fn flush_deletes_the_record_and_later_data_gets_a_new_id() {
     let new_cookie = response.cookie_pair.unwrap();
     assert_ne!(new_cookie, cookie);
     assert!(store.inner().load(&old_key).await.unwrap().is_none());
-    let session = manager.request([new_cookie.as_str()]).load().await.unwrap();
+    let session = opened(&manager, &new_cookie).await;
     assert_eq!(session.keys(), ["fresh"]);
 }
 
@@ -254,34 +259,17 @@ async fn a_cookie_signed_with_an_older_key_works_and_is_resigned() {
         "same ID"
     );
     let current_only = SessionManager::new(rotated.store().clone(), KeyRing::new(SECRET).unwrap());
-    let session = current_only
-        .request([resigned.as_str()])
-        .load()
-        .await
-        .unwrap();
+    let session = opened(&current_only, &resigned).await;
     assert_eq!(session.get::<u32>("user_id").unwrap(), Some(1));
     // Without the fallback, the old cookie no longer verifies.
-    assert!(
-        current_only
-            .request([cookie.as_str()])
-            .load()
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(opened(&current_only, &cookie).await.is_empty());
 }
 
 #[tokio::test]
 async fn undecodable_data_is_no_session_and_is_not_overwritten_on_load() {
     let (manager, store) = setup();
     let cookie = logged_in(&manager).await;
-    let key = manager
-        .request([cookie.as_str()])
-        .load()
-        .await
-        .unwrap()
-        .store_key()
-        .unwrap();
+    let key = opened(&manager, &cookie).await.store_key().unwrap();
     let mut record = store.inner().load(&key).await.unwrap().unwrap();
     record.data = b"\xff not json".to_vec();
     store
@@ -324,7 +312,7 @@ async fn store_failures_are_errors_not_empty_sessions() {
         "{err}"
     );
     store.set_down(false);
-    let session = manager.request([cookie.as_str()]).load().await.unwrap();
+    let session = opened(&manager, &cookie).await;
     assert_eq!(
         session.get::<u32>("user_id").unwrap(),
         Some(1),
@@ -336,13 +324,7 @@ async fn store_failures_are_errors_not_empty_sessions() {
 async fn reads_extend_the_expiry_through_touch_once_per_interval() {
     let (manager, store) = setup_with(ExpiryRules::default().touch_interval(Duration::ZERO));
     let cookie = logged_in(&manager).await;
-    let key = manager
-        .request([cookie.as_str()])
-        .load()
-        .await
-        .unwrap()
-        .store_key()
-        .unwrap();
+    let key = opened(&manager, &cookie).await.store_key().unwrap();
     let before = store.inner().load(&key).await.unwrap().unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let writes = store.writes();
@@ -410,13 +392,7 @@ async fn the_absolute_lifetime_caps_every_extension() {
         .touch_interval(Duration::ZERO);
     let (manager, store) = setup_with(rules);
     let cookie = logged_in(&manager).await;
-    let key = manager
-        .request([cookie.as_str()])
-        .load()
-        .await
-        .unwrap()
-        .store_key()
-        .unwrap();
+    let key = opened(&manager, &cookie).await.store_key().unwrap();
     let request = manager.request([cookie.as_str()]);
     request.load().await.unwrap().insert("more", 1).unwrap();
     request.finish(200).await.unwrap();
@@ -432,14 +408,7 @@ async fn expired_sessions_are_not_loaded() {
     session.insert("a", 1).unwrap();
     session.set_expiry(Expiry::AfterIdle(Duration::seconds(1)));
     let cookie = request.finish(200).await.unwrap().cookie_pair.unwrap();
-    assert!(
-        !manager
-            .request([cookie.as_str()])
-            .load()
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(!opened(&manager, &cookie).await.is_empty());
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let request = manager.request([cookie.as_str()]);
     assert!(request.load().await.unwrap().is_empty());
@@ -473,14 +442,7 @@ async fn the_user_index_ends_other_devices() {
     assert_eq!(ended, 2);
     assert_eq!(this.user().as_deref(), Some("alice"));
     for other in &cookies[1..] {
-        assert!(
-            manager
-                .request([other.as_str()])
-                .load()
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert!(opened(&manager, other).await.is_empty());
     }
 }
 

@@ -135,18 +135,10 @@ async fn redis_outage_is_an_error_then_recovers() {
     assert_eq!(err.status_code(), 503, "{err}");
 
     proxy.restore().await.unwrap();
-    let mut last = None;
-    for _ in 0..40 {
-        match manager.request([cookie.as_str()]).load().await {
-            Ok(session) => {
-                assert_eq!(session.get::<u32>("user_id").unwrap(), Some(1));
-                return;
-            }
-            Err(e) => last = Some(e),
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    panic!("the store did not reconnect after Redis came back: {last:?}");
+    let session = session_conformance::fixtures::load_once_recovered(&manager, &cookie)
+        .await
+        .unwrap_or_else(|e| panic!("the store did not reconnect after Redis came back: {e}"));
+    assert_eq!(session.get::<u32>("user_id").unwrap(), Some(1));
 }
 
 /// Sessions carry Redis TTLs that match their expiry.

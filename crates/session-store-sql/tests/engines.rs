@@ -210,22 +210,14 @@ async fn engine_outage_is_an_error_then_recovers(url: &str, engine: &str) {
     assert_eq!(err.status_code(), 503, "{err}");
 
     proxy.restore().await.unwrap();
-    let mut last = None;
-    for _ in 0..40 {
-        match manager.request([cookie.as_str()]).load().await {
-            Ok(session) => {
-                assert_eq!(
-                    session.get::<u32>("user_id").unwrap(),
-                    Some(1),
-                    "the session was lost"
-                );
-                return;
-            }
-            Err(e) => last = Some(e),
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    panic!("the store did not recover after the engine came back: {last:?}");
+    let session = session_conformance::fixtures::load_once_recovered(&manager, &cookie)
+        .await
+        .unwrap_or_else(|e| panic!("the store did not recover after the engine came back: {e}"));
+    assert_eq!(
+        session.get::<u32>("user_id").unwrap(),
+        Some(1),
+        "the session was lost"
+    );
 }
 
 mod sqlite {

@@ -54,6 +54,7 @@ use axum::response::{IntoResponse, Response};
 use http::header::{COOKIE, SET_COOKIE, VARY};
 use http::request::Parts;
 use http::{HeaderValue, Request, StatusCode};
+use pin_project_lite::pin_project;
 use session_core::{RequestSession, SessionError, SessionManager, SessionResponse};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -146,13 +147,11 @@ struct Handle {
 
 impl<S, B> Service<Request<B>> for SessionService<S>
 where
-    S: Service<Request<B>, Response = Response, Error = Infallible> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    B: Send + 'static,
+    S: Service<Request<B>, Response = Response, Error = Infallible>,
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+    type Future = SessionFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -170,17 +169,96 @@ where
             request: request.clone(),
             on_error: Arc::clone(&on_error),
         });
-        // The clone that was made ready is the one to call.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        Box::pin(async move {
-            let mut response = inner.call(req).await?;
-            match request.finish(response.status().as_u16()).await {
-                Ok(outcome) => apply(&outcome, &mut response),
-                Err(err) => response = on_error(&err),
+        // Nothing to wait for before the handler, so the inner service
+        // (made ready by `poll_ready`) is called right away.
+        SessionFuture {
+            state: State::Handler {
+                inner: self.inner.call(req),
+                request: Some(request),
+                on_error,
+            },
+        }
+    }
+}
+
+type Saving = Pin<Box<dyn Future<Output = Result<SessionResponse, SessionError>> + Send>>;
+
+pin_project! {
+    /// The response future of [`SessionService`]: the handler's future, then
+    /// (only if the handler loaded the session) the save.
+    pub struct SessionFuture<F> {
+        #[pin]
+        state: State<F>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        Handler {
+            #[pin]
+            inner: F,
+            request: Option<RequestSession>,
+            on_error: ErrorHandler,
+        },
+        Saving {
+            saving: Saving,
+            response: Option<Response>,
+            on_error: ErrorHandler,
+        },
+    }
+}
+
+impl<F> Future for SessionFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            match self.as_mut().project().state.project() {
+                StateProj::Handler {
+                    inner,
+                    request,
+                    on_error,
+                } => {
+                    let Ok(response) = std::task::ready!(inner.poll(cx));
+                    let request = request.take().expect("polled after completion");
+                    // A route that never loaded the session: nothing to save.
+                    if request.loaded().is_none() {
+                        return Poll::Ready(Ok(response));
+                    }
+                    let status = response.status().as_u16();
+                    let saving: Saving = Box::pin(async move { request.finish(status).await });
+                    let on_error = Arc::clone(on_error);
+                    self.as_mut().project().state.set(State::Saving {
+                        saving,
+                        response: Some(response),
+                        on_error,
+                    });
+                }
+                StateProj::Saving {
+                    saving,
+                    response,
+                    on_error,
+                } => {
+                    let outcome = std::task::ready!(saving.as_mut().poll(cx));
+                    let mut response = response.take().expect("polled after completion");
+                    match outcome {
+                        Ok(outcome) => apply(&outcome, &mut response),
+                        Err(err) => response = on_error(&err),
+                    }
+                    return Poll::Ready(Ok(response));
+                }
             }
-            Ok(response)
-        })
+        }
+    }
+}
+
+impl<F> std::fmt::Debug for SessionFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionFuture")
     }
 }
 

@@ -73,7 +73,10 @@ pub struct JsonCodec;
 
 impl Codec for JsonCodec {
     fn encode(&self, data: &Data) -> Result<Vec<u8>, CodecError> {
-        serde_json::to_vec(data).map_err(CodecError::encode)
+        // Sized for a typical session, so small ones encode without regrowing.
+        let mut out = Vec::with_capacity(256);
+        serde_json::to_writer(&mut out, data).map_err(CodecError::encode)?;
+        Ok(out)
     }
 
     fn decode(&self, bytes: &[u8]) -> Result<Data, CodecError> {

@@ -154,7 +154,7 @@ impl CookieConfig {
             cookie.set_max_age(age);
             cookie.set_expires(Expiration::DateTime(now + age));
         }
-        cookie.to_string()
+        written(&cookie)
     }
 
     /// A `Set-Cookie` value that makes the browser drop the cookie.
@@ -162,14 +162,16 @@ impl CookieConfig {
         let mut cookie = self.base("");
         cookie.set_max_age(Duration::ZERO);
         cookie.set_expires(Expiration::DateTime(OffsetDateTime::UNIX_EPOCH));
-        cookie.to_string()
+        written(&cookie)
     }
 
-    fn base(&self, value: &str) -> Cookie<'static> {
-        let mut cookie = Cookie::new(self.name.clone(), value.to_owned());
-        cookie.set_path(self.path.clone());
+    /// The cookie with this configuration's attributes, borrowing every
+    /// string (rendering runs on every save).
+    fn base<'a>(&'a self, value: &'a str) -> Cookie<'a> {
+        let mut cookie = Cookie::new(self.name.as_str(), value);
+        cookie.set_path(self.path.as_str());
         if let Some(domain) = &self.domain {
-            cookie.set_domain(domain.clone());
+            cookie.set_domain(domain.as_str());
         }
         cookie.set_secure(self.secure);
         cookie.set_http_only(self.http_only);
@@ -205,6 +207,14 @@ impl CookieConfig {
             other => other,
         }
     }
+}
+
+/// `cookie` rendered into one allocation of the usual size.
+fn written(cookie: &Cookie<'_>) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(256);
+    write!(out, "{cookie}").expect("writing to a String cannot fail");
+    out
 }
 
 /// The outcome of looking for the session cookie in a request.

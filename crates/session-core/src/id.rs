@@ -127,8 +127,8 @@ impl SessionId {
                     // The last character must encode only the 4 bits left over,
                     // so that each 32-byte value has exactly one spelling.
                     && URL_SAFE_NO_PAD
-                        .decode(s)
-                        .is_ok_and(|bytes| bytes.len() == ID_BYTES)
+                        .decode_slice(s, &mut [0u8; 48])
+                        .is_ok_and(|len| len == ID_BYTES)
             }
             IdFormat::Django => {
                 // Django issues 32 characters and accepts any key of 8 or more.

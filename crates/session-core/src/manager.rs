@@ -203,7 +203,7 @@ impl SessionManager {
     pub async fn inspect(&self, id: &SessionId) -> Result<Option<Inspection>, SessionError> {
         let key = id.store_key();
         let load = self.inner.store.load(&key);
-        let Some(record) = crate::observe::store_op("load", &id.log_key(), load).await? else {
+        let Some(record) = crate::observe::store_op("load", id, load).await? else {
             return Ok(None);
         };
         if !record.is_live_at(crate::now()) {
@@ -219,12 +219,7 @@ impl SessionManager {
     ///
     /// [`StoreError`] when the store fails.
     pub async fn end(&self, id: &SessionId) -> Result<(), StoreError> {
-        crate::observe::store_op(
-            "delete",
-            &id.log_key(),
-            self.inner.store.delete(&id.store_key()),
-        )
-        .await?;
+        crate::observe::store_op("delete", id, self.inner.store.delete(&id.store_key())).await?;
         crate::observe::count(crate::observe::ENDED, 1);
         tracing::info!(target: "session_core", session = %id.log_key(), "ended a session");
         Ok(())

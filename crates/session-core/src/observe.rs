@@ -27,7 +27,7 @@ use std::future::Future;
 
 use tracing::Instrument;
 
-use crate::StoreError;
+use crate::{SessionId, StoreError};
 
 pub(crate) const LOADS: &str = "session_loads_total";
 pub(crate) const SAVES: &str = "session_saves_total";
@@ -49,11 +49,19 @@ pub(crate) fn count(name: &'static str, n: u64) {
 
 /// Runs a store operation inside a `session_store` span, timing it and
 /// counting its failures.
-pub(crate) async fn store_op<T, F>(op: &'static str, session: &str, fut: F) -> Result<T, StoreError>
+///
+/// The log key (a digest of the ID) is only computed when the span or the
+/// failure event is actually recorded.
+pub(crate) async fn store_op<T, F>(
+    op: &'static str,
+    id: &SessionId,
+    fut: F,
+) -> Result<T, StoreError>
 where
     F: Future<Output = Result<T, StoreError>>,
 {
-    let span = tracing::debug_span!(target: "session_core", "session_store", op, session);
+    let span =
+        tracing::debug_span!(target: "session_core", "session_store", op, session = %LogKey(id));
     #[cfg(feature = "metrics")]
     let start = std::time::Instant::now();
     let result = fut.instrument(span).await;
@@ -75,7 +83,18 @@ where
             StoreError::NotFound | StoreError::Conflict | StoreError::Duplicate
         )
     {
-        tracing::warn!(target: "session_core", op, session, error = %e, "session store operation failed");
+        tracing::warn!(target: "session_core", op, session = %LogKey(id), error = %e, "session store operation failed");
     }
     result
+}
+
+/// Displays an ID's log key, computing the digest only when a span or an
+/// event is actually recorded (field values are evaluated eagerly when
+/// `tracing` forwards to `log`).
+struct LogKey<'a>(&'a SessionId);
+
+impl std::fmt::Display for LogKey<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.log_key())
+    }
 }

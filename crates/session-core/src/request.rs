@@ -294,7 +294,7 @@ async fn fetch(manager: &SessionManager, id: &SessionId) -> Result<Option<Fetche
     let inner = &manager.inner;
     let key = id.store_key();
     observe::count(observe::LOADS, 1);
-    let record = match observe::store_op("load", &id.log_key(), inner.store.load(&key)).await {
+    let record = match observe::store_op("load", id, inner.store.load(&key)).await {
         Ok(Some(record)) => record,
         Ok(None) => return Ok(None),
         Err(StoreError::Corrupt(reason)) => {
@@ -336,7 +336,7 @@ impl Commit<'_> {
             )
         };
         for id in &retired {
-            observe::store_op("delete", &id.log_key(), store.delete(&id.store_key())).await?;
+            observe::store_op("delete", id, store.delete(&id.store_key())).await?;
             observe::count(observe::ENDED, 1);
         }
         self.session.lock().retired.clear();
@@ -346,12 +346,8 @@ impl Commit<'_> {
             if let Some(origin) = &origin
                 && modified
             {
-                observe::store_op(
-                    "delete",
-                    &origin.id.log_key(),
-                    store.delete(&origin.id.store_key()),
-                )
-                .await?;
+                observe::store_op("delete", &origin.id, store.delete(&origin.id.store_key()))
+                    .await?;
                 observe::count(observe::ENDED, 1);
             }
             if carried || !retired.is_empty() {
@@ -394,7 +390,7 @@ impl Commit<'_> {
                     user: state.user(),
                 }
             };
-            match observe::store_op("create", &id.log_key(), inner.store.create(&record)).await {
+            match observe::store_op("create", &id, inner.store.create(&record)).await {
                 Ok(()) => {
                     observe::count(observe::CREATED, 1);
                     observe::count(observe::SAVES, 1);
@@ -429,12 +425,8 @@ impl Commit<'_> {
                     user: state.user(),
                 }
             };
-            match observe::store_op(
-                "update",
-                &origin.id.log_key(),
-                inner.store.update(&record, version),
-            )
-            .await
+            match observe::store_op("update", &origin.id, inner.store.update(&record, version))
+                .await
             {
                 Ok(()) => {
                     observe::count(observe::SAVES, 1);
@@ -481,7 +473,7 @@ impl Commit<'_> {
         if !fixed && inner.rules.touch_due(origin.expires_at, next) {
             match observe::store_op(
                 "touch",
-                &origin.id.log_key(),
+                &origin.id,
                 inner.store.touch(&origin.id.store_key(), next),
             )
             .await
@@ -540,11 +532,8 @@ impl Commit<'_> {
     ) {
         let inner = &self.manager.inner;
         let value = if inner.signed_cookies {
-            format!(
-                "{}.{}",
-                id.expose(),
-                inner.keys.sign(inner.cookie.name(), id.expose())
-            )
+            let tag = inner.keys.sign(inner.cookie.name(), id.expose());
+            [id.expose(), ".", &tag].concat()
         } else {
             id.expose().to_owned()
         };
@@ -554,7 +543,7 @@ impl Commit<'_> {
         };
         let max_age = (!browser_close).then(|| expires_at - now);
         self.response.set_cookie = Some(inner.cookie.render(&value, max_age, now));
-        self.response.cookie_pair = Some(format!("{}={}", inner.cookie.name(), value));
+        self.response.cookie_pair = Some([inner.cookie.name(), "=", &value].concat());
     }
 
     fn remove_cookie(&mut self) {

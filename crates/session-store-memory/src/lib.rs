@@ -335,17 +335,34 @@ impl SessionStore for MemoryStore {
 
     async fn update(&self, record: &Record, expected_version: u64) -> Result<(), StoreError> {
         let inner = &self.inner;
-        let mut shard = write(inner.shard(&record.key));
-        match shard.records.get(&record.key) {
-            Some(old) if old.is_live_at(now()) => {
-                if old.version != expected_version {
-                    return Err(StoreError::Conflict);
-                }
-            }
+        let mut guard = write(inner.shard(&record.key));
+        let shard = &mut *guard;
+        let old = match shard.records.get_mut(&record.key) {
+            Some(old) if old.is_live_at(now()) => old,
             _ => return Err(StoreError::NotFound),
+        };
+        if old.version != expected_version {
+            return Err(StoreError::Conflict);
         }
-        inner.remove(&mut shard, &record.key);
-        inner.insert(&mut shard, record.clone());
+        if old.user != record.user {
+            // Bound to another user (a login): both indexes change.
+            inner.remove(shard, &record.key);
+            inner.insert(shard, record.clone());
+            return Ok(());
+        }
+        // The common save: new data, maybe a new expiry; updated in place.
+        if old.expires_at != record.expires_at {
+            shard
+                .by_expiry
+                .remove(&(old.expires_at, record.key.clone()));
+            shard
+                .by_expiry
+                .insert((record.expires_at, record.key.clone()));
+        }
+        old.data.clone_from(&record.data);
+        old.version = record.version;
+        old.created_at = record.created_at;
+        old.expires_at = record.expires_at;
         Ok(())
     }
 

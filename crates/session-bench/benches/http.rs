@@ -4,8 +4,11 @@
 //!
 //! Each scenario gets its own server; a client runs `CONNECTIONS`
 //! concurrent request loops, each with its own session, for `SECONDS`.
-//! Scenarios are interleaved over `ROUNDS` rounds (in alternating order) and the median
-//! throughput is reported, so drift on the machine hits all alike.
+//! Scenarios are interleaved over `ROUNDS` rounds (in alternating order)
+//! and medians are reported, so drift on the machine hits all alike.
+//! Besides throughput, the server thread's own CPU time per request is
+//! reported: it does not depend on whether the client or the server is
+//! the bottleneck.
 //!
 //! `cargo bench -p session-bench --bench http`
 
@@ -15,10 +18,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::routing::get;
-use session_axum::{Session, SessionLayer};
-use session_core::{CookieConfig, KeyRing, SessionManager};
-use session_store_memory::MemoryStore;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
@@ -26,117 +25,15 @@ const CONNECTIONS: usize = 32;
 const SECONDS: f64 = 2.0;
 const ROUNDS: usize = 7;
 
-fn ours() -> SessionLayer {
-    let manager = SessionManager::builder(
-        MemoryStore::builder().capacity(1_000_000).build(),
-        KeyRing::new([9u8; 32]).unwrap(),
-    )
-    .cookie(CookieConfig::new("session").secure(false))
-    .build()
-    .unwrap();
-    SessionLayer::new(manager)
-}
+mod scenarios;
 
-fn theirs() -> tower_sessions::SessionManagerLayer<tower_sessions::MemoryStore> {
-    tower_sessions::SessionManagerLayer::new(tower_sessions::MemoryStore::default())
-        .with_secure(false)
-}
-
-/// Every server answers `/init` by storing a counter, so each client
-/// connection starts with a session of its own.
-fn scenarios() -> Vec<(&'static str, Router)> {
-    let bare = Router::new()
-        .route("/", get(|| async { "ok" }))
-        .route("/init", get(|| async { "ok" }));
-    let ours_init = get(|s: Session| async move {
-        s.insert("counter", 0u64).unwrap();
-        "ok"
-    });
-    let theirs_init = get(|s: tower_sessions::Session| async move {
-        s.insert("counter", 0u64).await.unwrap();
-        "ok"
-    });
-    vec![
-        ("bare handler", bare),
-        (
-            "ours: ignores the session",
-            Router::new()
-                .route("/", get(|| async { "ok" }))
-                .route("/init", ours_init.clone())
-                .layer(ours()),
-        ),
-        (
-            "ours: reads",
-            Router::new()
-                .route(
-                    "/",
-                    get(|s: Session| async move {
-                        s.get::<u64>("counter").unwrap().unwrap_or(0).to_string()
-                    }),
-                )
-                .route("/init", ours_init.clone())
-                .layer(ours()),
-        ),
-        (
-            "ours: writes",
-            Router::new()
-                .route(
-                    "/",
-                    get(|s: Session| async move {
-                        let n = s.get::<u64>("counter").unwrap().unwrap_or(0) + 1;
-                        s.insert("counter", n).unwrap();
-                        n.to_string()
-                    }),
-                )
-                .route("/init", ours_init)
-                .layer(ours()),
-        ),
-        (
-            "tower-sessions: ignores the session",
-            Router::new()
-                .route("/", get(|| async { "ok" }))
-                .route("/init", theirs_init.clone())
-                .layer(theirs()),
-        ),
-        (
-            "tower-sessions: reads",
-            Router::new()
-                .route(
-                    "/",
-                    get(|s: tower_sessions::Session| async move {
-                        s.get::<u64>("counter")
-                            .await
-                            .unwrap()
-                            .unwrap_or(0)
-                            .to_string()
-                    }),
-                )
-                .route("/init", theirs_init.clone())
-                .layer(theirs()),
-        ),
-        (
-            "tower-sessions: writes",
-            Router::new()
-                .route(
-                    "/",
-                    get(|s: tower_sessions::Session| async move {
-                        let n = s.get::<u64>("counter").await.unwrap().unwrap_or(0) + 1;
-                        s.insert("counter", n).await.unwrap();
-                        n.to_string()
-                    }),
-                )
-                .route("/init", theirs_init)
-                .layer(theirs()),
-        ),
-    ]
-}
-
-/// Starts every scenario's server on one runtime of its own.
-fn serve(routers: Vec<Router>) -> Vec<SocketAddr> {
+/// Starts every scenario's server on one thread (a current-thread
+/// runtime), and returns their addresses and a way to ask that thread how
+/// much CPU time it has used.
+fn serve(routers: Vec<Router>) -> (Vec<SocketAddr>, ServerCpu) {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
+        let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
@@ -147,11 +44,37 @@ fn serve(routers: Vec<Router>) -> Vec<SocketAddr> {
                 addrs.push(listener.local_addr().unwrap());
                 tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
             }
-            tx.send(addrs).unwrap();
-            std::future::pending::<()>().await;
+            let (ask, mut asked) =
+                tokio::sync::mpsc::unbounded_channel::<tokio::sync::oneshot::Sender<Duration>>();
+            tx.send((addrs, ServerCpu(ask))).unwrap();
+            // Answered on the server thread itself, so the reading is its own.
+            while let Some(reply) = asked.recv().await {
+                let _ = reply.send(thread_cpu_time());
+            }
         });
     });
     rx.recv().unwrap()
+}
+
+/// Asks the server thread for its CPU time so far.
+struct ServerCpu(tokio::sync::mpsc::UnboundedSender<tokio::sync::oneshot::Sender<Duration>>);
+
+impl ServerCpu {
+    async fn read(&self) -> Duration {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.0.send(reply).unwrap();
+        answer.await.unwrap()
+    }
+}
+
+/// CPU time (user and kernel) of the calling thread, from Linux's
+/// `/proc/thread-self/schedstat`; zero where that file does not exist.
+fn thread_cpu_time() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .map(Duration::from_nanos)
+        .unwrap_or_default()
 }
 
 /// Sends one keep-alive `GET path` on `conn` and reads the answer; returns
@@ -201,20 +124,29 @@ async fn request(
     (status, set_cookie)
 }
 
-/// Requests per second over `SECONDS`, from `CONNECTIONS` keep-alive
-/// connections, each with its own session.
-async fn load(addr: SocketAddr) -> f64 {
+/// One scenario's measurement: requests per second, and the server's CPU
+/// time per request.
+struct Measured {
+    rps: f64,
+    cpu_per_request: Duration,
+}
+
+/// Loads `addr` for `SECONDS` from `CONNECTIONS` keep-alive connections,
+/// each with its own session.
+async fn load(addr: SocketAddr, server: &ServerCpu) -> Measured {
     let done = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
+    let ready = Arc::new(tokio::sync::Barrier::new(CONNECTIONS + 1));
     let mut tasks = Vec::new();
     for _ in 0..CONNECTIONS {
-        let (done, stop) = (done.clone(), stop.clone());
+        let (done, stop, ready) = (done.clone(), stop.clone(), ready.clone());
         tasks.push(tokio::spawn(async move {
             let mut conn = BufReader::new(TcpStream::connect(addr).await.unwrap());
             conn.get_ref().set_nodelay(true).unwrap();
             let mut buf = Vec::with_capacity(256);
             let (status, cookie) = request(&mut conn, "/init", None, &mut buf).await;
             assert_eq!(status, 200);
+            ready.wait().await;
             while !stop.load(Ordering::Relaxed) {
                 let (status, _) = request(&mut conn, "/", cookie.as_deref(), &mut buf).await;
                 assert_eq!(status, 200);
@@ -222,15 +154,25 @@ async fn load(addr: SocketAddr) -> f64 {
             }
         }));
     }
-    let start = Instant::now();
+    // Connections and sessions are set up before the clock starts.
+    ready.wait().await;
+    let (start, cpu_start, done_start) = (
+        Instant::now(),
+        server.read().await,
+        done.load(Ordering::Relaxed),
+    );
     tokio::time::sleep(Duration::from_secs_f64(SECONDS)).await;
-    let count = done.load(Ordering::Relaxed);
+    let count = done.load(Ordering::Relaxed) - done_start;
+    let cpu = server.read().await - cpu_start;
     let elapsed = start.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
     for t in tasks {
         t.await.unwrap();
     }
-    count as f64 / elapsed
+    Measured {
+        rps: count as f64 / elapsed,
+        cpu_per_request: cpu / u32::try_from(count.max(1)).unwrap_or(u32::MAX),
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -243,15 +185,16 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let scenarios = scenarios();
+    let scenarios = scenarios::scenarios();
     let names: Vec<&str> = scenarios.iter().map(|(n, _)| *n).collect();
-    let addrs = serve(scenarios.into_iter().map(|(_, r)| r).collect());
+    let (addrs, server) = serve(scenarios.into_iter().map(|(_, r)| r).collect());
     let client = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .unwrap();
-    let mut results: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
+    let mut rps: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
+    let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     for round in 0..ROUNDS {
         // Alternate the order, so that no scenario always runs first or last.
         let order: Vec<usize> = if round % 2 == 0 {
@@ -260,29 +203,50 @@ fn main() {
             (0..addrs.len()).rev().collect()
         };
         for i in order {
-            let addr = &addrs[i];
-            let rps = client.block_on(load(*addr));
-            results[i].push(rps);
-            eprintln!("round {round}: {:<38} {rps:>9.0} req/s", names[i]);
+            let m = client.block_on(load(addrs[i], &server));
+            let micros = m.cpu_per_request.as_secs_f64() * 1e6;
+            eprintln!(
+                "round {round}: {:<38} {:>9.0} req/s {micros:>6.2} µs server CPU/request",
+                names[i], m.rps
+            );
+            rps[i].push(m.rps);
+            cpu[i].push(micros);
         }
     }
-    let medians: Vec<f64> = results.into_iter().map(median).collect();
-    println!("\n| scenario | requests/s (median of {ROUNDS}) |\n|---|---|");
-    for (name, rps) in names.iter().zip(&medians) {
-        println!("| {name} | {rps:.0} |");
+    let rps: Vec<f64> = rps.into_iter().map(median).collect();
+    let cpu: Vec<f64> = cpu.into_iter().map(median).collect();
+    println!(
+        "\n| scenario | requests/s | server CPU µs/request | CPU over bare |\n|---|---|---|---|"
+    );
+    for (i, name) in names.iter().enumerate() {
+        println!(
+            "| {name} | {:.0} | {:.2} | {:+.2} µs |",
+            rps[i],
+            cpu[i],
+            cpu[i] - cpu[scenarios::BARE]
+        );
     }
-    let overhead = |i: usize| (1.0 - medians[i] / medians[0]) * 100.0;
+    let [ours_ignore, ours_read, ours_write] = scenarios::OURS;
+    let [theirs_ignore, theirs_read, theirs_write] = scenarios::THEIRS;
+    let bare = scenarios::BARE;
     println!(
-        "\ncost of the layer on a route that ignores the session: ours {:.1}%, tower-sessions {:.1}%",
-        overhead(1),
-        overhead(4)
+        "\nroute that ignores the session, cost against the bare handler: \
+         throughput ours {:.1}%, tower-sessions {:.1}%; server CPU ours {:+.1}%, tower-sessions {:+.1}%",
+        (1.0 - rps[ours_ignore] / rps[bare]) * 100.0,
+        (1.0 - rps[theirs_ignore] / rps[bare]) * 100.0,
+        (cpu[ours_ignore] / cpu[bare] - 1.0) * 100.0,
+        (cpu[theirs_ignore] / cpu[bare] - 1.0) * 100.0,
     );
-    println!(
-        "reads:  ours / tower-sessions = {:.2}x",
-        medians[2] / medians[5]
-    );
-    println!(
-        "writes: ours / tower-sessions = {:.2}x",
-        medians[3] / medians[6]
-    );
+    for (what, ours, theirs) in [
+        ("reads ", ours_read, theirs_read),
+        ("writes", ours_write, theirs_write),
+    ] {
+        println!(
+            "{what}: ours / tower-sessions throughput {:.2}x; server CPU per request {:.2}x \
+             (ratio of CPU over bare: {:.2}x)",
+            rps[ours] / rps[theirs],
+            cpu[theirs] / cpu[ours],
+            (cpu[theirs] - cpu[bare]) / (cpu[ours] - cpu[bare]),
+        );
+    }
 }

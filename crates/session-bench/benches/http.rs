@@ -22,8 +22,8 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 const CONNECTIONS: usize = 32;
-const SECONDS: f64 = 2.0;
-const ROUNDS: usize = 7;
+const SECONDS: f64 = 0.5;
+const ROUNDS: usize = 21;
 
 mod scenarios;
 
@@ -180,6 +180,13 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// The median over rounds of `f(round's figures)`: a comparison made
+/// within each round (seconds apart), so that the machine's slow and fast
+/// phases, which shift whole rounds by 20% here, cancel out.
+fn paired(rounds: &[Vec<f64>], f: impl Fn(&[f64]) -> f64) -> f64 {
+    median(rounds.iter().map(|r| f(r)).collect())
+}
+
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` would pass nothing useful.
     if std::env::args().any(|a| a == "--list") {
@@ -193,8 +200,9 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let mut rps: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
-    let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
+    // Per round, per scenario: requests/s and server CPU µs per request.
+    let mut rps = vec![vec![0.0; names.len()]; ROUNDS];
+    let mut cpu = vec![vec![0.0; names.len()]; ROUNDS];
     for round in 0..ROUNDS {
         // Alternate the order, so that no scenario always runs first or last.
         let order: Vec<usize> = if round % 2 == 0 {
@@ -206,47 +214,44 @@ fn main() {
             let m = client.block_on(load(addrs[i], &server));
             let micros = m.cpu_per_request.as_secs_f64() * 1e6;
             eprintln!(
-                "round {round}: {:<38} {:>9.0} req/s {micros:>6.2} µs server CPU/request",
+                "round {round:>2}: {:<42} {:>9.0} req/s {micros:>6.2} µs server CPU/request",
                 names[i], m.rps
             );
-            rps[i].push(m.rps);
-            cpu[i].push(micros);
+            rps[round][i] = m.rps;
+            cpu[round][i] = micros;
         }
     }
-    let rps: Vec<f64> = rps.into_iter().map(median).collect();
-    let cpu: Vec<f64> = cpu.into_iter().map(median).collect();
+    let bare = scenarios::BARE;
     println!(
-        "\n| scenario | requests/s | server CPU µs/request | CPU over bare |\n|---|---|---|---|"
+        "\nMedians over {ROUNDS} rounds; the last two columns compare with the bare handler \
+         within each round.\n\n\
+         | scenario | requests/s | server CPU µs/request | throughput lost | server CPU added |\n\
+         |---|---|---|---|---|"
     );
     for (i, name) in names.iter().enumerate() {
         println!(
-            "| {name} | {:.0} | {:.2} | {:+.2} µs |",
-            rps[i],
-            cpu[i],
-            cpu[i] - cpu[scenarios::BARE]
+            "| {name} | {:.0} | {:.2} | {:.1}% | {:+.2} µs ({:+.1}%) |",
+            paired(&rps, |r| r[i]),
+            paired(&cpu, |r| r[i]),
+            paired(&rps, |r| (1.0 - r[i] / r[bare]) * 100.0),
+            paired(&cpu, |r| r[i] - r[bare]),
+            paired(&cpu, |r| (r[i] / r[bare] - 1.0) * 100.0),
         );
     }
-    let [ours_ignore, ours_read, ours_write] = scenarios::OURS;
-    let [theirs_ignore, theirs_read, theirs_write] = scenarios::THEIRS;
-    let bare = scenarios::BARE;
-    println!(
-        "\nroute that ignores the session, cost against the bare handler: \
-         throughput ours {:.1}%, tower-sessions {:.1}%; server CPU ours {:+.1}%, tower-sessions {:+.1}%",
-        (1.0 - rps[ours_ignore] / rps[bare]) * 100.0,
-        (1.0 - rps[theirs_ignore] / rps[bare]) * 100.0,
-        (cpu[ours_ignore] / cpu[bare] - 1.0) * 100.0,
-        (cpu[theirs_ignore] / cpu[bare] - 1.0) * 100.0,
-    );
+    let [_, ours_read, ours_write] = scenarios::OURS;
+    let [_, theirs_read, theirs_write] = scenarios::THEIRS;
+    println!();
     for (what, ours, theirs) in [
         ("reads ", ours_read, theirs_read),
         ("writes", ours_write, theirs_write),
     ] {
         println!(
-            "{what}: ours / tower-sessions throughput {:.2}x; server CPU per request {:.2}x \
-             (ratio of CPU over bare: {:.2}x)",
-            rps[ours] / rps[theirs],
-            cpu[theirs] / cpu[ours],
-            (cpu[theirs] - cpu[bare]) / (cpu[ours] - cpu[bare]),
+            "{what}: ours / tower-sessions throughput {:.2}x; \
+             their server CPU per request / ours {:.2}x; \
+             their CPU over bare / ours {:.2}x",
+            paired(&rps, |r| r[ours] / r[theirs]),
+            paired(&cpu, |r| r[theirs] / r[ours]),
+            paired(&cpu, |r| (r[theirs] - r[bare]) / (r[ours] - r[bare])),
         );
     }
 }

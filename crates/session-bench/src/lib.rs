@@ -90,3 +90,62 @@ where
     }
     start.elapsed()
 }
+
+/// What [`paired`] measured: the median time per operation of each side,
+/// and the median over block pairs of `a / b`.
+#[derive(Clone, Copy, Debug)]
+pub struct Paired {
+    /// Median time of one `a` operation, in microseconds.
+    pub a_micros: f64,
+    /// Median time of one `b` operation, in microseconds.
+    pub b_micros: f64,
+    /// Median over block pairs of (time of `a`) / (time of `b`).
+    pub ratio: f64,
+}
+
+/// Times `a` against `b` in alternating blocks of `per_block` operations,
+/// `blocks` blocks each (which side goes first alternates too). Comparing
+/// each block with its neighbour cancels the machine's drift, which on a
+/// small shared machine is as large as the differences measured.
+pub async fn paired<A, FA, B, FB>(blocks: usize, per_block: u32, mut a: A, mut b: B) -> Paired
+where
+    A: FnMut() -> FA,
+    FA: std::future::Future<Output = ()>,
+    B: FnMut() -> FB,
+    FB: std::future::Future<Output = ()>,
+{
+    async fn block<F, Fut>(per_block: u32, op: &mut F) -> f64
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        let start = Instant::now();
+        for _ in 0..per_block {
+            op().await;
+        }
+        start.elapsed().as_secs_f64() * 1e6 / f64::from(per_block)
+    }
+    let (mut times_a, mut times_b, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..blocks {
+        let (ta, tb) = if i % 2 == 0 {
+            let ta = block(per_block, &mut a).await;
+            (ta, block(per_block, &mut b).await)
+        } else {
+            let tb = block(per_block, &mut b).await;
+            (block(per_block, &mut a).await, tb)
+        };
+        times_a.push(ta);
+        times_b.push(tb);
+        ratios.push(ta / tb);
+    }
+    Paired {
+        a_micros: median(times_a),
+        b_micros: median(times_b),
+        ratio: median(ratios),
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}

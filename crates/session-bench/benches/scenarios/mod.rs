@@ -13,10 +13,13 @@ use session_store_memory::MemoryStore;
 
 /// Index of the bare app, the reference for the cost of a layer.
 pub const BARE: usize = 0;
+/// Index of the bare app behind a layer that does nothing: what axum itself
+/// charges for any layer, the floor under "a route that ignores the session".
+pub const PASS_THROUGH: usize = 1;
 /// Indexes of our three apps: ignores, reads, writes.
-pub const OURS: [usize; 3] = [1, 2, 3];
+pub const OURS: [usize; 3] = [2, 3, 4];
 /// Indexes of tower-sessions' three apps: ignores, reads, writes.
-pub const THEIRS: [usize; 3] = [4, 5, 6];
+pub const THEIRS: [usize; 3] = [5, 6, 7];
 
 fn ours() -> SessionLayer {
     let manager = SessionManager::builder(
@@ -49,7 +52,11 @@ pub fn scenarios() -> Vec<(&'static str, Router)> {
         "ok"
     });
     vec![
-        ("bare handler", bare),
+        ("bare handler", bare.clone()),
+        (
+            "bare handler behind a pass-through layer",
+            bare.layer(PassThrough),
+        ),
         (
             "ours: ignores the session",
             Router::new()
@@ -121,4 +128,37 @@ pub fn scenarios() -> Vec<(&'static str, Router)> {
                 .layer(theirs()),
         ),
     ]
+}
+
+/// A layer whose service only forwards: axum's own cost of a layer.
+#[derive(Clone)]
+pub struct PassThrough;
+
+impl<S> tower_layer::Layer<S> for PassThrough {
+    type Service = Forward<S>;
+
+    fn layer(&self, inner: S) -> Forward<S> {
+        Forward(inner)
+    }
+}
+
+/// The service of [`PassThrough`].
+#[derive(Clone)]
+pub struct Forward<S>(S);
+
+impl<S: tower_service::Service<R>, R> tower_service::Service<R> for Forward<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: R) -> S::Future {
+        self.0.call(request)
+    }
 }

@@ -29,6 +29,10 @@
 //! }
 //! ```
 //!
+//! A complete app (a visit counter with log in and log out) is in
+//! `examples/actix_counter.rs`; run it with
+//! `cargo run -p session-actix --example actix_counter`.
+//!
 //! # Errors
 //!
 //! When the store fails, the handler is not run (loading failed) or its

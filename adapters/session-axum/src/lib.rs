@@ -28,6 +28,10 @@
 //! # Ok(()) }
 //! ```
 //!
+//! A complete app (a visit counter with log in and log out) is in
+//! `examples/axum_counter.rs`; run it with
+//! `cargo run -p session-axum --example axum_counter`.
+//!
 //! # Errors
 //!
 //! When the store fails, the handler is not run (loading failed) or its

@@ -26,6 +26,10 @@
 //! }
 //! ```
 //!
+//! A complete app (a visit counter with log in and log out) is in
+//! `examples/rocket_counter.rs`; run it with
+//! `cargo run -p session-rocket --example rocket_counter`.
+//!
 //! # Errors
 //!
 //! When the store fails, the handler is not run (loading failed) or its

@@ -1,5 +1,7 @@
-//! Shared pieces of the store benchmarks: the three session operations,
-//! driven through the real request lifecycle, at any concurrency.
+//! Shared pieces of the benchmarks: the three session operations, driven
+//! through the real request lifecycle at any concurrency, and [`paired`],
+//! which compares two operations in alternating blocks so that the
+//! machine's drift cancels out.
 //!
 //! Run them with `cargo bench -p session-bench`; `BENCHMARKS.md` at the
 //! repository root records the figures and how to read them.

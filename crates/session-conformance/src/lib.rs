@@ -37,6 +37,7 @@
 use std::future::Future;
 
 pub mod counting;
+pub mod example;
 pub mod fixtures;
 pub mod http;
 pub mod proxy;

@@ -5,8 +5,8 @@
 //! the handler, saves the session and writes `Set-Cookie`/`Vary: Cookie`;
 //! everything else (signing, expiry, concurrency) is `session-core`'s.
 //!
-//! The store is only asked when a handler takes a `Session`: routes that do
-//! not, cost a cookie scan and nothing more.
+//! The cookie is only read, and the store only asked, when a handler takes a
+//! `Session`: routes that do not cost one small allocation and nothing more.
 //!
 //! ```no_run
 //! use axum::{Router, routing::get};
@@ -50,14 +50,14 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::ops::Deref;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
 use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
 use http::header::{COOKIE, SET_COOKIE, VARY};
 use http::request::Parts;
-use http::{HeaderValue, Request, StatusCode};
+use http::{HeaderMap, HeaderValue, Request, StatusCode};
 use pin_project_lite::pin_project;
 use session_core::{RequestSession, SessionError, SessionManager, SessionResponse};
 use tower_layer::Layer;
@@ -83,6 +83,11 @@ pub fn default_error_response(err: &SessionError) -> Response {
 /// The tower layer that gives every request its session. See the [crate docs](crate).
 #[derive(Clone)]
 pub struct SessionLayer {
+    shared: Arc<Shared>,
+}
+
+/// What every request of a layer shares.
+struct Shared {
     manager: SessionManager,
     on_error: ErrorHandler,
 }
@@ -90,7 +95,7 @@ pub struct SessionLayer {
 impl std::fmt::Debug for SessionLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SessionLayer")
-            .field("manager", &self.manager)
+            .field("manager", &self.shared.manager)
             .finish_non_exhaustive()
     }
 }
@@ -99,8 +104,10 @@ impl SessionLayer {
     /// A layer over `manager`, with [`default_error_response`].
     pub fn new(manager: SessionManager) -> Self {
         SessionLayer {
-            manager,
-            on_error: Arc::new(default_error_response),
+            shared: Arc::new(Shared {
+                manager,
+                on_error: Arc::new(default_error_response),
+            }),
         }
     }
 
@@ -116,11 +123,15 @@ impl SessionLayer {
     /// });
     /// ```
     pub fn on_error(
-        mut self,
+        self,
         handler: impl Fn(&SessionError) -> Response + Send + Sync + 'static,
     ) -> Self {
-        self.on_error = Arc::new(handler);
-        self
+        SessionLayer {
+            shared: Arc::new(Shared {
+                manager: self.shared.manager.clone(),
+                on_error: Arc::new(handler),
+            }),
+        }
     }
 }
 
@@ -142,11 +153,27 @@ pub struct SessionService<S> {
     layer: SessionLayer,
 }
 
-/// What the layer leaves in the request for the extractor.
+/// What the layer leaves in the request for the extractor: the request's
+/// session, created (and its cookie read) only when a handler asks.
 #[derive(Clone)]
-struct Handle {
-    request: RequestSession,
-    on_error: ErrorHandler,
+struct Handle(Arc<Slot>);
+
+struct Slot {
+    shared: Arc<Shared>,
+    request: OnceLock<RequestSession>,
+}
+
+impl Handle {
+    /// The request's session, reading the cookie from `headers` on first use.
+    fn request(&self, headers: &HeaderMap) -> &RequestSession {
+        self.0.request.get_or_init(|| {
+            let cookies = headers
+                .get_all(COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok());
+            self.0.shared.manager.request(cookies)
+        })
+    }
 }
 
 impl<S, B> Service<Request<B>> for SessionService<S>
@@ -162,24 +189,19 @@ where
     }
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
-        let cookies = req
-            .headers()
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok());
-        let request = self.layer.manager.request(cookies);
-        let on_error = Arc::clone(&self.layer.on_error);
-        req.extensions_mut().insert(Handle {
-            request: request.clone(),
-            on_error: Arc::clone(&on_error),
+        // Nothing is parsed here: a route that never takes a `Session`
+        // costs one allocation and nothing else.
+        let slot = Arc::new(Slot {
+            shared: Arc::clone(&self.layer.shared),
+            request: OnceLock::new(),
         });
+        req.extensions_mut().insert(Handle(Arc::clone(&slot)));
         // Nothing to wait for before the handler, so the inner service
         // (made ready by `poll_ready`) is called right away.
         SessionFuture {
             state: State::Handler {
                 inner: self.inner.call(req),
-                request: Some(request),
-                on_error,
+                slot: Some(slot),
             },
         }
     }
@@ -202,8 +224,7 @@ pin_project! {
         Handler {
             #[pin]
             inner: F,
-            request: Option<RequestSession>,
-            on_error: ErrorHandler,
+            slot: Option<Arc<Slot>>,
         },
         Saving {
             saving: Saving,
@@ -222,24 +243,20 @@ where
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         loop {
             match self.as_mut().project().state.project() {
-                StateProj::Handler {
-                    inner,
-                    request,
-                    on_error,
-                } => {
+                StateProj::Handler { inner, slot } => {
                     let Ok(response) = std::task::ready!(inner.poll(cx));
-                    let request = request.take().expect("polled after completion");
+                    let slot = slot.take().expect("polled after completion");
                     // A route that never loaded the session: nothing to save.
-                    if request.loaded().is_none() {
+                    let Some(request) = slot.request.get().filter(|r| r.loaded().is_some()) else {
                         return Poll::Ready(Ok(response));
-                    }
+                    };
+                    let request = request.clone();
                     let status = response.status().as_u16();
                     let saving: Saving = Box::pin(async move { request.finish(status).await });
-                    let on_error = Arc::clone(on_error);
                     self.as_mut().project().state.set(State::Saving {
                         saving,
                         response: Some(response),
-                        on_error,
+                        on_error: Arc::clone(&slot.shared.on_error),
                     });
                 }
                 StateProj::Saving {
@@ -336,11 +353,12 @@ impl<St: Send + Sync> FromRequestParts<St> for Session {
             .get::<Handle>()
             .cloned()
             .ok_or(SessionRejection::MissingLayer)?;
-        match handle.request.load().await {
+        let request = handle.request(&parts.headers).clone();
+        match request.load().await {
             Ok(session) => Ok(Session(session)),
             Err(err) => Err(SessionRejection::Store(
                 err,
-                ErrorHandlerRef(handle.on_error),
+                ErrorHandlerRef(Arc::clone(&handle.0.shared.on_error)),
             )),
         }
     }
@@ -356,7 +374,7 @@ impl<St: Send + Sync> FromRequestParts<St> for LazySession {
             .extensions
             .get::<Handle>()
             .ok_or(SessionRejection::MissingLayer)?;
-        Ok(LazySession(handle.request.clone()))
+        Ok(LazySession(handle.request(&parts.headers).clone()))
     }
 }
 

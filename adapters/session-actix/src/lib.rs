@@ -1,9 +1,10 @@
 //! [actix-web](https://actix.rs) integration for server-side sessions.
 //!
 //! Wrap the app in [`SessionMiddleware`] and take a [`Session`] in any
-//! handler that needs one. The middleware reads the session cookie and,
-//! after the handler, saves the session and writes `Set-Cookie`/`Vary:
-//! Cookie`; everything else is `session-core`'s, so this adapter behaves
+//! handler that needs one. The extractor reads the session cookie (routes
+//! that take no `Session` never parse it nor ask the store); after the
+//! handler, the middleware saves the session and writes `Set-Cookie`/`Vary:
+//! Cookie`. Everything else is `session-core`'s, so this adapter behaves
 //! exactly like the axum and rocket ones.
 //!
 //! ```no_run
@@ -148,9 +149,14 @@ pub struct SessionService<S> {
 /// What the middleware leaves in the request for the extractor.
 #[derive(Clone)]
 struct Handle {
-    request: RequestSession,
+    manager: SessionManager,
     on_error: ErrorHandler,
 }
+
+/// The request's session, put in the request by the first extractor that
+/// needs it (the cookie is read then, not before).
+#[derive(Clone)]
+struct Started(RequestSession);
 
 impl<S, B> Service<ServiceRequest> for SessionService<S>
 where
@@ -164,19 +170,19 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let cookies = req
-            .headers()
-            .get_all(COOKIE)
-            .filter_map(|v| v.to_str().ok());
-        let request = self.middleware.manager.request(cookies);
         let on_error = Arc::clone(&self.middleware.on_error);
         req.extensions_mut().insert(Handle {
-            request: request.clone(),
+            manager: self.middleware.manager.clone(),
             on_error: Arc::clone(&on_error),
         });
         let service = Rc::clone(&self.service);
         Box::pin(async move {
             let mut response = service.call(req).await?;
+            let started = response.request().extensions().get::<Started>().cloned();
+            // A route that never took the session: nothing to save.
+            let Some(Started(request)) = started else {
+                return Ok(response.map_into_left_body());
+            };
             match request.finish(response.status().as_u16()).await {
                 Ok(outcome) => {
                     let headers = response.headers_mut();
@@ -267,13 +273,33 @@ impl FromRequest for Session {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let handle = req.extensions().get::<Handle>().cloned();
+        let started = start(req);
         Box::pin(async move {
-            let handle = handle.ok_or(SessionRejection::MissingMiddleware)?;
-            match handle.request.load().await {
+            let (request, on_error) = started?;
+            match request.load().await {
                 Ok(session) => Ok(Session(session)),
-                Err(err) => Err(SessionRejection::Store(err, handle.on_error)),
+                Err(err) => Err(SessionRejection::Store(err, on_error)),
             }
         })
     }
+}
+
+/// The request's session, created from its cookie on first use.
+fn start(req: &HttpRequest) -> Result<(RequestSession, ErrorHandler), SessionRejection> {
+    let handle = req
+        .extensions()
+        .get::<Handle>()
+        .cloned()
+        .ok_or(SessionRejection::MissingMiddleware)?;
+    let mut extensions = req.extensions_mut();
+    if let Some(Started(request)) = extensions.get::<Started>() {
+        return Ok((request.clone(), handle.on_error));
+    }
+    let cookies = req
+        .headers()
+        .get_all(COOKIE)
+        .filter_map(|v| v.to_str().ok());
+    let request = handle.manager.request(cookies);
+    extensions.insert(Started(request.clone()));
+    Ok((request, handle.on_error))
 }

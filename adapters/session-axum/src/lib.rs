@@ -1,9 +1,10 @@
 //! [axum](https://docs.rs/axum) integration for server-side sessions.
 //!
 //! Add a [`SessionLayer`] to the router and take a [`Session`] in any
-//! handler that needs one. The layer reads the session cookie and, after
-//! the handler, saves the session and writes `Set-Cookie`/`Vary: Cookie`;
-//! everything else (signing, expiry, concurrency) is `session-core`'s.
+//! handler that needs one. When a handler takes the session, its cookie is
+//! read and the store asked; after the handler, the layer saves the session
+//! and writes `Set-Cookie`/`Vary: Cookie`; everything else (signing, expiry,
+//! concurrency) is `session-core`'s.
 //!
 //! The cookie is only read, and the store only asked, when a handler takes a
 //! `Session`: routes that do not cost one small allocation and nothing more.

@@ -1,9 +1,10 @@
 //! [Rocket](https://rocket.rs) integration for server-side sessions.
 //!
 //! Attach a [`SessionFairing`] and take a [`Session`] request guard in any
-//! handler that needs one. The fairing reads the session cookie and, after
-//! the handler, saves the session and writes `Set-Cookie`/`Vary: Cookie`;
-//! everything else is `session-core`'s, so this adapter behaves exactly
+//! handler that needs one. The guard reads the session cookie (routes that
+//! take no `Session` never parse it nor ask the store); after the handler,
+//! the fairing saves the session and writes `Set-Cookie`/`Vary: Cookie`.
+//! Everything else is `session-core`'s, so this adapter behaves exactly
 //! like the axum and actix-web ones.
 //!
 //! ```no_run
@@ -44,7 +45,7 @@
 use std::fmt;
 use std::io::Cursor;
 use std::ops::Deref;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::{ContentType, Header, Status};
@@ -131,7 +132,10 @@ impl SessionFairing {
 /// What the fairing leaves in the request's local cache.
 #[derive(Default)]
 struct Handle {
-    request: Option<RequestSession>,
+    manager: Option<SessionManager>,
+    /// The request's session, created from its cookie by the first guard
+    /// that needs it (the cookie is not read before).
+    request: OnceLock<RequestSession>,
     /// A store failure while a guard loaded the session, answered in `on_response`.
     load_error: Mutex<Option<SessionError>>,
 }
@@ -146,16 +150,16 @@ impl Fairing for SessionFairing {
     }
 
     async fn on_request(&self, req: &mut Request<'_>, _data: &mut Data<'_>) {
-        let request = self.manager.request(req.headers().get("Cookie"));
         req.local_cache(|| Handle {
-            request: Some(request),
-            load_error: Mutex::default(),
+            manager: Some(self.manager.clone()),
+            ..Handle::default()
         });
     }
 
     async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
         let handle = req.local_cache(Handle::default);
-        let Some(request) = &handle.request else {
+        // A route that never took the session: nothing to save.
+        let Some(request) = handle.request.get() else {
             return;
         };
         let load_error = handle
@@ -218,12 +222,15 @@ impl<'r> FromRequest<'r> for Session {
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
         let handle = req.local_cache(Handle::default);
-        let Some(request) = &handle.request else {
+        let Some(manager) = &handle.manager else {
             return Outcome::Error((
                 Status::InternalServerError,
                 SessionRejection::MissingFairing,
             ));
         };
+        let request = handle
+            .request
+            .get_or_init(|| manager.request(req.headers().get("Cookie")));
         match request.load().await {
             Ok(session) => Outcome::Success(Session(session)),
             Err(err) => {

@@ -5,7 +5,7 @@
 //! `GET /api/session`, `PUT|DELETE /api/session/{key}` (with `?delay_ms=N`
 //! and `?fail=1`), `POST /api/login`, `POST /api/logout`,
 //! `POST /api/expiry`, `GET /api/sessions`, `POST /api/sessions/revoke-others`,
-//! and `GET /`. Every adapter runs the same suite through the demo, which is
+//! `GET /`, and `GET /health` (a route that never takes the session). Every adapter runs the same suite through the demo, which is
 //! how "the three frameworks behave identically" is checked.
 //!
 //! ```no_run
@@ -31,6 +31,7 @@ type Switch = Arc<dyn Fn(bool) + Send + Sync>;
 pub struct Target {
     base: String,
     writes: Option<Probe>,
+    loads: Option<Probe>,
     set_down: Option<Switch>,
 }
 
@@ -40,8 +41,16 @@ impl Target {
         Target {
             base: base.into().trim_end_matches('/').to_owned(),
             writes: None,
+            loads: None,
             set_down: None,
         }
+    }
+
+    /// Counts the loads that reach the server's store, so the suite can
+    /// check that routes which never take the session never ask the store.
+    pub fn loads(mut self, probe: impl Fn() -> usize + Send + Sync + 'static) -> Self {
+        self.loads = Some(Arc::new(probe));
+        self
     }
 
     /// Counts the writes that reach the server's store, so the suite can
@@ -222,10 +231,15 @@ fn writes(target: &Target) -> Option<usize> {
     target.writes.as_ref().map(|w| w())
 }
 
+fn loads(target: &Target) -> Option<usize> {
+    target.loads.as_ref().map(|l| l())
+}
+
 /// Runs every case against `target`, one after another.
 pub async fn run_all(target: &Target) {
     cookie_attributes_and_vary(target).await;
     read_only_requests_set_no_cookie(target).await;
+    routes_without_the_session_never_touch_it(target).await;
     logout_deletes_the_cookie(target).await;
     login_rotates_the_id(target).await;
     forged_cookies_get_a_fresh_session_and_no_store_write(target).await;
@@ -309,6 +323,53 @@ pub async fn read_only_requests_set_no_cookie(target: &Target) {
     );
 }
 
+/// A route that never takes the session (`GET /health`) costs the session
+/// nothing: with a live cookie or a forged one, no store load or write, no
+/// `Set-Cookie`, no `Vary: Cookie`.
+pub async fn routes_without_the_session_never_touch_it(target: &Target) {
+    let mut browser = Browser::new(target);
+    let put = browser.put("theme", json!("dark")).await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    let (loads_before, writes_before) = (loads(target), writes(target));
+    let answer = browser.get("/health").await;
+    assert_eq!(answer.status, 200, "GET /health: {}", answer.text);
+    assert!(
+        answer.set_cookies.is_empty(),
+        "a route without the session set a cookie: {:?}",
+        answer.set_cookies
+    );
+    assert!(
+        !answer
+            .vary
+            .iter()
+            .any(|v| v.to_ascii_lowercase().contains("cookie")),
+        "a route without the session said Vary: Cookie"
+    );
+    let name = browser
+        .session_cookie()
+        .and_then(|pair| pair.split_once('=').map(|(n, _)| n.to_owned()))
+        .expect("the write set a session cookie");
+    let mut forger = Browser::new(target);
+    forger.set_cookie_raw(&format!("{name}=forged.value"));
+    let forged = forger.get("/health").await;
+    assert!(
+        forged.set_cookies.is_empty(),
+        "a forged cookie was answered"
+    );
+    assert_eq!(
+        loads(target),
+        loads_before,
+        "a route without the session asked the store"
+    );
+    assert_eq!(
+        writes(target),
+        writes_before,
+        "a route without the session wrote to the store"
+    );
+    // The session is untouched and still there.
+    let after = browser.get("/api/session").await;
+    assert_eq!(after.json["theme"], "dark", "{}", after.text);
+}
 /// Logging out deletes the cookie and the old cookie opens nothing.
 pub async fn logout_deletes_the_cookie(target: &Target) {
     let mut b = Browser::new(target);

@@ -48,6 +48,12 @@ fn written(result: Result<(), SessionError>, session: &Session) -> Reply {
     }
 }
 
+/// `GET /health`: a route that never takes the session, so it never reads
+/// the cookie, asks the store, or sets a cookie (for load balancers).
+pub fn health() -> Reply {
+    Reply::ok(json!({ "status": "ok" }))
+}
+
 /// `GET /api/session`: the whole session (`{}` when there is none).
 pub fn get(session: &Session) -> Reply {
     Reply::ok(session.to_json())

@@ -41,6 +41,10 @@ async fn logout_form(s: Session) -> HttpResponse {
     home()
 }
 
+async fn health() -> HttpResponse {
+    reply(app::health())
+}
+
 async fn get(s: Session) -> HttpResponse {
     reply(app::get(&s))
 }
@@ -93,6 +97,7 @@ where
                 )
                 .route("/", web::get().to(page))
                 .route("/login", web::post().to(login_form))
+                .route("/health", web::get().to(health))
                 .route("/logout", web::post().to(logout_form))
                 .route("/api/session", web::get().to(get))
                 .route("/api/session/{key}", web::put().to(put))

@@ -24,6 +24,7 @@ pub(crate) fn router(manager: SessionManager) -> Router {
     Router::new()
         .route("/", get(|s: Session| async move { Html(app::page(&s)) }))
         .route("/login", post(login_form))
+        .route("/health", get(|| async { reply(app::health()) }))
         .route(
             "/logout",
             post(|s: Session| async move {

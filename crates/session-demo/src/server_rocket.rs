@@ -61,6 +61,11 @@ fn logout_form(s: Session) -> Redirect {
     Redirect::to("/")
 }
 
+#[get("/health")]
+fn health() -> Json {
+    Json(app::health())
+}
+
 #[get("/api/session")]
 fn get(s: Session) -> Json {
     Json(app::get(&s))
@@ -153,6 +158,7 @@ where
                     page,
                     login_form,
                     logout_form,
+                    health,
                     get,
                     put,
                     delete,

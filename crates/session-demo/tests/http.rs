@@ -9,7 +9,8 @@ use session_demo::{Framework, spawn};
 use sessions::{KeyRing, MemoryStore, SessionManager, SessionStore, SqlStore};
 
 /// Serves the demo with `framework` over the store `make_store` opens (on
-/// the server's runtime), counting the store's writes, and runs the suite.
+/// the server's runtime), counting the store's loads and writes, and runs
+/// the suite.
 fn suite<S, F, Fut>(framework: Framework, make_store: F)
 where
     S: SessionStore + Clone,
@@ -29,9 +30,10 @@ where
     )
     .expect("the demo starts");
     let store = rx.recv().expect("the server made its store");
-    let (w, d) = (store.clone(), store.clone());
+    let (w, l, d) = (store.clone(), store.clone(), store.clone());
     let target = Target::new(format!("http://{}", server.addr()))
         .writes(move || w.writes())
+        .loads(move || l.loads())
         .set_down(move |down| d.set_down(down));
     session_conformance::block_on(run_all(&target));
     server.stop();

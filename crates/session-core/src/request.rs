@@ -395,7 +395,7 @@ impl Commit<'_> {
                     observe::count(observe::CREATED, 1);
                     observe::count(observe::SAVES, 1);
                     tracing::debug!(target: "session_core", session = %id.log_key(), "session created");
-                    self.saved(id, &record);
+                    self.saved(id, &record, now);
                     return Ok(());
                 }
                 Err(StoreError::Duplicate) => {
@@ -431,7 +431,7 @@ impl Commit<'_> {
                 Ok(()) => {
                     observe::count(observe::SAVES, 1);
                     tracing::debug!(target: "session_core", session = %origin.id.log_key(), retries = attempt, "session saved");
-                    self.saved(origin.id, &record);
+                    self.saved(origin.id, &record, now);
                     return Ok(());
                 }
                 Err(StoreError::NotFound) => {
@@ -496,7 +496,9 @@ impl Commit<'_> {
         Ok(())
     }
 
-    fn saved(&mut self, id: SessionId, record: &Record) {
+    /// Records what was stored and sets the cookie; `now` is the time the
+    /// record's expiry was computed from, so `Max-Age` is exactly the age.
+    fn saved(&mut self, id: SessionId, record: &Record, now: time::OffsetDateTime) {
         {
             let mut state = self.session.lock();
             state.origin = Some(Origin {
@@ -508,7 +510,7 @@ impl Commit<'_> {
             state.modified = false;
             state.changes.clear();
         }
-        self.set_cookie(&id, record.expires_at, now());
+        self.set_cookie(&id, record.expires_at, now);
     }
 
     fn ended(&mut self, id: &SessionId) {

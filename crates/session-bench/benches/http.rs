@@ -175,16 +175,11 @@ async fn load(addr: SocketAddr, server: &ServerCpu) -> Measured {
     }
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
-
 /// The median over rounds of `f(round's figures)`: a comparison made
 /// within each round (seconds apart), so that the machine's slow and fast
 /// phases, which shift whole rounds by 20% here, cancel out.
 fn paired(rounds: &[Vec<f64>], f: impl Fn(&[f64]) -> f64) -> f64 {
-    median(rounds.iter().map(|r| f(r)).collect())
+    session_bench::median(rounds.iter().map(|r| f(r)).collect())
 }
 
 fn main() {

@@ -44,23 +44,13 @@ fn payload(n: u64) -> Vec<u8> {
 
 /// The three operations through the manager, at 1 and 32 tasks.
 fn bench_manager(c: &mut Criterion, rt: &Runtime, name: &str, manager: SessionManager) {
-    let counter = Arc::new(AtomicU64::new(0));
-    let mut group = c.benchmark_group(format!("{name}/create"));
-    for tasks in TASKS {
-        let (m, n) = (manager.clone(), counter.clone());
-        group.bench_function(BenchmarkId::new("store", tasks), |b| {
-            b.to_async(rt).iter_custom(|iters| {
-                let (m, n) = (m.clone(), n.clone());
-                concurrently(tasks, iters, move |_, _| {
-                    let (m, n) = (m.clone(), n.clone());
-                    async move {
-                        create(&m, n.fetch_add(1, Ordering::Relaxed)).await;
-                    }
-                })
-            })
-        });
-    }
-    group.finish();
+    let (m, counter) = (manager.clone(), Arc::new(AtomicU64::new(0)));
+    at_each_concurrency(c, rt, &format!("{name}/create"), move |_, _| {
+        let (m, n) = (m.clone(), counter.clone());
+        async move {
+            create(&m, n.fetch_add(1, Ordering::Relaxed)).await;
+        }
+    });
 
     // Made after the create benchmark, so that a bounded store evicting
     // old sessions cannot drop them.
@@ -72,32 +62,29 @@ fn bench_manager(c: &mut Criterion, rt: &Runtime, name: &str, manager: SessionMa
         v
     }));
 
-    let mut group = c.benchmark_group(format!("{name}/load"));
-    for tasks in TASKS {
+    let (m, these) = (manager.clone(), cookies.clone());
+    at_each_concurrency(c, rt, &format!("{name}/load"), move |t, _| {
+        let (m, cookies) = (m.clone(), these.clone());
+        async move { load(&m, &cookies[t as usize]).await }
+    });
+    at_each_concurrency(c, rt, &format!("{name}/load_modify_save"), move |t, i| {
         let (m, cookies) = (manager.clone(), cookies.clone());
-        group.bench_function(BenchmarkId::new("store", tasks), |b| {
-            b.to_async(rt).iter_custom(|iters| {
-                let (m, cookies) = (m.clone(), cookies.clone());
-                concurrently(tasks, iters, move |t, _| {
-                    let (m, cookies) = (m.clone(), cookies.clone());
-                    async move { load(&m, &cookies[t as usize]).await }
-                })
-            })
-        });
-    }
-    group.finish();
+        async move { load_modify_save(&m, &cookies[t as usize], i).await }
+    });
+}
 
-    let mut group = c.benchmark_group(format!("{name}/load_modify_save"));
+/// One benchmark group, `group`: `op(task, i)` run by each of `TASKS`
+/// numbers of concurrent tasks (see `session_bench::concurrently`).
+fn at_each_concurrency<F, Fut>(c: &mut Criterion, rt: &Runtime, group: &str, op: F)
+where
+    F: Fn(u64, u64) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let mut group = c.benchmark_group(group);
     for tasks in TASKS {
-        let (m, cookies) = (manager.clone(), cookies.clone());
         group.bench_function(BenchmarkId::new("store", tasks), |b| {
-            b.to_async(rt).iter_custom(|iters| {
-                let (m, cookies) = (m.clone(), cookies.clone());
-                concurrently(tasks, iters, move |t, i| {
-                    let (m, cookies) = (m.clone(), cookies.clone());
-                    async move { load_modify_save(&m, &cookies[t as usize], i).await }
-                })
-            })
+            b.to_async(rt)
+                .iter_custom(|iters| concurrently(tasks, iters, op.clone()))
         });
     }
     group.finish();

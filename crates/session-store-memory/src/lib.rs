@@ -295,6 +295,19 @@ impl Inner {
     }
 }
 
+/// Sets a stored record's expiry, moving its entry in the shard's expiry index.
+fn move_expiry(
+    by_expiry: &mut BTreeSet<(OffsetDateTime, StoreKey)>,
+    record: &mut Record,
+    expires_at: OffsetDateTime,
+) {
+    if record.expires_at != expires_at {
+        by_expiry.remove(&(record.expires_at, record.key.clone()));
+        by_expiry.insert((expires_at, record.key.clone()));
+        record.expires_at = expires_at;
+    }
+}
+
 #[async_trait]
 impl SessionStore for MemoryStore {
     async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
@@ -351,18 +364,10 @@ impl SessionStore for MemoryStore {
             return Ok(());
         }
         // The common save: new data, maybe a new expiry; updated in place.
-        if old.expires_at != record.expires_at {
-            shard
-                .by_expiry
-                .remove(&(old.expires_at, record.key.clone()));
-            shard
-                .by_expiry
-                .insert((record.expires_at, record.key.clone()));
-        }
+        move_expiry(&mut shard.by_expiry, old, record.expires_at);
         old.data.clone_from(&record.data);
         old.version = record.version;
         old.created_at = record.created_at;
-        old.expires_at = record.expires_at;
         Ok(())
     }
 
@@ -377,9 +382,7 @@ impl SessionStore for MemoryStore {
         let shard = &mut *shard;
         match shard.records.get_mut(key) {
             Some(record) if record.is_live_at(now()) => {
-                shard.by_expiry.remove(&(record.expires_at, key.clone()));
-                record.expires_at = expires_at;
-                shard.by_expiry.insert((expires_at, key.clone()));
+                move_expiry(&mut shard.by_expiry, record, expires_at);
                 Ok(())
             }
             _ => Err(StoreError::NotFound),

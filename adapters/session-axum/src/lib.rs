@@ -58,7 +58,7 @@ use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
 use http::header::{COOKIE, SET_COOKIE, VARY};
 use http::request::Parts;
-use http::{HeaderMap, HeaderValue, Request, StatusCode};
+use http::{HeaderValue, Request, StatusCode};
 use pin_project_lite::pin_project;
 use session_core::{RequestSession, SessionError, SessionManager, SessionResponse};
 use tower_layer::Layer;
@@ -162,19 +162,6 @@ struct Handle(Arc<Slot>);
 struct Slot {
     shared: Arc<Shared>,
     request: OnceLock<RequestSession>,
-}
-
-impl Handle {
-    /// The request's session, reading the cookie from `headers` on first use.
-    fn request(&self, headers: &HeaderMap) -> &RequestSession {
-        self.0.request.get_or_init(|| {
-            let cookies = headers
-                .get_all(COOKIE)
-                .iter()
-                .filter_map(|v| v.to_str().ok());
-            self.0.shared.manager.request(cookies)
-        })
-    }
 }
 
 impl<S, B> Service<Request<B>> for SessionService<S>
@@ -349,18 +336,10 @@ impl<St: Send + Sync> FromRequestParts<St> for Session {
     type Rejection = SessionRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &St) -> Result<Self, Self::Rejection> {
-        let handle = parts
-            .extensions
-            .get::<Handle>()
-            .cloned()
-            .ok_or(SessionRejection::MissingLayer)?;
-        let request = handle.request(&parts.headers).clone();
+        let (request, on_error) = start(parts)?;
         match request.load().await {
             Ok(session) => Ok(Session(session)),
-            Err(err) => Err(SessionRejection::Store(
-                err,
-                ErrorHandlerRef(Arc::clone(&handle.0.shared.on_error)),
-            )),
+            Err(err) => Err(SessionRejection::Store(err, ErrorHandlerRef(on_error))),
         }
     }
 }
@@ -371,12 +350,27 @@ impl<St: Send + Sync> FromRequestParts<St> for LazySession {
     type Rejection = SessionRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &St) -> Result<Self, Self::Rejection> {
-        let handle = parts
-            .extensions
-            .get::<Handle>()
-            .ok_or(SessionRejection::MissingLayer)?;
-        Ok(LazySession(handle.request(&parts.headers).clone()))
+        start(parts).map(|(request, _)| LazySession(request))
     }
+}
+
+/// The request's session, created from its cookie by the first extractor
+/// that asks, and the layer's error handler.
+fn start(parts: &Parts) -> Result<(RequestSession, ErrorHandler), SessionRejection> {
+    let slot = &parts
+        .extensions
+        .get::<Handle>()
+        .ok_or(SessionRejection::MissingLayer)?
+        .0;
+    let request = slot.request.get_or_init(|| {
+        let cookies = parts
+            .headers
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        slot.shared.manager.request(cookies)
+    });
+    Ok((request.clone(), Arc::clone(&slot.shared.on_error)))
 }
 
 /// The not-yet-loaded session of the current request: call

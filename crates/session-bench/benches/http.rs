@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use axum::Router;
+use scenarios::App;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
@@ -30,7 +30,7 @@ mod scenarios;
 /// Starts every scenario's server on one thread (a current-thread
 /// runtime), and returns their addresses and a way to ask that thread how
 /// much CPU time it has used.
-fn serve(routers: Vec<Router>) -> (Vec<SocketAddr>, ServerCpu) {
+fn serve(apps: Vec<App>) -> (Vec<SocketAddr>, ServerCpu) {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -39,10 +39,10 @@ fn serve(routers: Vec<Router>) -> (Vec<SocketAddr>, ServerCpu) {
             .unwrap();
         rt.block_on(async move {
             let mut addrs = Vec::new();
-            for router in routers {
+            for app in apps {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 addrs.push(listener.local_addr().unwrap());
-                tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+                tokio::spawn(app.serve(listener));
             }
             let (ask, mut asked) =
                 tokio::sync::mpsc::unbounded_channel::<tokio::sync::oneshot::Sender<Duration>>();
@@ -188,7 +188,7 @@ fn main() {
         return;
     }
     let scenarios = scenarios::scenarios();
-    let names: Vec<&str> = scenarios.iter().map(|(n, _)| *n).collect();
+    let names: Vec<String> = scenarios.iter().map(|(n, _)| n.clone()).collect();
     let (addrs, server) = serve(scenarios.into_iter().map(|(_, r)| r).collect());
     let client = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

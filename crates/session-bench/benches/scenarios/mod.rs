@@ -1,25 +1,40 @@
 //! The axum apps every HTTP benchmark measures: no sessions, our layer and
 //! tower-sessions' layer, each with a route that ignores, reads or writes
 //! the session. Each app answers `/init` by storing a counter, so a client
-//! starts with a session of its own.
+//! starts with a session of its own; the apps without sessions answer it
+//! with a cookie as long as ours, because a browser sends its cookie to
+//! every route of a site, those that ignore the session included.
 
 #![allow(dead_code, reason = "each benchmark uses a part of this module")]
 
 use axum::Router;
+use axum::body::Body;
+use axum::response::Response;
 use axum::routing::get;
-use session_axum::{Session, SessionLayer};
+use http::Request;
+use session_axum::{Session, SessionLayer, SessionService};
 use session_core::{CookieConfig, KeyRing, SessionManager};
 use session_store_memory::MemoryStore;
+use tower::ServiceExt as _;
+use tower_layer::Layer;
 
 /// Index of the bare app, the reference for the cost of a layer.
 pub const BARE: usize = 0;
-/// Index of the bare app behind a layer that does nothing: what axum itself
-/// charges for any layer, the floor under "a route that ignores the session".
+/// Index of the bare app behind a layer that does nothing, added with
+/// `Router::layer`: what axum itself charges for such a layer.
 pub const PASS_THROUGH: usize = 1;
-/// Indexes of our three apps: ignores, reads, writes.
+/// Indexes of our three apps, layer added with `Router::layer`: ignores,
+/// reads, writes.
 pub const OURS: [usize; 3] = [2, 3, 4];
-/// Indexes of tower-sessions' three apps: ignores, reads, writes.
+/// Indexes of tower-sessions' three apps, the same way.
 pub const THEIRS: [usize; 3] = [5, 6, 7];
+/// Index of the bare app inside a layer that does nothing, wrapped around
+/// the whole router.
+pub const PASS_THROUGH_AROUND: usize = 8;
+/// Indexes of our three apps with the layer wrapped around the router.
+pub const OURS_AROUND: [usize; 3] = [9, 10, 11];
+/// Indexes of tower-sessions' three apps, the same way.
+pub const THEIRS_AROUND: [usize; 3] = [12, 13, 14];
 
 fn ours() -> SessionLayer {
     let manager = SessionManager::builder(
@@ -37,12 +52,74 @@ fn theirs() -> tower_sessions::SessionManagerLayer<tower_sessions::MemoryStore> 
         .with_secure(false)
 }
 
-/// Every server answers `/init` by storing a counter, so each client
-/// connection starts with a session of its own.
-pub fn scenarios() -> Vec<(&'static str, Router)> {
-    let bare = Router::new()
-        .route("/", get(|| async { "ok" }))
-        .route("/init", get(|| async { "ok" }));
+/// The `Set-Cookie` the apps without sessions answer `/init` with: a
+/// cookie of the same name and length as ours (an ID, a dot, a tag), so
+/// that every app receives the same request bytes.
+pub fn stand_in_cookie() -> String {
+    format!("session={}.{}; Path=/", "i".repeat(43), "t".repeat(43))
+}
+
+/// One app under test: a router, or a layer wrapped around one.
+#[derive(Clone)]
+pub enum App {
+    /// A router, with its layers (if any) added by `Router::layer`.
+    Router(Router),
+    /// A layer that does nothing, around the router.
+    PassThrough(Forward<Router>),
+    /// Our layer around the router.
+    Ours(SessionService<Router>),
+    /// tower-sessions' layer around the router.
+    Theirs(<Theirs as Layer<Router>>::Service),
+}
+
+type Theirs = tower_sessions::SessionManagerLayer<tower_sessions::MemoryStore>;
+
+impl App {
+    /// Calls the app in-process.
+    pub async fn call(&self, request: Request<Body>) -> Response {
+        let Ok(response) = match self {
+            App::Router(app) => app.clone().oneshot(request).await,
+            App::PassThrough(app) => app.clone().oneshot(request).await,
+            App::Ours(app) => app.clone().oneshot(request).await,
+            App::Theirs(app) => app.clone().oneshot(request).await,
+        };
+        response
+    }
+
+    /// Serves the app on `listener` until the process ends.
+    pub async fn serve(self, listener: tokio::net::TcpListener) {
+        use axum::ServiceExt;
+        let served = match self {
+            App::Router(app) => axum::serve(listener, app).await,
+            App::PassThrough(app) => {
+                axum::serve(
+                    listener,
+                    ServiceExt::<Request<Body>>::into_make_service(app),
+                )
+                .await
+            }
+            App::Ours(app) => {
+                axum::serve(
+                    listener,
+                    ServiceExt::<Request<Body>>::into_make_service(app),
+                )
+                .await
+            }
+            App::Theirs(app) => {
+                axum::serve(
+                    listener,
+                    ServiceExt::<Request<Body>>::into_make_service(app),
+                )
+                .await
+            }
+        };
+        served.expect("the server failed");
+    }
+}
+
+/// The routes of one app: `/` ignores, reads or writes the session, and
+/// `/init` stores a counter so that each client starts with a session.
+fn routes(what: usize, sessions: Sessions) -> Router {
     let ours_init = get(|s: Session| async move {
         s.insert("counter", 0u64).unwrap();
         "ok"
@@ -51,90 +128,114 @@ pub fn scenarios() -> Vec<(&'static str, Router)> {
         s.insert("counter", 0u64).await.unwrap();
         "ok"
     });
-    vec![
-        ("bare handler", bare.clone()),
+    let ignore = get(|| async { "ok" });
+    match (sessions, what) {
+        (Sessions::None, _) => Router::new().route("/", ignore).route(
+            "/init",
+            get(|| async { ([(http::header::SET_COOKIE, stand_in_cookie())], "ok") }),
+        ),
+        (Sessions::Ours, IGNORE) => Router::new().route("/", ignore).route("/init", ours_init),
+        (Sessions::Ours, READ) => Router::new()
+            .route(
+                "/",
+                get(|s: Session| async move {
+                    s.get::<u64>("counter").unwrap().unwrap_or(0).to_string()
+                }),
+            )
+            .route("/init", ours_init),
+        (Sessions::Ours, _) => Router::new()
+            .route(
+                "/",
+                get(|s: Session| async move {
+                    let n = s.get::<u64>("counter").unwrap().unwrap_or(0) + 1;
+                    s.insert("counter", n).unwrap();
+                    n.to_string()
+                }),
+            )
+            .route("/init", ours_init),
+        (Sessions::Theirs, IGNORE) => Router::new().route("/", ignore).route("/init", theirs_init),
+        (Sessions::Theirs, READ) => Router::new()
+            .route(
+                "/",
+                get(|s: tower_sessions::Session| async move {
+                    s.get::<u64>("counter")
+                        .await
+                        .unwrap()
+                        .unwrap_or(0)
+                        .to_string()
+                }),
+            )
+            .route("/init", theirs_init),
+        (Sessions::Theirs, _) => Router::new()
+            .route(
+                "/",
+                get(|s: tower_sessions::Session| async move {
+                    let n = s.get::<u64>("counter").await.unwrap().unwrap_or(0) + 1;
+                    s.insert("counter", n).await.unwrap();
+                    n.to_string()
+                }),
+            )
+            .route("/init", theirs_init),
+    }
+}
+
+const IGNORE: usize = 0;
+const READ: usize = 1;
+
+#[derive(Clone, Copy)]
+enum Sessions {
+    None,
+    Ours,
+    Theirs,
+}
+
+/// Every app, in the order of the index constants above.
+pub fn scenarios() -> Vec<(String, App)> {
+    let what = ["ignores the session", "reads", "writes"];
+    let mut apps = vec![
         (
-            "bare handler behind a pass-through layer",
-            bare.layer(PassThrough),
+            "bare handler".to_owned(),
+            App::Router(routes(0, Sessions::None)),
         ),
         (
-            "ours: ignores the session",
-            Router::new()
-                .route("/", get(|| async { "ok" }))
-                .route("/init", ours_init.clone())
-                .layer(ours()),
+            "bare handler behind a pass-through layer".to_owned(),
+            App::Router(routes(0, Sessions::None).layer(PassThrough)),
         ),
-        (
-            "ours: reads",
-            Router::new()
-                .route(
-                    "/",
-                    get(|s: Session| async move {
-                        s.get::<u64>("counter").unwrap().unwrap_or(0).to_string()
-                    }),
-                )
-                .route("/init", ours_init.clone())
-                .layer(ours()),
-        ),
-        (
-            "ours: writes",
-            Router::new()
-                .route(
-                    "/",
-                    get(|s: Session| async move {
-                        let n = s.get::<u64>("counter").unwrap().unwrap_or(0) + 1;
-                        s.insert("counter", n).unwrap();
-                        n.to_string()
-                    }),
-                )
-                .route("/init", ours_init)
-                .layer(ours()),
-        ),
-        (
-            "tower-sessions: ignores the session",
-            Router::new()
-                .route("/", get(|| async { "ok" }))
-                .route("/init", theirs_init.clone())
-                .layer(theirs()),
-        ),
-        (
-            "tower-sessions: reads",
-            Router::new()
-                .route(
-                    "/",
-                    get(|s: tower_sessions::Session| async move {
-                        s.get::<u64>("counter")
-                            .await
-                            .unwrap()
-                            .unwrap_or(0)
-                            .to_string()
-                    }),
-                )
-                .route("/init", theirs_init.clone())
-                .layer(theirs()),
-        ),
-        (
-            "tower-sessions: writes",
-            Router::new()
-                .route(
-                    "/",
-                    get(|s: tower_sessions::Session| async move {
-                        let n = s.get::<u64>("counter").await.unwrap().unwrap_or(0) + 1;
-                        s.insert("counter", n).await.unwrap();
-                        n.to_string()
-                    }),
-                )
-                .route("/init", theirs_init)
-                .layer(theirs()),
-        ),
-    ]
+    ];
+    for (i, w) in what.iter().enumerate() {
+        let name = format!("ours: {w}");
+        apps.push((name, App::Router(routes(i, Sessions::Ours).layer(ours()))));
+    }
+    for (i, w) in what.iter().enumerate() {
+        let name = format!("tower-sessions: {w}");
+        apps.push((
+            name,
+            App::Router(routes(i, Sessions::Theirs).layer(theirs())),
+        ));
+    }
+    apps.push((
+        "bare handler inside a pass-through layer around the router".to_owned(),
+        App::PassThrough(PassThrough.layer(routes(0, Sessions::None))),
+    ));
+    for (i, w) in what.iter().enumerate() {
+        let name = format!("ours around the router: {w}");
+        apps.push((name, App::Ours(ours().layer(routes(i, Sessions::Ours)))));
+    }
+    for (i, w) in what.iter().enumerate() {
+        let name = format!("tower-sessions around the router: {w}");
+        apps.push((
+            name,
+            App::Theirs(theirs().layer(routes(i, Sessions::Theirs))),
+        ));
+    }
+    apps
 }
 
 /// A layer whose service only forwards: axum's own cost of a layer.
 #[derive(Clone)]
 pub struct PassThrough;
 
-impl<S> tower_layer::Layer<S> for PassThrough {
+impl<S> Layer<S> for PassThrough {
     type Service = Forward<S>;
 
     fn layer(&self, inner: S) -> Forward<S> {

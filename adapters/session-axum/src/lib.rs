@@ -7,7 +7,7 @@
 //! concurrency) is `session-core`'s.
 //!
 //! The cookie is only read, and the store only asked, when a handler takes a
-//! `Session`: routes that do not cost one small allocation and nothing more.
+//! `Session`: routes that do not cost two small allocations and nothing more.
 //!
 //! ```no_run
 //! use axum::{Router, routing::get};
@@ -32,6 +32,35 @@
 //! A complete app (a visit counter with log in and log out) is in
 //! `examples/axum_counter.rs`; run it with
 //! `cargo run -p session-axum --example axum_counter`.
+//!
+//! # Around the router: the cheapest way to install it
+//!
+//! `Router::layer` wraps each route separately, and axum then clones and
+//! boxes the wrapped service and its future on every request, whatever
+//! the layer does: on loopback that costs more than this layer itself on a
+//! route that ignores the session (figures in the repository's
+//! `BENCHMARKS.md`). Wrapping the whole router with [`Layer::layer`]
+//! (re-exported here) avoids it and behaves the same:
+//!
+//! ```no_run
+//! use axum::{Router, ServiceExt, extract::Request, routing::get};
+//! use session_axum::{Layer, Session, SessionLayer};
+//! # use session_core::{KeyRing, SessionManager};
+//! # use session_store_memory::MemoryStore;
+//!
+//! async fn counter(session: Session) -> String {
+//!     let visits = session.get::<u64>("visits").unwrap_or_default().unwrap_or(0) + 1;
+//!     session.insert("visits", visits).expect("a number serializes");
+//!     format!("visit number {visits}")
+//! }
+//!
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let manager = SessionManager::new(MemoryStore::new(), KeyRing::new([1u8; 32])?);
+//! let app = SessionLayer::new(manager).layer(Router::new().route("/", get(counter)));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! axum::serve(listener, ServiceExt::<Request>::into_make_service(app)).await?;
+//! # Ok(()) }
+//! ```
 //!
 //! # Errors
 //!
@@ -61,8 +90,11 @@ use http::request::Parts;
 use http::{HeaderValue, Request, StatusCode};
 use pin_project_lite::pin_project;
 use session_core::{RequestSession, SessionError, SessionManager, SessionResponse};
-use tower_layer::Layer;
 use tower_service::Service;
+
+/// tower's `Layer` trait, for wrapping a whole router in a [`SessionLayer`]
+/// (`SessionLayer::new(manager).layer(router)`) without another dependency.
+pub use tower_layer::Layer;
 
 type ErrorHandler = Arc<dyn Fn(&SessionError) -> Response + Send + Sync>;
 

@@ -2,14 +2,15 @@
 
 use std::net::TcpListener;
 
-use axum::Router;
 use axum::body::Bytes;
+use axum::extract::Request;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post, put};
+use axum::{Router, ServiceExt};
 use sessions::SessionManager;
-use sessions::axum::{Session, SessionLayer};
+use sessions::axum::{Layer, Session, SessionLayer, SessionService};
 
 use crate::app::{self, LoginForm, PutQuery, Reply};
 use crate::{Fail, Ready, Stopper, runtime};
@@ -19,9 +20,11 @@ fn reply(r: Reply) -> Response {
     (status, axum::Json(r.body)).into_response()
 }
 
-/// The demo's routes behind the session layer.
-pub(crate) fn router(manager: SessionManager) -> Router {
-    Router::new()
+/// The demo's routes inside the session layer, which wraps the whole
+/// router: the cheapest way to install it (see `session_axum`'s docs).
+pub(crate) fn app(manager: SessionManager) -> SessionService<Router> {
+    let layer = SessionLayer::new(manager.clone()).on_error(|e| reply(app::session_error(e)));
+    let router = Router::new()
         .route("/", get(|s: Session| async move { Html(app::page(&s)) }))
         .route("/login", post(login_form))
         .route("/health", get(|| async { reply(app::health()) }))
@@ -61,8 +64,8 @@ pub(crate) fn router(manager: SessionManager) -> Router {
                 reply(app::revoke_others(&m, &s).await)
             }),
         )
-        .with_state(manager.clone())
-        .layer(SessionLayer::new(manager).on_error(|e| reply(app::session_error(e))))
+        .with_state(manager);
+    layer.layer(router)
 }
 
 async fn put_key(
@@ -108,7 +111,8 @@ where
         };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let _ = ready.send(Ok(Stopper::Axum(tx)));
-        let serve = axum::serve(listener, router(manager)).with_graceful_shutdown(async move {
+        let app = ServiceExt::<Request>::into_make_service(app(manager));
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
             let _ = rx.await;
         });
         if let Err(e) = serve.await {

@@ -11,6 +11,13 @@
 //! the bottleneck.
 //!
 //! `cargo bench -p session-bench --bench http`
+//!
+//! With `HTTP_ONLY=N` it serves only scenario N, sends `HTTP_REQUESTS`
+//! requests (default 10 000) and exits, printing nothing: under
+//! `valgrind --tool=callgrind --separate-threads=yes`, the server thread's
+//! instruction count at two request counts, subtracted, is what a request
+//! costs the server in user space, a figure this machine's speed does not
+//! move (`instructions.sh` beside this file does it for every scenario).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -175,6 +182,29 @@ async fn load(addr: SocketAddr, server: &ServerCpu) -> Measured {
     }
 }
 
+/// Sends `requests` requests to `addr` over `CONNECTIONS` keep-alive
+/// connections (each with its own session) and stops: a fixed amount of
+/// work, for counting the server's instructions (see the module docs).
+async fn send(addr: SocketAddr, requests: usize) {
+    let mut tasks = Vec::new();
+    for _ in 0..CONNECTIONS {
+        tasks.push(tokio::spawn(async move {
+            let mut conn = BufReader::new(TcpStream::connect(addr).await.unwrap());
+            conn.get_ref().set_nodelay(true).unwrap();
+            let mut buf = Vec::with_capacity(256);
+            let (status, cookie) = request(&mut conn, "/init", None, &mut buf).await;
+            assert_eq!(status, 200);
+            for _ in 0..requests / CONNECTIONS {
+                let (status, _) = request(&mut conn, "/", cookie.as_deref(), &mut buf).await;
+                assert_eq!(status, 200);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
 /// The median over rounds of `f(round's figures)`: a comparison made
 /// within each round (seconds apart), so that the machine's slow and fast
 /// phases, which shift whole rounds by 20% here, cancel out.
@@ -187,14 +217,29 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let scenarios = scenarios::scenarios();
-    let names: Vec<String> = scenarios.iter().map(|(n, _)| n.clone()).collect();
-    let (addrs, server) = serve(scenarios.into_iter().map(|(_, r)| r).collect());
+    let mut scenarios = scenarios::scenarios();
+    if std::env::args().any(|a| a == "--names") {
+        for (name, _) in &scenarios {
+            println!("{name}");
+        }
+        return;
+    }
     let client = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .unwrap();
+    if let Ok(only) = std::env::var("HTTP_ONLY") {
+        let app = scenarios.swap_remove(only.parse().expect("HTTP_ONLY is an index"));
+        let requests = std::env::var("HTTP_REQUESTS")
+            .map_or(10_000, |n| n.parse().expect("HTTP_REQUESTS is a number"));
+        // The server thread runs as long as its `ServerCpu` lives.
+        let (addrs, _server) = serve(vec![app.1]);
+        client.block_on(send(addrs[0], requests));
+        return;
+    }
+    let names: Vec<String> = scenarios.iter().map(|(n, _)| n.clone()).collect();
+    let (addrs, server) = serve(scenarios.into_iter().map(|(_, r)| r).collect());
     // Per round, per scenario: requests/s and server CPU µs per request.
     let mut rps = vec![vec![0.0; names.len()]; ROUNDS];
     let mut cpu = vec![vec![0.0; names.len()]; ROUNDS];

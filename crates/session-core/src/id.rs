@@ -121,11 +121,10 @@ impl SessionId {
     pub fn parse_in(format: IdFormat, s: &str) -> Option<Self> {
         let valid = match format {
             IdFormat::Native => {
+                // The decoder accepts only the base64url alphabet, no
+                // padding, and a last character that encodes only the 4 bits
+                // left over, so each 32-byte value has exactly one spelling.
                 s.len() == NATIVE_ID_LEN
-                    && s.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-                    // The last character must encode only the 4 bits left over,
-                    // so that each 32-byte value has exactly one spelling.
                     && URL_SAFE_NO_PAD
                         .decode_slice(s, &mut [0u8; 48])
                         .is_ok_and(|len| len == ID_BYTES)
@@ -238,14 +237,12 @@ fn fill_random(buf: &mut [u8]) {
     getrandom::fill(buf).expect("the operating system's random number generator failed");
 }
 
+/// Lower-case hex of `bytes`, written into one buffer (store keys are
+/// made on every request that loads a session).
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[(b >> 4) as usize] as char);
-        out.push(DIGITS[(b & 0xf) as usize] as char);
-    }
-    out
+    let mut out = vec![0u8; bytes.len() * 2];
+    hex::encode_to_slice(bytes, &mut out).expect("the buffer holds two digits per byte");
+    String::from_utf8(out).expect("hex digits are ASCII")
 }
 
 #[cfg(test)]
@@ -272,6 +269,9 @@ mod tests {
         assert!(SessionId::parse(&format!("{s}A")).is_none());
         assert!(SessionId::parse(&format!("{}+", &s[..42])).is_none());
         assert!(SessionId::parse(&format!("{}=", &s[..42])).is_none());
+        for hostile in ['/', ' ', '\0', '.', '%'] {
+            assert!(SessionId::parse(&format!("{hostile}{}", &s[1..])).is_none());
+        }
         assert!(SessionId::parse("").is_none());
         assert!(SessionId::parse(&"é".repeat(22)).is_none());
         // A final character that sets bits beyond the 256th is not canonical.

@@ -29,6 +29,7 @@ use subtle::ConstantTimeEq;
 
 use super::signing::{DjangoSigner, salted_hmac};
 use crate::Session;
+use crate::id::hex;
 
 /// The key salt of `AbstractBaseUser.get_session_auth_hash`.
 const AUTH_HASH_SALT: &str = "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash";
@@ -84,8 +85,4 @@ pub fn session_is_valid_for(signer: &DjangoSigner, session: &Session, password_h
         ));
         bool::from(expected.as_bytes().ct_eq(stored.as_bytes()))
     })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -102,6 +102,7 @@ macro_rules! store_cases {
             concurrent_writers_of_one_session_all_land,
             logout_racing_a_slow_write_stays_logged_out,
             cycle_id_retires_the_old_id,
+            the_latest_expiry_round_trips,
             many_sessions_in_parallel,
         );
     };

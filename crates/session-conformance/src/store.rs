@@ -798,6 +798,47 @@ pub async fn cycle_id_retires_the_old_id<S: SessionStore>(store: S) {
     );
 }
 
+/// The latest expiry the core writes (the last second of 9999, what a
+/// `set_expiry` of any number of seconds comes to) is kept exactly, and a
+/// session given it through the manager saves, loads and stays.
+pub async fn the_latest_expiry_round_trips<S: SessionStore>(store: S) {
+    let latest = OffsetDateTime::from_unix_timestamp(253_402_300_799).expect("in range");
+    let key = fresh_key();
+    let mut rec = record(&key, b"{}", Duration::HOUR, None);
+    rec.expires_at = latest;
+    store.create(&rec).await.expect("create");
+    let loaded = store.load(&key).await.expect("load").expect("stored");
+    assert_eq!(loaded.expires_at, latest, "the latest expiry was not kept");
+    store
+        .touch(&key, latest)
+        .await
+        .expect("touch to the latest expiry");
+
+    let manager = manager(store);
+    let cookie = request(&manager, None, |s| {
+        s.insert("kept", true).expect("insert");
+        s.set_expiry(session_core::Expiry::AfterIdle(Duration::seconds(i64::MAX)));
+    })
+    .await
+    .expect("cookie");
+    let session = manager
+        .request([cookie.as_str()])
+        .load()
+        .await
+        .expect("load");
+    assert_eq!(session.get::<bool>("kept").expect("kept"), Some(true));
+    let stored = manager
+        .store()
+        .load(&session.store_key().expect("stored"))
+        .await
+        .expect("load")
+        .expect("stored");
+    assert_eq!(
+        stored.expires_at, latest,
+        "a huge set_expiry should mean the latest expiry"
+    );
+}
+
 /// Many independent sessions created, read and updated in parallel.
 pub async fn many_sessions_in_parallel<S: SessionStore>(store: S) {
     let manager = manager(store);

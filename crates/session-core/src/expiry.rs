@@ -98,6 +98,20 @@ fn parse_datetime(s: &str) -> Option<OffsetDateTime> {
         .map(PrimitiveDateTime::assume_utc)
 }
 
+/// `at + d`, held to the years every store keeps (the epoch to 9999)
+/// where it would leave them: a `set_expiry` of a trillion seconds means
+/// "as late as can be", and must not overflow (Django answers it with an
+/// `OverflowError`).
+fn later(at: OffsetDateTime, d: Duration) -> OffsetDateTime {
+    const LATEST: OffsetDateTime = time::macros::datetime!(9999-12-31 23:59:59 UTC);
+    match at.checked_add(d) {
+        Some(t) if t <= LATEST => t.max(OffsetDateTime::UNIX_EPOCH),
+        Some(_) => LATEST,
+        None if d.is_negative() => OffsetDateTime::UNIX_EPOCH,
+        None => LATEST,
+    }
+}
+
 /// The manager-wide expiry rules. See the [module docs](self).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ExpiryRules {
@@ -169,15 +183,15 @@ impl ExpiryRules {
         now: OffsetDateTime,
     ) -> OffsetDateTime {
         let by_rule = match expiry {
-            Expiry::Default | Expiry::BrowserClose => now + self.idle,
-            Expiry::AfterIdle(d) => now + Duration::seconds(d.whole_seconds()),
+            Expiry::Default | Expiry::BrowserClose => later(now, self.idle),
+            Expiry::AfterIdle(d) => later(now, Duration::seconds(d.whole_seconds())),
             Expiry::At(t) => t
                 .to_offset(UtcOffset::UTC)
                 .replace_nanosecond(0)
                 .unwrap_or(t),
         };
         match self.absolute {
-            Some(lifetime) => by_rule.min(created_at + lifetime),
+            Some(lifetime) => by_rule.min(later(created_at, lifetime)),
             None => by_rule,
         }
     }
@@ -191,6 +205,22 @@ impl ExpiryRules {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn huge_expiries_do_not_panic() {
+        let rules = ExpiryRules::default().absolute_lifetime(Duration::MAX);
+        let now = t(1_700_000_000);
+        for secs in [i64::MAX, i64::MIN, -1] {
+            let at = rules.expires_at(Expiry::AfterIdle(Duration::seconds(secs)), now, now);
+            assert!(secs < 0 || at > now, "{secs}: {at}");
+        }
+        let far = Expiry::from_value(Some(&Value::from(1e300)));
+        assert!(rules.expires_at(far, now, now) > now);
+        let latest = rules.expires_at(Expiry::AfterIdle(Duration::seconds(i64::MAX)), now, now);
+        assert_eq!(latest.year(), 9999);
+        let gone = rules.expires_at(Expiry::AfterIdle(Duration::seconds(i64::MIN)), now, now);
+        assert_eq!(gone, OffsetDateTime::UNIX_EPOCH);
+    }
 
     fn t(secs: i64) -> OffsetDateTime {
         OffsetDateTime::from_unix_timestamp(secs).unwrap()

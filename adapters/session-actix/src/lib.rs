@@ -188,8 +188,7 @@ where
                     let headers = response.headers_mut();
                     if let Some(cookie) = outcome
                         .set_cookie
-                        .as_deref()
-                        .and_then(|c| HeaderValue::from_str(c).ok())
+                        .and_then(|c| HeaderValue::try_from(c).ok())
                     {
                         headers.append(SET_COOKIE, cookie);
                     }

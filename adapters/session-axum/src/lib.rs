@@ -287,7 +287,7 @@ where
                     let outcome = std::task::ready!(saving.as_mut().poll(cx));
                     let mut response = response.take().expect("polled after completion");
                     match outcome {
-                        Ok(outcome) => apply(&outcome, &mut response),
+                        Ok(outcome) => apply(outcome, &mut response),
                         Err(err) => response = on_error(&err),
                     }
                     return Poll::Ready(Ok(response));
@@ -303,13 +303,12 @@ impl<F> std::fmt::Debug for SessionFuture<F> {
     }
 }
 
-/// Copies the session's headers into the response.
-fn apply(outcome: &SessionResponse, response: &mut Response) {
+/// Moves the session's headers into the response.
+fn apply(outcome: SessionResponse, response: &mut Response) {
     let headers = response.headers_mut();
     if let Some(cookie) = outcome
         .set_cookie
-        .as_deref()
-        .and_then(|c| HeaderValue::from_str(c).ok())
+        .and_then(|c| HeaderValue::try_from(c).ok())
     {
         headers.append(SET_COOKIE, cookie);
     }

@@ -40,7 +40,8 @@ pub async fn create(manager: &SessionManager, n: u64) -> String {
         .finish(200)
         .await
         .expect("finish")
-        .cookie_pair
+        .cookie_pair()
+        .map(str::to_owned)
         .expect("cookie")
 }
 

@@ -69,7 +69,13 @@ async fn populate(url: &str) -> String {
         if expired {
             session.set_expiry(Expiry::AfterIdle(Duration::seconds(-10)));
         }
-        let cookie = request.finish(200).await.unwrap().cookie_pair.unwrap();
+        let cookie = request
+            .finish(200)
+            .await
+            .unwrap()
+            .cookie_pair()
+            .unwrap()
+            .to_owned();
         if user == "bob" {
             bob = cookie;
         }

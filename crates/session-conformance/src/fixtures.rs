@@ -31,7 +31,8 @@ pub async fn new_session(
         .finish(200)
         .await
         .expect("finish")
-        .cookie_pair
+        .cookie_pair()
+        .map(str::to_owned)
         .expect("a new session sets a cookie");
     let store_key = session.store_key().expect("the session was stored");
     (cookie, store_key)

@@ -54,7 +54,10 @@ async fn request<F: FnOnce(&Session)>(
     let session = request.load().await.expect("load");
     handler(&session);
     let response = request.finish(200).await.expect("finish");
-    response.cookie_pair.or_else(|| cookie.map(str::to_owned))
+    response
+        .cookie_pair()
+        .map(str::to_owned)
+        .or_else(|| cookie.map(str::to_owned))
 }
 
 /// `load` of a key that was never stored answers `None`.

@@ -22,17 +22,16 @@
 //! let session = request.load().await?;
 //! session.insert("user_id", 123)?;
 //! let response = request.finish(200).await?;
-//! let set_cookie = response.set_cookie.expect("a new session sets a cookie");
+//! assert!(response.set_cookie.is_some(), "a new session sets a cookie");
 //! assert!(response.vary_cookie);
 //!
 //! // Next request: the browser sends the cookie back.
-//! let cookie = response.cookie_pair.expect("name=value of the new cookie");
-//! let request = manager.request([cookie.as_str()]);
+//! let cookie = response.cookie_pair().expect("name=value of the new cookie");
+//! let request = manager.request([cookie]);
 //! let session = request.load().await?;
 //! assert_eq!(session.get::<u32>("user_id")?, Some(123));
 //! // Reading only: nothing to write, no Set-Cookie.
 //! assert_eq!(request.finish(200).await?.set_cookie, None);
-//! # let _ = set_cookie;
 //! # Ok(()) }
 //! ```
 //!
@@ -158,14 +157,31 @@ pub struct SessionResponse {
     /// A `Set-Cookie` header value to add, if any (a new or refreshed
     /// cookie, or one that deletes it).
     pub set_cookie: Option<String>,
-    /// The `name=value` pair of a newly set cookie, as a client would send
-    /// it back in its `Cookie` header (`None` when the cookie is deleted).
-    pub cookie_pair: Option<String>,
     /// Whether to add `Vary: Cookie` (the response depends on the session).
     pub vary_cookie: bool,
     /// The session was deleted by a concurrent request (a logout, an ID
     /// rotation) while this one ran; this request's changes were dropped.
     pub ended_concurrently: bool,
+}
+
+impl SessionResponse {
+    /// The `name=value` pair of a newly set cookie, as a client sends it
+    /// back in its `Cookie` header; `None` when no cookie is set or the
+    /// cookie is deleted.
+    ///
+    /// ```
+    /// # use session_core::SessionResponse;
+    /// let mut response = SessionResponse::default();
+    /// response.set_cookie = Some("id=abc.tag; HttpOnly; Path=/".to_owned());
+    /// assert_eq!(response.cookie_pair(), Some("id=abc.tag"));
+    /// response.set_cookie = Some("id=; Max-Age=0".to_owned());
+    /// assert_eq!(response.cookie_pair(), None);
+    /// ```
+    pub fn cookie_pair(&self) -> Option<&str> {
+        let pair = self.set_cookie.as_deref()?.split(';').next()?;
+        let (_, value) = pair.split_once('=')?;
+        (!value.is_empty()).then_some(pair)
+    }
 }
 
 impl RequestSession {
@@ -545,11 +561,9 @@ impl Commit<'_> {
         };
         let max_age = (!browser_close).then(|| expires_at - now);
         self.response.set_cookie = Some(inner.cookie.render(&value, max_age, now));
-        self.response.cookie_pair = Some([inner.cookie.name(), "=", &value].concat());
     }
 
     fn remove_cookie(&mut self) {
         self.response.set_cookie = Some(self.manager.inner.cookie.render_removal());
-        self.response.cookie_pair = None;
     }
 }

@@ -82,7 +82,7 @@ async fn sessions_live_in_the_cookie() {
         .insert("cart", json!(["é"]))
         .unwrap();
     let response = request.finish(200).await.unwrap();
-    let cookie = response.cookie_pair.unwrap();
+    let cookie = response.cookie_pair().unwrap().to_owned();
     assert!(response.set_cookie.unwrap().contains("Max-Age=1209600"));
     let request = manager.request([cookie.as_str()]);
     let session = request.load().await.unwrap();
@@ -156,7 +156,13 @@ async fn real_django_reads_and_writes_the_same_cookies() {
     assert_eq!(session.to_json(), data);
     // Rust changes it; Django reads the new cookie.
     session.insert("from_rust", "ü").unwrap();
-    let written = request.finish(200).await.unwrap().cookie_pair.unwrap();
+    let written = request
+        .finish(200)
+        .await
+        .unwrap()
+        .cookie_pair()
+        .unwrap()
+        .to_owned();
     let seen: Value = serde_json::from_str(&django(&[
         "read",
         written.strip_prefix("sessionid=").unwrap(),

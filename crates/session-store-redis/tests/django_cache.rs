@@ -81,7 +81,13 @@ async fn shared_with_djangos_cache_backend() {
         .unwrap()
         .insert("made_in", "rust")
         .unwrap();
-    let created = request.finish(200).await.unwrap().cookie_pair.unwrap();
+    let created = request
+        .finish(200)
+        .await
+        .unwrap()
+        .cookie_pair()
+        .unwrap()
+        .to_owned();
     assert_eq!(
         django(&db, &["read", created.strip_prefix("sessionid=").unwrap()]),
         r#"{"made_in": "rust"}"#

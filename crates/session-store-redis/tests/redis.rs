@@ -351,7 +351,13 @@ async fn scripts_are_reloaded_after_a_flush() {
     let session = request.load().await.unwrap();
     session.insert("a", 1).unwrap();
     session.set_user("alice").unwrap();
-    let cookie = request.finish(200).await.unwrap().cookie_pair.unwrap();
+    let cookie = request
+        .finish(200)
+        .await
+        .unwrap()
+        .cookie_pair()
+        .unwrap()
+        .to_owned();
     raw(redis::cmd("SCRIPT").arg("FLUSH")).await;
     let request = manager.request([cookie.as_str()]);
     request.load().await.unwrap().insert("b", 2).unwrap();

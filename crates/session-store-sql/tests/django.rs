@@ -72,7 +72,7 @@ async fn shared_sessions(db: &str) {
         .unwrap();
     let response = request.finish(200).await.unwrap();
     assert_eq!(
-        response.cookie_pair.as_deref(),
+        response.cookie_pair(),
         Some(format!("sessionid={key}").as_str()),
         "Django mode keeps Django's key"
     );
@@ -92,7 +92,13 @@ async fn shared_sessions(db: &str) {
         .unwrap()
         .insert("made_in", "rust")
         .unwrap();
-    let cookie = request.finish(200).await.unwrap().cookie_pair.unwrap();
+    let cookie = request
+        .finish(200)
+        .await
+        .unwrap()
+        .cookie_pair()
+        .unwrap()
+        .to_owned();
     let new_key = cookie.strip_prefix("sessionid=").unwrap();
     assert_eq!(
         django(db, SECRET, "", &["read", new_key]),
@@ -129,7 +135,13 @@ async fn shared_sessions(db: &str) {
     let session = request.load().await.unwrap();
     session.insert("short", true).unwrap();
     session.set_expiry(Expiry::AfterIdle(session_core::time::Duration::seconds(3)));
-    let cookie = request.finish(200).await.unwrap().cookie_pair.unwrap();
+    let cookie = request
+        .finish(200)
+        .await
+        .unwrap()
+        .cookie_pair()
+        .unwrap()
+        .to_owned();
     let short = cookie.strip_prefix("sessionid=").unwrap().to_owned();
     let stored: Value = serde_json::from_str(&django(db, SECRET, "", &["read", &short])).unwrap();
     assert_eq!(
@@ -243,7 +255,13 @@ async fn djangos_table_on_mysql() {
 
     let request = rust.request(None);
     request.load().await.unwrap().insert("name", "Zoë").unwrap();
-    let cookie = request.finish(200).await.unwrap().cookie_pair.unwrap();
+    let cookie = request
+        .finish(200)
+        .await
+        .unwrap()
+        .cookie_pair()
+        .unwrap()
+        .to_owned();
     let key = cookie.strip_prefix("sessionid=").unwrap().to_owned();
     // Stored the way Django stores it: signed text, a UTC datetime.
     let (data, expires): (String, i64) =

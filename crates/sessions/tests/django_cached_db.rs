@@ -80,7 +80,13 @@ async fn shared_with_djangos_cached_db_backend() {
         .unwrap()
         .insert("made_in", "rust")
         .unwrap();
-    let created = request.finish(200).await.unwrap().cookie_pair.unwrap();
+    let created = request
+        .finish(200)
+        .await
+        .unwrap()
+        .cookie_pair()
+        .unwrap()
+        .to_owned();
     let created = created.strip_prefix("sessionid=").unwrap().to_owned();
     assert_eq!(django(&["read", &created]), r#"{"made_in": "rust"}"#);
 

@@ -74,7 +74,6 @@ pub(crate) fn write(
     let max_age =
         (!inner.rules.browser_close(state.expiry())).then(|| state.next_expiry(now) - now);
     response.set_cookie = Some(inner.cookie.render(&value, max_age, now));
-    response.cookie_pair = Some(format!("{}={value}", inner.cookie.name()));
     state.modified = false;
     Ok(())
 }

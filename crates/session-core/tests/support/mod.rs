@@ -25,7 +25,13 @@ pub async fn lifetime() -> Vec<String> {
     // Create.
     let request = manager.request(None);
     request.load().await.unwrap().insert("a", 1).unwrap();
-    let cookie = request.finish(200).await.unwrap().cookie_pair.unwrap();
+    let cookie = request
+        .finish(200)
+        .await
+        .unwrap()
+        .cookie_pair()
+        .unwrap()
+        .to_owned();
     ids.push(raw(&cookie));
     // Two saves of one version: one conflict, retried.
     let (x, y) = (
@@ -44,7 +50,13 @@ pub async fn lifetime() -> Vec<String> {
     // Rotation, then logout.
     let request = manager.request([cookie.as_str()]);
     request.load().await.unwrap().cycle_id();
-    let cookie = request.finish(200).await.unwrap().cookie_pair.unwrap();
+    let cookie = request
+        .finish(200)
+        .await
+        .unwrap()
+        .cookie_pair()
+        .unwrap()
+        .to_owned();
     ids.push(raw(&cookie));
     let request = manager.request([cookie.as_str()]);
     request.load().await.unwrap().destroy();

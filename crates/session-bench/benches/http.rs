@@ -4,7 +4,8 @@
 //!
 //! Each scenario gets its own server; a client runs `CONNECTIONS`
 //! concurrent request loops, each with its own session, for `SECONDS`.
-//! Scenarios are interleaved over `ROUNDS` rounds (in alternating order)
+//! Scenarios are interleaved over `ROUNDS` rounds (`HTTP_ROUNDS` overrides
+//! it; in alternating order)
 //! and medians are reported, so drift on the machine hits all alike.
 //! Besides throughput, the server thread's own CPU time per request is
 //! reported: it does not depend on whether the client or the server is
@@ -30,6 +31,7 @@ use tokio::net::TcpStream;
 
 const CONNECTIONS: usize = 32;
 const SECONDS: f64 = 0.5;
+/// Rounds when `HTTP_ROUNDS` does not say.
 const ROUNDS: usize = 21;
 
 mod scenarios;
@@ -241,9 +243,11 @@ fn main() {
     let names: Vec<String> = scenarios.iter().map(|(n, _)| n.clone()).collect();
     let (addrs, server) = serve(scenarios.into_iter().map(|(_, r)| r).collect());
     // Per round, per scenario: requests/s and server CPU µs per request.
-    let mut rps = vec![vec![0.0; names.len()]; ROUNDS];
-    let mut cpu = vec![vec![0.0; names.len()]; ROUNDS];
-    for round in 0..ROUNDS {
+    let rounds = std::env::var("HTTP_ROUNDS")
+        .map_or(ROUNDS, |n| n.parse().expect("HTTP_ROUNDS is a number"));
+    let mut rps = vec![vec![0.0; names.len()]; rounds];
+    let mut cpu = vec![vec![0.0; names.len()]; rounds];
+    for round in 0..rounds {
         // Alternate the order, so that no scenario always runs first or last.
         let order: Vec<usize> = if round % 2 == 0 {
             (0..addrs.len()).collect()
@@ -263,7 +267,7 @@ fn main() {
     }
     let bare = scenarios::BARE;
     println!(
-        "\nMedians over {ROUNDS} rounds; the last two columns compare with the bare handler \
+        "\nMedians over {rounds} rounds; the last two columns compare with the bare handler \
          within each round.\n\n\
          | scenario | requests/s | server CPU µs/request | throughput lost | server CPU added |\n\
          |---|---|---|---|---|"
@@ -278,20 +282,25 @@ fn main() {
             paired(&cpu, |r| (r[i] / r[bare] - 1.0) * 100.0),
         );
     }
-    let [_, ours_read, ours_write] = scenarios::OURS;
-    let [_, theirs_read, theirs_write] = scenarios::THEIRS;
     println!();
-    for (what, ours, theirs) in [
-        ("reads ", ours_read, theirs_read),
-        ("writes", ours_write, theirs_write),
+    for (install, ours, theirs) in [
+        ("Router::layer", scenarios::OURS, scenarios::THEIRS),
+        (
+            "around the router",
+            scenarios::OURS_AROUND,
+            scenarios::THEIRS_AROUND,
+        ),
     ] {
-        println!(
-            "{what}: ours / tower-sessions throughput {:.2}x; \
-             their server CPU per request / ours {:.2}x; \
-             their CPU over bare / ours {:.2}x",
-            paired(&rps, |r| r[ours] / r[theirs]),
-            paired(&cpu, |r| r[theirs] / r[ours]),
-            paired(&cpu, |r| (r[theirs] - r[bare]) / (r[ours] - r[bare])),
-        );
+        for (what, i) in [("reads ", 1), ("writes", 2)] {
+            let (ours, theirs) = (ours[i], theirs[i]);
+            println!(
+                "{install}, {what}: ours / tower-sessions throughput {:.2}x; \
+                 their server CPU per request / ours {:.2}x; \
+                 their CPU over bare / ours {:.2}x",
+                paired(&rps, |r| r[ours] / r[theirs]),
+                paired(&cpu, |r| r[theirs] / r[ours]),
+                paired(&cpu, |r| (r[theirs] - r[bare]) / (r[ours] - r[bare])),
+            );
+        }
     }
 }

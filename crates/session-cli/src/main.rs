@@ -89,13 +89,15 @@ enum Command {
         #[arg(long, conflicts_with = "session")]
         user: Option<String>,
         /// The session: a cookie value `id.tag` (needs the secret) or a raw ID.
-        #[arg(required_unless_present = "user")]
+        /// IDs may start with `-`, so such a value is taken as the session.
+        #[arg(required_unless_present = "user", allow_hyphen_values = true)]
         session: Option<String>,
     },
     /// Show one session's data: give a cookie value `id.tag` (needs the
     /// secret) or a raw ID.
     Inspect {
-        /// The cookie value or ID.
+        /// The cookie value or ID (which may start with `-`).
+        #[arg(allow_hyphen_values = true)]
         session: String,
     },
     /// Create or upgrade the SQL schema.

@@ -111,3 +111,41 @@ pub fn django() -> Result<(), String> {
         })
         .clone()
 }
+
+/// The script that drives a real Django for the Django compatibility tests:
+/// `migrate`, `write JSON`, `update KEY JSON`, `read KEY`, `delete KEY`,
+/// `exists KEY`, `authhash PASSWORD`; its docstring lists the `DJANGO_*`
+/// settings it reads.
+pub const DJANGO_HELPER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/django_helper.py");
+
+/// Runs [`DJANGO_HELPER`] with `args` and the `DJANGO_*` settings in `env`,
+/// and returns what it printed, trimmed. Call [`django`] first, which
+/// installs Django when it is missing.
+///
+/// ```no_run
+/// use session_conformance::services;
+/// services::django().expect("Django is installed");
+/// let db = [("DJANGO_DB", "sqlite:/tmp/db.sqlite3"), ("DJANGO_SECRET", "a-secret")];
+/// services::run_django(&db, &["migrate"]);
+/// let key = services::run_django(&db, &["write", r#"{"user_id": 5}"#]);
+/// assert_eq!(services::run_django(&db, &["read", &key]), r#"{"user_id": 5}"#);
+/// ```
+///
+/// # Panics
+///
+/// When Python cannot be started or the helper fails; the message carries
+/// the helper's standard error.
+pub fn run_django(env: &[(&str, &str)], args: &[&str]) -> String {
+    let output = std::process::Command::new("python3")
+        .arg(DJANGO_HELPER)
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "the Django helper failed on {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}

@@ -2,8 +2,6 @@
 //! written by real Django (pip-installed when missing) and by the manager.
 #![cfg(feature = "django")]
 
-use std::process::Command;
-
 use serde_json::{Value, json};
 use session_conformance::services;
 use session_core::django::signing::DjangoSigner;
@@ -12,10 +10,6 @@ use session_core::{ExpiryRules, KeyRing, SessionManager};
 use session_store_memory::MemoryStore;
 
 const SECRET: &str = "test-secret";
-const HELPER: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../session-store-sql/tests/django_helper.py"
-);
 
 fn manager(
     idle: Duration,
@@ -131,21 +125,13 @@ async fn real_django_reads_and_writes_the_same_cookies() {
     }
     let dir = std::env::temp_dir().join(services::unique_name("django-cookies"));
     std::fs::create_dir_all(&dir).unwrap();
-    let django = |args: &[&str]| {
-        let o = Command::new("python3")
-            .arg(HELPER)
-            .args(args)
-            .env(
-                "DJANGO_DB",
-                format!("sqlite:{}", dir.join("db.sqlite3").display()),
-            )
-            .env("DJANGO_SECRET", SECRET)
-            .env("DJANGO_SESSION_ENGINE", "signed_cookies")
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8(o.stdout).unwrap().trim().to_owned()
-    };
+    let db = format!("sqlite:{}", dir.join("db.sqlite3").display());
+    let env = [
+        ("DJANGO_DB", db.as_str()),
+        ("DJANGO_SECRET", SECRET),
+        ("DJANGO_SESSION_ENGINE", "signed_cookies"),
+    ];
+    let django = |args: &[&str]| services::run_django(&env, args);
     let (manager, _) = manager(Duration::days(14));
     // Django writes the cookie; Rust reads it.
     let data = json!({"user_id": 123, "name": "Zoë 😀", "pi": 3.5});

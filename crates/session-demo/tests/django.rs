@@ -8,25 +8,8 @@ use std::time::Duration;
 use session_conformance::services;
 
 const SECRET: &str = "django-insecure-demo-side-by-side";
-const HELPER: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../session-store-sql/tests/django_helper.py"
-);
-
 fn django(db: &str, args: &[&str]) -> String {
-    let output = Command::new("python3")
-        .arg(HELPER)
-        .args(args)
-        .env("DJANGO_DB", db)
-        .env("DJANGO_SECRET", SECRET)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    services::run_django(&[("DJANGO_DB", db), ("DJANGO_SECRET", SECRET)], args)
 }
 
 struct Demo(Child);

@@ -1,8 +1,6 @@
 //! Sessions shared with a real Django on its `cache` backend over Redis
 //! (Django installed with pip by the test when missing).
 
-use std::process::Command;
-
 use serde_json::{Value, json};
 use session_conformance::services;
 use session_core::django::pickle::PickleCodec;
@@ -11,31 +9,20 @@ use session_core::{KeyRing, SessionManager};
 use session_store_redis::DjangoCacheStore;
 
 const SECRET: &str = "django-insecure-cache-backend-secret";
-const HELPER: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../session-store-sql/tests/django_helper.py"
-);
 
 fn redis_url() -> String {
     services::url("SESSION_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 }
 
 fn django(db: &str, args: &[&str]) -> String {
-    let output = Command::new("python3")
-        .arg(HELPER)
-        .args(args)
-        .env("DJANGO_DB", db)
-        .env("DJANGO_SECRET", SECRET)
-        .env("DJANGO_SESSION_ENGINE", "cache")
-        .env("DJANGO_REDIS", redis_url())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    let redis = redis_url();
+    let env = [
+        ("DJANGO_DB", db),
+        ("DJANGO_SECRET", SECRET),
+        ("DJANGO_SESSION_ENGINE", "cache"),
+        ("DJANGO_REDIS", redis.as_str()),
+    ];
+    services::run_django(&env, args)
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -3,7 +3,6 @@
 //! Django's own table in SQLite and PostgreSQL, with key rotation, expiry,
 //! non-ASCII data and a logout racing a Rust write.
 
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -14,23 +13,13 @@ use session_store_sql::DjangoSqlStore;
 
 const SECRET: &str = "django-insecure-shared-secret-for-the-round-trip-tests";
 const OLD: &str = "django-insecure-the-secret-before-rotation";
-const HELPER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/django_helper.py");
-
 fn django(db: &str, secret: &str, fallbacks: &str, args: &[&str]) -> String {
-    let output = Command::new("python3")
-        .arg(HELPER)
-        .args(args)
-        .env("DJANGO_DB", db)
-        .env("DJANGO_SECRET", secret)
-        .env("DJANGO_FALLBACKS", fallbacks)
-        .output()
-        .expect("python3 runs");
-    assert!(
-        output.status.success(),
-        "django {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    let env = [
+        ("DJANGO_DB", db),
+        ("DJANGO_SECRET", secret),
+        ("DJANGO_FALLBACKS", fallbacks),
+    ];
+    services::run_django(&env, args)
 }
 
 fn manager(store: DjangoSqlStore, secret: &str, fallbacks: &[&str]) -> SessionManager {

@@ -3,8 +3,6 @@
 //! test when missing.
 #![cfg(all(feature = "django", feature = "redis", feature = "sqlite"))]
 
-use std::process::Command;
-
 use serde_json::{Value, json};
 use session_conformance::services;
 use sessions::django::signing::DjangoSigner;
@@ -12,10 +10,6 @@ use sessions::django_cache::DjangoCacheStore;
 use sessions::{DjangoCachedDbStore, DjangoSqlStore, KeyRing, RedisStore, SessionManager};
 
 const SECRET: &str = "django-insecure-cached-db-secret";
-const HELPER: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../session-store-sql/tests/django_helper.py"
-);
 
 #[tokio::test(flavor = "multi_thread")]
 async fn shared_with_djangos_cached_db_backend() {
@@ -30,19 +24,13 @@ async fn shared_with_djangos_cached_db_backend() {
     let dir = std::env::temp_dir().join(services::unique_name("django-cached-db"));
     std::fs::create_dir_all(&dir).unwrap();
     let db = format!("sqlite:{}", dir.join("db.sqlite3").display());
-    let django = |args: &[&str]| {
-        let o = Command::new("python3")
-            .arg(HELPER)
-            .args(args)
-            .env("DJANGO_DB", &db)
-            .env("DJANGO_SECRET", SECRET)
-            .env("DJANGO_SESSION_ENGINE", "cached_db")
-            .env("DJANGO_REDIS", &redis_url)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8(o.stdout).unwrap().trim().to_owned()
-    };
+    let env = [
+        ("DJANGO_DB", db.as_str()),
+        ("DJANGO_SECRET", SECRET),
+        ("DJANGO_SESSION_ENGINE", "cached_db"),
+        ("DJANGO_REDIS", redis_url.as_str()),
+    ];
+    let django = |args: &[&str]| services::run_django(&env, args);
     django(&["migrate"]);
     let signer = DjangoSigner::new(SECRET, Vec::<&str>::new()).unwrap();
     let store = DjangoCachedDbStore::new(

@@ -11,9 +11,6 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use axum::body::Body;
-use http::Request;
-use http::header::{COOKIE, SET_COOKIE};
 use scenarios::App;
 
 mod scenarios;
@@ -49,34 +46,11 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-/// Calls `/init` and returns the `name=value` of the session cookie it set.
-async fn init(app: &App) -> Option<String> {
-    let response = app
-        .call(Request::get("/init").body(Body::empty()).unwrap())
-        .await;
-    assert_eq!(response.status(), 200);
-    response
-        .headers()
-        .get(SET_COOKIE)
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
-}
-
-/// A request like the `http` bench's: `GET /` with the session cookie and
-/// the headers a load generator sends.
-async fn call(app: &App, cookie: Option<&str>) {
-    let mut request = Request::get("/").header("host", "127.0.0.1");
-    if let Some(cookie) = cookie {
-        request = request.header(COOKIE, cookie);
-    }
-    let response = app.call(request.body(Body::empty()).unwrap()).await;
-    assert_eq!(response.status(), 200);
-}
-
 /// Allocations and bytes per request over `requests` calls.
 async fn count(app: &App, cookie: Option<&str>, requests: u64) -> (f64, f64) {
     let (calls, bytes) = (ALLOCATIONS.load(Relaxed), BYTES.load(Relaxed));
     for _ in 0..requests {
-        call(app, cookie).await;
+        app.get(cookie).await;
     }
     let calls = ALLOCATIONS.load(Relaxed) - calls;
     let bytes = BYTES.load(Relaxed) - bytes;
@@ -101,7 +75,7 @@ fn main() {
     if let Some(i) = only {
         let app = &scenarios[i].1;
         rt.block_on(async {
-            let cookie = init(app).await;
+            let cookie = app.init().await;
             count(app, cookie.as_deref(), requests).await;
         });
         return;
@@ -110,7 +84,7 @@ fn main() {
     println!("|---|---|---|");
     for (name, app) in &scenarios {
         let (calls, bytes) = rt.block_on(async {
-            let cookie = init(app).await;
+            let cookie = app.init().await;
             // Warm up: lazily built router state, the store's first entries.
             count(app, cookie.as_deref(), 1_000).await;
             count(app, cookie.as_deref(), requests).await

@@ -133,6 +133,31 @@ async fn request(
     (status, set_cookie)
 }
 
+/// A keep-alive connection with a session of its own.
+struct Client {
+    conn: BufReader<TcpStream>,
+    cookie: Option<String>,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    /// Connects to `addr` and starts a session (`GET /init`).
+    async fn start(addr: SocketAddr) -> Self {
+        let mut conn = BufReader::new(TcpStream::connect(addr).await.unwrap());
+        conn.get_ref().set_nodelay(true).unwrap();
+        let mut buf = Vec::with_capacity(256);
+        let (status, cookie) = request(&mut conn, "/init", None, &mut buf).await;
+        assert_eq!(status, 200);
+        Client { conn, cookie, buf }
+    }
+
+    /// One `GET /` with the session's cookie; checks for a 200.
+    async fn get(&mut self) {
+        let (status, _) = request(&mut self.conn, "/", self.cookie.as_deref(), &mut self.buf).await;
+        assert_eq!(status, 200);
+    }
+}
+
 /// One scenario's measurement: requests per second, and the server's CPU
 /// time per request.
 struct Measured {
@@ -150,15 +175,10 @@ async fn load(addr: SocketAddr, server: &ServerCpu) -> Measured {
     for _ in 0..CONNECTIONS {
         let (done, stop, ready) = (done.clone(), stop.clone(), ready.clone());
         tasks.push(tokio::spawn(async move {
-            let mut conn = BufReader::new(TcpStream::connect(addr).await.unwrap());
-            conn.get_ref().set_nodelay(true).unwrap();
-            let mut buf = Vec::with_capacity(256);
-            let (status, cookie) = request(&mut conn, "/init", None, &mut buf).await;
-            assert_eq!(status, 200);
+            let mut client = Client::start(addr).await;
             ready.wait().await;
             while !stop.load(Ordering::Relaxed) {
-                let (status, _) = request(&mut conn, "/", cookie.as_deref(), &mut buf).await;
-                assert_eq!(status, 200);
+                client.get().await;
                 done.fetch_add(1, Ordering::Relaxed);
             }
         }));
@@ -191,14 +211,9 @@ async fn send(addr: SocketAddr, requests: usize) {
     let mut tasks = Vec::new();
     for _ in 0..CONNECTIONS {
         tasks.push(tokio::spawn(async move {
-            let mut conn = BufReader::new(TcpStream::connect(addr).await.unwrap());
-            conn.get_ref().set_nodelay(true).unwrap();
-            let mut buf = Vec::with_capacity(256);
-            let (status, cookie) = request(&mut conn, "/init", None, &mut buf).await;
-            assert_eq!(status, 200);
+            let mut client = Client::start(addr).await;
             for _ in 0..requests / CONNECTIONS {
-                let (status, _) = request(&mut conn, "/", cookie.as_deref(), &mut buf).await;
-                assert_eq!(status, 200);
+                client.get().await;
             }
         }));
     }

@@ -36,13 +36,7 @@ pub fn manager(store: impl SessionStore) -> SessionManager {
 pub async fn create(manager: &SessionManager, n: u64) -> String {
     let request = manager.request(None);
     fill(&request.load().await.expect("load"), n);
-    request
-        .finish(200)
-        .await
-        .expect("finish")
-        .cookie_pair()
-        .map(str::to_owned)
-        .expect("cookie")
+    session_conformance::fixtures::finish(&request).await
 }
 
 /// Loads the session of `cookie` and reads it.

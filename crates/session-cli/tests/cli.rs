@@ -5,7 +5,7 @@
 
 use std::process::{Command, Output};
 
-use session_conformance::services;
+use session_conformance::{fixtures, services};
 use sessions::time::Duration;
 use sessions::{Expiry, KeyRing, SessionManager, open_store};
 
@@ -69,13 +69,7 @@ async fn populate(url: &str) -> String {
         if expired {
             session.set_expiry(Expiry::AfterIdle(Duration::seconds(-10)));
         }
-        let cookie = request
-            .finish(200)
-            .await
-            .unwrap()
-            .cookie_pair()
-            .unwrap()
-            .to_owned();
+        let cookie = fixtures::finish(&request).await;
         if user == "bob" {
             bob = cookie;
         }

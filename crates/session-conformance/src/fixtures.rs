@@ -11,7 +11,23 @@
 //! ```
 
 use serde::Serialize;
-use session_core::{SessionManager, StoreKey};
+use session_core::{RequestSession, SessionManager, StoreKey};
+
+/// Finishes `request` (status 200) and returns the `name=value` of the
+/// cookie it set, as the client would send it next.
+///
+/// # Panics
+///
+/// When saving fails or no cookie was set (this is for tests).
+pub async fn finish(request: &RequestSession) -> String {
+    request
+        .finish(200)
+        .await
+        .expect("finish")
+        .cookie_pair()
+        .map(str::to_owned)
+        .expect("the request set a cookie")
+}
 
 /// Runs one request that stores `key = value` in a new session; returns
 /// the cookie to send back (`name=value`) and the session's store key.
@@ -27,13 +43,7 @@ pub async fn new_session(
     let request = manager.request(None);
     let session = request.load().await.expect("load");
     session.insert(key, value).expect("insert");
-    let cookie = request
-        .finish(200)
-        .await
-        .expect("finish")
-        .cookie_pair()
-        .map(str::to_owned)
-        .expect("a new session sets a cookie");
+    let cookie = finish(&request).await;
     let store_key = session.store_key().expect("the session was stored");
     (cookie, store_key)
 }

@@ -3,7 +3,7 @@
 #![cfg(feature = "django")]
 
 use serde_json::{Value, json};
-use session_conformance::services;
+use session_conformance::{fixtures, services};
 use session_core::django::signing::DjangoSigner;
 use session_core::time::Duration;
 use session_core::{ExpiryRules, KeyRing, SessionManager};
@@ -142,13 +142,7 @@ async fn real_django_reads_and_writes_the_same_cookies() {
     assert_eq!(session.to_json(), data);
     // Rust changes it; Django reads the new cookie.
     session.insert("from_rust", "ü").unwrap();
-    let written = request
-        .finish(200)
-        .await
-        .unwrap()
-        .cookie_pair()
-        .unwrap()
-        .to_owned();
+    let written = fixtures::finish(&request).await;
     let seen: Value = serde_json::from_str(&django(&[
         "read",
         written.strip_prefix("sessionid=").unwrap(),

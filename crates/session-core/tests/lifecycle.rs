@@ -4,6 +4,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use session_conformance::fixtures;
 use session_store_memory::MemoryStore;
 use time::Duration;
 
@@ -408,13 +409,7 @@ async fn expired_sessions_are_not_loaded() {
     let session = request.load().await.unwrap();
     session.insert("a", 1).unwrap();
     session.set_expiry(Expiry::AfterIdle(Duration::seconds(1)));
-    let cookie = request
-        .finish(200)
-        .await
-        .unwrap()
-        .cookie_pair()
-        .unwrap()
-        .to_owned();
+    let cookie = fixtures::finish(&request).await;
     assert!(!opened(&manager, &cookie).await.is_empty());
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let request = manager.request([cookie.as_str()]);
@@ -438,15 +433,7 @@ async fn the_user_index_ends_other_devices() {
         let request = manager.request(None);
         let session = request.load().await.unwrap();
         session.set_user("alice").unwrap();
-        cookies.push(
-            request
-                .finish(200)
-                .await
-                .unwrap()
-                .cookie_pair()
-                .unwrap()
-                .to_owned(),
-        );
+        cookies.push(fixtures::finish(&request).await);
     }
     let this = manager.request([cookies[0].as_str()]).load().await.unwrap();
     assert_eq!(manager.sessions_of("alice").await.unwrap().len(), 3);

@@ -2,7 +2,7 @@
 //! (Django installed with pip by the test when missing).
 
 use serde_json::{Value, json};
-use session_conformance::services;
+use session_conformance::{fixtures, services};
 use session_core::django::pickle::PickleCodec;
 use session_core::django::signing::DjangoSigner;
 use session_core::{KeyRing, SessionManager};
@@ -68,13 +68,7 @@ async fn shared_with_djangos_cache_backend() {
         .unwrap()
         .insert("made_in", "rust")
         .unwrap();
-    let created = request
-        .finish(200)
-        .await
-        .unwrap()
-        .cookie_pair()
-        .unwrap()
-        .to_owned();
+    let created = fixtures::finish(&request).await;
     assert_eq!(
         django(&db, &["read", created.strip_prefix("sessionid=").unwrap()]),
         r#"{"made_in": "rust"}"#

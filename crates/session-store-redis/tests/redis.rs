@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use session_conformance::services;
+use session_conformance::{fixtures, services};
 use session_core::{KeyRing, SessionManager, SessionStore, StoreError, StoreKey};
 use session_store_redis::RedisStore;
 
@@ -351,13 +351,7 @@ async fn scripts_are_reloaded_after_a_flush() {
     let session = request.load().await.unwrap();
     session.insert("a", 1).unwrap();
     session.set_user("alice").unwrap();
-    let cookie = request
-        .finish(200)
-        .await
-        .unwrap()
-        .cookie_pair()
-        .unwrap()
-        .to_owned();
+    let cookie = fixtures::finish(&request).await;
     raw(redis::cmd("SCRIPT").arg("FLUSH")).await;
     let request = manager.request([cookie.as_str()]);
     request.load().await.unwrap().insert("b", 2).unwrap();

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use session_conformance::services;
+use session_conformance::{fixtures, services};
 use session_core::django::signing::DjangoSigner;
 use session_core::{Expiry, KeyRing, SessionManager};
 use session_store_sql::DjangoSqlStore;
@@ -81,13 +81,7 @@ async fn shared_sessions(db: &str) {
         .unwrap()
         .insert("made_in", "rust")
         .unwrap();
-    let cookie = request
-        .finish(200)
-        .await
-        .unwrap()
-        .cookie_pair()
-        .unwrap()
-        .to_owned();
+    let cookie = fixtures::finish(&request).await;
     let new_key = cookie.strip_prefix("sessionid=").unwrap();
     assert_eq!(
         django(db, SECRET, "", &["read", new_key]),
@@ -124,13 +118,7 @@ async fn shared_sessions(db: &str) {
     let session = request.load().await.unwrap();
     session.insert("short", true).unwrap();
     session.set_expiry(Expiry::AfterIdle(session_core::time::Duration::seconds(3)));
-    let cookie = request
-        .finish(200)
-        .await
-        .unwrap()
-        .cookie_pair()
-        .unwrap()
-        .to_owned();
+    let cookie = fixtures::finish(&request).await;
     let short = cookie.strip_prefix("sessionid=").unwrap().to_owned();
     let stored: Value = serde_json::from_str(&django(db, SECRET, "", &["read", &short])).unwrap();
     assert_eq!(
@@ -244,13 +232,7 @@ async fn djangos_table_on_mysql() {
 
     let request = rust.request(None);
     request.load().await.unwrap().insert("name", "Zoë").unwrap();
-    let cookie = request
-        .finish(200)
-        .await
-        .unwrap()
-        .cookie_pair()
-        .unwrap()
-        .to_owned();
+    let cookie = fixtures::finish(&request).await;
     let key = cookie.strip_prefix("sessionid=").unwrap().to_owned();
     // Stored the way Django stores it: signed text, a UTC datetime.
     let (data, expires): (String, i64) =

@@ -4,7 +4,7 @@
 #![cfg(all(feature = "django", feature = "redis", feature = "sqlite"))]
 
 use serde_json::{Value, json};
-use session_conformance::services;
+use session_conformance::{fixtures, services};
 use sessions::django::signing::DjangoSigner;
 use sessions::django_cache::DjangoCacheStore;
 use sessions::{DjangoCachedDbStore, DjangoSqlStore, KeyRing, RedisStore, SessionManager};
@@ -68,13 +68,7 @@ async fn shared_with_djangos_cached_db_backend() {
         .unwrap()
         .insert("made_in", "rust")
         .unwrap();
-    let created = request
-        .finish(200)
-        .await
-        .unwrap()
-        .cookie_pair()
-        .unwrap()
-        .to_owned();
+    let created = fixtures::finish(&request).await;
     let created = created.strip_prefix("sessionid=").unwrap().to_owned();
     assert_eq!(django(&["read", &created]), r#"{"made_in": "rust"}"#);
 

@@ -86,6 +86,29 @@ impl App {
         response
     }
 
+    /// Calls `/init` and returns the `name=value` of the cookie it set.
+    pub async fn init(&self) -> Option<String> {
+        let response = self
+            .call(Request::get("/init").body(Body::empty()).unwrap())
+            .await;
+        assert_eq!(response.status(), 200);
+        response
+            .headers()
+            .get(http::header::SET_COOKIE)
+            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+    }
+
+    /// `GET /` as the `http` bench's client sends it (a `Host` header and
+    /// the cookie); checks for a 200.
+    pub async fn get(&self, cookie: Option<&str>) {
+        let mut request = Request::get("/").header(http::header::HOST, "127.0.0.1");
+        if let Some(cookie) = cookie {
+            request = request.header(http::header::COOKIE, cookie);
+        }
+        let response = self.call(request.body(Body::empty()).unwrap()).await;
+        assert_eq!(response.status(), 200);
+    }
+
     /// Serves the app on `listener` until the process ends.
     pub async fn serve(self, listener: tokio::net::TcpListener) {
         use axum::ServiceExt;

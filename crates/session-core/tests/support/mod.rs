@@ -1,6 +1,7 @@
 //! Shared by the observability tests (each in a binary of its own, so that
 //! one test's tracing subscriber cannot race another's callsite caching).
 
+use session_conformance::fixtures;
 use session_core::time::Duration;
 use session_core::{ExpiryRules, KeyRing, SessionManager};
 use session_store_memory::MemoryStore;
@@ -25,13 +26,7 @@ pub async fn lifetime() -> Vec<String> {
     // Create.
     let request = manager.request(None);
     request.load().await.unwrap().insert("a", 1).unwrap();
-    let cookie = request
-        .finish(200)
-        .await
-        .unwrap()
-        .cookie_pair()
-        .unwrap()
-        .to_owned();
+    let cookie = fixtures::finish(&request).await;
     ids.push(raw(&cookie));
     // Two saves of one version: one conflict, retried.
     let (x, y) = (
@@ -50,13 +45,7 @@ pub async fn lifetime() -> Vec<String> {
     // Rotation, then logout.
     let request = manager.request([cookie.as_str()]);
     request.load().await.unwrap().cycle_id();
-    let cookie = request
-        .finish(200)
-        .await
-        .unwrap()
-        .cookie_pair()
-        .unwrap()
-        .to_owned();
+    let cookie = fixtures::finish(&request).await;
     ids.push(raw(&cookie));
     let request = manager.request([cookie.as_str()]);
     request.load().await.unwrap().destroy();

@@ -32,7 +32,7 @@ use tokio::net::TcpStream;
 const CONNECTIONS: usize = 32;
 const SECONDS: f64 = 0.5;
 /// Rounds when `HTTP_ROUNDS` does not say.
-const ROUNDS: usize = 21;
+const ROUNDS: usize = 41;
 
 mod scenarios;
 

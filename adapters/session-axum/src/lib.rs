@@ -7,7 +7,8 @@
 //! concurrency) is `session-core`'s.
 //!
 //! The cookie is only read, and the store only asked, when a handler takes a
-//! `Session`: routes that do not cost two small allocations and nothing more.
+//! `Session`: a route that does not take it costs two small allocations and
+//! nothing more.
 //!
 //! ```no_run
 //! use axum::{Router, routing::get};

@@ -158,7 +158,7 @@ impl CookieConfig {
         match http_date(expires) {
             // `Expires` is the last attribute the cookie crate writes, so
             // appending it gives the same header, without the general date
-            // formatter that would otherwise cost a sixth of every save.
+            // formatter (about 1,800 instructions of every save).
             Some(date) => {
                 use std::fmt::Write;
                 let mut out = written(&cookie);

@@ -36,7 +36,12 @@ struct Args {
     /// Secret key (32 bytes or more). Prefer the SESSION_SECRET variable: a
     /// command line is visible to other users of the machine. Without
     /// either, a secret is generated once and kept in .session-demo/secret.
-    #[arg(long, env = "SESSION_SECRET", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "SESSION_SECRET",
+        hide_env_values = true,
+        allow_hyphen_values = true
+    )]
     secret: Option<String>,
 
     /// Older secrets that still verify cookies, comma-separated.
@@ -44,7 +49,8 @@ struct Args {
         long,
         env = "SESSION_SECRET_FALLBACKS",
         hide_env_values = true,
-        value_delimiter = ','
+        value_delimiter = ',',
+        allow_hyphen_values = true
     )]
     secret_fallbacks: Vec<String>,
 
@@ -210,5 +216,25 @@ fn redact(url: &str) -> String {
             }
         }
         _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_may_start_with_a_hyphen() {
+        let secret = format!("-{}", "s".repeat(40));
+        let args = Args::try_parse_from([
+            "session-demo",
+            "--secret",
+            &secret,
+            "--secret-fallbacks",
+            "-old-one,-old-two",
+        ])
+        .expect("a secret starting with '-' is a value, not a flag");
+        assert_eq!(args.secret.as_deref(), Some(secret.as_str()));
+        assert_eq!(args.secret_fallbacks, ["-old-one", "-old-two"]);
     }
 }

@@ -146,13 +146,13 @@ fn sqlite(c: &mut Criterion, rt: &Runtime) {
             .await
             .expect("upsert");
     };
+    // A fresh record through the store.
+    let store_create = || {
+        let (store, r) = (store.clone(), record(1));
+        async move { store.create(&r).await.expect("create") }
+    };
     let mut group = c.benchmark_group("sqlite/store_create_vs_upsert");
-    group.bench_function("store create", |b| {
-        b.to_async(rt).iter(|| {
-            let (store, r) = (store.clone(), record(1));
-            async move { store.create(&r).await.expect("create") }
-        })
-    });
+    group.bench_function("store create", |b| b.to_async(rt).iter(&store_create));
     group.bench_function("raw upsert", |b| {
         b.to_async(rt).iter(|| raw(pool.clone(), record(1)))
     });
@@ -161,19 +161,19 @@ fn sqlite(c: &mut Criterion, rt: &Runtime) {
     let existing = record(1);
     rt.block_on(store.create(&existing)).expect("create");
     let version = Arc::new(AtomicU64::new(1));
+    // The next version of `existing` through the store's compare-and-swap.
+    let store_update = || {
+        let v = version.fetch_add(1, Ordering::Relaxed);
+        let next = Record {
+            version: v + 1,
+            data: payload(v),
+            ..existing.clone()
+        };
+        let store = store.clone();
+        async move { store.update(&next, v).await.expect("update") }
+    };
     let mut group = c.benchmark_group("sqlite/store_update_vs_upsert");
-    group.bench_function("store update", |b| {
-        b.to_async(rt).iter(|| {
-            let v = version.fetch_add(1, Ordering::Relaxed);
-            let next = Record {
-                version: v + 1,
-                data: payload(v),
-                ..existing.clone()
-            };
-            let store = store.clone();
-            async move { store.update(&next, v).await.expect("update") }
-        })
-    });
+    group.bench_function("store update", |b| b.to_async(rt).iter(&store_update));
     group.bench_function("raw upsert", |b| {
         b.to_async(rt).iter(|| {
             raw(
@@ -190,42 +190,22 @@ fn sqlite(c: &mut Criterion, rt: &Runtime) {
     // The same two comparisons, paired (see `session_bench::paired`). The
     // raw upsert above left the record at version 1.
     version.store(1, Ordering::Relaxed);
-    let create = rt.block_on(session_bench::paired(
-        30,
-        300,
-        || {
-            let (store, r) = (store.clone(), record(1));
-            async move { store.create(&r).await.expect("create") }
-        },
-        || raw(pool.clone(), record(1)),
-    ));
-    let update = rt.block_on(session_bench::paired(
-        30,
-        300,
-        || {
-            let v = version.fetch_add(1, Ordering::Relaxed);
-            let next = Record {
+    let create = rt.block_on(session_bench::paired(30, 300, &store_create, || {
+        raw(pool.clone(), record(1))
+    }));
+    let update = rt.block_on(session_bench::paired(30, 300, &store_update, || {
+        // Keeps the version moving, so that the store's next
+        // compare-and-swap finds what it expects.
+        let v = version.fetch_add(1, Ordering::Relaxed);
+        raw(
+            pool.clone(),
+            Record {
                 version: v + 1,
                 data: payload(v),
                 ..existing.clone()
-            };
-            let store = store.clone();
-            async move { store.update(&next, v).await.expect("update") }
-        },
-        || {
-            // Keeps the version moving, so that the store's next
-            // compare-and-swap finds what it expects.
-            let v = version.fetch_add(1, Ordering::Relaxed);
-            raw(
-                pool.clone(),
-                Record {
-                    version: v + 1,
-                    data: payload(v),
-                    ..existing.clone()
-                },
-            )
-        },
-    ));
+            },
+        )
+    }));
     for (what, p) in [("create", create), ("update", update)] {
         println!(
             "sqlite paired, 30 blocks of 300: store {what} {:.1} µs, raw upsert {:.1} µs, \

@@ -166,24 +166,33 @@ pub async fn counter_tour(base: &str) {
         "login keeps the count and binds the user: {}",
         third.text
     );
-    let mut planted = Browser::new(&target);
-    planted.set_cookie_raw(&before_login);
-    let old = planted.get("/").await;
-    assert!(
-        old.text.contains("visit number 1 (not logged in)"),
-        "the pre-login cookie no longer works: {}",
-        old.text
-    );
+    starts_over_with(
+        &target,
+        &before_login,
+        "the pre-login cookie no longer works",
+    )
+    .await;
 
     let logout = browser.send(Method::POST, "/logout", None).await;
     assert_eq!(logout.status, 200, "logout answers: {}", logout.text);
     assert!(logout.deletes_cookie(), "logout deletes the cookie");
-    let mut replay = Browser::new(&target);
-    replay.set_cookie_raw(&after_login);
-    let replayed = replay.get("/").await;
+    starts_over_with(
+        &target,
+        &after_login,
+        "a logged-out session stays ended on the server",
+    )
+    .await;
+}
+
+/// Asserts that a browser sending only `cookie` starts a new count: the
+/// server no longer honours that session.
+async fn starts_over_with(target: &Target, cookie: &str, why: &str) {
+    let mut browser = Browser::new(target);
+    browser.set_cookie_raw(cookie);
+    let page = browser.get("/").await;
     assert!(
-        replayed.text.contains("visit number 1 (not logged in)"),
-        "a logged-out session stays ended on the server: {}",
-        replayed.text
+        page.text.contains("visit number 1 (not logged in)"),
+        "{why}: {}",
+        page.text
     );
 }

@@ -205,7 +205,7 @@ where
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         // Nothing is parsed here: a route that never takes a `Session`
-        // costs one allocation and nothing else.
+        // costs the slot and its entry in the extensions, nothing else.
         let slot = Arc::new(Slot {
             shared: Arc::clone(&self.layer.shared),
             request: OnceLock::new(),

@@ -5,8 +5,9 @@
 //! `GET /api/session`, `PUT|DELETE /api/session/{key}` (with `?delay_ms=N`
 //! and `?fail=1`), `POST /api/login`, `POST /api/logout`,
 //! `POST /api/expiry`, `GET /api/sessions`, `POST /api/sessions/revoke-others`,
-//! `GET /`, and `GET /health` (a route that never takes the session). Every adapter runs the same suite through the demo, which is
-//! how "the three frameworks behave identically" is checked.
+//! `GET /`, and `GET /health` (a route that never takes the session).
+//! Every adapter runs the same suite through the demo, which is how "the
+//! three frameworks behave identically" is checked.
 //!
 //! ```no_run
 //! # session_conformance::block_on(async {
@@ -370,6 +371,7 @@ pub async fn routes_without_the_session_never_touch_it(target: &Target) {
     let after = browser.get("/api/session").await;
     assert_eq!(after.json["theme"], "dark", "{}", after.text);
 }
+
 /// Logging out deletes the cookie and the old cookie opens nothing.
 pub async fn logout_deletes_the_cookie(target: &Target) {
     let mut b = Browser::new(target);

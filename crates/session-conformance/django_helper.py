@@ -1,7 +1,8 @@
 """Drives a real Django (installed by the Rust tests) against a database, so
 the tests can check that Django and the Rust store share sessions.
 
-Usage: django_helper.py migrate | write JSON | update KEY JSON | read KEY | delete KEY | exists KEY | authhash PASSWORD
+Usage: django_helper.py migrate | write JSON | write-shared JSON KEY... |
+       update KEY JSON | read KEY | delete KEY | exists KEY | authhash PASSWORD
 Environment: DJANGO_DB (sqlite:PATH or postgres://user@host:port/name),
 DJANGO_SECRET, DJANGO_FALLBACKS (comma-separated), DJANGO_SESSION_ENGINE
 (db, the default, or cache) and DJANGO_REDIS (the cache's redis:// URL).
@@ -53,6 +54,13 @@ if command == "migrate":
 elif command == "write":
     session = SessionStore()
     session.update(json.loads(args[0]))
+    session.save()
+    print(session.session_key)
+elif command == "write-shared":
+    # One object under several keys: pickled once, then referred to.
+    session, shared = SessionStore(), json.loads(args[0])
+    for key in args[1:]:
+        session[key] = shared
     session.save()
     print(session.session_key)
 elif command == "update":

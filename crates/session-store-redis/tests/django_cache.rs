@@ -51,6 +51,14 @@ async fn shared_with_djangos_cache_backend() {
     let session = request.load().await.unwrap();
     assert_eq!(session.to_json(), data);
 
+    // One list under two keys: Django pickles it once and refers to it.
+    let shared = django(&db, &["write-shared", r#"[1, {"x": "y"}]"#, "a", "b"]);
+    let reader = manager.request([format!("sessionid={shared}").as_str()]);
+    assert_eq!(
+        reader.load().await.unwrap().to_json(),
+        json!({"a": [1, {"x": "y"}], "b": [1, {"x": "y"}]})
+    );
+
     // Rust writes into it; Django reads both.
     session.insert("from_rust", "ü").unwrap();
     request.finish(200).await.unwrap();
@@ -95,7 +103,11 @@ async fn shared_with_djangos_cache_backend() {
         "lost writes: {seen}"
     );
     // Leave nothing in the shared Redis (Django's keys live 14 days).
-    for k in [key.as_str(), created.strip_prefix("sessionid=").unwrap()] {
+    for k in [
+        key.as_str(),
+        shared.as_str(),
+        created.strip_prefix("sessionid=").unwrap(),
+    ] {
         manager
             .store()
             .delete(&session_core::StoreKey::new(k))

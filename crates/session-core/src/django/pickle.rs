@@ -18,6 +18,8 @@
 //! # Ok::<(), pickle::PickleError>(())
 //! ```
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Number, Value};
 
 /// Why a pickle was refused.
@@ -179,34 +181,69 @@ fn long1(out: &mut Vec<u8>, i: i128) {
     out.extend_from_slice(&bytes[..len]);
 }
 
+/// How many containers may nest, the limit `serde_json` applies when it
+/// reads JSON: deeper data could not be read back as JSON, and building
+/// and dropping it recurses once per level.
+const MAX_DEPTH: usize = 127;
+
+/// How far shared references may expand the data, in values plus string
+/// bytes: this much beyond eight times the pickle's own length. Python
+/// shares one object between all its references; the JSON model copies
+/// it, so a small pickle that refers to the same list again and again
+/// would otherwise grow exponentially.
+const EXPANSION_ALLOWANCE: usize = 1 << 20;
+
 /// Unpickles plain data; refuses anything else (see the [module docs](self)).
+///
+/// References to an earlier object (Python's memo) read as a copy of that
+/// object as it is at the end of the pickle, as Python would see it.
+/// More than 127 nested containers, a container that contains itself,
+/// and references that would copy more than eight times the pickle's size
+/// (plus 1 MiB) are refused.
 ///
 /// # Errors
 ///
 /// A [`PickleError`] for a truncated pickle, an opcode that would import
-/// or call code, or a type with no JSON equivalent.
+/// or call code, a type with no JSON equivalent, or data past the limits
+/// above.
 pub fn loads(bytes: &[u8]) -> Result<Value, PickleError> {
-    Reader {
+    let mut reader = Reader {
         bytes,
         pos: 0,
+        nodes: Vec::new(),
         stack: Vec::new(),
         marks: Vec::new(),
-        memo: Vec::new(),
-    }
-    .run()
+        memo: HashMap::new(),
+    };
+    let root = reader.run()?;
+    let mut budget = bytes
+        .len()
+        .saturating_mul(8)
+        .saturating_add(EXPANSION_ALLOWANCE);
+    reader.build(root, 0, &mut budget)
+}
+
+/// An object under construction. Containers hold the indices of their
+/// items in [`Reader::nodes`], so that every reference to a container sees
+/// what is added to it later, as in Python.
+enum Node {
+    Leaf(Value),
+    List(Vec<usize>),
+    Dict(Vec<(String, usize)>),
 }
 
 enum Item {
-    Value(Value),
+    Node(usize),
     Mark,
 }
 
 struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
+    nodes: Vec<Node>,
     stack: Vec<Item>,
     marks: Vec<usize>,
-    memo: Vec<Value>,
+    memo: HashMap<usize, usize>,
 }
 
 impl Reader<'_> {
@@ -225,73 +262,103 @@ impl Reader<'_> {
         Ok(self.take(1)?[0])
     }
 
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], PickleError> {
+        let mut buf = [0u8; N];
+        buf.copy_from_slice(self.take(N)?);
+        Ok(buf)
+    }
+
     fn len(&mut self, width: usize) -> Result<usize, PickleError> {
         let mut buf = [0u8; 8];
         buf[..width].copy_from_slice(self.take(width)?);
         usize::try_from(u64::from_le_bytes(buf)).map_err(|_| PickleError("length too large"))
     }
 
-    fn push(&mut self, v: Value) {
-        self.stack.push(Item::Value(v));
+    fn push(&mut self, node: Node) {
+        self.nodes.push(node);
+        self.stack.push(Item::Node(self.nodes.len() - 1));
     }
 
-    fn pop(&mut self) -> Result<Value, PickleError> {
+    fn pop(&mut self) -> Result<usize, PickleError> {
         match self.stack.pop() {
-            Some(Item::Value(v)) => Ok(v),
+            Some(Item::Node(at)) => Ok(at),
             _ => Err(PickleError("stack underflow")),
         }
     }
 
-    fn top(&mut self) -> Result<&mut Value, PickleError> {
-        match self.stack.last_mut() {
-            Some(Item::Value(v)) => Ok(v),
+    fn top(&self) -> Result<usize, PickleError> {
+        match self.stack.last() {
+            Some(Item::Node(at)) => Ok(*at),
             _ => Err(PickleError("stack underflow")),
         }
     }
 
-    /// The values pushed since the last MARK (which is removed).
-    fn since_mark(&mut self) -> Result<Vec<Value>, PickleError> {
+    /// The objects pushed since the last MARK (which is removed).
+    fn since_mark(&mut self) -> Result<Vec<usize>, PickleError> {
         let mark = self.marks.pop().ok_or(PickleError("no mark"))?;
         if mark > self.stack.len() {
             return Err(PickleError("bad mark"));
         }
         let items = self.stack.split_off(mark);
-        let mut values = Vec::with_capacity(items.len());
-        for item in items.into_iter().skip(1) {
-            match item {
-                Item::Value(v) => values.push(v),
-                Item::Mark => return Err(PickleError("nested mark")),
-            }
+        items.into_iter().skip(1).map(Self::node).collect()
+    }
+
+    /// The last `n` objects on the stack, removed.
+    fn last(&mut self, n: usize) -> Result<Vec<usize>, PickleError> {
+        let at = self
+            .stack
+            .len()
+            .checked_sub(n)
+            .ok_or(PickleError("stack underflow"))?;
+        let items = self.stack.split_off(at);
+        items.into_iter().map(Self::node).collect()
+    }
+
+    fn node(item: Item) -> Result<usize, PickleError> {
+        match item {
+            Item::Node(at) => Ok(at),
+            Item::Mark => Err(PickleError("mark among items")),
         }
-        Ok(values)
     }
 
     fn string(&mut self, n: usize) -> Result<(), PickleError> {
         let s = std::str::from_utf8(self.take(n)?)
             .map_err(|_| PickleError("string is not UTF-8"))?
             .to_owned();
-        self.push(Value::String(s));
+        self.push(Node::Leaf(Value::String(s)));
         Ok(())
     }
 
-    fn set_items(&mut self, pairs: Vec<Value>) -> Result<(), PickleError> {
+    fn set_items(&mut self, pairs: Vec<usize>) -> Result<(), PickleError> {
         if !pairs.len().is_multiple_of(2) {
             return Err(PickleError("odd number of dict items"));
         }
-        let Value::Object(map) = self.top()? else {
-            return Err(PickleError("SETITEMS on a non-dict"));
-        };
-        let mut it = pairs.into_iter();
-        while let (Some(k), Some(v)) = (it.next(), it.next()) {
-            let Value::String(k) = k else {
+        let mut entries = Vec::with_capacity(pairs.len() / 2);
+        for pair in pairs.chunks_exact(2) {
+            let Node::Leaf(Value::String(key)) = &self.nodes[pair[0]] else {
                 return Err(PickleError("dict key is not a string"));
             };
-            map.insert(k, v);
+            entries.push((key.clone(), pair[1]));
         }
+        let dict = self.top()?;
+        let Node::Dict(items) = &mut self.nodes[dict] else {
+            return Err(PickleError("SETITEMS on a non-dict"));
+        };
+        items.extend(entries);
         Ok(())
     }
 
-    fn run(mut self) -> Result<Value, PickleError> {
+    fn append(&mut self, values: Vec<usize>) -> Result<(), PickleError> {
+        let list = self.top()?;
+        let Node::List(items) = &mut self.nodes[list] else {
+            return Err(PickleError("APPEND on a non-list"));
+        };
+        items.extend(values);
+        Ok(())
+    }
+
+    /// Reads opcodes up to STOP; returns the node of the pickled object.
+    fn run(&mut self) -> Result<usize, PickleError> {
         loop {
             match self.byte()? {
                 PROTO => {
@@ -307,65 +374,40 @@ impl Reader<'_> {
                     self.marks.push(self.stack.len());
                     self.stack.push(Item::Mark);
                 }
-                EMPTY_DICT => self.push(Value::Object(Map::new())),
-                EMPTY_LIST => self.push(Value::Array(Vec::new())),
-                EMPTY_TUPLE => self.push(Value::Array(Vec::new())),
-                b'\x85' | b'\x86' | b'\x87' => {
-                    let n = usize::from(self.bytes[self.pos - 1] - 0x84);
-                    let at = self
-                        .stack
-                        .len()
-                        .checked_sub(n)
-                        .ok_or(PickleError("stack underflow"))?;
-                    let items = self.stack.split_off(at);
-                    let values = items
-                        .into_iter()
-                        .map(|i| match i {
-                            Item::Value(v) => Ok(v),
-                            Item::Mark => Err(PickleError("mark in tuple")),
-                        })
-                        .collect::<Result<Vec<_>, _>>()?;
-                    self.push(Value::Array(values));
+                EMPTY_DICT => self.push(Node::Dict(Vec::new())),
+                EMPTY_LIST | EMPTY_TUPLE => self.push(Node::List(Vec::new())),
+                op @ (b'\x85' | b'\x86' | b'\x87') => {
+                    let items = self.last(usize::from(op - 0x84))?;
+                    self.push(Node::List(items));
                 }
-                b't' => {
-                    let values = self.since_mark()?;
-                    self.push(Value::Array(values));
-                }
-                b'l' => {
-                    let values = self.since_mark()?;
-                    self.push(Value::Array(values));
+                b't' | b'l' => {
+                    let items = self.since_mark()?;
+                    self.push(Node::List(items));
                 }
                 b'd' => {
                     let pairs = self.since_mark()?;
-                    self.push(Value::Object(Map::new()));
+                    self.push(Node::Dict(Vec::new()));
                     self.set_items(pairs)?;
                 }
                 SETITEM => {
-                    let v = self.pop()?;
-                    let k = self.pop()?;
-                    self.set_items(vec![k, v])?;
+                    let pair = self.last(2)?;
+                    self.set_items(pair)?;
                 }
                 SETITEMS => {
                     let pairs = self.since_mark()?;
                     self.set_items(pairs)?;
                 }
                 APPEND => {
-                    let v = self.pop()?;
-                    let Value::Array(list) = self.top()? else {
-                        return Err(PickleError("APPEND on a non-list"));
-                    };
-                    list.push(v);
+                    let value = self.pop()?;
+                    self.append(vec![value])?;
                 }
                 APPENDS => {
                     let values = self.since_mark()?;
-                    let Value::Array(list) = self.top()? else {
-                        return Err(PickleError("APPENDS on a non-list"));
-                    };
-                    list.extend(values);
+                    self.append(values)?;
                 }
                 MEMOIZE => {
-                    let v = self.top()?.clone();
-                    self.memo.push(v);
+                    let at = self.memo.len();
+                    self.put(at)?;
                 }
                 b'q' => {
                     let at = usize::from(self.byte()?);
@@ -384,16 +426,16 @@ impl Reader<'_> {
                     self.get(at)?;
                 }
                 BININT => {
-                    let v = i32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes"));
-                    self.push(Value::from(v));
+                    let v = i32::from_le_bytes(self.array()?);
+                    self.push(Node::Leaf(Value::from(v)));
                 }
                 BININT1 => {
                     let v = self.byte()?;
-                    self.push(Value::from(v));
+                    self.push(Node::Leaf(Value::from(v)));
                 }
                 BININT2 => {
-                    let v = u16::from_le_bytes(self.take(2)?.try_into().expect("2 bytes"));
-                    self.push(Value::from(v));
+                    let v = u16::from_le_bytes(self.array()?);
+                    self.push(Node::Leaf(Value::from(v)));
                 }
                 LONG1 => {
                     let n = usize::from(self.byte()?);
@@ -412,12 +454,12 @@ impl Reader<'_> {
                         .map(Value::from)
                         .or_else(|_| u64::try_from(v).map(Value::from))
                         .map_err(|_| PickleError("integer too large"))?;
-                    self.push(v);
+                    self.push(Node::Leaf(v));
                 }
                 BINFLOAT => {
-                    let v = f64::from_be_bytes(self.take(8)?.try_into().expect("8 bytes"));
+                    let v = f64::from_be_bytes(self.array()?);
                     let n = Number::from_f64(v).ok_or(PickleError("float is not finite"))?;
-                    self.push(Value::Number(n));
+                    self.push(Node::Leaf(Value::Number(n)));
                 }
                 SHORT_BINUNICODE => {
                     let n = usize::from(self.byte()?);
@@ -431,9 +473,9 @@ impl Reader<'_> {
                     let n = self.len(8)?;
                     self.string(n)?;
                 }
-                NONE => self.push(Value::Null),
-                NEWTRUE => self.push(Value::Bool(true)),
-                NEWFALSE => self.push(Value::Bool(false)),
+                NONE => self.push(Node::Leaf(Value::Null)),
+                NEWTRUE => self.push(Node::Leaf(Value::Bool(true))),
+                NEWFALSE => self.push(Node::Leaf(Value::Bool(false))),
                 _ => {
                     return Err(PickleError(
                         "an opcode outside plain data (imports and calls are refused)",
@@ -443,23 +485,56 @@ impl Reader<'_> {
         }
     }
 
+    /// Remembers the object on top of the stack (not a copy: later
+    /// additions to a container show through every reference).
     fn put(&mut self, at: usize) -> Result<(), PickleError> {
-        let v = self.top()?.clone();
-        if at >= self.memo.len() {
-            self.memo.resize(at + 1, Value::Null);
-        }
-        self.memo[at] = v;
+        let node = self.top()?;
+        self.memo.insert(at, node);
         Ok(())
     }
 
     fn get(&mut self, at: usize) -> Result<(), PickleError> {
-        let v = self
+        let node = *self
             .memo
-            .get(at)
-            .cloned()
+            .get(&at)
             .ok_or(PickleError("unknown memo entry"))?;
-        self.push(v);
+        self.stack.push(Item::Node(node));
         Ok(())
+    }
+
+    /// The value of `node`, which `depth` containers enclose, copying
+    /// shared objects, within the depth and expansion limits (`budget`
+    /// counts values and string bytes).
+    fn build(&self, node: usize, depth: usize, budget: &mut usize) -> Result<Value, PickleError> {
+        let cost = match &self.nodes[node] {
+            Node::Leaf(Value::String(s)) => s.len().saturating_add(1),
+            Node::Leaf(_) => 1,
+            Node::List(_) | Node::Dict(_) if depth < MAX_DEPTH => 1,
+            Node::List(_) | Node::Dict(_) => {
+                return Err(PickleError(
+                    "containers nested too deeply, or a container that contains itself",
+                ));
+            }
+        };
+        *budget = budget
+            .checked_sub(cost)
+            .ok_or(PickleError("shared references expand too far"))?;
+        Ok(match &self.nodes[node] {
+            Node::Leaf(value) => value.clone(),
+            Node::List(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|&item| self.build(item, depth + 1, budget))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Node::Dict(items) => {
+                let mut map = Map::new();
+                for (key, item) in items {
+                    map.insert(key.clone(), self.build(*item, depth + 1, budget)?);
+                }
+                Value::Object(map)
+            }
+        })
     }
 }
 
@@ -505,6 +580,100 @@ mod tests {
             "f": [1.5, -0.0, 1e300], "b": [true, false, null], "one": [1], "nested": {"k": {"j": []}},
         });
         assert_eq!(loads(&dumps(&data)).unwrap(), data);
+    }
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// `n` lists, each holding the next, written the way Python does.
+    fn nested(n: usize) -> Vec<u8> {
+        let mut bytes = vec![PROTO, 5];
+        bytes.extend(std::iter::repeat_n(EMPTY_LIST, n));
+        bytes.extend(std::iter::repeat_n(APPEND, n - 1));
+        bytes.push(STOP);
+        bytes
+    }
+
+    #[test]
+    fn shared_objects_read_as_python_sees_them() {
+        // Written by Python 3: `l = [1]; pickle.dumps({"a": l, "b": l}, 5)`.
+        // The list is remembered while still empty and filled afterwards;
+        // the reference to it must see the filled list.
+        let shared_list = hex("80059514000000000000007d94288c0161945d944b01618c0162946802752e");
+        assert_eq!(loads(&shared_list).unwrap(), json!({"a": [1], "b": [1]}));
+        // `s = "shared"; pickle.dumps({"a": s, "b": s}, 5)`
+        let shared_str =
+            hex("80059518000000000000007d94288c0161948c06736861726564948c0162946802752e");
+        assert_eq!(
+            loads(&shared_str).unwrap(),
+            json!({"a": "shared", "b": "shared"})
+        );
+        // Protocol 2, with `BINPUT` memo entries and a tuple:
+        // `pickle.dumps({"t": (1, 2), "d": {"x": [1, {"y": None}]}}, 2)`.
+        let proto2 = hex(
+            "80027d71002858010000007471014b014b0286710258010000006471037d710458010000007871055d7106284b017d710758010000007971084e736573752e",
+        );
+        assert_eq!(
+            loads(&proto2).unwrap(),
+            json!({"t": [1, 2], "d": {"x": [1, {"y": null}]}})
+        );
+    }
+
+    #[test]
+    fn a_list_that_contains_itself_is_refused() {
+        // Python 3: `l = []; l.append(l); pickle.dumps(l, 5)`.
+        let cycle = hex("80059506000000000000005d946800612e");
+        let err = loads(&cycle).unwrap_err();
+        assert!(err.to_string().contains("contains itself"), "{err}");
+    }
+
+    /// A list of two references to the previous list, `levels` times over:
+    /// `2^levels` ones from a pickle of about `5 * levels` bytes.
+    fn doubling(levels: u8) -> Vec<u8> {
+        let mut bytes = vec![PROTO, 5, EMPTY_LIST, BININT1, 1, APPEND, MEMOIZE];
+        for level in 0..levels {
+            bytes.extend_from_slice(&[MARK, b'h', level, b'h', level, b'l', MEMOIZE]);
+        }
+        bytes.push(STOP);
+        bytes
+    }
+
+    #[test]
+    fn references_expand_only_so_far() {
+        let mut expected = json!([1]);
+        for _ in 0..10 {
+            expected = json!([expected.clone(), expected]);
+        }
+        assert_eq!(loads(&doubling(10)).unwrap(), expected, "1024 ones load");
+        // 2^100 ones would never finish (nor fit in memory).
+        let err = loads(&doubling(100)).unwrap_err();
+        assert!(err.to_string().contains("expand too far"), "{err}");
+    }
+
+    #[test]
+    fn nesting_is_held_to_what_json_can_read_back() {
+        let deepest = loads(&nested(MAX_DEPTH)).unwrap();
+        let json = serde_json::to_vec(&deepest).unwrap();
+        assert_eq!(serde_json::from_slice::<Value>(&json).unwrap(), deepest);
+        let err = loads(&nested(MAX_DEPTH + 1)).unwrap_err();
+        assert!(err.to_string().contains("nested too deeply"), "{err}");
+        // Far deeper: refused without recursing once per level.
+        assert!(loads(&nested(1_000_000)).is_err());
+    }
+
+    #[test]
+    fn far_memo_indices_cost_nothing() {
+        // `BINPUT`/`LONG_BINGET` at index 2^32 - 1: remembered, not a
+        // table of four billion entries.
+        let bytes = [
+            PROTO, 2, BININT1, 7, b'r', 0xff, 0xff, 0xff, 0xff, b'j', 0xff, 0xff, 0xff, 0xff, 0x86,
+            STOP,
+        ];
+        assert_eq!(loads(&bytes).unwrap(), json!([7, 7]));
     }
 
     #[test]

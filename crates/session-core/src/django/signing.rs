@@ -231,7 +231,7 @@ impl DjangoSigner {
             .ok_or(SigningError::Malformed("no timestamp"))?;
         let timestamp = base62_decode(timestamp).ok_or(SigningError::Malformed("bad timestamp"))?;
         if let Some(max_age) = max_age {
-            let age = now - timestamp;
+            let age = now.saturating_sub(timestamp);
             if age > max_age {
                 return Err(SigningError::Expired { age, max_age });
             }

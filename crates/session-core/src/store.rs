@@ -109,7 +109,10 @@ pub enum StoreError {
     #[error("the session store is unavailable: {0}")]
     Unavailable(#[source] BoxError),
     /// The engine answered with something this store cannot read (a corrupt
-    /// row or file). The manager treats the session as absent and logs it.
+    /// row or file). The manager treats the session as absent and logs it,
+    /// naming the session by its log key; the message must not contain the
+    /// store key (in Django mode that is the session's raw key, which
+    /// works as a password).
     #[error("the session record is corrupt: {0}")]
     Corrupt(String),
     /// The operation needs a capability this store does not have (for

@@ -90,9 +90,9 @@ impl Disk {
         };
         let record = format::decode(&bytes)?;
         if &record.key != key {
-            return Err(StoreError::Corrupt(format!(
-                "session file of {key} holds another key"
-            )));
+            return Err(StoreError::Corrupt(
+                "the session file holds another session's key".to_owned(),
+            ));
         }
         Ok(Some(record))
     }

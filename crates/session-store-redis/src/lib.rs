@@ -440,26 +440,18 @@ pub(crate) fn store_error(e: RedisError) -> StoreError {
     }
 }
 
-fn int_field(field: &Option<Vec<u8>>, name: &str, key: &StoreKey) -> Result<i64, StoreError> {
+fn int_field(field: &Option<Vec<u8>>, name: &str) -> Result<i64, StoreError> {
     field
         .as_deref()
         .and_then(|b| std::str::from_utf8(b).ok())
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| {
-            StoreError::Corrupt(format!(
-                "session {key}: field {name} is missing or not an integer"
-            ))
-        })
+        .ok_or_else(|| StoreError::Corrupt(format!("field {name} is missing or not an integer")))
 }
 
-fn time_field(
-    field: &Option<Vec<u8>>,
-    name: &str,
-    key: &StoreKey,
-) -> Result<OffsetDateTime, StoreError> {
-    let secs = int_field(field, name, key)?;
+fn time_field(field: &Option<Vec<u8>>, name: &str) -> Result<OffsetDateTime, StoreError> {
+    let secs = int_field(field, name)?;
     OffsetDateTime::from_unix_timestamp(secs)
-        .map_err(|_| StoreError::Corrupt(format!("session {key}: field {name} out of range")))
+        .map_err(|_| StoreError::Corrupt(format!("field {name} out of range")))
 }
 
 fn record_args(record: &Record) -> Vec<Vec<u8>> {
@@ -488,24 +480,21 @@ impl SessionStore for RedisStore {
             )
             .await?;
         let [data, version, created, expires, user] = <[Option<Vec<u8>>; 5]>::try_from(fields)
-            .map_err(|_| {
-                StoreError::Corrupt(format!("session {key}: unexpected reply to HMGET"))
-            })?;
+            .map_err(|_| StoreError::Corrupt("unexpected reply to HMGET".to_owned()))?;
         if data.is_none() && version.is_none() && expires.is_none() {
             return Ok(None);
         }
         let record = Record {
             key: key.clone(),
-            data: data
-                .ok_or_else(|| StoreError::Corrupt(format!("session {key}: no data field")))?,
-            version: u64::try_from(int_field(&version, "v", key)?)
-                .map_err(|_| StoreError::Corrupt(format!("session {key}: negative version")))?,
-            created_at: time_field(&created, "c", key)?,
-            expires_at: time_field(&expires, "e", key)?,
+            data: data.ok_or_else(|| StoreError::Corrupt("no data field".to_owned()))?,
+            version: u64::try_from(int_field(&version, "v")?)
+                .map_err(|_| StoreError::Corrupt("negative version".to_owned()))?,
+            created_at: time_field(&created, "c")?,
+            expires_at: time_field(&expires, "e")?,
             user: user
                 .map(String::from_utf8)
                 .transpose()
-                .map_err(|_| StoreError::Corrupt(format!("session {key}: user is not UTF-8")))?,
+                .map_err(|_| StoreError::Corrupt("user is not UTF-8".to_owned()))?,
         };
         // Redis drops the key at its expiry; this covers clock skew between
         // the application and Redis.
@@ -552,9 +541,8 @@ impl SessionStore for RedisStore {
             [_] => Ok(()),
             [_, user, ..] => {
                 // Keep the user's set alive as long as this session.
-                let user: String = redis::from_redis_value_ref(user).map_err(|e| {
-                    StoreError::Corrupt(format!("session {key}: user is not text: {e}"))
-                })?;
+                let user: String = redis::from_redis_value_ref(user)
+                    .map_err(|e| StoreError::Corrupt(format!("user is not text: {e}")))?;
                 let mut pipe = redis::pipe();
                 self.index_commands(&mut pipe, &user, key, expires_at);
                 self.pipeline::<()>(&pipe).await.map_err(store_error)

@@ -178,7 +178,7 @@ impl SessionStore for DjangoSqlStore {
             return Ok(None);
         };
         let expires_at = OffsetDateTime::from_unix_timestamp(expires)
-            .map_err(|_| StoreError::Corrupt(format!("session {key}: expire_date out of range")))?;
+            .map_err(|_| StoreError::Corrupt("expire_date out of range".to_owned()))?;
         Ok(Some(Record {
             key: key.clone(),
             version: version_of(&data),

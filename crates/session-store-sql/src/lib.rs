@@ -434,14 +434,13 @@ impl SqlStore {
 
 type Row = (Vec<u8>, i64, i64, i64, Option<String>);
 
-fn to_time(secs: i64, key: &StoreKey) -> Result<OffsetDateTime, StoreError> {
+fn to_time(secs: i64) -> Result<OffsetDateTime, StoreError> {
     OffsetDateTime::from_unix_timestamp(secs)
-        .map_err(|_| StoreError::Corrupt(format!("session {key}: timestamp {secs} out of range")))
+        .map_err(|_| StoreError::Corrupt(format!("timestamp {secs} out of range")))
 }
 
-fn to_version(v: i64, key: &StoreKey) -> Result<u64, StoreError> {
-    u64::try_from(v)
-        .map_err(|_| StoreError::Corrupt(format!("session {key}: negative version {v}")))
+fn to_version(v: i64) -> Result<u64, StoreError> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative version {v}")))
 }
 
 /// Versions are stored as signed 64-bit integers.
@@ -541,9 +540,9 @@ impl SessionStore for SqlStore {
         Ok(Some(Record {
             key: key.clone(),
             data,
-            version: to_version(version, key)?,
-            created_at: to_time(created_at, key)?,
-            expires_at: to_time(expires_at, key)?,
+            version: to_version(version)?,
+            created_at: to_time(created_at)?,
+            expires_at: to_time(expires_at)?,
             user,
         }))
     }
@@ -691,8 +690,8 @@ impl SessionStore for SqlStore {
             .map(|(id, created_at, expires_at)| {
                 let key = StoreKey::new(id);
                 Ok(SessionInfo {
-                    created_at: to_time(created_at, &key)?,
-                    expires_at: to_time(expires_at, &key)?,
+                    created_at: to_time(created_at)?,
+                    expires_at: to_time(expires_at)?,
                     key,
                 })
             })

@@ -151,7 +151,17 @@ fn reject(why: Rejection) -> Incoming {
 }
 
 /// The headers a response needs after [`RequestSession::finish`].
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// Its `Debug` output leaves out the cookie's value, which would let
+/// anyone reading a log line take over the session:
+///
+/// ```
+/// # use session_core::SessionResponse;
+/// let mut response = SessionResponse::default();
+/// response.set_cookie = Some("session=abc.tag; HttpOnly; Path=/".to_owned());
+/// assert!(format!("{response:?}").contains(r#""session=[redacted]; HttpOnly; Path=/""#));
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SessionResponse {
     /// A `Set-Cookie` header value to add, if any (a new or refreshed
@@ -162,6 +172,25 @@ pub struct SessionResponse {
     /// The session was deleted by a concurrent request (a logout, an ID
     /// rotation) while this one ran; this request's changes were dropped.
     pub ended_concurrently: bool,
+}
+
+impl std::fmt::Debug for SessionResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set_cookie = self.set_cookie.as_deref().map(|header| {
+            let pair = header.split(';').next().unwrap_or_default();
+            match pair.split_once('=') {
+                Some((name, value)) if !value.is_empty() => {
+                    format!("{name}=[redacted]{}", &header[pair.len()..])
+                }
+                _ => header.to_owned(),
+            }
+        });
+        f.debug_struct("SessionResponse")
+            .field("set_cookie", &set_cookie)
+            .field("vary_cookie", &self.vary_cookie)
+            .field("ended_concurrently", &self.ended_concurrently)
+            .finish()
+    }
 }
 
 impl SessionResponse {

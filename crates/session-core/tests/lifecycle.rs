@@ -67,6 +67,26 @@ async fn a_request_that_never_loads_costs_nothing() {
 }
 
 #[tokio::test]
+async fn responses_never_show_the_cookie_value_in_debug_output() {
+    let (manager, _) = setup();
+    let request = manager.request(None);
+    request.load().await.unwrap().insert("user_id", 1).unwrap();
+    let response = request.finish(200).await.unwrap();
+    let pair = response.cookie_pair().unwrap();
+    let value = pair.strip_prefix("session=").unwrap();
+    let shown = format!("{response:?}");
+    assert!(!shown.contains(value), "{shown}");
+    assert!(shown.contains("session=[redacted]; "), "{shown}");
+
+    // The removal cookie carries no value: shown as it is.
+    let request = manager.request([pair]);
+    request.load().await.unwrap().flush();
+    let response = request.finish(200).await.unwrap();
+    let removal = response.set_cookie.clone().unwrap();
+    assert!(format!("{response:?}").contains(&format!("{removal:?}")));
+}
+
+#[tokio::test]
 async fn bad_cookies_give_a_fresh_session_without_asking_the_store() {
     let (manager, store) = setup();
     let good = logged_in(&manager).await;

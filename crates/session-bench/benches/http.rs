@@ -1,12 +1,13 @@
 //! HTTP load on loopback: axum with no sessions, with our session layer
 //! (a route that ignores the session, one that reads it, one that writes
-//! it) and with tower-sessions doing the same, all measured in one run.
+//! it) and with tower-sessions doing the same (also with its cookies
+//! signed, as ours always are), all measured in one run.
 //!
 //! Each scenario gets its own server; a client runs `CONNECTIONS`
 //! concurrent request loops, each with its own session, for `SECONDS`.
 //! Scenarios are interleaved over `ROUNDS` rounds (`HTTP_ROUNDS` overrides
-//! it; in alternating order)
-//! and medians are reported, so drift on the machine hits all alike.
+//! it; in alternating order) and medians are reported, so drift on the
+//! machine hits all alike.
 //! Besides throughput, the server thread's own CPU time per request is
 //! reported: it does not depend on whether the client or the server is
 //! the bottleneck.
@@ -304,6 +305,11 @@ fn main() {
             "around the router",
             scenarios::OURS_AROUND,
             scenarios::THEIRS_AROUND,
+        ),
+        (
+            "around the router, theirs signing cookies",
+            scenarios::OURS_AROUND,
+            scenarios::THEIRS_SIGNED_AROUND,
         ),
     ] {
         for (what, i) in [("reads ", 1), ("writes", 2)] {

@@ -35,6 +35,9 @@ pub const PASS_THROUGH_AROUND: usize = 8;
 pub const OURS_AROUND: [usize; 3] = [9, 10, 11];
 /// Indexes of tower-sessions' three apps, the same way.
 pub const THEIRS_AROUND: [usize; 3] = [12, 13, 14];
+/// Indexes of tower-sessions' three apps around the router, signing their
+/// cookies (HMAC-SHA256), as ours always do.
+pub const THEIRS_SIGNED_AROUND: [usize; 3] = [15, 16, 17];
 
 fn ours() -> SessionLayer {
     let manager = SessionManager::builder(
@@ -50,6 +53,10 @@ fn ours() -> SessionLayer {
 fn theirs() -> tower_sessions::SessionManagerLayer<tower_sessions::MemoryStore> {
     tower_sessions::SessionManagerLayer::new(tower_sessions::MemoryStore::default())
         .with_secure(false)
+}
+
+fn theirs_signed() -> TheirsSigned {
+    theirs().with_signed(tower_sessions::cookie::Key::from(&[9u8; 64]))
 }
 
 /// The `Set-Cookie` the apps without sessions answer `/init` with: a
@@ -70,9 +77,15 @@ pub enum App {
     Ours(SessionService<Router>),
     /// tower-sessions' layer around the router.
     Theirs(<Theirs as Layer<Router>>::Service),
+    /// tower-sessions' layer around the router, signing its cookies.
+    TheirsSigned(<TheirsSigned as Layer<Router>>::Service),
 }
 
 type Theirs = tower_sessions::SessionManagerLayer<tower_sessions::MemoryStore>;
+type TheirsSigned = tower_sessions::SessionManagerLayer<
+    tower_sessions::MemoryStore,
+    tower_sessions::service::SignedCookie,
+>;
 
 impl App {
     /// Calls the app in-process.
@@ -82,6 +95,7 @@ impl App {
             App::PassThrough(app) => app.clone().oneshot(request).await,
             App::Ours(app) => app.clone().oneshot(request).await,
             App::Theirs(app) => app.clone().oneshot(request).await,
+            App::TheirsSigned(app) => app.clone().oneshot(request).await,
         };
         response
     }
@@ -129,6 +143,13 @@ impl App {
                 .await
             }
             App::Theirs(app) => {
+                axum::serve(
+                    listener,
+                    ServiceExt::<Request<Body>>::into_make_service(app),
+                )
+                .await
+            }
+            App::TheirsSigned(app) => {
                 axum::serve(
                     listener,
                     ServiceExt::<Request<Body>>::into_make_service(app),
@@ -249,6 +270,13 @@ pub fn scenarios() -> Vec<(String, App)> {
         apps.push((
             name,
             App::Theirs(theirs().layer(routes(i, Sessions::Theirs))),
+        ));
+    }
+    for (i, w) in what.iter().enumerate() {
+        let name = format!("tower-sessions, signed cookies, around the router: {w}");
+        apps.push((
+            name,
+            App::TheirsSigned(theirs_signed().layer(routes(i, Sessions::Theirs))),
         ));
     }
     apps

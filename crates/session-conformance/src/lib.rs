@@ -3,7 +3,9 @@
 //! Every store in this workspace, and any store you write, passes the same
 //! suite: each row of the store contract (see
 //! [`session_core::SessionStore`]) becomes a test, plus concurrency tests
-//! that drive the store through the real request lifecycle.
+//! that drive the store through the real request lifecycle, plus random
+//! sequences of operations checked against a model of the contract
+//! ([`model`]; a failure names the seed that replays it).
 //!
 //! # Running it on your store
 //!
@@ -40,6 +42,7 @@ pub mod counting;
 pub mod example;
 pub mod fixtures;
 pub mod http;
+pub mod model;
 pub mod proxy;
 pub mod services;
 pub mod store;
@@ -104,6 +107,7 @@ macro_rules! store_cases {
             cycle_id_retires_the_old_id,
             the_latest_expiry_round_trips,
             many_sessions_in_parallel,
+            random_operations_follow_the_contract,
         );
     };
 }

@@ -4,8 +4,10 @@
 //! suite: each row of the store contract (see
 //! [`session_core::SessionStore`]) becomes a test, plus concurrency tests
 //! that drive the store through the real request lifecycle, plus random
-//! sequences of operations checked against a model of the contract
-//! ([`model`]; a failure names the seed that replays it).
+//! sequences of store operations checked against a model of the contract
+//! ([`store_model`]) and of requests checked against a model of the
+//! session rules ([`request_model`]); their failures name the seed that
+//! replays them.
 //!
 //! # Running it on your store
 //!
@@ -42,10 +44,11 @@ pub mod counting;
 pub mod example;
 pub mod fixtures;
 pub mod http;
-pub mod model;
 pub mod proxy;
+pub mod request_model;
 pub mod services;
 pub mod store;
+pub mod store_model;
 
 /// Runs a future to completion on a fresh multi-threaded Tokio runtime
 /// (the macro's tests use this, so your crate needs no Tokio of its own).
@@ -60,6 +63,15 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
         .build()
         .expect("a Tokio runtime")
         .block_on(future)
+}
+
+/// The seed of a randomised case: `SESSION_TEST_SEED`, else a new one
+/// each run (the case prints it when it fails).
+pub(crate) fn seed() -> u64 {
+    match std::env::var("SESSION_TEST_SEED") {
+        Ok(seed) => seed.parse().expect("SESSION_TEST_SEED is a number"),
+        Err(_) => rand::random(),
+    }
 }
 
 /// Runs every store case in turn, each on a fresh store from `make`.
@@ -108,6 +120,7 @@ macro_rules! store_cases {
             the_latest_expiry_round_trips,
             many_sessions_in_parallel,
             random_operations_follow_the_contract,
+            random_requests_follow_the_session_rules,
         );
     };
 }

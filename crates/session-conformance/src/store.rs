@@ -15,7 +15,8 @@ use session_core::{
 use tokio::sync::{Barrier, Notify};
 use tokio::task::JoinSet;
 
-pub use crate::model::random_operations_follow_the_contract;
+pub use crate::request_model::random_requests_follow_the_session_rules;
+pub use crate::store_model::random_operations_follow_the_contract;
 
 fn fresh_key() -> StoreKey {
     SessionId::generate().store_key()

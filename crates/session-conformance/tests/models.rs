@@ -1,7 +1,12 @@
-//! The model case must catch stores that break the contract: each store
+//! The model cases must catch stores that break the contract: each store
 //! here keeps every promise but one.
 
-use session_conformance::{block_on, store::random_operations_follow_the_contract};
+use std::future::Future;
+
+use session_conformance::block_on;
+use session_conformance::store::{
+    random_operations_follow_the_contract, random_requests_follow_the_session_rules,
+};
 use session_core::time::OffsetDateTime;
 use session_core::{Record, SessionStore, StoreError, StoreKey, async_trait};
 use session_store_memory::MemoryStore;
@@ -14,6 +19,8 @@ enum Flaw {
     CreateOverwrites,
     /// `touch` of a missing record answers `Ok`.
     TouchIgnoresMissing,
+    /// `delete` answers `Ok` and keeps the record.
+    DeleteForgets,
 }
 
 struct Flawed(MemoryStore, Flaw);
@@ -40,7 +47,10 @@ impl SessionStore for Flawed {
     }
 
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
-        self.0.delete(key).await
+        match self.1 {
+            Flaw::DeleteForgets => Ok(()),
+            _ => self.0.delete(key).await,
+        }
     }
 
     async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<(), StoreError> {
@@ -55,26 +65,40 @@ impl SessionStore for Flawed {
     }
 }
 
+/// Runs `case` on a store with `flaw`; returns the panic message.
+fn failure<F: Future<Output = ()>>(flaw: Flaw, case: fn(Flawed) -> F) -> String {
+    let outcome = std::panic::catch_unwind(|| block_on(case(Flawed(MemoryStore::new(), flaw))));
+    let message = outcome.expect_err(&format!("{flaw:?} passed"));
+    message
+        .downcast_ref::<String>()
+        .expect("a formatted panic message")
+        .clone()
+}
+
 #[test]
-fn every_flawed_store_is_caught() {
+fn the_store_model_catches_every_flaw() {
     for flaw in [
         Flaw::BlindUpsert,
         Flaw::CreateOverwrites,
         Flaw::TouchIgnoresMissing,
+        Flaw::DeleteForgets,
     ] {
-        let outcome = std::panic::catch_unwind(|| {
-            block_on(random_operations_follow_the_contract(Flawed(
-                MemoryStore::new(),
-                flaw,
-            )))
-        });
-        let message = outcome.expect_err(&format!("{flaw:?} passed the model case"));
-        let message = message
-            .downcast_ref::<String>()
-            .expect("a formatted panic message");
+        let message = failure(flaw, random_operations_follow_the_contract);
         assert!(
             message.contains("broke the contract") && message.contains("SESSION_TEST_SEED="),
             "{flaw:?}: {message}"
         );
     }
+}
+
+#[test]
+fn the_request_model_catches_a_store_that_forgets_deletes() {
+    let message = failure(
+        Flaw::DeleteForgets,
+        random_requests_follow_the_session_rules,
+    );
+    assert!(
+        message.contains("the session rules were broken") && message.contains("SESSION_TEST_SEED="),
+        "{message}"
+    );
 }

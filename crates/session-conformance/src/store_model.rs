@@ -69,14 +69,6 @@ fn op(rng: &mut StdRng, user_index: bool) -> Op {
     }
 }
 
-/// The seed of this run: `SESSION_TEST_SEED`, else a new one each run.
-fn seed() -> u64 {
-    match std::env::var("SESSION_TEST_SEED") {
-        Ok(seed) => seed.parse().expect("SESSION_TEST_SEED is a number"),
-        Err(_) => rand::random(),
-    }
-}
-
 /// One sequence: its keys, users, the model, and what happened so far.
 struct Sequence {
     keys: Vec<StoreKey>,
@@ -252,7 +244,7 @@ impl Sequence {
 /// answer (`Duplicate`, `NotFound`, `Conflict` included) and every record
 /// loaded after each step must be what the contract says.
 pub async fn random_operations_follow_the_contract<S: SessionStore>(store: S) {
-    let seed = seed();
+    let seed = crate::seed();
     let mut rng = StdRng::seed_from_u64(seed);
     let user_index = store.supports_user_index();
     for _ in 0..SEQUENCES {

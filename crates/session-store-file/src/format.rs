@@ -84,6 +84,43 @@ mod tests {
         assert_eq!(decode(&encode(&record())).unwrap(), record());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn every_record_round_trips(
+            key in "[0-9a-z]{1,64}",
+            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
+            version in proptest::prelude::any::<u64>(),
+            created in 0i64..253_402_300_799,
+            expires in 0i64..253_402_300_799,
+            user in proptest::option::of(proptest::prelude::any::<String>()),
+        ) {
+            let record = Record {
+                key: StoreKey::new(key),
+                data,
+                version,
+                created_at: OffsetDateTime::from_unix_timestamp(created).unwrap(),
+                expires_at: OffsetDateTime::from_unix_timestamp(expires).unwrap(),
+                user,
+            };
+            proptest::prop_assert_eq!(decode(&encode(&record)).unwrap(), record);
+        }
+
+        #[test]
+        fn any_file_content_reads_or_is_corrupt(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            header in "\\{[ -~]{0,120}\\}",
+        ) {
+            let _ = decode(&bytes);
+            let mut file = MAGIC.to_vec();
+            file.extend_from_slice(header.as_bytes());
+            file.push(b'\n');
+            file.extend_from_slice(&bytes);
+            if let Err(e) = decode(&file) {
+                proptest::prop_assert!(matches!(e, StoreError::Corrupt(_)), "{e}");
+            }
+        }
+    }
+
     #[test]
     fn anything_else_is_corrupt() {
         let good = encode(&record());

@@ -579,8 +579,12 @@ impl Commit<'_> {
     ) {
         let inner = &self.manager.inner;
         let value = if inner.signed_cookies {
-            let tag = inner.keys.sign(inner.cookie.name(), id.expose());
-            [id.expose(), ".", &tag].concat()
+            let id = id.expose();
+            let mut value = String::with_capacity(id.len() + 1 + TAG_LEN);
+            value.push_str(id);
+            value.push('.');
+            inner.keys.append_tag(inner.cookie.name(), id, &mut value);
+            value
         } else {
             id.expose().to_owned()
         };

@@ -17,6 +17,7 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -253,6 +254,7 @@ pub async fn run_all(target: &Target) {
     a_user_lists_and_ends_their_other_sessions(target).await;
     the_page_counts_visits(target).await;
     the_page_forms_log_in_and_out(target).await;
+    random_requests_match_a_model_of_the_session(target).await;
 }
 
 /// A new session's cookie carries the safe attributes, and responses that
@@ -743,4 +745,105 @@ pub async fn the_page_forms_log_in_and_out(target: &Target) {
         a.set_cookies
     );
     assert!(b.get("/").await.text.contains("Not logged in."));
+}
+
+/// Random sequences of the demo's requests (read, set and remove keys, log
+/// in, log out) from one browser, every answer checked against a model of
+/// the session: each response carries the whole session the previous
+/// requests left, the browser holds a cookie exactly while there is data,
+/// reads set no cookie, and a cookie that a login or logout retired opens
+/// an empty session. A failure names the seed (`SESSION_TEST_SEED=N`
+/// replays it) and the requests so far.
+pub async fn random_requests_match_a_model_of_the_session(target: &Target) {
+    use rand::{Rng, SeedableRng};
+    let seed = crate::seed();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut b = Browser::new(target);
+    let mut model = serde_json::Map::new();
+    let mut retired: Vec<String> = Vec::new();
+    let mut log = String::new();
+    let fail = |log: &str, what: String| -> ! {
+        panic!("{what}\nreplay with SESSION_TEST_SEED={seed}; the requests so far:\n{log}")
+    };
+    for _ in 0..60 {
+        let key = ["a", "b", "c"][rng.random_range(0..3)];
+        let before = b.session_cookie();
+        let (request, answer) = match rng.random_range(0..10) {
+            0..=2 => ("GET /api/session".to_owned(), b.get("/api/session").await),
+            3..=5 => {
+                let value = rng.random_range(0..3);
+                model.insert(key.to_owned(), json!(value));
+                (
+                    format!("PUT {key} = {value}"),
+                    b.put(key, json!(value)).await,
+                )
+            }
+            6 | 7 => {
+                model.remove(key);
+                let path = format!("/api/session/{key}");
+                (
+                    format!("DELETE {key}"),
+                    b.send(Method::DELETE, &path, None).await,
+                )
+            }
+            8 => {
+                let user = rng.random_range(1..4);
+                model.insert("user_id".to_owned(), json!(user));
+                model.insert("username".to_owned(), json!(format!("user{user}")));
+                retired.extend(before.clone());
+                let body = json!({"user_id": user, "username": format!("user{user}")});
+                (
+                    format!("POST /api/login as {user}"),
+                    b.post("/api/login", body).await,
+                )
+            }
+            _ => {
+                model.clear();
+                retired.extend(before.clone());
+                (
+                    "POST /api/logout".to_owned(),
+                    b.post("/api/logout", json!({})).await,
+                )
+            }
+        };
+        let _ = writeln!(log, "  {request}: {} {}", answer.status, answer.text);
+        let expected = if request.ends_with("logout") {
+            json!({})
+        } else {
+            Value::Object(model.clone())
+        };
+        if answer.status != 200 || answer.json != expected {
+            fail(
+                &log,
+                format!(
+                    "{request} answered {} {}, expected {expected}",
+                    answer.status, answer.text
+                ),
+            );
+        }
+        if request.starts_with("GET") && !answer.set_cookies.is_empty() {
+            fail(
+                &log,
+                format!("a read set cookies: {:?}", answer.set_cookies),
+            );
+        }
+        if b.session_cookie().is_some() == model.is_empty() {
+            fail(
+                &log,
+                format!(
+                    "the browser holds {:?} for the session {}",
+                    b.session_cookie(),
+                    Value::Object(model.clone())
+                ),
+            );
+        }
+        if let Some(old) = retired.last() {
+            let mut other = Browser::new(target);
+            other.set_cookie_raw(old);
+            let seen = other.get("/api/session").await;
+            if seen.json != json!({}) {
+                fail(&log, format!("a retired cookie opened {}", seen.text));
+            }
+        }
+    }
 }

@@ -253,12 +253,13 @@ pub async fn random_operations_follow_the_contract<S: SessionStore>(store: S) {
             keys: (0..KEYS)
                 .map(|_| SessionId::generate().store_key())
                 .collect(),
-            // The second user's name has quotes, a backslash, a space and
-            // non-ASCII letters, for engines that quote or escape names.
+            // The second user's name has quotes, a backslash, a space,
+            // braces, glob characters and non-ASCII letters, for engines
+            // that quote, escape or hash-tag names.
             users: (0..USERS)
                 .map(|u| match u {
                     0 => format!("model-{}-{u}", &tag.as_str()[..12]),
-                    _ => format!("model-{}-'\"\\ ü😀{u}", &tag.as_str()[..12]),
+                    _ => format!("model-{}-'\"\\ {{*?[]:}} ü😀{u}", &tag.as_str()[..12]),
                 })
                 .collect(),
             model: BTreeMap::new(),

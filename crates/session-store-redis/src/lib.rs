@@ -303,10 +303,12 @@ impl RedisStore {
 
     /// Every key under the prefix, by `SCAN`.
     async fn scan_prefix(&self) -> Result<Vec<String>, StoreError> {
+        // Every glob character escaped, the escape character first.
         let pattern = format!(
             "{}*",
             self.inner
                 .prefix
+                .replace('\\', "\\\\")
                 .replace('*', "\\*")
                 .replace('?', "\\?")
                 .replace('[', "\\[")

@@ -16,9 +16,11 @@ fn redis_url() -> String {
     services::url("SESSION_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 }
 
-/// A store on the single server, with a prefix of its own.
+/// A store on the single server, with a prefix of its own; the prefix has
+/// the characters `SCAN` patterns treat specially, which the store must
+/// escape when it walks its keys.
 async fn single() -> Option<RedisStore> {
-    let prefix = format!("{}:", services::unique_name("conf"));
+    let prefix = format!("{}:[*?\\]:", services::unique_name("conf"));
     match RedisStore::builder()
         .prefix(prefix)
         .connect(&redis_url())

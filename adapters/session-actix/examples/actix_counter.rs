@@ -13,11 +13,11 @@
 //! each start, which is fine here because the memory store forgets its
 //! sessions on restart anyway).
 
-use actix_web::error::ErrorInternalServerError;
+use actix_web::error::{ErrorBadRequest, ErrorInternalServerError};
 use actix_web::{App, HttpServer, get, post, web};
 use serde::Deserialize;
 use session_actix::{Session, SessionMiddleware};
-use session_core::{KeyRing, SessionId, SessionManager};
+use session_core::{KeyRing, SessionError, SessionId, SessionManager};
 use session_store_memory::MemoryStore;
 
 /// `GET /`: counts this browser's visits and says who is logged in.
@@ -47,9 +47,10 @@ struct Login {
 #[post("/login")]
 async fn login(session: Session, login: web::Query<Login>) -> actix_web::Result<String> {
     session.cycle_id();
-    session
-        .set_user(&login.user)
-        .map_err(ErrorInternalServerError)?;
+    session.set_user(&login.user).map_err(|e| match e {
+        SessionError::InvalidUser(_) => ErrorBadRequest(e),
+        _ => ErrorInternalServerError(e),
+    })?;
     session
         .insert("username", &login.user)
         .map_err(ErrorInternalServerError)?;

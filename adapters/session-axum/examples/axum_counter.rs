@@ -15,19 +15,28 @@
 
 use axum::Router;
 use axum::extract::Query;
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde::Deserialize;
 use session_axum::{Session, SessionLayer};
-use session_core::{KeyRing, SessionId, SessionManager};
+use session_core::{KeyRing, SessionError, SessionId, SessionManager};
 use session_store_memory::MemoryStore;
 
+/// A session error as a response: 400 for a user name the session refuses,
+/// the error's own status (500, or 503 when the store is down) otherwise.
+fn failed(e: SessionError) -> (StatusCode, String) {
+    let status = match e {
+        SessionError::InvalidUser(_) => StatusCode::BAD_REQUEST,
+        _ => StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+    };
+    (status, format!("{e}\n"))
+}
+
 /// `GET /`: counts this browser's visits and says who is logged in.
-async fn counter(session: Session) -> Result<String, String> {
-    let visits = session.get::<u64>("visits").map_err(|e| e.to_string())?;
+async fn counter(session: Session) -> Result<String, (StatusCode, String)> {
+    let visits = session.get::<u64>("visits").map_err(failed)?;
     let visits = visits.unwrap_or(0) + 1;
-    session
-        .insert("visits", visits)
-        .map_err(|e| e.to_string())?;
+    session.insert("visits", visits).map_err(failed)?;
     let who = match session.get::<String>("username").ok().flatten() {
         Some(name) => format!("logged in as {name}"),
         None => "not logged in".to_owned(),
@@ -42,12 +51,13 @@ struct Login {
 
 /// `POST /login?user=NAME`: a new session ID (so that an ID planted before
 /// login is worthless), bound to the user.
-async fn login(session: Session, Query(login): Query<Login>) -> Result<String, String> {
+async fn login(
+    session: Session,
+    Query(login): Query<Login>,
+) -> Result<String, (StatusCode, String)> {
     session.cycle_id();
-    session.set_user(&login.user).map_err(|e| e.to_string())?;
-    session
-        .insert("username", &login.user)
-        .map_err(|e| e.to_string())?;
+    session.set_user(&login.user).map_err(failed)?;
+    session.insert("username", &login.user).map_err(failed)?;
     Ok(format!("logged in as {}\n", login.user))
 }
 

@@ -40,7 +40,10 @@ fn counter(session: Session) -> Result<String, (Status, String)> {
 /// login is worthless), bound to the user.
 #[post("/login?<user>")]
 fn login(session: Session, user: &str) -> Result<String, (Status, String)> {
-    let failed = |e: session_core::SessionError| (Status::InternalServerError, e.to_string());
+    let failed = |e: session_core::SessionError| match e {
+        session_core::SessionError::InvalidUser(_) => (Status::BadRequest, e.to_string()),
+        _ => (Status::InternalServerError, e.to_string()),
+    };
     session.cycle_id();
     session.set_user(user).map_err(failed)?;
     session.insert("username", user).map_err(failed)?;

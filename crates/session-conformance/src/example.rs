@@ -123,7 +123,8 @@ fn binary(package: &str, name: &str) -> PathBuf {
 }
 
 /// Drives a counter example: visits count up per browser, login rotates the
-/// session ID and keeps the data, logout ends the session for good.
+/// session ID and keeps the data, logout ends the session for good, and an
+/// empty user name is refused with a 400.
 ///
 /// # Panics
 ///
@@ -182,6 +183,17 @@ pub async fn counter_tour(base: &str) {
         "a logged-out session stays ended on the server",
     )
     .await;
+
+    // A user name the session refuses (empty) is the client's mistake.
+    let mut refused = Browser::new(&target);
+    let login = refused.send(Method::POST, "/login?user=", None).await;
+    assert_eq!(login.status, 400, "an empty user name: {}", login.text);
+    let page = refused.get("/").await;
+    assert!(
+        page.text.contains("visit number 1 (not logged in)"),
+        "a refused login logs no one in: {}",
+        page.text
+    );
 }
 
 /// Asserts that a browser sending only `cookie` starts a new count: the

@@ -845,6 +845,45 @@ pub async fn the_latest_expiry_round_trips<S: SessionStore>(store: S) {
     );
 }
 
+/// The longest user ID the core writes (255 characters, here four-byte
+/// ones) is kept exactly and, where the store has a user index, listed and
+/// ended like any other.
+pub async fn the_longest_user_id_round_trips<S: SessionStore>(store: S) {
+    let user = format!(
+        "{}{}",
+        "😀".repeat(session_core::MAX_USER_LEN - 12),
+        &fresh_key().as_str()[..12]
+    );
+    let key = fresh_key();
+    let rec = record(&key, b"{}", Duration::HOUR, Some(&user));
+    store
+        .create(&rec)
+        .await
+        .expect("a 255-character user ID must be stored");
+    let loaded = store.load(&key).await.expect("load").expect("stored");
+    assert_eq!(
+        loaded.user.as_deref(),
+        Some(user.as_str()),
+        "the user ID was not kept"
+    );
+    if store.supports_user_index() {
+        let listed = store.sessions_of(&user).await.expect("sessions_of");
+        assert_eq!(
+            listed.len(),
+            1,
+            "the session of a 255-character user ID is not listed"
+        );
+        assert_eq!(
+            store
+                .delete_sessions_of(&user, None)
+                .await
+                .expect("delete_sessions_of"),
+            1
+        );
+    }
+    store.delete(&key).await.expect("delete");
+}
+
 /// Many independent sessions created, read and updated in parallel.
 pub async fn many_sessions_in_parallel<S: SessionStore>(store: S) {
     let manager = manager(store);

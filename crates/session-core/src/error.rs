@@ -63,6 +63,11 @@ pub enum SessionError {
     /// The key belongs to the session machinery (it starts with `_session_`).
     #[error("session key {0:?} is reserved")]
     ReservedKey(String),
+    /// [`Session::set_user`](crate::Session::set_user) was given an ID
+    /// that is empty, longer than [`MAX_USER_LEN`](crate::MAX_USER_LEN)
+    /// characters or contains a control character.
+    #[error("the user ID {0}")]
+    InvalidUser(&'static str),
     /// The session was destroyed earlier in this request.
     #[error("the session was destroyed and cannot be written")]
     Destroyed,

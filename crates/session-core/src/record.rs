@@ -38,7 +38,9 @@ pub struct Record {
     pub created_at: OffsetDateTime,
     /// The instant from which the record is expired and must no longer load.
     pub expires_at: OffsetDateTime,
-    /// The user the session is bound to, for stores with a user index.
+    /// The user the session is bound to, for stores with a user index:
+    /// 1 to [`MAX_USER_LEN`](crate::MAX_USER_LEN) characters, no control
+    /// characters (the manager never writes another).
     pub user: Option<String>,
 }
 

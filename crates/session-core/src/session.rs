@@ -49,6 +49,10 @@ use crate::{Expiry, ExpiryRules, SessionError, SessionId, StoreKey};
 
 /// Keys with this prefix belong to the session machinery.
 pub const RESERVED_PREFIX: &str = "_session_";
+/// The longest user ID [`Session::set_user`] accepts, in characters: what
+/// every store can index (the SQL stores' `user_key` column is
+/// `VARCHAR(255)`).
+pub const MAX_USER_LEN: usize = 255;
 const USER_KEY: &str = "_session_user";
 const FLASH_PREFIX: &str = "_session_flash.";
 
@@ -292,12 +296,27 @@ impl Session {
     /// Binds the session to a user, so the store's user index can list and
     /// end all of that user's sessions ("log out other devices").
     ///
+    /// A user ID is 1 to [`MAX_USER_LEN`] characters with no control
+    /// characters, so that every store keeps and indexes it the same way.
+    ///
+    /// ```
+    /// # use session_core::{Session, SessionError};
+    /// let session = Session::detached();
+    /// session.set_user("42")?;
+    /// assert_eq!(session.user().as_deref(), Some("42"));
+    /// assert!(matches!(session.set_user("a\0b"), Err(SessionError::InvalidUser(_))));
+    /// # Ok::<(), SessionError>(())
+    /// ```
+    ///
     /// # Errors
     ///
-    /// [`SessionError::Destroyed`] after [`destroy`](Self::destroy).
+    /// [`SessionError::InvalidUser`] for an empty, too long or control
+    /// character-bearing ID; [`SessionError::Destroyed`] after
+    /// [`destroy`](Self::destroy).
     pub fn set_user(&self, user: impl Into<String>) -> Result<(), SessionError> {
-        self.lock()
-            .write(USER_KEY, Some(Value::String(user.into())))
+        let user = user.into();
+        check_user(&user).map_err(SessionError::InvalidUser)?;
+        self.lock().write(USER_KEY, Some(Value::String(user)))
     }
 
     /// The user the session is bound to.
@@ -401,9 +420,11 @@ impl State {
         Expiry::from_value(self.data.get(EXPIRY_KEY))
     }
 
+    /// The user binding; one that `set_user` would refuse (stored data
+    /// edited by hand, say) counts as none.
     pub(crate) fn user(&self) -> Option<String> {
         match self.data.get(USER_KEY) {
-            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::String(s)) if check_user(s).is_ok() => Some(s.clone()),
             _ => None,
         }
     }
@@ -437,6 +458,19 @@ fn is_reserved(key: &str) -> bool {
     key.starts_with(RESERVED_PREFIX)
 }
 
+/// Why `user` cannot be a user ID, if it cannot.
+fn check_user(user: &str) -> Result<(), &'static str> {
+    if user.is_empty() {
+        Err("is empty")
+    } else if user.chars().nth(MAX_USER_LEN).is_some() {
+        Err("is longer than 255 characters")
+    } else if user.chars().any(char::is_control) {
+        Err("contains a control character")
+    } else {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -457,6 +491,33 @@ mod tests {
         assert_eq!(s.remove("n"), Some(json!(5)));
         assert_eq!(s.remove("n"), None);
         assert!(s.is_empty());
+    }
+
+    #[test]
+    fn user_ids_are_held_to_what_every_store_keeps() {
+        let s = Session::detached();
+        let longest = "😀".repeat(MAX_USER_LEN);
+        s.set_user(longest.as_str()).unwrap();
+        assert_eq!(s.user(), Some(longest.clone()));
+        for bad in [
+            String::new(),
+            format!("{longest}x"),
+            "a\0b".to_owned(),
+            "line\nbreak".to_owned(),
+        ] {
+            assert!(
+                matches!(s.set_user(bad.as_str()), Err(SessionError::InvalidUser(_))),
+                "{bad:?} was accepted"
+            );
+            assert_eq!(
+                s.user(),
+                Some(longest.clone()),
+                "a refused ID replaced the binding"
+            );
+        }
+        // A binding no one could set (stored data edited by hand) is none.
+        s.lock().data.insert(USER_KEY.into(), json!("a\0b"));
+        assert_eq!(s.user(), None);
     }
 
     #[test]

@@ -119,6 +119,7 @@ macro_rules! store_cases {
             cycle_id_retires_the_old_id,
             the_latest_expiry_round_trips,
             the_longest_user_id_round_trips,
+            a_large_record_round_trips,
             many_sessions_in_parallel,
             random_operations_follow_the_contract,
             random_requests_follow_the_session_rules,

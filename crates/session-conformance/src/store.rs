@@ -884,6 +884,28 @@ pub async fn the_longest_user_id_round_trips<S: SessionStore>(store: S) {
     store.delete(&key).await.expect("delete");
 }
 
+/// A session of 4 MiB of arbitrary bytes (far more than any session should
+/// hold) is created, updated and loaded back byte for byte.
+pub async fn a_large_record_round_trips<S: SessionStore>(store: S) {
+    let data: Vec<u8> = (0..4u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let key = fresh_key();
+    let rec = record(&key, &data, Duration::HOUR, None);
+    store.create(&rec).await.expect("create a 4 MiB record");
+    let loaded = store.load(&key).await.expect("load").expect("stored");
+    assert!(loaded.data == data, "a 4 MiB record came back changed");
+    let mut changed = data;
+    changed.reverse();
+    store
+        .update(&next(&rec, &changed), rec.version)
+        .await
+        .expect("update a 4 MiB record");
+    let loaded = store.load(&key).await.expect("load").expect("stored");
+    assert!(loaded.data == changed, "a 4 MiB update came back changed");
+    store.delete(&key).await.expect("delete");
+}
+
 /// Many independent sessions created, read and updated in parallel.
 pub async fn many_sessions_in_parallel<S: SessionStore>(store: S) {
     let manager = manager(store);

@@ -200,15 +200,30 @@ impl fmt::Display for SessionId {
 ///
 /// For native sessions it is the hex SHA-256 of the [`SessionId`]; it is safe
 /// to log and to show to the session's owner (for example in a list of their
-/// devices), because it cannot be turned back into a working cookie.
+/// devices), because it cannot be turned back into a working cookie. In
+/// Django mode it is Django's session key itself, which works as a
+/// password; so that a `{:?}` of a key or a [`Record`](crate::Record) never
+/// puts one in a log, `Debug` shows only the first 4 characters, as
+/// [`SessionId`]'s does (`Display` and [`as_str`](Self::as_str) give the
+/// whole key).
 ///
 /// ```
 /// use session_core::StoreKey;
-/// let key = StoreKey::new("ab12");
-/// assert_eq!(key.as_str(), "ab12");
+/// let key = StoreKey::new("abcdefgh12345678");
+/// assert_eq!(key.as_str(), "abcdefgh12345678");
+/// assert_eq!(format!("{key:?}"), "StoreKey(abcd…)");
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct StoreKey(String);
+
+impl fmt::Debug for StoreKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.char_indices().nth(4) {
+            Some((end, _)) => write!(f, "StoreKey({}…)", &self.0[..end]),
+            None => write!(f, "StoreKey({})", self.0),
+        }
+    }
+}
 
 impl StoreKey {
     /// Wraps a key read back from a store (for example a row's primary key).

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
-use session_core::{KeyRing, SessionManager, SessionStore};
+use session_core::{IdFormat, KeyRing, SessionManager, SessionStore};
 
 use crate::counting::CountingStore;
 
@@ -101,7 +101,8 @@ impl<S: SessionStore> Browser<S> {
     async fn send(&mut self, actions: Option<Vec<Action>>) {
         let _ = writeln!(
             self.log,
-            "  cookie {:?}: {actions:?}",
+            "  ({:?} IDs) cookie {:?}: {actions:?}",
+            self.manager.id_format(),
             self.cookie.is_some()
         );
         let writes = self.store.writes();
@@ -240,13 +241,20 @@ impl<S: SessionStore> Browser<S> {
 /// each checked against the session rules: a request sees what the
 /// previous ones left, a request that only reads sets no cookie and writes
 /// nothing, an empty session is never kept, and a retired ID never opens
-/// its session again.
+/// its session again. Half the sequences use Django-format IDs, which
+/// stores receive as they are rather than hashed.
 pub async fn random_requests_follow_the_session_rules<S: SessionStore>(store: S) {
     let seed = crate::seed();
     let mut rng = StdRng::seed_from_u64(seed);
     let store = CountingStore::new(Arc::new(store));
-    let manager = SessionManager::new(store.clone(), KeyRing::new([42u8; 32]).expect("a key"));
-    for _ in 0..SEQUENCES {
+    let managers = [IdFormat::Native, IdFormat::Django].map(|format| {
+        SessionManager::builder(store.clone(), KeyRing::new([42u8; 32]).expect("a key"))
+            .id_format(format)
+            .build()
+            .expect("a manager")
+    });
+    for sequence in 0..SEQUENCES {
+        let manager = &managers[sequence % managers.len()];
         let mut browser = Browser {
             manager: manager.clone(),
             store: store.clone(),

@@ -582,13 +582,6 @@ mod tests {
         assert_eq!(loads(&dumps(&data)).unwrap(), data);
     }
 
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
-
     /// `n` lists, each holding the next, written the way Python does.
     fn nested(n: usize) -> Vec<u8> {
         let mut bytes = vec![PROTO, 5];
@@ -603,20 +596,20 @@ mod tests {
         // Written by Python 3: `l = [1]; pickle.dumps({"a": l, "b": l}, 5)`.
         // The list is remembered while still empty and filled afterwards;
         // the reference to it must see the filled list.
-        let shared_list = hex("80059514000000000000007d94288c0161945d944b01618c0162946802752e");
+        let shared_list =
+            hex::decode("80059514000000000000007d94288c0161945d944b01618c0162946802752e").unwrap();
         assert_eq!(loads(&shared_list).unwrap(), json!({"a": [1], "b": [1]}));
         // `s = "shared"; pickle.dumps({"a": s, "b": s}, 5)`
         let shared_str =
-            hex("80059518000000000000007d94288c0161948c06736861726564948c0162946802752e");
+            hex::decode("80059518000000000000007d94288c0161948c06736861726564948c0162946802752e")
+                .unwrap();
         assert_eq!(
             loads(&shared_str).unwrap(),
             json!({"a": "shared", "b": "shared"})
         );
         // Protocol 2, with `BINPUT` memo entries and a tuple:
         // `pickle.dumps({"t": (1, 2), "d": {"x": [1, {"y": None}]}}, 2)`.
-        let proto2 = hex(
-            "80027d71002858010000007471014b014b0286710258010000006471037d710458010000007871055d7106284b017d710758010000007971084e736573752e",
-        );
+        let proto2 = hex::decode("80027d71002858010000007471014b014b0286710258010000006471037d710458010000007871055d7106284b017d710758010000007971084e736573752e").unwrap();
         assert_eq!(
             loads(&proto2).unwrap(),
             json!({"t": [1, 2], "d": {"x": [1, {"y": null}]}})
@@ -626,7 +619,7 @@ mod tests {
     #[test]
     fn a_list_that_contains_itself_is_refused() {
         // Python 3: `l = []; l.append(l); pickle.dumps(l, 5)`.
-        let cycle = hex("80059506000000000000005d946800612e");
+        let cycle = hex::decode("80059506000000000000005d946800612e").unwrap();
         let err = loads(&cycle).unwrap_err();
         assert!(err.to_string().contains("contains itself"), "{err}");
     }

@@ -176,15 +176,18 @@ pub struct SessionResponse {
 
 impl std::fmt::Debug for SessionResponse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let set_cookie = self.set_cookie.as_deref().map(|header| {
-            let pair = header.split(';').next().unwrap_or_default();
-            match pair.split_once('=') {
-                Some((name, value)) if !value.is_empty() => {
+        // A cookie that carries a value shows its name and attributes; a
+        // removal (no value) shows as it is.
+        let set_cookie = self
+            .set_cookie
+            .as_deref()
+            .map(|header| match self.cookie_pair() {
+                Some(pair) => {
+                    let name = pair.split_once('=').map_or(pair, |(name, _)| name);
                     format!("{name}=[redacted]{}", &header[pair.len()..])
                 }
-                _ => header.to_owned(),
-            }
-        });
+                None => header.to_owned(),
+            });
         f.debug_struct("SessionResponse")
             .field("set_cookie", &set_cookie)
             .field("vary_cookie", &self.vary_cookie)

@@ -87,16 +87,29 @@ type TheirsSigned = tower_sessions::SessionManagerLayer<
     tower_sessions::service::SignedCookie,
 >;
 
+/// Evaluates `$body` with `$service` bound to the service inside `$app`,
+/// whichever variant it is: each variant holds its own type, so the code
+/// is written once here and compiled once per variant. A second arm may
+/// give the bare router its own body.
+macro_rules! with_service {
+    ($app:expr, $service:ident => $body:expr) => {
+        with_service!($app, $service => $body, $service => $body)
+    };
+    ($app:expr, $service:ident => $body:expr, $router:ident => $router_body:expr) => {
+        match $app {
+            App::Router($router) => $router_body,
+            App::PassThrough($service) => $body,
+            App::Ours($service) => $body,
+            App::Theirs($service) => $body,
+            App::TheirsSigned($service) => $body,
+        }
+    };
+}
+
 impl App {
     /// Calls the app in-process.
     pub async fn call(&self, request: Request<Body>) -> Response {
-        let Ok(response) = match self {
-            App::Router(app) => app.clone().oneshot(request).await,
-            App::PassThrough(app) => app.clone().oneshot(request).await,
-            App::Ours(app) => app.clone().oneshot(request).await,
-            App::Theirs(app) => app.clone().oneshot(request).await,
-            App::TheirsSigned(app) => app.clone().oneshot(request).await,
-        };
+        let Ok(response) = with_service!(self, app => app.clone().oneshot(request).await);
         response
     }
 
@@ -123,40 +136,16 @@ impl App {
         assert_eq!(response.status(), 200);
     }
 
-    /// Serves the app on `listener` until the process ends.
+    /// Serves the app on `listener` until the process ends. A bare router
+    /// is served as itself, which lets axum prepare its routes once per
+    /// connection; a layer is served through `into_make_service`.
     pub async fn serve(self, listener: tokio::net::TcpListener) {
         use axum::ServiceExt;
-        let served = match self {
-            App::Router(app) => axum::serve(listener, app).await,
-            App::PassThrough(app) => {
-                axum::serve(
-                    listener,
-                    ServiceExt::<Request<Body>>::into_make_service(app),
-                )
-                .await
-            }
-            App::Ours(app) => {
-                axum::serve(
-                    listener,
-                    ServiceExt::<Request<Body>>::into_make_service(app),
-                )
-                .await
-            }
-            App::Theirs(app) => {
-                axum::serve(
-                    listener,
-                    ServiceExt::<Request<Body>>::into_make_service(app),
-                )
-                .await
-            }
-            App::TheirsSigned(app) => {
-                axum::serve(
-                    listener,
-                    ServiceExt::<Request<Body>>::into_make_service(app),
-                )
-                .await
-            }
-        };
+        let served = with_service!(
+            self,
+            app => axum::serve(listener, ServiceExt::<Request<Body>>::into_make_service(app)).await,
+            router => axum::serve(listener, router).await
+        );
         served.expect("the server failed");
     }
 }

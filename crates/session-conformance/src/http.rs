@@ -229,6 +229,14 @@ impl Browser {
     }
 }
 
+/// What `GET /api/session` answers a browser that sends only `cookie`
+/// (`name=value`): `{}` once the server no longer honours it.
+async fn seen_with(target: &Target, cookie: &str) -> Value {
+    let mut browser = Browser::new(target);
+    browser.set_cookie_raw(cookie);
+    browser.get("/api/session").await.json
+}
+
 fn writes(target: &Target) -> Option<usize> {
     target.writes.as_ref().map(|w| w())
 }
@@ -387,10 +395,8 @@ pub async fn logout_deletes_the_cookie(target: &Target) {
         "logout must delete the cookie: {:?}",
         a.set_cookies
     );
-    let mut replay = Browser::new(target);
-    replay.set_cookie_raw(&old);
     assert_eq!(
-        replay.get("/api/session").await.json,
+        seen_with(target, &old).await,
         json!({}),
         "the logged-out cookie still works"
     );
@@ -414,10 +420,8 @@ pub async fn login_rotates_the_id(target: &Target) {
         a.json,
         json!({"cart": ["apple"], "user_id": 123, "username": "john_doe"})
     );
-    let mut old = Browser::new(target);
-    old.set_cookie_raw(&before);
     assert_eq!(
-        old.get("/api/session").await.json,
+        seen_with(target, &before).await,
         json!({}),
         "the pre-login ID still opens the session"
     );
@@ -492,10 +496,8 @@ pub async fn expiry_is_honoured(target: &Target) {
     );
     let cookie = b.session_cookie().expect("a session");
     tokio::time::sleep(Duration::from_millis(2200)).await;
-    let mut replay = Browser::new(target);
-    replay.set_cookie_raw(&cookie);
     assert_eq!(
-        replay.get("/api/session").await.json,
+        seen_with(target, &cookie).await,
         json!({}),
         "an expired session still loads"
     );
@@ -561,10 +563,8 @@ pub async fn logout_during_a_slow_write_stays_logged_out(target: &Target) {
         "the slow write must not keep the session: {:?}",
         late.set_cookies
     );
-    let mut replay = Browser::new(target);
-    replay.set_cookie_raw(&cookie);
     assert_eq!(
-        replay.get("/api/session").await.json,
+        seen_with(target, &cookie).await,
         json!({}),
         "the slow write resurrected the session"
     );
@@ -838,11 +838,9 @@ pub async fn random_requests_match_a_model_of_the_session(target: &Target) {
             );
         }
         if let Some(old) = retired.last() {
-            let mut other = Browser::new(target);
-            other.set_cookie_raw(old);
-            let seen = other.get("/api/session").await;
-            if seen.json != json!({}) {
-                fail(&log, format!("a retired cookie opened {}", seen.text));
+            let seen = seen_with(target, old).await;
+            if seen != json!({}) {
+                fail(&log, format!("a retired cookie opened {seen}"));
             }
         }
     }

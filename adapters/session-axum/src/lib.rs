@@ -41,7 +41,15 @@
 //! the layer does: on loopback that costs more than this layer itself on a
 //! route that ignores the session (figures in the repository's
 //! `BENCHMARKS.md`). Wrapping the whole router with [`Layer::layer`]
-//! (re-exported here) avoids it and behaves the same:
+//! (re-exported here) avoids it and behaves the same.
+//!
+//! Give the router its state first ([`Router::with_state`], with `()`
+//! when it has none). `axum::serve` does that for a bare router once per
+//! connection, turning each handler into a ready route; a router inside a
+//! layer is called as it is, and would turn the handler into a route again
+//! on every request (an allocation and about 180 instructions each time):
+//!
+//! [`Router::with_state`]: axum::Router::with_state
 //!
 //! ```no_run
 //! use axum::{Router, ServiceExt, extract::Request, routing::get};
@@ -51,7 +59,8 @@
 //! # async fn counter(session: Session) -> String { String::new() }
 //! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let manager = SessionManager::new(MemoryStore::new(), KeyRing::new([1u8; 32])?);
-//! let app = SessionLayer::new(manager).layer(Router::new().route("/", get(counter)));
+//! let router = Router::new().route("/", get(counter)).with_state(());
+//! let app = SessionLayer::new(manager).layer(router);
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
 //! axum::serve(listener, ServiceExt::<Request>::into_make_service(app)).await?;
 //! # Ok(()) }

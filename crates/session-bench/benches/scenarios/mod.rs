@@ -152,6 +152,8 @@ impl App {
 
 /// The routes of one app: `/` ignores, reads or writes the session, and
 /// `/init` stores a counter so that each client starts with a session.
+/// The router comes with its handlers already turned into routes, as
+/// `session-axum`'s docs advise for a router wrapped in a layer.
 fn routes(what: usize, sessions: Sessions) -> Router {
     let ours_init = get(|s: Session| async move {
         s.insert("counter", 0u64).unwrap();
@@ -162,7 +164,7 @@ fn routes(what: usize, sessions: Sessions) -> Router {
         "ok"
     });
     let ignore = get(|| async { "ok" });
-    match (sessions, what) {
+    let router = match (sessions, what) {
         (Sessions::None, _) => Router::new().route("/", ignore).route(
             "/init",
             get(|| async { ([(http::header::SET_COOKIE, stand_in_cookie())], "ok") }),
@@ -209,7 +211,11 @@ fn routes(what: usize, sessions: Sessions) -> Router {
                 }),
             )
             .route("/init", theirs_init),
-    }
+    };
+    // Each handler turned into a ready route once, here: what
+    // `axum::serve` does per connection for a bare router, and what a
+    // router inside a layer would otherwise do again on every request.
+    router.with_state(())
 }
 
 const IGNORE: usize = 0;

@@ -38,6 +38,10 @@ pub const THEIRS_AROUND: [usize; 3] = [12, 13, 14];
 /// Indexes of tower-sessions' three apps around the router, signing their
 /// cookies (HMAC-SHA256), as ours always do.
 pub const THEIRS_SIGNED_AROUND: [usize; 3] = [15, 16, 17];
+/// Index of a second bare app, the same code as [`BARE`] on a server of
+/// its own: how far two identical apps measure apart, the floor under
+/// which a difference from the bare handler means nothing.
+pub const BARE_AGAIN: usize = 18;
 
 fn ours() -> SessionLayer {
     let manager = SessionManager::builder(
@@ -274,6 +278,10 @@ pub fn scenarios() -> Vec<(String, App)> {
             App::TheirsSigned(theirs_signed().layer(routes(i, Sessions::Theirs))),
         ));
     }
+    apps.push((
+        "bare handler again, a second server".to_owned(),
+        App::Router(routes(0, Sessions::None)),
+    ));
     apps
 }
 

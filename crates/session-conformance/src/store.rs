@@ -42,6 +42,38 @@ fn next(record: &Record, data: &[u8]) -> Record {
     }
 }
 
+/// A record (or its absence) in full, data included, for a failure
+/// message: `Record`'s own `Debug` shows only the data's length, which
+/// would hide the difference between two records of the same size.
+pub(crate) fn shown(record: Option<&Record>) -> String {
+    const SHOWN: usize = 200;
+    let Some(r) = record else {
+        return "no record".to_owned();
+    };
+    let data = r.data.get(..SHOWN).unwrap_or(&r.data).escape_ascii();
+    let more = if r.data.len() > SHOWN { "…" } else { "" };
+    format!(
+        "{{ key: {}, data: b\"{data}{more}\" ({} bytes), version: {}, created_at: {}, \
+         expires_at: {}, user: {:?} }}",
+        r.key,
+        r.data.len(),
+        r.version,
+        r.created_at,
+        r.expires_at,
+        r.user
+    )
+}
+
+/// Panics with `what` and both records in full unless they are equal.
+fn assert_same(got: Option<&Record>, want: Option<&Record>, what: &str) {
+    assert!(
+        got == want,
+        "{what}\n got: {}\nwant: {}",
+        shown(got),
+        shown(want)
+    );
+}
+
 fn manager(store: impl SessionStore) -> SessionManager {
     SessionManager::new(store, KeyRing::new([42u8; 32]).expect("a 32-byte key"))
 }
@@ -87,18 +119,20 @@ pub async fn create_then_load_gives_back_the_same_record<S: SessionStore>(store:
         .await
         .expect("load")
         .expect("the created record must load");
-    assert_eq!(
-        loaded, rec,
-        "load must give back exactly what create stored"
+    assert_same(
+        Some(&loaded),
+        Some(&rec),
+        "load must give back exactly what create stored",
     );
     let anonymous = record(&fresh_key(), b"{}", Duration::hours(1), None);
     store
         .create(&anonymous)
         .await
         .expect("create without a user");
-    assert_eq!(
-        store.load(&anonymous.key).await.expect("load"),
-        Some(anonymous)
+    assert_same(
+        store.load(&anonymous.key).await.expect("load").as_ref(),
+        Some(&anonymous),
+        "a record without a user must load as created",
     );
 }
 
@@ -117,9 +151,10 @@ pub async fn create_refuses_a_duplicate_and_keeps_the_original<S: SessionStore>(
         .await
         .expect("load")
         .expect("original still there");
-    assert_eq!(
-        loaded, original,
-        "a refused create must not change the stored record"
+    assert_same(
+        Some(&loaded),
+        Some(&original),
+        "a refused create must not change the stored record",
     );
 }
 
@@ -153,7 +188,11 @@ pub async fn update_with_the_expected_version_replaces<S: SessionStore>(store: S
         .update(&v2, 1)
         .await
         .expect("update with the right version");
-    assert_eq!(store.load(&key).await.expect("load"), Some(v2.clone()));
+    assert_same(
+        store.load(&key).await.expect("load").as_ref(),
+        Some(&v2),
+        "load must give back what the update stored",
+    );
     let v3 = next(&v2, b"three");
     store.update(&v3, 2).await.expect("second update");
     assert_eq!(
@@ -178,10 +217,10 @@ pub async fn update_with_a_stale_version_conflicts<S: SessionStore>(store: S) {
             ),
         }
     }
-    assert_eq!(
-        store.load(&key).await.expect("load"),
-        Some(v2),
-        "a conflicting update changed the record"
+    assert_same(
+        store.load(&key).await.expect("load").as_ref(),
+        Some(&v2),
+        "a conflicting update changed the record",
     );
 }
 
@@ -936,5 +975,43 @@ pub async fn many_sessions_in_parallel<S: SessionStore>(store: S) {
     }
     while let Some(done) = tasks.join_next().await {
         done.expect("task");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_comparison_shows_both_records_data() {
+        let key = fresh_key();
+        let got = record(&key, b"original", Duration::hours(1), None);
+        let want = record(&key, b"intruder", Duration::hours(1), None);
+        let message = std::panic::catch_unwind(|| assert_same(Some(&got), Some(&want), "differ"))
+            .expect_err("records with different data must not pass")
+            .downcast::<String>()
+            .expect("a formatted message");
+        assert!(message.starts_with("differ\n"), "{message}");
+        assert!(
+            message.contains(r#"data: b"original" (8 bytes)"#),
+            "{message}"
+        );
+        assert!(
+            message.contains(r#"data: b"intruder" (8 bytes)"#),
+            "{message}"
+        );
+        assert_same(Some(&got), Some(&got.clone()), "equal records pass");
+    }
+
+    #[test]
+    fn long_data_is_cut_and_bytes_are_escaped() {
+        let mut data = vec![b'a'; 300];
+        data[0] = 0;
+        let shown = shown(Some(&record(&fresh_key(), &data, Duration::hours(1), None)));
+        assert!(
+            shown.contains(&format!("b\"\\x00{}…\" (300 bytes)", "a".repeat(199))),
+            "{shown}"
+        );
+        assert_eq!(super::shown(None), "no record");
     }
 }

@@ -232,7 +232,14 @@ impl Sequence {
             Ok(got) if got.as_ref() == self.model.get(&k) => {}
             got => self.fail(
                 seed,
-                format!("load of key {k} gave {got:?}, not {:?}", self.model.get(&k)),
+                match got {
+                    Ok(got) => format!(
+                        "load of key {k} gave {}, not {}",
+                        crate::store::shown(got.as_ref()),
+                        crate::store::shown(self.model.get(&k))
+                    ),
+                    Err(e) => format!("load of key {k} failed: {e}"),
+                },
             ),
         }
     }

@@ -1,5 +1,7 @@
 //! What a store persists for one session.
 
+use std::fmt;
+
 use time::OffsetDateTime;
 
 use crate::StoreKey;
@@ -26,7 +28,29 @@ use crate::StoreKey;
 /// assert!(record.is_live_at(now));
 /// assert!(!record.is_live_at(now + Duration::days(14)));
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// `Debug` shows the data's length, not its bytes: sessions hold what
+/// applications keep from one request to the next (CSRF and OAuth state,
+/// tokens, personal details), and a record printed by a store's log line
+/// or a `tracing` span must not copy that into the logs. Its key is
+/// redacted too (see [`StoreKey`]).
+///
+/// ```
+/// # use session_core::{Record, StoreKey};
+/// # use time::OffsetDateTime;
+/// let record = Record {
+///     key: StoreKey::new("0f".repeat(32)),
+///     data: br#"{"oauth_token":"secret"}"#.to_vec(),
+///     version: 1,
+///     created_at: OffsetDateTime::UNIX_EPOCH,
+///     expires_at: OffsetDateTime::UNIX_EPOCH,
+///     user: None,
+/// };
+/// let shown = format!("{record:?}");
+/// assert!(shown.contains("data: 24 bytes"));
+/// assert!(!shown.contains("secret"));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
 pub struct Record {
     /// The key the record is filed under (see [`SessionId::store_key`](crate::SessionId::store_key)).
     pub key: StoreKey,
@@ -42,6 +66,19 @@ pub struct Record {
     /// 1 to [`MAX_USER_LEN`](crate::MAX_USER_LEN) characters, no control
     /// characters (the manager never writes another).
     pub user: Option<String>,
+}
+
+impl fmt::Debug for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Record")
+            .field("key", &self.key)
+            .field("data", &format_args!("{} bytes", self.data.len()))
+            .field("version", &self.version)
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .field("user", &self.user)
+            .finish()
+    }
 }
 
 impl Record {

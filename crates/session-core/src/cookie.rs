@@ -23,9 +23,28 @@ use crate::ConfigError;
 
 /// Cookies with a longer value are rejected before any other check (browsers
 /// cap a whole cookie at 4096 bytes).
+///
+/// ```
+/// # use session_core::{KeyRing, MAX_COOKIE_VALUE_LEN, SessionManager};
+/// # use session_store_memory::MemoryStore;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let manager = SessionManager::new(MemoryStore::new(), KeyRing::new([7u8; 32])?);
+/// let huge = format!("session={}", "a".repeat(MAX_COOKIE_VALUE_LEN + 1));
+/// let session = manager.request([huge.as_str()]).load().await?;
+/// assert!(session.is_empty(), "an oversized cookie opens a fresh session");
+/// # Ok(()) }
+/// ```
 pub const MAX_COOKIE_VALUE_LEN: usize = 4096;
 
 /// Attributes of the session cookie.
+///
+/// ```
+/// # use session_core::{CookieConfig, SameSite};
+/// let cookie = CookieConfig::new("__Host-session").same_site(SameSite::Strict);
+/// assert!(cookie.validate().is_ok());
+/// assert!(CookieConfig::new("__Host-session").secure(false).validate().is_err());
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CookieConfig {
     pub(crate) name: String,
@@ -45,6 +64,14 @@ impl Default for CookieConfig {
 
 impl CookieConfig {
     /// A cookie called `name`, with `HttpOnly`, `Secure`, `SameSite=Lax` and `Path=/`.
+    ///
+    /// ```
+    /// # use session_core::CookieConfig;
+    /// let cookie = CookieConfig::new("sid");
+    /// assert_eq!(cookie.name(), "sid");
+    /// assert!(cookie.is_secure());
+    /// assert_eq!(cookie, CookieConfig::new("sid").http_only(true).secure(true).path("/"));
+    /// ```
     pub fn new(name: impl Into<String>) -> Self {
         CookieConfig {
             name: name.into(),
@@ -57,12 +84,26 @@ impl CookieConfig {
     }
 
     /// Sets the `Domain` attribute (default: none, so only the exact host gets it).
+    ///
+    /// ```
+    /// # use session_core::CookieConfig;
+    /// assert!(CookieConfig::new("sid").domain("example.com").validate().is_ok());
+    /// assert!(CookieConfig::new("sid").domain("a;b").validate().is_err());
+    /// // `__Host-` cookies must not name a domain.
+    /// assert!(CookieConfig::new("__Host-sid").domain("example.com").validate().is_err());
+    /// ```
     pub fn domain(mut self, domain: impl Into<String>) -> Self {
         self.domain = Some(domain.into());
         self
     }
 
     /// Sets the `Path` attribute (default `/`).
+    ///
+    /// ```
+    /// # use session_core::CookieConfig;
+    /// assert!(CookieConfig::new("sid").path("/app").validate().is_ok());
+    /// assert!(CookieConfig::new("sid").path("app").validate().is_err());
+    /// ```
     pub fn path(mut self, path: impl Into<String>) -> Self {
         self.path = path.into();
         self
@@ -70,29 +111,60 @@ impl CookieConfig {
 
     /// Sets `Secure` (default `true`). Turn it off only for plain-HTTP
     /// development servers.
+    ///
+    /// ```
+    /// # use session_core::CookieConfig;
+    /// let dev = CookieConfig::new("sid").secure(false);
+    /// assert!(!dev.is_secure());
+    /// ```
     pub fn secure(mut self, secure: bool) -> Self {
         self.secure = secure;
         self
     }
 
     /// Sets `HttpOnly` (default `true`), which keeps the cookie away from scripts.
+    ///
+    /// ```
+    /// # use session_core::CookieConfig;
+    /// let readable = CookieConfig::new("sid").http_only(false);
+    /// assert_ne!(readable, CookieConfig::new("sid"));
+    /// ```
     pub fn http_only(mut self, http_only: bool) -> Self {
         self.http_only = http_only;
         self
     }
 
     /// Sets `SameSite` (default `Lax`).
+    ///
+    /// ```
+    /// # use session_core::{CookieConfig, SameSite};
+    /// assert!(CookieConfig::new("sid").same_site(SameSite::Strict).validate().is_ok());
+    /// // SameSite=None needs Secure.
+    /// let none = CookieConfig::new("sid").same_site(SameSite::None);
+    /// assert!(none.clone().validate().is_ok());
+    /// assert!(none.secure(false).validate().is_err());
+    /// ```
     pub fn same_site(mut self, same_site: SameSite) -> Self {
         self.same_site = same_site;
         self
     }
 
     /// The cookie's name.
+    ///
+    /// ```
+    /// # use session_core::CookieConfig;
+    /// assert_eq!(CookieConfig::default().name(), "session");
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// Whether the cookie is sent with `Secure`.
+    ///
+    /// ```
+    /// # use session_core::CookieConfig;
+    /// assert!(CookieConfig::default().is_secure());
+    /// ```
     pub fn is_secure(&self) -> bool {
         self.secure
     }
@@ -105,6 +177,16 @@ impl CookieConfig {
     /// [`ConfigError::CookiePrefix`] when a prefix's requirements are not met,
     /// [`ConfigError::CookieAttribute`] for `SameSite=None` without `Secure`
     /// or a path or domain that would break the header.
+    ///
+    /// ```
+    /// # use session_core::{ConfigError, CookieConfig};
+    /// assert!(CookieConfig::new("sid").validate().is_ok());
+    /// assert!(matches!(CookieConfig::new("s;d").validate(), Err(ConfigError::CookieName(_))));
+    /// assert!(matches!(
+    ///     CookieConfig::new("__Secure-sid").secure(false).validate(),
+    ///     Err(ConfigError::CookiePrefix(..))
+    /// ));
+    /// ```
     pub fn validate(&self) -> Result<(), ConfigError> {
         let token = |c: u8| c.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&c);
         if self.name.is_empty() || !self.name.bytes().all(token) {

@@ -37,6 +37,14 @@ use time::{Duration, OffsetDateTime, PrimitiveDateTime, UtcOffset};
 pub(crate) const EXPIRY_KEY: &str = "_session_expiry";
 
 /// A per-session expiry override, as Django's `set_expiry` takes it.
+///
+/// ```
+/// # use session_core::{Expiry, Session};
+/// # use time::Duration;
+/// let session = Session::detached();
+/// session.set_expiry(Expiry::AfterIdle(Duration::ZERO)); // Django's set_expiry(0)
+/// assert_eq!(session.expiry(), Expiry::BrowserClose);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Expiry {
     /// Back to the manager's rules (Django: `set_expiry(None)`).
@@ -113,6 +121,13 @@ fn later(at: OffsetDateTime, d: Duration) -> OffsetDateTime {
 }
 
 /// The manager-wide expiry rules. See the [module docs](self).
+///
+/// ```
+/// # use session_core::ExpiryRules;
+/// # use time::Duration;
+/// let rules = ExpiryRules::default();
+/// assert_eq!(rules.idle(), Duration::days(14));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ExpiryRules {
     pub(crate) idle: Duration,
@@ -136,12 +151,26 @@ impl Default for ExpiryRules {
 
 impl ExpiryRules {
     /// How long an unused session lives (default 14 days).
+    ///
+    /// ```
+    /// # use session_core::ExpiryRules;
+    /// # use time::Duration;
+    /// let rules = ExpiryRules::default().idle_timeout(Duration::hours(2));
+    /// assert_eq!(rules.idle(), Duration::hours(2));
+    /// ```
     pub fn idle_timeout(mut self, idle: Duration) -> Self {
         self.idle = idle;
         self
     }
 
     /// The longest any session lives, however active (default: unlimited).
+    ///
+    /// ```
+    /// # use session_core::ExpiryRules;
+    /// # use time::Duration;
+    /// let rules = ExpiryRules::default().absolute_lifetime(Duration::days(1));
+    /// assert_ne!(rules, ExpiryRules::default());
+    /// ```
     pub fn absolute_lifetime(mut self, lifetime: Duration) -> Self {
         self.absolute = Some(lifetime);
         self
@@ -149,6 +178,21 @@ impl ExpiryRules {
 
     /// Makes browser-session cookies the default (Django's
     /// `SESSION_EXPIRE_AT_BROWSER_CLOSE`).
+    ///
+    /// ```
+    /// # use session_core::{ExpiryRules, KeyRing, SessionManager};
+    /// # use session_store_memory::MemoryStore;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let manager = SessionManager::builder(MemoryStore::new(), KeyRing::new([7u8; 32])?)
+    ///     .expiry(ExpiryRules::default().browser_session(true))
+    ///     .build()?;
+    /// let request = manager.request(None);
+    /// request.load().await?.insert("n", 1)?;
+    /// let set_cookie = request.finish(200).await?.set_cookie.expect("a new session");
+    /// assert!(!set_cookie.contains("Max-Age"), "{set_cookie}");
+    /// # Ok(()) }
+    /// ```
     pub fn browser_session(mut self, yes: bool) -> Self {
         self.browser_session = yes;
         self
@@ -156,12 +200,25 @@ impl ExpiryRules {
 
     /// How stale a session's expiry may get before a read extends it (default
     /// one minute). Zero extends it on every request.
+    ///
+    /// ```
+    /// # use session_core::ExpiryRules;
+    /// # use time::Duration;
+    /// let every_request = ExpiryRules::default().touch_interval(Duration::ZERO);
+    /// assert_ne!(every_request, ExpiryRules::default());
+    /// ```
     pub fn touch_interval(mut self, interval: Duration) -> Self {
         self.touch_interval = interval;
         self
     }
 
     /// The idle timeout.
+    ///
+    /// ```
+    /// # use session_core::ExpiryRules;
+    /// # use time::Duration;
+    /// assert_eq!(ExpiryRules::default().idle(), Duration::days(14));
+    /// ```
     pub fn idle(&self) -> Duration {
         self.idle
     }

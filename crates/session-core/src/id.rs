@@ -56,6 +56,14 @@ pub enum IdFormat {
 ///
 /// Its `Debug` and `Display` forms show only a short prefix, so a log line
 /// never carries a live ID. Comparison is constant-time.
+///
+/// ```
+/// # use session_core::SessionId;
+/// let id = SessionId::generate();
+/// assert_eq!(id.expose().len(), 43);
+/// assert_eq!(format!("{id:?}").len(), "SessionId(abcd…)".len()); // a prefix only
+/// assert_eq!(SessionId::parse(id.expose()), Some(id.clone()));
+/// ```
 #[derive(Clone, Eq)]
 pub struct SessionId {
     value: String,
@@ -80,6 +88,13 @@ impl SessionId {
     ///
     /// Only if the operating system cannot provide random bytes at all, in
     /// which case no safe session can be issued.
+    ///
+    /// ```
+    /// # use session_core::{IdFormat, SessionId};
+    /// let key = SessionId::generate_in(IdFormat::Django);
+    /// assert_eq!(key.expose().len(), 32);
+    /// assert!(key.expose().bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+    /// ```
     pub fn generate_in(format: IdFormat) -> Self {
         let value = match format {
             IdFormat::Native => {
@@ -107,6 +122,14 @@ impl SessionId {
     }
 
     /// Parses a native ID: exactly 43 base64url characters that decode to 32 bytes.
+    ///
+    /// ```
+    /// # use session_core::SessionId;
+    /// let id = SessionId::generate();
+    /// assert!(SessionId::parse(id.expose()).is_some());
+    /// assert!(SessionId::parse("../../etc/passwd").is_none());
+    /// assert!(SessionId::parse(&"A".repeat(44)).is_none());
+    /// ```
     pub fn parse(s: &str) -> Option<Self> {
         Self::parse_in(IdFormat::Native, s)
     }
@@ -143,11 +166,23 @@ impl SessionId {
     }
 
     /// The format of this ID.
+    ///
+    /// ```
+    /// # use session_core::{IdFormat, SessionId};
+    /// assert_eq!(SessionId::generate().format(), IdFormat::Native);
+    /// ```
     pub fn format(&self) -> IdFormat {
         self.format
     }
 
     /// The full ID, for writing into a cookie. Never log it.
+    ///
+    /// ```
+    /// # use session_core::SessionId;
+    /// let id = SessionId::generate();
+    /// let cookie_value = id.expose();
+    /// assert_eq!(SessionId::parse(cookie_value), Some(id.clone()));
+    /// ```
     pub fn expose(&self) -> &str {
         &self.value
     }
@@ -169,6 +204,15 @@ impl SessionId {
     ///
     /// Native IDs are hashed (lowercase hex of SHA-256); Django keys are
     /// stored raw, because Django's own table is keyed that way.
+    ///
+    /// ```
+    /// # use session_core::{IdFormat, SessionId};
+    /// let id = SessionId::generate();
+    /// assert_eq!(id.store_key().as_str().len(), 64); // hex SHA-256, not the ID
+    /// assert_ne!(id.store_key().as_str(), id.expose());
+    /// let django = SessionId::parse_in(IdFormat::Django, "abcdefghijklmnopqrstuvwxyz012345").unwrap();
+    /// assert_eq!(django.store_key().as_str(), django.expose());
+    /// ```
     pub fn store_key(&self) -> StoreKey {
         match self.format {
             IdFormat::Native => StoreKey(hex(&Sha256::digest(self.value.as_bytes()))),
@@ -230,11 +274,22 @@ impl StoreKey {
     ///
     /// Stores must treat keys as opaque: they are ASCII (`[0-9a-f]` for
     /// native sessions, `[a-z0-9]` in Django mode) and at most 64 bytes long.
+    ///
+    /// ```
+    /// # use session_core::StoreKey;
+    /// let key = StoreKey::new("0f".repeat(32));
+    /// assert_eq!(key.to_string(), "0f".repeat(32));
+    /// ```
     pub fn new(key: impl Into<String>) -> Self {
         StoreKey(key.into())
     }
 
     /// The key as text.
+    ///
+    /// ```
+    /// # use session_core::StoreKey;
+    /// assert_eq!(StoreKey::new("ab12").as_str(), "ab12");
+    /// ```
     pub fn as_str(&self) -> &str {
         &self.0
     }

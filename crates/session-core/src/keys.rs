@@ -36,6 +36,12 @@ use crate::ConfigError;
 type HmacSha256 = Hmac<Sha256>;
 
 /// The shortest secret accepted, in bytes.
+///
+/// ```
+/// # use session_core::{ConfigError, KeyRing, MIN_SECRET_LEN};
+/// assert!(KeyRing::new([1u8; MIN_SECRET_LEN]).is_ok());
+/// assert!(matches!(KeyRing::new([1u8; MIN_SECRET_LEN - 1]), Err(ConfigError::KeyTooShort { .. })));
+/// ```
 pub const MIN_SECRET_LEN: usize = 32;
 
 /// The label that binds derived keys to session cookie signatures.
@@ -45,6 +51,14 @@ const COOKIE_SIGNING_PURPOSE: &[u8] = b"session-core/v1/cookie-signature";
 pub(crate) const TAG_LEN: usize = 43;
 
 /// The secrets that sign and verify session cookies. See the [module docs](self).
+///
+/// ```
+/// # use session_core::KeyRing;
+/// let ring = KeyRing::with_fallbacks(b"the new secret, thirty-two bytes+", [b"the old secret, thirty-two bytes++"])?;
+/// assert_eq!(ring.len(), 2);
+/// assert_eq!(format!("{ring:?}"), "KeyRing { keys: 2, .. }"); // never the secrets
+/// # Ok::<(), session_core::ConfigError>(())
+/// ```
 #[derive(Clone)]
 pub struct KeyRing {
     /// HMAC states keyed with the derived signing keys (the key schedule is
@@ -53,6 +67,15 @@ pub struct KeyRing {
 }
 
 /// Which key of a ring verified a signature.
+///
+/// ```
+/// # use session_core::{KeyRing, Verified};
+/// let old = KeyRing::new([1u8; 32])?;
+/// let tag = old.sign("session", "an-id");
+/// let rotated = KeyRing::with_fallbacks([2u8; 32], [[1u8; 32]])?;
+/// assert_eq!(rotated.verify("session", "an-id", &tag), Some(Verified::Fallback));
+/// # Ok::<(), session_core::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verified {
     /// The current key.
@@ -67,6 +90,14 @@ impl KeyRing {
     /// # Errors
     ///
     /// [`ConfigError::KeyTooShort`] if the secret has fewer than 32 bytes.
+    ///
+    /// ```
+    /// # use session_core::KeyRing;
+    /// let ring = KeyRing::new(b"a secret of at least thirty-two bytes!!")?;
+    /// assert_eq!(ring.len(), 1);
+    /// assert!(KeyRing::new("too short").is_err());
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
         Self::with_fallbacks(secret, std::iter::empty::<&[u8]>())
     }
@@ -77,6 +108,17 @@ impl KeyRing {
     /// # Errors
     ///
     /// [`ConfigError::KeyTooShort`] if any secret has fewer than 32 bytes.
+    ///
+    /// ```
+    /// # use session_core::{KeyRing, Verified};
+    /// let before = KeyRing::new([1u8; 32])?;
+    /// let tag = before.sign("session", "an-id");
+    /// // Rotate: a new current key, the old one kept to verify.
+    /// let after = KeyRing::with_fallbacks([2u8; 32], [[1u8; 32]])?;
+    /// assert_eq!(after.verify("session", "an-id", &tag), Some(Verified::Fallback));
+    /// assert_eq!(after.verify("session", "an-id", &after.sign("session", "an-id")), Some(Verified::Current));
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn with_fallbacks<I>(current: impl AsRef<[u8]>, fallbacks: I) -> Result<Self, ConfigError>
     where
         I: IntoIterator,
@@ -90,11 +132,23 @@ impl KeyRing {
     }
 
     /// How many keys the ring holds (the current one included).
+    ///
+    /// ```
+    /// # use session_core::KeyRing;
+    /// assert_eq!(KeyRing::with_fallbacks([2u8; 32], [[1u8; 32]])?.len(), 2);
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.keys.len()
     }
 
     /// Always `false`: a ring holds at least its current key.
+    ///
+    /// ```
+    /// # use session_core::KeyRing;
+    /// assert!(!KeyRing::new([1u8; 32])?.is_empty());
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         false
     }
@@ -128,6 +182,16 @@ impl KeyRing {
 
     /// Checks `tag` against every key of the ring, in constant time per key;
     /// says which key verified it, or `None` when none did.
+    ///
+    /// ```
+    /// # use session_core::{KeyRing, Verified};
+    /// let ring = KeyRing::new([9u8; 32])?;
+    /// let tag = ring.sign("session", "some-id");
+    /// assert_eq!(ring.verify("session", "some-id", &tag), Some(Verified::Current));
+    /// assert_eq!(ring.verify("session", "other-id", &tag), None);
+    /// assert_eq!(ring.verify("session", "some-id", "not a tag"), None);
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn verify(&self, cookie_name: &str, value: &str, tag: &str) -> Option<Verified> {
         if tag.len() != TAG_LEN {
             return None;

@@ -48,15 +48,38 @@ use crate::expiry::EXPIRY_KEY;
 use crate::{Expiry, ExpiryRules, SessionError, SessionId, StoreKey};
 
 /// Keys with this prefix belong to the session machinery.
+///
+/// ```
+/// # use session_core::{RESERVED_PREFIX, Session, SessionError};
+/// let session = Session::detached();
+/// let key = format!("{RESERVED_PREFIX}user");
+/// assert!(matches!(session.insert(&key, 1), Err(SessionError::ReservedKey(_))));
+/// ```
 pub const RESERVED_PREFIX: &str = "_session_";
 /// The longest user ID [`Session::set_user`] accepts, in characters: what
 /// every store can index (the SQL stores' `user_key` column is
 /// `VARCHAR(255)`).
+///
+/// ```
+/// # use session_core::{MAX_USER_LEN, Session};
+/// let session = Session::detached();
+/// assert!(session.set_user("é".repeat(MAX_USER_LEN)).is_ok());
+/// assert!(session.set_user("é".repeat(MAX_USER_LEN + 1)).is_err());
+/// ```
 pub const MAX_USER_LEN: usize = 255;
 const USER_KEY: &str = "_session_user";
 const FLASH_PREFIX: &str = "_session_flash.";
 
 /// The server-side data of one visitor. See the [module docs](self).
+///
+/// ```
+/// # use session_core::{Session, SessionError};
+/// let session = Session::detached();
+/// let clone = session.clone(); // shares the same data
+/// clone.insert("user_id", 123)?;
+/// assert_eq!(session.get::<u64>("user_id")?, Some(123));
+/// # Ok::<(), SessionError>(())
+/// ```
 #[derive(Clone)]
 pub struct Session {
     state: Arc<Mutex<State>>,
@@ -107,6 +130,13 @@ impl Session {
 
     /// A new, empty session that belongs to no request or store: for tests
     /// and for code that builds session data before it has a request.
+    ///
+    /// ```
+    /// # use session_core::Session;
+    /// let session = Session::detached();
+    /// assert!(session.is_empty());
+    /// assert_eq!(session.store_key(), None);
+    /// ```
     pub fn detached() -> Self {
         Self::from_state(State::new(Data::new(), None, ExpiryRules::default()))
     }
@@ -124,6 +154,16 @@ impl Session {
     /// # Errors
     ///
     /// [`SessionError::Deserialize`] if the stored value is not a `T`.
+    ///
+    /// ```
+    /// # use session_core::{Session, SessionError};
+    /// let session = Session::detached();
+    /// session.insert("visits", 3)?;
+    /// assert_eq!(session.get::<u32>("visits")?, Some(3));
+    /// assert_eq!(session.get::<u32>("missing")?, None);
+    /// assert!(session.get::<String>("visits").is_err());
+    /// # Ok::<(), SessionError>(())
+    /// ```
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
         match self.get_value(key) {
             None => Ok(None),
@@ -139,6 +179,15 @@ impl Session {
     }
 
     /// The raw JSON value under `key`.
+    ///
+    /// ```
+    /// # use session_core::{Session, SessionError};
+    /// # use serde_json::json;
+    /// let session = Session::detached();
+    /// session.insert("cart", ["apple"])?;
+    /// assert_eq!(session.get_value("cart"), Some(json!(["apple"])));
+    /// # Ok::<(), SessionError>(())
+    /// ```
     pub fn get_value(&self, key: &str) -> Option<Value> {
         if is_reserved(key) {
             return None;
@@ -153,6 +202,15 @@ impl Session {
     /// [`SessionError::ReservedKey`] for keys starting with `_session_`,
     /// [`SessionError::Serialize`] if `value` cannot be serialized,
     /// [`SessionError::Destroyed`] after [`destroy`](Self::destroy).
+    ///
+    /// ```
+    /// # use session_core::{Session, SessionError};
+    /// let session = Session::detached();
+    /// session.insert("theme", "dark")?;
+    /// assert!(session.modified());
+    /// assert!(session.insert("_session_user", "x").is_err());
+    /// # Ok::<(), SessionError>(())
+    /// ```
     pub fn insert<T: Serialize>(&self, key: &str, value: T) -> Result<(), SessionError> {
         if is_reserved(key) {
             return Err(SessionError::ReservedKey(key.to_owned()));
@@ -165,6 +223,16 @@ impl Session {
     }
 
     /// Removes `key`, returning its value; marks the session modified if it was there.
+    ///
+    /// ```
+    /// # use session_core::{Session, SessionError};
+    /// # use serde_json::json;
+    /// let session = Session::detached();
+    /// session.insert("theme", "dark")?;
+    /// assert_eq!(session.remove("theme"), Some(json!("dark")));
+    /// assert_eq!(session.remove("theme"), None);
+    /// # Ok::<(), SessionError>(())
+    /// ```
     pub fn remove(&self, key: &str) -> Option<Value> {
         if is_reserved(key) {
             return None;
@@ -173,11 +241,30 @@ impl Session {
     }
 
     /// Whether `key` holds a value.
+    ///
+    /// ```
+    /// # use session_core::{Session, SessionError};
+    /// let session = Session::detached();
+    /// session.insert("theme", "dark")?;
+    /// assert!(session.contains_key("theme"));
+    /// assert!(!session.contains_key("lang"));
+    /// # Ok::<(), SessionError>(())
+    /// ```
     pub fn contains_key(&self, key: &str) -> bool {
         !is_reserved(key) && self.lock().data.contains_key(key)
     }
 
     /// The keys set by the application, in insertion order (reserved keys excluded).
+    ///
+    /// ```
+    /// # use session_core::{Session, SessionError};
+    /// let session = Session::detached();
+    /// session.insert("b", 1)?;
+    /// session.insert("a", 2)?;
+    /// session.set_user("42")?;
+    /// assert_eq!(session.keys(), ["b", "a"]);
+    /// # Ok::<(), SessionError>(())
+    /// ```
     pub fn keys(&self) -> Vec<String> {
         self.lock()
             .data
@@ -188,6 +275,15 @@ impl Session {
     }
 
     /// How many keys the application has set.
+    ///
+    /// ```
+    /// # use session_core::{Session, SessionError};
+    /// let session = Session::detached();
+    /// session.insert("a", 1)?;
+    /// session.set_user("42")?;
+    /// assert_eq!(session.len(), 1);
+    /// # Ok::<(), SessionError>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.lock().data.keys().filter(|k| !is_reserved(k)).count()
     }
@@ -195,12 +291,33 @@ impl Session {
     /// `true` when the session holds nothing at all: no application keys and
     /// no expiry override, user binding or flash message. An empty session is
     /// never saved.
+    ///
+    /// ```
+    /// # use session_core::{Session, SessionError};
+    /// let session = Session::detached();
+    /// assert!(session.is_empty());
+    /// session.set_user("42")?;
+    /// assert!(!session.is_empty());
+    /// assert_eq!(session.len(), 0);
+    /// # Ok::<(), SessionError>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.lock().data.is_empty()
     }
 
     /// Removes every key, reserved ones included (the user binding, expiry
     /// override and flash messages go too). The session keeps its ID.
+    ///
+    /// ```
+    /// # use session_core::{Session, SessionError};
+    /// let session = Session::detached();
+    /// session.insert("a", 1)?;
+    /// session.set_user("42")?;
+    /// session.clear();
+    /// assert!(session.is_empty());
+    /// assert_eq!(session.user(), None);
+    /// # Ok::<(), SessionError>(())
+    /// ```
     pub fn clear(&self) {
         let mut state = self.lock();
         let keys: Vec<String> = state.data.keys().cloned().collect();
@@ -211,6 +328,16 @@ impl Session {
 
     /// The data as one JSON object (reserved keys excluded), for example to
     /// answer an API call.
+    ///
+    /// ```
+    /// # use session_core::{Session, SessionError};
+    /// # use serde_json::json;
+    /// let session = Session::detached();
+    /// session.insert("n", 1)?;
+    /// session.set_user("42")?;
+    /// assert_eq!(session.to_json(), json!({"n": 1}));
+    /// # Ok::<(), SessionError>(())
+    /// ```
     pub fn to_json(&self) -> Value {
         let state = self.lock();
         Value::Object(
@@ -224,12 +351,26 @@ impl Session {
     }
 
     /// Whether this request changed the session (Django's `modified`).
+    ///
+    /// ```
+    /// # use session_core::{Session, SessionError};
+    /// let session = Session::detached();
+    /// assert!(!session.modified());
+    /// session.insert("n", 1)?;
+    /// assert!(session.modified());
+    /// # Ok::<(), SessionError>(())
+    /// ```
     pub fn modified(&self) -> bool {
         self.lock().modified
     }
 
     /// Whether this request loaded the session (Django's `accessed`); a
     /// session obtained from a request is always accessed.
+    ///
+    /// ```
+    /// # use session_core::Session;
+    /// assert!(!Session::detached().accessed());
+    /// ```
     pub fn accessed(&self) -> bool {
         self.lock().accessed
     }
@@ -237,6 +378,16 @@ impl Session {
     /// Gives the session a new ID while keeping its data; the old ID stops
     /// working when the request ends. Call it when a user logs in, so an ID
     /// planted before login (session fixation) is worthless afterwards.
+    ///
+    /// ```
+    /// # use session_core::{Session, SessionError};
+    /// let session = Session::detached();
+    /// session.insert("cart", ["apple"])?;
+    /// session.cycle_id();
+    /// assert_eq!(session.get::<Vec<String>>("cart")?, Some(vec!["apple".into()]));
+    /// assert!(session.modified());
+    /// # Ok::<(), SessionError>(())
+    /// ```
     pub fn cycle_id(&self) {
         let mut state = self.lock();
         if let Some(origin) = state.origin.take() {
@@ -248,6 +399,16 @@ impl Session {
     /// Drops all data and the ID: the stored record is deleted when the
     /// request ends, and anything written afterwards starts a new session
     /// with a new ID (Django's `flush`, as on logout).
+    ///
+    /// ```
+    /// # use session_core::{Session, SessionError};
+    /// let session = Session::detached();
+    /// session.insert("user_id", 7)?;
+    /// session.flush();
+    /// assert!(session.is_empty());
+    /// session.insert("theme", "dark")?; // the start of a new session
+    /// # Ok::<(), SessionError>(())
+    /// ```
     pub fn flush(&self) {
         let mut state = self.lock();
         state.flush();
@@ -256,6 +417,16 @@ impl Session {
     /// Ends the session on the server: like [`flush`](Self::flush), but the
     /// session stays empty for the rest of the request (writes fail with
     /// [`SessionError::Destroyed`]) and the browser is told to drop the cookie.
+    ///
+    /// ```
+    /// # use session_core::{Session, SessionError};
+    /// let session = Session::detached();
+    /// session.insert("user_id", 7)?;
+    /// session.destroy();
+    /// assert!(session.is_empty());
+    /// assert!(matches!(session.insert("theme", "dark"), Err(SessionError::Destroyed)));
+    /// # Ok::<(), SessionError>(())
+    /// ```
     pub fn destroy(&self) {
         let mut state = self.lock();
         state.flush();
@@ -263,6 +434,16 @@ impl Session {
     }
 
     /// Overrides when this session expires (Django's `set_expiry`).
+    ///
+    /// ```
+    /// # use session_core::{Expiry, Session};
+    /// # use time::Duration;
+    /// let session = Session::detached();
+    /// session.set_expiry(Expiry::AfterIdle(Duration::hours(1)));
+    /// assert_eq!(session.expiry_age(), Duration::hours(1));
+    /// session.set_expiry(Expiry::BrowserClose);
+    /// assert!(session.expire_at_browser_close());
+    /// ```
     pub fn set_expiry(&self, expiry: Expiry) {
         let mut state = self.lock();
         // Writes fail only after destroy, where there is nothing left to expire.
@@ -270,17 +451,40 @@ impl Session {
     }
 
     /// The expiry override in force ([`Expiry::Default`] when there is none).
+    ///
+    /// ```
+    /// # use session_core::{Expiry, Session};
+    /// let session = Session::detached();
+    /// assert_eq!(session.expiry(), Expiry::Default);
+    /// session.set_expiry(Expiry::BrowserClose);
+    /// assert_eq!(session.expiry(), Expiry::BrowserClose);
+    /// ```
     pub fn expiry(&self) -> Expiry {
         Expiry::from_value(self.lock().data.get(EXPIRY_KEY))
     }
 
     /// When the session expires if the request ends now (Django's `get_expiry_date`).
+    ///
+    /// ```
+    /// # use session_core::Session;
+    /// # use time::Duration;
+    /// let session = Session::detached(); // the default rules: 14 days idle
+    /// let in_two_weeks = session_core::now() + Duration::days(14);
+    /// assert!((session.expiry_date() - in_two_weeks).abs() <= Duration::seconds(1));
+    /// ```
     pub fn expiry_date(&self) -> OffsetDateTime {
         let state = self.lock();
         state.next_expiry(crate::now())
     }
 
     /// How long from now until the session expires (Django's `get_expiry_age`).
+    ///
+    /// ```
+    /// # use session_core::Session;
+    /// # use time::Duration;
+    /// let age = Session::detached().expiry_age(); // the default rules: 14 days idle
+    /// assert!((age - Duration::days(14)).abs() <= Duration::seconds(1));
+    /// ```
     pub fn expiry_age(&self) -> Duration {
         let now = crate::now();
         self.lock().next_expiry(now) - now
@@ -288,6 +492,14 @@ impl Session {
 
     /// Whether the cookie lasts only until the browser closes (Django's
     /// `get_expire_at_browser_close`).
+    ///
+    /// ```
+    /// # use session_core::{Expiry, Session};
+    /// let session = Session::detached();
+    /// assert!(!session.expire_at_browser_close());
+    /// session.set_expiry(Expiry::BrowserClose);
+    /// assert!(session.expire_at_browser_close());
+    /// ```
     pub fn expire_at_browser_close(&self) -> bool {
         let state = self.lock();
         state.rules.browser_close(state.expiry())
@@ -320,11 +532,29 @@ impl Session {
     }
 
     /// The user the session is bound to.
+    ///
+    /// ```
+    /// # use session_core::{Session, SessionError};
+    /// let session = Session::detached();
+    /// assert_eq!(session.user(), None);
+    /// session.set_user("42")?;
+    /// assert_eq!(session.user().as_deref(), Some("42"));
+    /// # Ok::<(), SessionError>(())
+    /// ```
     pub fn user(&self) -> Option<String> {
         self.lock().user()
     }
 
     /// Removes the user binding.
+    ///
+    /// ```
+    /// # use session_core::{Session, SessionError};
+    /// let session = Session::detached();
+    /// session.set_user("42")?;
+    /// session.clear_user();
+    /// assert_eq!(session.user(), None);
+    /// # Ok::<(), SessionError>(())
+    /// ```
     pub fn clear_user(&self) {
         self.lock().remove(USER_KEY);
     }
@@ -335,6 +565,15 @@ impl Session {
     /// # Errors
     ///
     /// As for [`insert`](Self::insert).
+    ///
+    /// ```
+    /// # use session_core::{Session, SessionError};
+    /// let session = Session::detached();
+    /// session.flash("notice", "Saved!")?;
+    /// assert_eq!(session.keys().len(), 0); // not one of the application's keys
+    /// assert_eq!(session.take_flash::<String>("notice")?.as_deref(), Some("Saved!"));
+    /// # Ok::<(), SessionError>(())
+    /// ```
     pub fn flash<T: Serialize>(&self, name: &str, value: T) -> Result<(), SessionError> {
         let key = format!("{FLASH_PREFIX}{name}");
         let value = serde_json::to_value(value).map_err(|source| SessionError::Serialize {
@@ -350,6 +589,15 @@ impl Session {
     ///
     /// [`SessionError::Deserialize`] if the message is not a `T` (it is
     /// removed all the same).
+    ///
+    /// ```
+    /// # use session_core::{Session, SessionError};
+    /// let session = Session::detached();
+    /// session.flash("notice", "Saved!")?;
+    /// assert_eq!(session.take_flash::<String>("notice")?.as_deref(), Some("Saved!"));
+    /// assert_eq!(session.take_flash::<String>("notice")?, None);
+    /// # Ok::<(), SessionError>(())
+    /// ```
     pub fn take_flash<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, SessionError> {
         let key = format!("{FLASH_PREFIX}{name}");
         match self.lock().remove(&key) {
@@ -362,6 +610,11 @@ impl Session {
 
     /// The key the session's record is stored under (a digest of the ID, safe
     /// to show), or `None` for a session not yet saved.
+    ///
+    /// ```
+    /// # use session_core::Session;
+    /// assert_eq!(Session::detached().store_key(), None);
+    /// ```
     pub fn store_key(&self) -> Option<StoreKey> {
         self.lock().origin.as_ref().map(|o| o.id.store_key())
     }

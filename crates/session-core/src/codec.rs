@@ -21,9 +21,23 @@
 use serde_json::{Map, Value};
 
 /// Session data as a codec sees it: a JSON object in insertion order.
+///
+/// ```
+/// # use session_core::{Codec, Data, JsonCodec};
+/// let mut data = Data::new();
+/// data.insert("user_id".into(), 123.into());
+/// assert_eq!(JsonCodec.encode(&data)?, br#"{"user_id":123}"#);
+/// # Ok::<(), session_core::CodecError>(())
+/// ```
 pub type Data = Map<String, Value>;
 
 /// A codec failed to encode or decode session data.
+///
+/// ```
+/// # use session_core::{Codec, JsonCodec};
+/// let err = JsonCodec.decode(b"not json").unwrap_err();
+/// assert!(err.to_string().starts_with("session data could not be decoded"));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[error("session data could not be {action}: {reason}")]
 pub struct CodecError {
@@ -60,6 +74,32 @@ impl CodecError {
 }
 
 /// Turns session data into the bytes a store keeps, and back.
+///
+/// ```
+/// use session_core::{Codec, CodecError, Data};
+///
+/// /// JSON with a version byte in front, say for a migration.
+/// struct Versioned;
+///
+/// impl Codec for Versioned {
+///     fn encode(&self, data: &Data) -> Result<Vec<u8>, CodecError> {
+///         let mut out = vec![1u8];
+///         serde_json::to_writer(&mut out, data).map_err(CodecError::encode)?;
+///         Ok(out)
+///     }
+///     fn decode(&self, bytes: &[u8]) -> Result<Data, CodecError> {
+///         match bytes.split_first() {
+///             Some((1, json)) => serde_json::from_slice(json).map_err(CodecError::decode),
+///             _ => Err(CodecError::decode("unknown version")),
+///         }
+///     }
+/// }
+///
+/// let data = Data::from_iter([("n".to_owned(), 1.into())]);
+/// assert_eq!(Versioned.decode(&Versioned.encode(&data)?)?, data);
+/// assert!(Versioned.decode(b"{}").is_err());
+/// # Ok::<(), CodecError>(())
+/// ```
 pub trait Codec: Send + Sync + 'static {
     /// Encodes the data map.
     fn encode(&self, data: &Data) -> Result<Vec<u8>, CodecError>;
@@ -68,6 +108,13 @@ pub trait Codec: Send + Sync + 'static {
 }
 
 /// Compact JSON, the native format.
+///
+/// ```
+/// # use session_core::{Codec, JsonCodec};
+/// let data = JsonCodec.decode(br#"{"b":1,"a":2}"#)?;
+/// assert_eq!(data.keys().collect::<Vec<_>>(), ["b", "a"]); // insertion order kept
+/// # Ok::<(), session_core::CodecError>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct JsonCodec;
 

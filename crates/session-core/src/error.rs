@@ -8,6 +8,13 @@ use crate::{CodecError, StoreError};
 
 /// A manager or key ring was configured in a way that cannot be safe.
 /// These surface at start-up, never per request.
+///
+/// ```
+/// # use session_core::{ConfigError, KeyRing};
+/// let err = KeyRing::new("short").unwrap_err();
+/// assert_eq!(err, ConfigError::KeyTooShort { len: 5, min: 32 });
+/// assert_eq!(err.to_string(), "secret key is 5 bytes long; at least 32 are required");
+/// ```
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -38,6 +45,15 @@ pub enum ConfigError {
 /// Map it to a response with [`status_code`](SessionError::status_code):
 /// 503 when the store is unreachable, 500 otherwise. Nothing is written when
 /// a request ends in this error.
+///
+/// ```
+/// # use session_core::{Session, SessionError};
+/// let session = Session::detached();
+/// let err = session.insert("_session_expiry", 0).unwrap_err();
+/// assert!(matches!(err, SessionError::ReservedKey(_)));
+/// assert_eq!(err.status_code(), 500);
+/// assert_eq!(err.public_message(), "session error");
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SessionError {

@@ -16,6 +16,16 @@ use crate::{
 /// concurrent writer. Each lost race means another request's save landed, so
 /// with `N` concurrent writers of one session no save needs more than `N - 1`
 /// retries.
+///
+/// ```
+/// # use session_core::{DEFAULT_MAX_CONFLICT_RETRIES, KeyRing, SessionManager};
+/// # use session_store_memory::MemoryStore;
+/// // The default, spelled out:
+/// let manager = SessionManager::builder(MemoryStore::new(), KeyRing::new([7u8; 32])?)
+///     .max_conflict_retries(DEFAULT_MAX_CONFLICT_RETRIES)
+///     .build()?;
+/// # Ok::<(), session_core::ConfigError>(())
+/// ```
 pub const DEFAULT_MAX_CONFLICT_RETRIES: u32 = 64;
 
 /// Holds the store, the key ring, cookie and expiry settings, and starts the
@@ -87,6 +97,16 @@ impl SessionManager {
     }
 
     /// Starts configuring a manager.
+    ///
+    /// ```
+    /// # use session_core::{CookieConfig, KeyRing, SessionManager};
+    /// # use session_store_memory::MemoryStore;
+    /// let manager = SessionManager::builder(MemoryStore::new(), KeyRing::new([7u8; 32])?)
+    ///     .cookie(CookieConfig::new("__Host-sid"))
+    ///     .build()?;
+    /// assert_eq!(manager.cookie().name(), "__Host-sid");
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn builder(store: impl SessionStore, keys: KeyRing) -> SessionManagerBuilder {
         SessionManagerBuilder {
             store: Arc::new(store),
@@ -118,16 +138,44 @@ impl SessionManager {
     }
 
     /// The cookie settings.
+    ///
+    /// ```
+    /// # use session_core::{KeyRing, SessionManager};
+    /// # let manager = SessionManager::new(session_store_memory::MemoryStore::new(), KeyRing::new([7u8; 32])?);
+    /// assert!(manager.cookie().is_secure());
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn cookie(&self) -> &CookieConfig {
         &self.inner.cookie
     }
 
     /// The expiry rules.
+    ///
+    /// ```
+    /// # use session_core::{KeyRing, SessionManager};
+    /// # use time::Duration;
+    /// # let manager = SessionManager::new(session_store_memory::MemoryStore::new(), KeyRing::new([7u8; 32])?);
+    /// assert_eq!(manager.expiry().idle(), Duration::days(14));
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn expiry(&self) -> &ExpiryRules {
         &self.inner.rules
     }
 
     /// The store.
+    ///
+    /// ```
+    /// # use session_core::{KeyRing, SessionManager};
+    /// # use session_store_memory::MemoryStore;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let manager = SessionManager::new(MemoryStore::new(), KeyRing::new([7u8; 32])?);
+    /// let request = manager.request(None);
+    /// request.load().await?.insert("n", 1)?;
+    /// request.finish(200).await?;
+    /// assert_eq!(manager.store().delete_expired().await?, 0); // call the store directly
+    /// # Ok(()) }
+    /// ```
     pub fn store(&self) -> &Arc<dyn SessionStore> {
         &self.inner.store
     }
@@ -137,6 +185,24 @@ impl SessionManager {
     /// # Errors
     ///
     /// [`StoreError::Unsupported`] if the store has no user index, or the store's failure.
+    ///
+    /// ```
+    /// # async fn log_in(manager: &SessionManager) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = manager.request(None);
+    /// #     request.load().await?.set_user("alice")?;
+    /// #     Ok(request.finish(200).await?.cookie_pair().unwrap().to_owned())
+    /// # }
+    /// # use session_core::{KeyRing, SessionManager};
+    /// # use session_store_memory::MemoryStore;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let manager = SessionManager::new(MemoryStore::new(), KeyRing::new([7u8; 32])?);
+    /// log_in(&manager).await?;
+    /// log_in(&manager).await?; // a second device
+    /// assert_eq!(manager.sessions_of("alice").await?.len(), 2);
+    /// assert!(manager.sessions_of("bob").await?.is_empty());
+    /// # Ok(()) }
+    /// ```
     pub async fn sessions_of(&self, user: &str) -> Result<Vec<SessionInfo>, StoreError> {
         self.inner.store.sessions_of(user).await
     }
@@ -147,6 +213,27 @@ impl SessionManager {
     /// # Errors
     ///
     /// [`StoreError::Unsupported`] if the store has no user index, or the store's failure.
+    ///
+    /// ```
+    /// # async fn log_in(manager: &SessionManager) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = manager.request(None);
+    /// #     request.load().await?.set_user("alice")?;
+    /// #     Ok(request.finish(200).await?.cookie_pair().unwrap().to_owned())
+    /// # }
+    /// # use session_core::{KeyRing, SessionManager};
+    /// # use session_store_memory::MemoryStore;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let manager = SessionManager::new(MemoryStore::new(), KeyRing::new([7u8; 32])?);
+    /// let phone = log_in(&manager).await?;
+    /// let laptop = log_in(&manager).await?;
+    /// // On the laptop: "log out my other devices".
+    /// let request = manager.request([laptop.as_str()]);
+    /// let here = request.load().await?.store_key();
+    /// assert_eq!(manager.end_sessions_of("alice", here.as_ref()).await?, 1);
+    /// assert!(manager.request([phone.as_str()]).load().await?.is_empty());
+    /// # Ok(()) }
+    /// ```
     pub async fn end_sessions_of(
         &self,
         user: &str,
@@ -200,6 +287,25 @@ impl SessionManager {
     /// # Errors
     ///
     /// [`SessionError::Store`] when the store fails.
+    ///
+    /// ```
+    /// # async fn log_in(manager: &SessionManager) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = manager.request(None);
+    /// #     request.load().await?.set_user("alice")?;
+    /// #     Ok(request.finish(200).await?.cookie_pair().unwrap().to_owned())
+    /// # }
+    /// # use session_core::{KeyRing, SessionManager};
+    /// # use session_store_memory::MemoryStore;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let manager = SessionManager::new(MemoryStore::new(), KeyRing::new([7u8; 32])?);
+    /// let cookie = log_in(&manager).await?;
+    /// let id = manager.verify_cookie(&cookie)?;
+    /// let seen = manager.inspect(&id).await?.expect("a live session");
+    /// assert_eq!(seen.record.user.as_deref(), Some("alice"));
+    /// assert_eq!(seen.record.version, 1);
+    /// # Ok(()) }
+    /// ```
     pub async fn inspect(&self, id: &SessionId) -> Result<Option<Inspection>, SessionError> {
         let key = id.store_key();
         let load = self.inner.store.load(&key);
@@ -218,6 +324,25 @@ impl SessionManager {
     /// # Errors
     ///
     /// [`StoreError`] when the store fails.
+    ///
+    /// ```
+    /// # async fn log_in(manager: &SessionManager) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = manager.request(None);
+    /// #     request.load().await?.set_user("alice")?;
+    /// #     Ok(request.finish(200).await?.cookie_pair().unwrap().to_owned())
+    /// # }
+    /// # use session_core::{KeyRing, SessionManager};
+    /// # use session_store_memory::MemoryStore;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let manager = SessionManager::new(MemoryStore::new(), KeyRing::new([7u8; 32])?);
+    /// let cookie = log_in(&manager).await?;
+    /// let id = manager.verify_cookie(&cookie)?;
+    /// manager.end(&id).await?;
+    /// assert!(manager.inspect(&id).await?.is_none());
+    /// manager.end(&id).await?; // ending it again is not an error
+    /// # Ok(()) }
+    /// ```
     pub async fn end(&self, id: &SessionId) -> Result<(), StoreError> {
         crate::observe::store_op("delete", id, self.inner.store.delete(&id.store_key())).await?;
         crate::observe::count(crate::observe::ENDED, 1);
@@ -226,17 +351,49 @@ impl SessionManager {
     }
 
     /// The ID format this manager issues and accepts.
+    ///
+    /// ```
+    /// # use session_core::{IdFormat, KeyRing, SessionManager};
+    /// # let manager = SessionManager::new(session_store_memory::MemoryStore::new(), KeyRing::new([7u8; 32])?);
+    /// assert_eq!(manager.id_format(), IdFormat::Native);
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn id_format(&self) -> IdFormat {
         self.inner.id_format
     }
 }
 
 /// Why [`SessionManager::verify_cookie`] refused a value.
+///
+/// ```
+/// # use session_core::{KeyRing, SessionManager};
+/// # let manager = SessionManager::new(session_store_memory::MemoryStore::new(), KeyRing::new([7u8; 32])?);
+/// let refused = manager.verify_cookie("no-dot-here").unwrap_err();
+/// assert_eq!(refused.to_string(), "not a signed session cookie (no '.')");
+/// # Ok::<(), session_core::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct CookieRejected(&'static str);
 
 /// One stored session as [`SessionManager::inspect`] sees it.
+///
+/// ```
+/// # async fn log_in(manager: &SessionManager) -> Result<String, Box<dyn std::error::Error>> {
+/// #     let request = manager.request(None);
+/// #     request.load().await?.set_user("alice")?;
+/// #     Ok(request.finish(200).await?.cookie_pair().unwrap().to_owned())
+/// # }
+/// # use session_core::{KeyRing, SessionManager};
+/// # use session_store_memory::MemoryStore;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let manager = SessionManager::new(MemoryStore::new(), KeyRing::new([7u8; 32])?);
+/// let id = manager.verify_cookie(&log_in(&manager).await?)?;
+/// let seen = manager.inspect(&id).await?.expect("a live session");
+/// assert!(seen.data.is_ok());
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct Inspection {
@@ -247,6 +404,16 @@ pub struct Inspection {
 }
 
 /// Configures a [`SessionManager`]; see [`SessionManager::builder`].
+///
+/// ```
+/// # use session_core::{ExpiryRules, KeyRing, SessionManager};
+/// # use time::Duration;
+/// let built = SessionManager::builder(session_store_memory::MemoryStore::new(), KeyRing::new([7u8; 32])?)
+///     .expiry(ExpiryRules::default().idle_timeout(Duration::ZERO))
+///     .build();
+/// assert!(built.is_err(), "a zero idle timeout is refused");
+/// # Ok::<(), session_core::ConfigError>(())
+/// ```
 pub struct SessionManagerBuilder {
     store: Arc<dyn SessionStore>,
     keys: KeyRing,
@@ -271,24 +438,60 @@ impl fmt::Debug for SessionManagerBuilder {
 
 impl SessionManagerBuilder {
     /// The session cookie's name and attributes.
+    ///
+    /// ```
+    /// # use session_core::{CookieConfig, KeyRing, SessionManager};
+    /// let manager = SessionManager::builder(session_store_memory::MemoryStore::new(), KeyRing::new([7u8; 32])?)
+    ///     .cookie(CookieConfig::new("sid").secure(false))
+    ///     .build()?;
+    /// assert!(!manager.cookie().is_secure());
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn cookie(mut self, cookie: CookieConfig) -> Self {
         self.cookie = cookie;
         self
     }
 
     /// The expiry rules.
+    ///
+    /// ```
+    /// # use session_core::{ExpiryRules, KeyRing, SessionManager};
+    /// # use time::Duration;
+    /// let manager = SessionManager::builder(session_store_memory::MemoryStore::new(), KeyRing::new([7u8; 32])?)
+    ///     .expiry(ExpiryRules::default().idle_timeout(Duration::hours(1)))
+    ///     .build()?;
+    /// assert_eq!(manager.expiry().idle(), Duration::hours(1));
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn expiry(mut self, rules: ExpiryRules) -> Self {
         self.rules = rules;
         self
     }
 
     /// How session data is encoded for the store (default [`JsonCodec`]).
+    ///
+    /// ```
+    /// # use session_core::{JsonCodec, KeyRing, SessionManager};
+    /// let manager = SessionManager::builder(session_store_memory::MemoryStore::new(), KeyRing::new([7u8; 32])?)
+    ///     .codec(JsonCodec) // the default, spelled out
+    ///     .build()?;
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn codec(mut self, codec: impl Codec) -> Self {
         self.codec = Arc::new(codec);
         self
     }
 
     /// Which IDs are issued and accepted (default [`IdFormat::Native`]).
+    ///
+    /// ```
+    /// # use session_core::{IdFormat, KeyRing, SessionManager};
+    /// let manager = SessionManager::builder(session_store_memory::MemoryStore::new(), KeyRing::new([7u8; 32])?)
+    ///     .id_format(IdFormat::Django)
+    ///     .build()?;
+    /// assert_eq!(manager.id_format(), IdFormat::Django);
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn id_format(mut self, format: IdFormat) -> Self {
         self.id_format = format;
         self
@@ -296,6 +499,14 @@ impl SessionManagerBuilder {
 
     /// How many times a save is retried after a conflicting concurrent save
     /// (default [`DEFAULT_MAX_CONFLICT_RETRIES`]).
+    ///
+    /// ```
+    /// # use session_core::{KeyRing, SessionManager};
+    /// let manager = SessionManager::builder(session_store_memory::MemoryStore::new(), KeyRing::new([7u8; 32])?)
+    ///     .max_conflict_retries(8)
+    ///     .build()?;
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn max_conflict_retries(mut self, retries: u32) -> Self {
         self.max_retries = retries;
         self
@@ -360,6 +571,15 @@ impl SessionManagerBuilder {
     /// # Errors
     ///
     /// A [`ConfigError`] for an invalid cookie or expiry setting.
+    ///
+    /// ```
+    /// # use session_core::{CookieConfig, KeyRing, SessionManager};
+    /// let built = SessionManager::builder(session_store_memory::MemoryStore::new(), KeyRing::new([7u8; 32])?)
+    ///     .cookie(CookieConfig::new("__Host-sid").path("/app"))
+    ///     .build();
+    /// assert!(built.is_err(), "__Host- cookies must have Path=/");
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn build(self) -> Result<SessionManager, ConfigError> {
         self.cookie.validate()?;
         let rules = self.rules;

@@ -84,6 +84,22 @@ impl fmt::Debug for Record {
 impl Record {
     /// `true` while the record has not yet expired at `now`
     /// (a record expires at `expires_at` exactly).
+    ///
+    /// ```
+    /// # use session_core::{Record, StoreKey};
+    /// # use time::{Duration, OffsetDateTime};
+    /// let now = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+    /// let record = Record {
+    ///     key: StoreKey::new("ab"),
+    ///     data: b"{}".to_vec(),
+    ///     version: 1,
+    ///     created_at: now,
+    ///     expires_at: now + Duration::seconds(10),
+    ///     user: None,
+    /// };
+    /// assert!(record.is_live_at(now + Duration::seconds(9)));
+    /// assert!(!record.is_live_at(now + Duration::seconds(10)));
+    /// ```
     pub fn is_live_at(&self, now: OffsetDateTime) -> bool {
         self.expires_at > now
     }

@@ -66,6 +66,19 @@ use crate::{
 const CREATE_ATTEMPTS: u32 = 3;
 
 /// The session side of one request. Cheap to clone; clones share state.
+///
+/// ```
+/// # use session_core::{KeyRing, SessionManager};
+/// # use session_store_memory::MemoryStore;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let manager = SessionManager::new(MemoryStore::new(), KeyRing::new([7u8; 32])?);
+/// let request = manager.request(None);
+/// let handler_side = request.clone(); // what an adapter hands to the handler
+/// handler_side.load().await?.insert("n", 1)?;
+/// assert!(request.finish(200).await?.set_cookie.is_some());
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct RequestSession {
     inner: Arc<RequestInner>,
@@ -246,6 +259,19 @@ impl RequestSession {
     /// [`SessionError::Store`] when the store fails: the application should
     /// answer with an error (see [`SessionError::status_code`]) rather than
     /// carry on with an empty session, which would log the user out.
+    ///
+    /// ```
+    /// # use session_core::{KeyRing, SessionManager};
+    /// # use session_store_memory::MemoryStore;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let manager = SessionManager::new(MemoryStore::new(), KeyRing::new([7u8; 32])?);
+    /// let request = manager.request(["session=forged.cookie"]);
+    /// let session = request.load().await?; // a fresh session, not an error
+    /// assert!(session.is_empty());
+    /// assert!(session.accessed());
+    /// # Ok(()) }
+    /// ```
     pub async fn load(&self) -> Result<Session, SessionError> {
         if let Some(session) = self.loaded() {
             return Ok(session);
@@ -283,6 +309,19 @@ impl RequestSession {
     }
 
     /// The session if a handler has loaded it.
+    ///
+    /// ```
+    /// # use session_core::{KeyRing, SessionManager};
+    /// # use session_store_memory::MemoryStore;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let manager = SessionManager::new(MemoryStore::new(), KeyRing::new([7u8; 32])?);
+    /// let request = manager.request(None);
+    /// assert!(request.loaded().is_none());
+    /// request.load().await?;
+    /// assert!(request.loaded().is_some());
+    /// # Ok(()) }
+    /// ```
     pub fn loaded(&self) -> Option<Session> {
         self.inner
             .session
@@ -300,6 +339,20 @@ impl RequestSession {
     /// when the data cannot be encoded, [`SessionError::Contention`] when
     /// concurrent writers won every retry. The response should then be
     /// replaced by an error response; no cookie is set.
+    ///
+    /// ```
+    /// # use session_core::{KeyRing, SessionManager};
+    /// # use session_store_memory::MemoryStore;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let manager = SessionManager::new(MemoryStore::new(), KeyRing::new([7u8; 32])?);
+    /// let request = manager.request(None);
+    /// request.load().await?.insert("n", 1)?;
+    /// // A failed response saves nothing and sets no cookie.
+    /// let response = request.finish(500).await?;
+    /// assert_eq!(response.set_cookie, None);
+    /// # Ok(()) }
+    /// ```
     pub async fn finish(&self, status: u16) -> Result<SessionResponse, SessionError> {
         let Some(session) = self.loaded() else {
             return Ok(SessionResponse::default());

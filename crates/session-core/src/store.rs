@@ -84,12 +84,26 @@ use time::OffsetDateTime;
 use crate::{Record, SessionInfo, StoreKey};
 
 /// A boxed error from a storage engine.
+///
+/// ```
+/// # use session_core::{BoxError, StoreError};
+/// let cause: BoxError = "connection refused".into();
+/// assert!(StoreError::unavailable(cause).is_unavailable());
+/// ```
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
 /// Why a store operation failed.
 ///
 /// The first three variants are answers of the contract, which the manager
 /// acts on; the others are failures the application sees.
+///
+/// ```
+/// # use session_core::{SessionError, StoreError};
+/// // How the manager and the adapters treat a store's answers:
+/// let down = SessionError::from(StoreError::unavailable(std::io::Error::other("refused")));
+/// assert_eq!(down.status_code(), 503);
+/// assert!(!StoreError::Conflict.is_unavailable());
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
@@ -148,6 +162,12 @@ impl StoreError {
     }
 
     /// `true` for [`StoreError::Unavailable`].
+    ///
+    /// ```
+    /// # use session_core::StoreError;
+    /// assert!(StoreError::unavailable(std::io::Error::other("timed out")).is_unavailable());
+    /// assert!(!StoreError::NotFound.is_unavailable());
+    /// ```
     pub fn is_unavailable(&self) -> bool {
         matches!(self, StoreError::Unavailable(_))
     }
@@ -178,6 +198,24 @@ impl StoreStats {
     /// Builds statistics from each live record's expiry and user, and the
     /// number of expired records; for stores that count by walking their
     /// records.
+    ///
+    /// ```
+    /// # use session_core::StoreStats;
+    /// # use time::Duration;
+    /// let now = session_core::now();
+    /// let stats = StoreStats::tally(
+    ///     now,
+    ///     [
+    ///         (now + Duration::minutes(5), Some("alice")),
+    ///         (now + Duration::days(3), Some("alice")),
+    ///         (now + Duration::days(3), None),
+    ///     ],
+    ///     Some(2),
+    ///     10,
+    /// );
+    /// assert_eq!((stats.live, stats.expiring_within_hour, stats.expired), (3, 1, Some(2)));
+    /// assert_eq!(stats.top_users, [("alice".to_owned(), 2)]);
+    /// ```
     pub fn tally<'a>(
         now: time::OffsetDateTime,
         live: impl IntoIterator<Item = (time::OffsetDateTime, Option<&'a str>)>,
@@ -214,6 +252,33 @@ impl StoreStats {
 ///
 /// Implement the six required methods; the user-index methods are optional
 /// and by default answer [`StoreError::Unsupported`].
+///
+/// ```
+/// use session_core::{Record, SessionStore, StoreError, StoreKey};
+/// use session_store_memory::MemoryStore;
+/// use time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), StoreError> {
+/// let store = MemoryStore::new();
+/// let now = session_core::now();
+/// let record = Record {
+///     key: StoreKey::new("ab".repeat(32)),
+///     data: br#"{"n":1}"#.to_vec(),
+///     version: 1,
+///     created_at: now,
+///     expires_at: now + Duration::hours(1),
+///     user: None,
+/// };
+/// store.create(&record).await?;
+/// assert!(matches!(store.create(&record).await, Err(StoreError::Duplicate)));
+/// let next = Record { version: 2, data: br#"{"n":2}"#.to_vec(), ..record.clone() };
+/// store.update(&next, 1).await?;
+/// assert!(matches!(store.update(&next, 1).await, Err(StoreError::Conflict)));
+/// store.delete(&record.key).await?;
+/// assert!(matches!(store.update(&next, 2).await, Err(StoreError::NotFound)));
+/// # Ok(()) }
+/// ```
 #[async_trait]
 pub trait SessionStore: Send + Sync + 'static {
     /// The live record under `key`, or `None` when it is absent or expired.

@@ -118,6 +118,25 @@ pub fn default_error_response(err: &SessionError) -> Response {
 }
 
 /// The tower layer that gives every request its session. See the [crate docs](crate).
+///
+/// ```
+/// # use axum::{Router, body::Body, http::Request, routing::get};
+/// # use session_axum::{Session, SessionLayer};
+/// # use session_core::{KeyRing, SessionManager};
+/// # use session_store_memory::MemoryStore;
+/// # use tower::ServiceExt;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let manager = SessionManager::new(MemoryStore::new(), KeyRing::new([1u8; 32])?);
+/// # let get_root = || Request::get("/").body(Body::empty()).unwrap();
+/// let app = Router::new()
+///     .route("/", get(|s: Session| async move { s.insert("seen", true).unwrap(); "hi" }))
+///     .layer(SessionLayer::new(manager));
+/// let response = app.oneshot(get_root()).await?;
+/// assert!(response.headers().contains_key("set-cookie"));
+/// assert_eq!(response.headers()["vary"], "Cookie");
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct SessionLayer {
     shared: Arc<Shared>,
@@ -139,6 +158,24 @@ impl std::fmt::Debug for SessionLayer {
 
 impl SessionLayer {
     /// A layer over `manager`, with [`default_error_response`].
+    ///
+    /// ```
+    /// # use axum::{Router, body::Body, http::Request, routing::get};
+    /// # use session_axum::{Session, SessionLayer};
+    /// # use session_core::{KeyRing, SessionManager};
+    /// # use session_store_memory::MemoryStore;
+    /// # use tower::ServiceExt;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = SessionManager::new(MemoryStore::new(), KeyRing::new([1u8; 32])?);
+    /// # let get_root = || Request::get("/").body(Body::empty()).unwrap();
+    /// // A route that never takes the session: no cookie read, no store call, no headers.
+    /// let app = Router::new().route("/", get(|| async { "static" })).layer(SessionLayer::new(manager));
+    /// let response = app.oneshot(get_root()).await?;
+    /// assert!(!response.headers().contains_key("set-cookie"));
+    /// assert!(!response.headers().contains_key("vary"));
+    /// # Ok(()) }
+    /// ```
     pub fn new(manager: SessionManager) -> Self {
         SessionLayer {
             shared: Arc::new(Shared {
@@ -184,6 +221,24 @@ impl<S> Layer<S> for SessionLayer {
 }
 
 /// The service [`SessionLayer`] wraps around a handler.
+///
+/// ```
+/// # use axum::{Router, body::Body, http::Request, routing::get};
+/// # use session_axum::{Session, SessionLayer};
+/// # use session_core::{KeyRing, SessionManager};
+/// # use session_store_memory::MemoryStore;
+/// # use tower::ServiceExt;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let manager = SessionManager::new(MemoryStore::new(), KeyRing::new([1u8; 32])?);
+/// # let get_root = || Request::get("/").body(Body::empty()).unwrap();
+/// use session_axum::{Layer, SessionService};
+/// let router = Router::new().route("/", get(|s: Session| async move { s.len().to_string() }));
+/// let app: SessionService<Router> = SessionLayer::new(manager).layer(router.with_state(()));
+/// let response = app.oneshot(get_root()).await?;
+/// assert_eq!(response.status(), 200);
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct SessionService<S> {
     inner: S,
@@ -236,6 +291,26 @@ type Saving = Pin<Box<dyn Future<Output = Result<SessionResponse, SessionError>>
 pin_project! {
     /// The response future of [`SessionService`]: the handler's future, then
     /// (only if the handler loaded the session) the save.
+    ///
+    /// ```
+    /// # use axum::{Router, body::Body, http::Request, routing::get};
+    /// # use session_axum::{Session, SessionLayer};
+    /// # use session_core::{KeyRing, SessionManager};
+    /// # use session_store_memory::MemoryStore;
+    /// # use tower::ServiceExt;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = SessionManager::new(MemoryStore::new(), KeyRing::new([1u8; 32])?);
+    /// # let get_root = || Request::get("/").body(Body::empty()).unwrap();
+    /// use session_axum::{Layer, SessionFuture};
+    /// use tower::Service;
+    /// let router = Router::new().route("/", get(|| async { "ok" })).with_state(());
+    /// let mut app = SessionLayer::new(manager).layer(router);
+    /// let ready = ServiceExt::<Request<Body>>::ready(&mut app).await?;
+    /// let future: SessionFuture<_> = ready.call(get_root());
+    /// assert_eq!(future.await?.status(), 200);
+    /// # Ok(()) }
+    /// ```
     pub struct SessionFuture<F> {
         #[pin]
         state: State<F>,
@@ -323,6 +398,33 @@ fn apply(outcome: SessionResponse, response: &mut Response) {
 
 /// The session of the current request; dereferences to
 /// [`session_core::Session`], whose reads and writes are synchronous.
+///
+/// ```
+/// # use axum::{Router, body::Body, http::Request, routing::get};
+/// # use session_axum::{Session, SessionLayer};
+/// # use session_core::{KeyRing, SessionManager};
+/// # use session_store_memory::MemoryStore;
+/// # use tower::ServiceExt;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let manager = SessionManager::new(MemoryStore::new(), KeyRing::new([1u8; 32])?);
+/// # let get_root = || Request::get("/").body(Body::empty()).unwrap();
+/// async fn visits(session: Session) -> String {
+///     // Deref to session_core::Session: plain synchronous calls.
+///     let n = session.get::<u32>("visits").unwrap_or_default().unwrap_or(0) + 1;
+///     session.insert("visits", n).expect("a number serializes");
+///     n.to_string()
+/// }
+/// let app = Router::new().route("/", get(visits)).layer(SessionLayer::new(manager));
+/// let first = app.clone().oneshot(get_root()).await?;
+/// let cookie = first.headers()["set-cookie"].to_str()?.split(';').next().unwrap().to_owned();
+/// let second = app
+///     .oneshot(Request::get("/").header("cookie", cookie).body(Body::empty())?)
+///     .await?;
+/// let body = axum::body::to_bytes(second.into_body(), 64).await?;
+/// assert_eq!(body, "2");
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct Session(pub session_core::Session);
 
@@ -335,6 +437,22 @@ impl Deref for Session {
 }
 
 /// Why a [`Session`] could not be extracted.
+///
+/// ```
+/// # use axum::{Router, body::Body, http::Request, routing::get};
+/// # use session_axum::{Session, SessionLayer};
+/// # use session_core::{KeyRing, SessionManager};
+/// # use session_store_memory::MemoryStore;
+/// # use tower::ServiceExt;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let manager = SessionManager::new(MemoryStore::new(), KeyRing::new([1u8; 32])?);
+/// # let get_root = || Request::get("/").body(Body::empty()).unwrap();
+/// // Forgetting the layer is answered with a 500, not a panic.
+/// let app = Router::new().route("/", get(|_: Session| async { "never" }));
+/// assert_eq!(app.oneshot(get_root()).await?.status(), 500);
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum SessionRejection {
@@ -345,6 +463,29 @@ pub enum SessionRejection {
 }
 
 /// The layer's error handler, carried by [`SessionRejection::Store`].
+///
+/// ```
+/// # use axum::{Router, body::Body, http::Request, routing::get};
+/// # use session_axum::{Session, SessionLayer};
+/// # use session_conformance::counting::CountingStore;
+/// # use session_core::{KeyRing, SessionManager};
+/// # use session_store_memory::MemoryStore;
+/// # use tower::ServiceExt;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = CountingStore::new(MemoryStore::new());
+/// let manager = SessionManager::new(store.clone(), KeyRing::new([1u8; 32])?);
+/// let app = Router::new()
+///     .route("/", get(|_: Session| async { "never" }))
+///     .layer(SessionLayer::new(manager).on_error(|_| (axum::http::StatusCode::IM_A_TEAPOT, "down").into_response()));
+/// store.set_down(true);
+/// let id = session_core::SessionId::generate(); // any cookie that verifies makes the store be asked
+/// # let signed = format!("session={}.{}", id.expose(), KeyRing::new([1u8; 32])?.sign("session", id.expose()));
+/// let request = Request::get("/").header("cookie", signed).body(Body::empty())?;
+/// assert_eq!(app.oneshot(request).await?.status(), 418);
+/// # Ok(()) }
+/// # use axum::response::IntoResponse;
+/// ```
 #[derive(Clone)]
 pub struct ErrorHandlerRef(ErrorHandler);
 
@@ -410,6 +551,32 @@ fn start(parts: &Parts) -> Result<(RequestSession, ErrorHandler), SessionRejecti
 
 /// The not-yet-loaded session of the current request: call
 /// [`RequestSession::load`] when (and if) it is needed.
+///
+/// ```
+/// # use axum::{Router, body::Body, http::Request, routing::get};
+/// # use session_axum::{Session, SessionLayer};
+/// # use session_core::{KeyRing, SessionManager};
+/// # use session_store_memory::MemoryStore;
+/// # use tower::ServiceExt;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let manager = SessionManager::new(MemoryStore::new(), KeyRing::new([1u8; 32])?);
+/// # let get_root = || Request::get("/").body(Body::empty()).unwrap();
+/// use session_axum::LazySession;
+/// // Loads only when the query asks for it.
+/// async fn maybe(lazy: LazySession, uri: axum::http::Uri) -> String {
+///     if uri.query() == Some("load") {
+///         lazy.load().await.expect("store up").insert("n", 1).unwrap();
+///     }
+///     "ok".into()
+/// }
+/// let app = Router::new().route("/", get(maybe)).layer(SessionLayer::new(manager));
+/// let untouched = app.clone().oneshot(get_root()).await?;
+/// assert!(!untouched.headers().contains_key("set-cookie"));
+/// let loaded = app.oneshot(Request::get("/?load").body(Body::empty())?).await?;
+/// assert!(loaded.headers().contains_key("set-cookie"));
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct LazySession(pub RequestSession);
 

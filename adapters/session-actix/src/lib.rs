@@ -79,6 +79,26 @@ pub fn default_error_response(err: &SessionError) -> HttpResponse {
 }
 
 /// The middleware that gives every request its session. See the [crate docs](crate).
+///
+/// ```
+/// # use actix_web::{App, test, web};
+/// # use session_actix::{Session, SessionMiddleware};
+/// # use session_core::{KeyRing, SessionManager};
+/// # use session_store_memory::MemoryStore;
+/// # #[actix_web::main]
+/// # async fn main() {
+/// # let manager = SessionManager::new(MemoryStore::new(), KeyRing::new([1u8; 32]).unwrap());
+/// let app = test::init_service(
+///     App::new()
+///         .wrap(SessionMiddleware::new(manager))
+///         .route("/", web::get().to(|s: Session| async move { s.insert("seen", true).unwrap(); "hi" })),
+/// )
+/// .await;
+/// let response = test::call_service(&app, test::TestRequest::get().uri("/").to_request()).await;
+/// assert!(response.headers().contains_key("set-cookie"));
+/// assert_eq!(response.headers().get("vary").unwrap(), "Cookie");
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct SessionMiddleware {
     manager: SessionManager,
@@ -95,6 +115,27 @@ impl fmt::Debug for SessionMiddleware {
 
 impl SessionMiddleware {
     /// Middleware over `manager`, with [`default_error_response`].
+    ///
+    /// ```
+    /// # use actix_web::{App, test, web};
+    /// # use session_actix::{Session, SessionMiddleware};
+    /// # use session_core::{KeyRing, SessionManager};
+    /// # use session_store_memory::MemoryStore;
+    /// # #[actix_web::main]
+    /// # async fn main() {
+    /// # let manager = SessionManager::new(MemoryStore::new(), KeyRing::new([1u8; 32]).unwrap());
+    /// // A route that never takes the session: no cookie read, no store call, no headers.
+    /// let app = test::init_service(
+    ///     App::new()
+    ///         .wrap(SessionMiddleware::new(manager))
+    ///         .route("/", web::get().to(|| async { "static" })),
+    /// )
+    /// .await;
+    /// let response = test::call_service(&app, test::TestRequest::get().uri("/").to_request()).await;
+    /// assert!(!response.headers().contains_key("set-cookie"));
+    /// assert!(!response.headers().contains_key("vary"));
+    /// # }
+    /// ```
     pub fn new(manager: SessionManager) -> Self {
         SessionMiddleware {
             manager,
@@ -141,6 +182,24 @@ where
 }
 
 /// The service [`SessionMiddleware`] wraps around the app.
+///
+/// ```
+/// # use actix_web::{App, test, web};
+/// # use session_actix::{Session, SessionMiddleware};
+/// # use session_core::{KeyRing, SessionManager};
+/// # use session_store_memory::MemoryStore;
+/// # #[actix_web::main]
+/// # async fn main() {
+/// # let manager = SessionManager::new(MemoryStore::new(), KeyRing::new([1u8; 32]).unwrap());
+/// // Built by actix from the middleware; apps never name it.
+/// let app = test::init_service(
+///     App::new().wrap(SessionMiddleware::new(manager)).route("/", web::get().to(|| async { "ok" })),
+/// )
+/// .await;
+/// let response = test::call_service(&app, test::TestRequest::get().uri("/").to_request()).await;
+/// assert!(response.status().is_success());
+/// # }
+/// ```
 pub struct SessionService<S> {
     service: Rc<S>,
     middleware: SessionMiddleware,
@@ -208,6 +267,32 @@ where
 
 /// The session of the current request; dereferences to
 /// [`session_core::Session`], whose reads and writes are synchronous.
+///
+/// ```
+/// # use actix_web::{App, test, web};
+/// # use session_actix::{Session, SessionMiddleware};
+/// # use session_core::{KeyRing, SessionManager};
+/// # use session_store_memory::MemoryStore;
+/// # #[actix_web::main]
+/// # async fn main() {
+/// # let manager = SessionManager::new(MemoryStore::new(), KeyRing::new([1u8; 32]).unwrap());
+/// async fn visits(session: Session) -> String {
+///     // Deref to session_core::Session: plain synchronous calls.
+///     let n = session.get::<u32>("visits").unwrap_or_default().unwrap_or(0) + 1;
+///     session.insert("visits", n).expect("a number serializes");
+///     n.to_string()
+/// }
+/// let app = test::init_service(
+///     App::new().wrap(SessionMiddleware::new(manager)).route("/", web::get().to(visits)),
+/// )
+/// .await;
+/// let first = test::call_service(&app, test::TestRequest::get().uri("/").to_request()).await;
+/// let set_cookie = first.headers().get("set-cookie").unwrap().to_str().unwrap();
+/// let cookie = set_cookie.split(';').next().unwrap().to_owned(); // name=value
+/// let second = test::TestRequest::get().uri("/").insert_header(("cookie", cookie)).to_request();
+/// assert_eq!(test::call_and_read_body(&app, second).await, "2");
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct Session(pub session_core::Session);
 
@@ -220,6 +305,18 @@ impl Deref for Session {
 }
 
 /// Why a [`Session`] could not be extracted.
+///
+/// ```
+/// # use actix_web::{App, test, web};
+/// # use session_actix::Session;
+/// # #[actix_web::main]
+/// # async fn main() {
+/// // Forgetting the middleware is answered with a 500, not a panic.
+/// let app = test::init_service(App::new().route("/", web::get().to(|_: Session| async { "never" }))).await;
+/// let response = test::call_service(&app, test::TestRequest::get().uri("/").to_request()).await;
+/// assert_eq!(response.status(), 500);
+/// # }
+/// ```
 pub enum SessionRejection {
     /// The app is not wrapped in [`SessionMiddleware`]: a programming error (500).
     MissingMiddleware,

@@ -54,6 +54,21 @@ use rocket::{Data, Request, Response};
 use session_core::{RequestSession, SessionError, SessionManager};
 
 /// An error response, as the fairing's error handler builds it.
+///
+/// ```
+/// # use rocket::http::ContentType;
+/// use session_core::{SessionError, StoreError};
+/// use session_rocket::{ErrorResponse, default_error_response};
+/// let down = SessionError::from(StoreError::unavailable(std::io::Error::other("refused")));
+/// assert_eq!(
+///     default_error_response(&down),
+///     ErrorResponse {
+///         status: 503,
+///         content_type: ContentType::Plain,
+///         body: "the session store is unavailable".into(),
+///     }
+/// );
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ErrorResponse {
     /// The status code.
@@ -85,6 +100,27 @@ pub fn default_error_response(err: &SessionError) -> ErrorResponse {
 }
 
 /// The fairing that gives every request its session. See the [crate docs](crate).
+///
+/// ```
+/// # use rocket::local::blocking::Client;
+/// # use rocket::{get, routes};
+/// # use session_core::{KeyRing, SessionManager};
+/// # use session_rocket::{Session, SessionFairing};
+/// # use session_store_memory::MemoryStore;
+/// # fn manager() -> SessionManager { SessionManager::new(MemoryStore::new(), KeyRing::new([1u8; 32]).unwrap()) }
+/// #[get("/")]
+/// fn hello(session: Session) -> &'static str {
+///     session.insert("seen", true).unwrap();
+///     "hi"
+/// }
+/// # fn main() {
+/// let rocket = rocket::build().attach(SessionFairing::new(manager())).mount("/", routes![hello]);
+/// let client = Client::untracked(rocket).unwrap();
+/// let response = client.get("/").dispatch();
+/// assert!(response.headers().get_one("Set-Cookie").is_some());
+/// assert_eq!(response.headers().get_one("Vary"), Some("Cookie"));
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct SessionFairing {
     manager: SessionManager,
@@ -101,6 +137,27 @@ impl fmt::Debug for SessionFairing {
 
 impl SessionFairing {
     /// A fairing over `manager`, with [`default_error_response`].
+    ///
+    /// ```
+    /// # use rocket::local::blocking::Client;
+    /// # use rocket::{get, routes};
+    /// # use session_core::{KeyRing, SessionManager};
+    /// # use session_rocket::{Session, SessionFairing};
+    /// # use session_store_memory::MemoryStore;
+    /// # fn manager() -> SessionManager { SessionManager::new(MemoryStore::new(), KeyRing::new([1u8; 32]).unwrap()) }
+    /// // A route that never takes the session: no cookie read, no store call, no headers.
+    /// #[get("/")]
+    /// fn plain() -> &'static str {
+    ///     "static"
+    /// }
+    /// # fn main() {
+    /// let rocket = rocket::build().attach(SessionFairing::new(manager())).mount("/", routes![plain]);
+    /// let client = Client::untracked(rocket).unwrap();
+    /// let response = client.get("/").dispatch();
+    /// assert!(response.headers().get_one("Set-Cookie").is_none());
+    /// assert!(response.headers().get_one("Vary").is_none());
+    /// # }
+    /// ```
     pub fn new(manager: SessionManager) -> Self {
         SessionFairing {
             manager,
@@ -196,6 +253,32 @@ impl Fairing for SessionFairing {
 
 /// The session of the current request; dereferences to
 /// [`session_core::Session`], whose reads and writes are synchronous.
+///
+/// ```
+/// # use rocket::local::blocking::Client;
+/// # use rocket::{get, routes};
+/// # use session_core::{KeyRing, SessionManager};
+/// # use session_rocket::{Session, SessionFairing};
+/// # use session_store_memory::MemoryStore;
+/// # fn manager() -> SessionManager { SessionManager::new(MemoryStore::new(), KeyRing::new([1u8; 32]).unwrap()) }
+/// #[get("/")]
+/// fn visits(session: Session) -> String {
+///     // Deref to session_core::Session: plain synchronous calls.
+///     let n = session.get::<u32>("visits").unwrap_or_default().unwrap_or(0) + 1;
+///     session.insert("visits", n).expect("a number serializes");
+///     n.to_string()
+/// }
+/// # fn main() {
+/// let rocket = rocket::build().attach(SessionFairing::new(manager())).mount("/", routes![visits]);
+/// let client = Client::untracked(rocket).unwrap();
+/// let first = client.get("/").dispatch();
+/// let set_cookie = first.headers().get_one("Set-Cookie").unwrap();
+/// let cookie = set_cookie.split(';').next().unwrap().to_owned(); // name=value
+/// assert_eq!(first.into_string().as_deref(), Some("1"));
+/// let second = client.get("/").header(rocket::http::Header::new("Cookie", cookie));
+/// assert_eq!(second.dispatch().into_string().as_deref(), Some("2"));
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct Session(pub session_core::Session);
 
@@ -208,6 +291,24 @@ impl Deref for Session {
 }
 
 /// Why a [`Session`] guard failed.
+///
+/// ```
+/// # use rocket::local::blocking::Client;
+/// # use rocket::{get, routes};
+/// # use session_core::{KeyRing, SessionManager};
+/// # use session_rocket::{Session, SessionFairing};
+/// # use session_store_memory::MemoryStore;
+/// # fn manager() -> SessionManager { SessionManager::new(MemoryStore::new(), KeyRing::new([1u8; 32]).unwrap()) }
+/// #[get("/")]
+/// fn needs_session(_session: Session) -> &'static str {
+///     "never"
+/// }
+/// # fn main() {
+/// // Forgetting the fairing is answered with a 500, not a panic.
+/// let client = Client::untracked(rocket::build().mount("/", routes![needs_session])).unwrap();
+/// assert_eq!(client.get("/").dispatch().status().code, 500);
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionRejection {
     /// The fairing is not attached: a programming error (500).

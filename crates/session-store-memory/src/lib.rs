@@ -54,6 +54,31 @@ const SHARDS: usize = 32;
 const SWEEP_BATCH: usize = 1024;
 
 /// What a full store does with a new session.
+///
+/// ```
+/// # use session_core::{KeyRing, SessionManager};
+/// # use session_store_memory::{MemoryStore, WhenFull};
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # async fn save_one(manager: &SessionManager) -> Result<(), session_core::SessionError> {
+/// #     let request = manager.request(None);
+/// #     request.load().await?.insert("n", 1)?;
+/// #     request.finish(200).await.map(drop)
+/// # }
+/// // 32 sessions at most, one per shard: a 33rd must find its shard full.
+/// let store = MemoryStore::builder().capacity(32).when_full(WhenFull::Reject).build();
+/// let manager = SessionManager::new(store.clone(), KeyRing::new([3u8; 32])?);
+/// let mut refused = 0;
+/// for _ in 0..33 {
+///     if let Err(e) = save_one(&manager).await {
+///         assert_eq!(e.status_code(), 503);
+///         refused += 1;
+///     }
+/// }
+/// assert!(refused >= 1);
+/// assert!(store.len() <= 32);
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum WhenFull {
     /// Evict the session of the shard that expires soonest (default).
@@ -64,6 +89,23 @@ pub enum WhenFull {
 }
 
 /// The in-process store. See the [crate docs](crate). Clones share the same sessions.
+///
+/// ```
+/// # use session_core::{KeyRing, SessionManager};
+/// # use session_store_memory::{MemoryStore, WhenFull};
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # async fn save_one(manager: &SessionManager) -> Result<(), session_core::SessionError> {
+/// #     let request = manager.request(None);
+/// #     request.load().await?.insert("n", 1)?;
+/// #     request.finish(200).await.map(drop)
+/// # }
+/// let store = MemoryStore::new();
+/// let manager = SessionManager::new(store.clone(), KeyRing::new([3u8; 32])?);
+/// save_one(&manager).await?;
+/// assert_eq!(store.len(), 1); // the clone sees the manager's session
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct MemoryStore {
     inner: Arc<Inner>,
@@ -101,11 +143,23 @@ impl Default for MemoryStore {
 impl MemoryStore {
     /// A store with the default settings (100 000 sessions, evicting the
     /// soonest-expiring when full, swept every minute).
+    ///
+    /// ```
+    /// # use session_store_memory::MemoryStore;
+    /// let store = MemoryStore::new();
+    /// assert!(store.is_empty());
+    /// ```
     pub fn new() -> Self {
         Self::builder().build()
     }
 
     /// Starts configuring a store.
+    ///
+    /// ```
+    /// # use session_store_memory::{MemoryStore, WhenFull};
+    /// let store = MemoryStore::builder().capacity(1_000).when_full(WhenFull::Reject).build();
+    /// assert!(store.is_empty());
+    /// ```
     pub fn builder() -> MemoryStoreBuilder {
         MemoryStoreBuilder {
             capacity: 100_000,
@@ -115,6 +169,30 @@ impl MemoryStore {
     }
 
     /// How many records the store holds (expired ones not yet swept included).
+    ///
+    /// ```
+    /// # use session_core::{Record, SessionStore, StoreKey};
+    /// # fn expired_record() -> Record {
+    /// #     let now = session_core::now();
+    /// #     Record {
+    /// #         key: StoreKey::new("ab".repeat(32)),
+    /// #         data: b"{}".to_vec(),
+    /// #         version: 1,
+    /// #         created_at: now - session_core::time::Duration::hours(2),
+    /// #         expires_at: now - session_core::time::Duration::hours(1),
+    /// #         user: None,
+    /// #     }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), session_core::StoreError> {
+    /// # use session_store_memory::MemoryStore;
+    /// let store = MemoryStore::builder().sweep_every(None).build();
+    /// store.create(&expired_record()).await?;
+    /// assert_eq!(store.len(), 1); // expired, not yet swept
+    /// assert_eq!(store.delete_expired().await?, 1);
+    /// assert_eq!(store.len(), 0);
+    /// # Ok(()) }
+    /// ```
     pub fn len(&self) -> usize {
         self.inner
             .shards
@@ -124,12 +202,24 @@ impl MemoryStore {
     }
 
     /// Whether the store holds no records.
+    ///
+    /// ```
+    /// # use session_store_memory::MemoryStore;
+    /// assert!(MemoryStore::new().is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }
 
 /// Configures a [`MemoryStore`]; see [`MemoryStore::builder`].
+///
+/// ```
+/// # use session_store_memory::MemoryStore;
+/// let builder = MemoryStore::builder().capacity(50_000);
+/// let store = builder.build();
+/// assert!(store.is_empty());
+/// ```
 #[derive(Clone, Debug)]
 pub struct MemoryStoreBuilder {
     capacity: usize,
@@ -140,12 +230,39 @@ pub struct MemoryStoreBuilder {
 impl MemoryStoreBuilder {
     /// The most sessions the store holds (rounded up to a multiple of its
     /// shard count, 32). Default 100 000.
+    ///
+    /// ```
+    /// # use session_core::{KeyRing, SessionManager};
+    /// # use session_store_memory::{MemoryStore, WhenFull};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # async fn save_one(manager: &SessionManager) -> Result<(), session_core::SessionError> {
+    /// #     let request = manager.request(None);
+    /// #     request.load().await?.insert("n", 1)?;
+    /// #     request.finish(200).await.map(drop)
+    /// # }
+    /// // The default policy evicts the sessions closest to expiry to make room.
+    /// let store = MemoryStore::builder().capacity(32).build();
+    /// let manager = SessionManager::new(store.clone(), KeyRing::new([3u8; 32])?);
+    /// for _ in 0..100 {
+    ///     save_one(&manager).await?;
+    /// }
+    /// assert!(store.len() <= 32);
+    /// # Ok(()) }
+    /// ```
     pub fn capacity(mut self, capacity: usize) -> Self {
         self.capacity = capacity.max(1);
         self
     }
 
     /// What to do when a shard is full. Default [`WhenFull::EvictSoonestExpiring`].
+    ///
+    /// ```
+    /// # use session_store_memory::{MemoryStore, WhenFull};
+    /// // For services that would rather refuse new visitors than log anyone out.
+    /// let store = MemoryStore::builder().when_full(WhenFull::Reject).build();
+    /// # drop(store);
+    /// ```
     pub fn when_full(mut self, policy: WhenFull) -> Self {
         self.when_full = policy;
         self
@@ -153,12 +270,43 @@ impl MemoryStoreBuilder {
 
     /// How often the background task sweeps expired sessions (`None`: only
     /// on writes and [`SessionStore::delete_expired`]). Default one minute.
+    ///
+    /// ```
+    /// # use session_core::{Record, SessionStore, StoreKey};
+    /// # fn expired_record() -> Record {
+    /// #     let now = session_core::now();
+    /// #     Record {
+    /// #         key: StoreKey::new("ab".repeat(32)),
+    /// #         data: b"{}".to_vec(),
+    /// #         version: 1,
+    /// #         created_at: now - session_core::time::Duration::hours(2),
+    /// #         expires_at: now - session_core::time::Duration::hours(1),
+    /// #         user: None,
+    /// #     }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), session_core::StoreError> {
+    /// # use session_store_memory::MemoryStore;
+    /// let store = MemoryStore::builder().sweep_every(Some(std::time::Duration::from_millis(10))).build();
+    /// store.create(&expired_record()).await?;
+    /// tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    /// assert_eq!(store.len(), 0, "the background task swept it");
+    /// # Ok(()) }
+    /// ```
     pub fn sweep_every(mut self, every: Option<Duration>) -> Self {
         self.sweep_every = every;
         self
     }
 
     /// Builds the store; inside a Tokio runtime this also starts the sweeper.
+    ///
+    /// ```
+    /// # use session_store_memory::MemoryStore;
+    /// // Outside a Tokio runtime there is no background sweeper; sweeping still
+    /// // happens on writes and on `delete_expired`.
+    /// let store = MemoryStore::builder().build();
+    /// assert!(store.is_empty());
+    /// ```
     pub fn build(self) -> MemoryStore {
         let inner = Arc::new(Inner {
             shards: (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect(),

@@ -53,6 +53,26 @@ use session_core::{
 use crate::disk::Disk;
 
 /// A [`SessionStore`] on a directory. See the [crate docs](crate). Cheap to clone.
+///
+/// ```
+/// # use session_core::{KeyRing, SessionManager};
+/// # use session_store_file::FileStore;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = std::env::temp_dir().join(format!("file-store-doc-restart-{}", std::process::id()));
+/// let cookie = {
+///     let manager = SessionManager::new(FileStore::open(&dir)?, KeyRing::new([4u8; 32])?);
+///     let request = manager.request(None);
+///     request.load().await?.insert("user_id", 123)?;
+///     request.finish(200).await?.cookie_pair().unwrap().to_owned()
+/// };
+/// // A new process (here: a new store and manager) on the same directory.
+/// let manager = SessionManager::new(FileStore::open(&dir)?, KeyRing::new([4u8; 32])?);
+/// let session = manager.request([cookie.as_str()]).load().await?;
+/// assert_eq!(session.get::<u32>("user_id")?, Some(123));
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct FileStore {
     disk: Arc<Disk>,
@@ -73,6 +93,18 @@ impl FileStore {
     /// # Errors
     ///
     /// When the directories cannot be created.
+    ///
+    /// ```
+    /// # use session_store_file::FileStore;
+    /// # use std::os::unix::fs::PermissionsExt;
+    /// # let dir = std::env::temp_dir().join(format!("file-store-doc-open-{}", std::process::id()));
+    /// let store = FileStore::open(&dir)?;
+    /// let mode = std::fs::metadata(store.root())?.permissions().mode();
+    /// assert_eq!(mode & 0o777, 0o700);
+    /// assert!(FileStore::open("/proc/no-such-place").is_err());
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn open(root: impl AsRef<Path>) -> std::io::Result<Self> {
         let root = root.as_ref();
         Ok(FileStore {
@@ -82,6 +114,15 @@ impl FileStore {
     }
 
     /// The store's directory.
+    ///
+    /// ```
+    /// # use session_store_file::FileStore;
+    /// # let dir = std::env::temp_dir().join(format!("file-store-doc-root-{}", std::process::id()));
+    /// let store = FileStore::open(&dir)?;
+    /// assert_eq!(store.root(), dir.as_path());
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn root(&self) -> &Path {
         &self.root
     }

@@ -37,6 +37,38 @@ use sha2::{Digest, Sha256};
 use crate::{Engine, OpenError, Pool, SqlStore, on_pool, store_error};
 
 /// A [`SessionStore`] on Django's `django_session` table. See the [module docs](self).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use session_store_sql::DjangoSqlStore;
+/// # let dir = std::env::temp_dir().join(format!("django-sql-doc-{}-{}", std::process::id(), line!()));
+/// # std::fs::create_dir_all(&dir)?;
+/// # let url = format!("sqlite:{}", dir.join("db.sqlite3").display());
+/// # let pool = sqlx::SqlitePool::connect(&format!("{url}?mode=rwc")).await?;
+/// // The table as Django's migrations create it on SQLite:
+/// sqlx::query(
+///     "CREATE TABLE django_session (session_key varchar(40) NOT NULL PRIMARY KEY, \
+///      session_data text NOT NULL, expire_date datetime NOT NULL)",
+/// )
+/// .execute(&pool)
+/// .await?;
+/// use session_core::django::signing::DjangoSigner;
+/// use session_core::{KeyRing, SessionManager};
+/// let store = DjangoSqlStore::with_table(pool.clone(), "django_session")?;
+/// let signer = DjangoSigner::new("the Django app's SECRET_KEY", Vec::<&str>::new())?;
+/// let manager = SessionManager::builder(store, KeyRing::new([0u8; 32])?).django(signer).build()?;
+/// let request = manager.request(None);
+/// request.load().await?.insert("cart", ["apple"])?;
+/// let cookie = request.finish(200).await?.cookie_pair().unwrap().to_owned();
+/// // The row is Django's: the raw session key, data in Django's signed format.
+/// let (key, data): (String, String) =
+///     sqlx::query_as("SELECT session_key, session_data FROM django_session").fetch_one(&pool).await?;
+/// assert_eq!(cookie, format!("sessionid={key}"));
+/// assert!(data.contains(':'));
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct DjangoSqlStore {
     pool: Pool,
@@ -136,6 +168,27 @@ impl DjangoSqlStore {
     /// # Errors
     ///
     /// As [`SqlStore::connect`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use session_store_sql::DjangoSqlStore;
+    /// # let dir = std::env::temp_dir().join(format!("django-sql-doc-{}-{}", std::process::id(), line!()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// # let url = format!("sqlite:{}", dir.join("db.sqlite3").display());
+    /// # let pool = sqlx::SqlitePool::connect(&format!("{url}?mode=rwc")).await?;
+    /// // The table as Django's migrations create it on SQLite:
+    /// sqlx::query(
+    ///     "CREATE TABLE django_session (session_key varchar(40) NOT NULL PRIMARY KEY, \
+    ///      session_data text NOT NULL, expire_date datetime NOT NULL)",
+    /// )
+    /// .execute(&pool)
+    /// .await?;
+    /// let store = DjangoSqlStore::connect(&url).await?;
+    /// assert_eq!(store.pool().engine(), session_store_sql::Engine::Sqlite);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok(()) }
+    /// ```
     pub async fn connect(url: &str) -> Result<Self, OpenError> {
         let sql = SqlStore::connect(url).await?;
         Self::with_table(sql.pool().clone(), "django_session")
@@ -147,6 +200,29 @@ impl DjangoSqlStore {
     ///
     /// [`OpenError::InvalidTable`] for a name that is not a plain
     /// identifier.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use session_store_sql::DjangoSqlStore;
+    /// # let dir = std::env::temp_dir().join(format!("django-sql-doc-{}-{}", std::process::id(), line!()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// # let url = format!("sqlite:{}", dir.join("db.sqlite3").display());
+    /// # let pool = sqlx::SqlitePool::connect(&format!("{url}?mode=rwc")).await?;
+    /// // The table as Django's migrations create it on SQLite:
+    /// sqlx::query(
+    ///     "CREATE TABLE django_session (session_key varchar(40) NOT NULL PRIMARY KEY, \
+    ///      session_data text NOT NULL, expire_date datetime NOT NULL)",
+    /// )
+    /// .execute(&pool)
+    /// .await?;
+    /// sqlx::query("ALTER TABLE django_session RENAME TO app_sessions").execute(&pool).await?;
+    /// // A Django app with `db_table = "app_sessions"`:
+    /// let store = DjangoSqlStore::with_table(pool.clone(), "app_sessions")?;
+    /// assert!(DjangoSqlStore::with_table(pool, "app sessions").is_err());
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok(()) }
+    /// ```
     pub fn with_table(pool: impl Into<Pool>, table: &str) -> Result<Self, OpenError> {
         // The same identifier rules as SqlStore's tables.
         let pool = pool.into();
@@ -159,6 +235,27 @@ impl DjangoSqlStore {
     }
 
     /// The pool.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use session_store_sql::DjangoSqlStore;
+    /// # let dir = std::env::temp_dir().join(format!("django-sql-doc-{}-{}", std::process::id(), line!()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// # let url = format!("sqlite:{}", dir.join("db.sqlite3").display());
+    /// # let pool = sqlx::SqlitePool::connect(&format!("{url}?mode=rwc")).await?;
+    /// // The table as Django's migrations create it on SQLite:
+    /// sqlx::query(
+    ///     "CREATE TABLE django_session (session_key varchar(40) NOT NULL PRIMARY KEY, \
+    ///      session_data text NOT NULL, expire_date datetime NOT NULL)",
+    /// )
+    /// .execute(&pool)
+    /// .await?;
+    /// let store = DjangoSqlStore::with_table(pool, "django_session")?;
+    /// assert_eq!(store.pool().engine(), session_store_sql::Engine::Sqlite);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok(()) }
+    /// ```
     pub fn pool(&self) -> &Pool {
         &self.pool
     }

@@ -78,6 +78,19 @@ use sqlx::sqlite::{
 use crate::queries::{Queries, SWEEP_BATCH};
 
 /// The SQL engine behind a [`SqlStore`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use session_store_sql::SqlStore;
+/// # let dir = std::env::temp_dir().join(format!("sql-doc-{}-{}", std::process::id(), line!()));
+/// # std::fs::create_dir_all(&dir)?;
+/// # let url = format!("sqlite:{}", dir.join("sessions.db").display());
+/// let store = SqlStore::connect(&url).await?;
+/// assert_eq!(store.pool().engine(), session_store_sql::Engine::Sqlite);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Engine {
     /// SQLite (feature `sqlite`).
@@ -111,6 +124,23 @@ impl Engine {
 }
 
 /// A connection pool of one of the enabled engines.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use session_store_sql::SqlStore;
+/// # let dir = std::env::temp_dir().join(format!("sql-doc-{}-{}", std::process::id(), line!()));
+/// # std::fs::create_dir_all(&dir)?;
+/// # let url = format!("sqlite:{}", dir.join("sessions.db").display());
+/// use session_store_sql::Pool;
+/// let store = SqlStore::connect(&url).await?;
+/// // Share the store's pool with the application's own queries.
+/// let Pool::Sqlite(pool) = store.pool() else { unreachable!() };
+/// let one: i64 = sqlx::query_scalar("SELECT 1").fetch_one(pool).await?;
+/// assert_eq!(one, 1);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum Pool {
@@ -148,6 +178,19 @@ impl From<MySqlPool> for Pool {
 
 impl Pool {
     /// The engine of this pool.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use session_store_sql::SqlStore;
+    /// # let dir = std::env::temp_dir().join(format!("sql-doc-{}-{}", std::process::id(), line!()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// # let url = format!("sqlite:{}", dir.join("sessions.db").display());
+    /// let store = SqlStore::connect(&url).await?;
+    /// assert_eq!(store.pool().engine(), session_store_sql::Engine::Sqlite);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok(()) }
+    /// ```
     pub fn engine(&self) -> Engine {
         match self {
             #[cfg(feature = "sqlite")]
@@ -176,6 +219,19 @@ macro_rules! on_pool {
 pub(crate) use on_pool;
 
 /// Why a store could not be opened.
+///
+/// ```
+/// use session_store_sql::{OpenError, SqlStore};
+/// let err = SqlStore::builder("oracle://db").connect_lazy().unwrap_err();
+/// assert!(matches!(err, OpenError::UnsupportedUrl(_)));
+/// // Outside a Tokio runtime:
+/// let err = SqlStore::builder("sqlite::memory:").connect_lazy().unwrap_err();
+/// assert!(matches!(err, OpenError::NoRuntime));
+/// tokio::runtime::Runtime::new().unwrap().block_on(async {
+///     let err = SqlStore::builder("sqlite::memory:").table("sessions; DROP TABLE users").connect_lazy().unwrap_err();
+///     assert!(matches!(err, OpenError::InvalidTable(_)));
+/// });
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum OpenError {
@@ -185,6 +241,9 @@ pub enum OpenError {
     InvalidTable(String),
     /// Connecting or migrating failed.
     Sql(sqlx::Error),
+    /// [`SqlStoreBuilder::connect_lazy`] was called outside a Tokio
+    /// runtime, which the connection pool needs for its housekeeping.
+    NoRuntime,
 }
 
 impl fmt::Display for OpenError {
@@ -201,6 +260,10 @@ impl fmt::Display for OpenError {
                 "invalid session table name {t:?}: use letters, digits and underscores, starting with a letter"
             ),
             OpenError::Sql(e) => write!(f, "could not open the session store: {e}"),
+            OpenError::NoRuntime => f.write_str(
+                "the SQL session store must be opened inside a Tokio runtime \
+                 (its connection pool runs a background task)",
+            ),
         }
     }
 }
@@ -221,6 +284,25 @@ impl From<sqlx::Error> for OpenError {
 }
 
 /// A [`SessionStore`] on a SQL database. See the [crate docs](crate). Cheap to clone.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use session_store_sql::SqlStore;
+/// # let dir = std::env::temp_dir().join(format!("sql-doc-{}-{}", std::process::id(), line!()));
+/// # std::fs::create_dir_all(&dir)?;
+/// # let url = format!("sqlite:{}", dir.join("sessions.db").display());
+/// use session_core::{KeyRing, SessionManager};
+/// let store = SqlStore::connect(&url).await?;
+/// store.migrate().await?;
+/// let manager = SessionManager::new(store.clone(), KeyRing::new([5u8; 32])?);
+/// let request = manager.request(None);
+/// request.load().await?.set_user("alice")?;
+/// request.finish(200).await?;
+/// assert_eq!(manager.sessions_of("alice").await?.len(), 1); // the indexed user column
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct SqlStore {
     inner: Arc<Inner>,
@@ -242,6 +324,24 @@ impl fmt::Debug for SqlStore {
 }
 
 /// Configures a [`SqlStore`]; see [`SqlStore::builder`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use session_store_sql::SqlStore;
+/// # let dir = std::env::temp_dir().join(format!("sql-doc-{}-{}", std::process::id(), line!()));
+/// # std::fs::create_dir_all(&dir)?;
+/// # let url = format!("sqlite:{}", dir.join("sessions.db").display());
+/// let store = SqlStore::builder(url.as_str())
+///     .table("web_sessions")
+///     .max_connections(4)
+///     .acquire_timeout(std::time::Duration::from_secs(2))
+///     .connect()
+///     .await?;
+/// assert_eq!(store.table(), "web_sessions");
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct SqlStoreBuilder {
     url: String,
@@ -252,12 +352,35 @@ pub struct SqlStoreBuilder {
 
 impl SqlStoreBuilder {
     /// The table holding the sessions (default `sessions`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use session_store_sql::SqlStore;
+    /// # let dir = std::env::temp_dir().join(format!("sql-doc-{}-{}", std::process::id(), line!()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// # let url = format!("sqlite:{}", dir.join("sessions.db").display());
+    /// let store = SqlStore::builder(url.as_str()).table("admin_sessions").connect().await?;
+    /// store.migrate().await?; // creates admin_sessions
+    /// assert!(store.schema_is_current().await?);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok(()) }
+    /// ```
     pub fn table(mut self, table: impl Into<String>) -> Self {
         self.table = table.into();
         self
     }
 
     /// The most connections the pool opens (default 10).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), session_store_sql::OpenError> {
+    /// # use session_store_sql::SqlStore;
+    /// // At least one connection, whatever is asked.
+    /// let store = SqlStore::builder("sqlite::memory:").max_connections(0).connect_lazy()?;
+    /// # Ok(()) }
+    /// ```
     pub fn max_connections(mut self, n: u32) -> Self {
         self.max_connections = n.max(1);
         self
@@ -266,6 +389,20 @@ impl SqlStoreBuilder {
     /// How long an operation waits for a free connection (or for a
     /// connection to an unreachable server) before failing with
     /// [`StoreError::Unavailable`] (default 5 seconds).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use session_core::SessionStore;
+    /// use session_store_sql::SqlStore;
+    /// // Nothing listens on port 9; the store answers Unavailable after the timeout.
+    /// let store = SqlStore::builder("postgres://nobody@127.0.0.1:9/none")
+    ///     .acquire_timeout(std::time::Duration::from_millis(200))
+    ///     .connect_lazy()?;
+    /// let err = store.load(&session_core::SessionId::generate().store_key()).await.unwrap_err();
+    /// assert!(err.is_unavailable());
+    /// # Ok(()) }
+    /// ```
     pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
         self.acquire_timeout = timeout;
         self
@@ -277,10 +414,24 @@ impl SqlStoreBuilder {
     ///
     /// [`OpenError::UnsupportedUrl`] for a URL of no enabled engine,
     /// [`OpenError::InvalidTable`] for a bad table name, [`OpenError::Sql`]
-    /// for an unparsable URL.
+    /// for an unparsable URL, [`OpenError::NoRuntime`] outside a Tokio
+    /// runtime (where the pool would otherwise panic).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), session_store_sql::OpenError> {
+    /// # use session_store_sql::SqlStore;
+    /// // No connection is opened yet, so no server needs to be up.
+    /// let store = SqlStore::builder("postgres://app@db.internal/app").connect_lazy()?;
+    /// assert_eq!(store.table(), "sessions");
+    /// # Ok(()) }
+    /// ```
     pub fn connect_lazy(self) -> Result<SqlStore, OpenError> {
         let engine = Engine::from_url(&self.url)
             .ok_or_else(|| OpenError::UnsupportedUrl(self.url.clone()))?;
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(OpenError::NoRuntime);
+        }
         let pool: Pool = match engine {
             #[cfg(feature = "sqlite")]
             Engine::Sqlite => {
@@ -323,6 +474,18 @@ impl SqlStoreBuilder {
     ///
     /// As [`connect_lazy`](Self::connect_lazy), plus [`OpenError::Sql`] when
     /// the server cannot be reached.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # use session_store_sql::SqlStore;
+    /// let refused = SqlStore::builder("postgres://nobody@127.0.0.1:9/none")
+    ///     .acquire_timeout(std::time::Duration::from_millis(200))
+    ///     .connect()
+    ///     .await;
+    /// assert!(refused.is_err(), "connect checks the server is there");
+    /// # }
+    /// ```
     pub async fn connect(self) -> Result<SqlStore, OpenError> {
         let store = self.connect_lazy()?;
         on_pool!(&store.inner.pool, |p| sqlx::query("SELECT 1")
@@ -335,6 +498,15 @@ impl SqlStoreBuilder {
 
 impl SqlStore {
     /// Starts configuring a store for the database at `url`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), session_store_sql::OpenError> {
+    /// # use session_store_sql::SqlStore;
+    /// let store = SqlStore::builder("sqlite::memory:").table("sessions_v2").connect_lazy()?;
+    /// assert_eq!(store.table(), "sessions_v2");
+    /// # Ok(()) }
+    /// ```
     pub fn builder(url: impl Into<String>) -> SqlStoreBuilder {
         SqlStoreBuilder {
             url: url.into(),
@@ -349,6 +521,19 @@ impl SqlStore {
     /// # Errors
     ///
     /// See [`SqlStoreBuilder::connect`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use session_store_sql::SqlStore;
+    /// # let dir = std::env::temp_dir().join(format!("sql-doc-{}-{}", std::process::id(), line!()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// # let url = format!("sqlite:{}", dir.join("sessions.db").display());
+    /// let store = SqlStore::connect(&url).await?;
+    /// store.migrate().await?;
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok(()) }
+    /// ```
     pub async fn connect(url: &str) -> Result<Self, OpenError> {
         Self::builder(url).connect().await
     }
@@ -373,6 +558,17 @@ impl SqlStore {
     ///
     /// [`OpenError::InvalidTable`] unless `table` is 1 to 48 ASCII letters,
     /// digits or underscores, starting with a letter.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use session_store_sql::SqlStore;
+    /// let pool = sqlx::SqlitePool::connect("sqlite::memory:").await?;
+    /// let store = SqlStore::with_table(pool.clone(), "app_sessions")?;
+    /// assert_eq!(store.table(), "app_sessions");
+    /// assert!(SqlStore::with_table(pool, "1st").is_err());
+    /// # Ok(()) }
+    /// ```
     pub fn with_table(pool: impl Into<Pool>, table: &str) -> Result<Self, OpenError> {
         let valid = (1..=48).contains(&table.len())
             && table.starts_with(|c: char| c.is_ascii_alphabetic())
@@ -392,11 +588,33 @@ impl SqlStore {
     }
 
     /// The pool, for sharing with the rest of the application.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use session_store_sql::SqlStore;
+    /// # let dir = std::env::temp_dir().join(format!("sql-doc-{}-{}", std::process::id(), line!()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// # let url = format!("sqlite:{}", dir.join("sessions.db").display());
+    /// let store = SqlStore::connect(&url).await?;
+    /// assert_eq!(store.pool().engine(), session_store_sql::Engine::Sqlite);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok(()) }
+    /// ```
     pub fn pool(&self) -> &Pool {
         &self.inner.pool
     }
 
     /// The table name.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), session_store_sql::OpenError> {
+    /// # use session_store_sql::SqlStore;
+    /// let store = SqlStore::builder("sqlite::memory:").connect_lazy()?;
+    /// assert_eq!(store.table(), "sessions");
+    /// # Ok(()) }
+    /// ```
     pub fn table(&self) -> &str {
         &self.inner.table
     }
@@ -408,6 +626,21 @@ impl SqlStore {
     /// # Errors
     ///
     /// [`OpenError::Sql`] when a statement fails.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use session_store_sql::SqlStore;
+    /// # let dir = std::env::temp_dir().join(format!("sql-doc-{}-{}", std::process::id(), line!()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// # let url = format!("sqlite:{}", dir.join("sessions.db").display());
+    /// let store = SqlStore::connect(&url).await?;
+    /// store.migrate().await?;
+    /// store.migrate().await?; // again: nothing left to apply
+    /// assert!(store.schema_is_current().await?);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok(()) }
+    /// ```
     pub async fn migrate(&self) -> Result<(), OpenError> {
         migrate::run(&self.inner.pool, &self.inner.table).await
     }
@@ -417,6 +650,21 @@ impl SqlStore {
     /// # Errors
     ///
     /// [`OpenError::Sql`] when the database cannot be asked.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use session_store_sql::SqlStore;
+    /// # let dir = std::env::temp_dir().join(format!("sql-doc-{}-{}", std::process::id(), line!()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// # let url = format!("sqlite:{}", dir.join("sessions.db").display());
+    /// let store = SqlStore::connect(&url).await?;
+    /// assert!(!store.schema_is_current().await?);
+    /// store.migrate().await?;
+    /// assert!(store.schema_is_current().await?);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok(()) }
+    /// ```
     pub async fn schema_is_current(&self) -> Result<bool, OpenError> {
         migrate::is_current(&self.inner.pool, &self.inner.table).await
     }
@@ -714,5 +962,19 @@ impl SessionStore for SqlStore {
             .await
             .map(|r| r.rows_affected()))
         .map_err(store_error)
+    }
+}
+
+#[cfg(test)]
+mod no_runtime_tests {
+    use super::*;
+
+    #[test]
+    fn connect_lazy_outside_a_runtime_is_an_error_not_a_panic() {
+        let err = SqlStore::builder("sqlite::memory:")
+            .connect_lazy()
+            .expect_err("no runtime here");
+        assert!(matches!(err, OpenError::NoRuntime), "{err}");
+        assert!(err.to_string().contains("Tokio runtime"), "{err}");
     }
 }

@@ -31,6 +31,23 @@ return 1
 ";
 
 /// A [`SessionStore`] on Django's cache keys in Redis. See the [module docs](self).
+///
+/// ```no_run
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use session_store_redis::{DjangoCacheStore, RedisStore};
+/// use session_core::django::signing::DjangoSigner;
+/// use session_core::{KeyRing, SessionManager};
+/// use session_core::django::pickle::PickleCodec;
+/// // Django: SESSION_ENGINE = "django.contrib.sessions.backends.cache", on Redis.
+/// let store = DjangoCacheStore::connect("redis://127.0.0.1:6379").await?;
+/// let signer = DjangoSigner::new("the Django app's SECRET_KEY", Vec::<&str>::new())?;
+/// let manager = SessionManager::builder(store, KeyRing::new([0u8; 32])?)
+///     .django(signer)
+///     .codec(PickleCodec) // Django's cache stores pickles
+///     .build()?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct DjangoCacheStore {
     redis: RedisStore,
@@ -51,12 +68,33 @@ impl DjangoCacheStore {
     /// # Errors
     ///
     /// When the URL is invalid or the server cannot be reached.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use session_store_redis::{DjangoCacheStore, RedisStore};
+    /// let store = DjangoCacheStore::connect("redis://127.0.0.1:6379").await?;
+    /// let key = session_core::StoreKey::new("abcdefghijklmnopqrstuvwxyz012345");
+    /// assert_eq!(store.key(&key), ":1:django.contrib.sessions.cacheabcdefghijklmnopqrstuvwxyz012345");
+    /// # Ok(()) }
+    /// ```
     pub async fn connect(url: &str) -> Result<Self, redis::RedisError> {
         Ok(Self::with_keys(RedisStore::connect(url).await?, "", 1))
     }
 
     /// Uses `redis`'s connection with Django's `CACHES` settings
     /// `KEY_PREFIX` and `VERSION`.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use session_store_redis::{DjangoCacheStore, RedisStore};
+    /// // CACHES = {"default": {..., "KEY_PREFIX": "shop", "VERSION": 2}}
+    /// let store = DjangoCacheStore::with_keys(RedisStore::connect("redis://127.0.0.1:6379").await?, "shop", 2);
+    /// let key = session_core::StoreKey::new("abcdefgh");
+    /// assert_eq!(store.key(&key), ":2:shopdjango.contrib.sessions.cacheabcdefgh");
+    /// # Ok(()) }
+    /// ```
     pub fn with_keys(redis: RedisStore, key_prefix: &str, version: u32) -> Self {
         DjangoCacheStore {
             redis,
@@ -67,6 +105,16 @@ impl DjangoCacheStore {
 
     /// The cache half of Django's `cached_db` backend: the same layout under
     /// `django.contrib.sessions.cached_db` keys.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use session_store_redis::{DjangoCacheStore, RedisStore};
+    /// let store = DjangoCacheStore::cached_db(RedisStore::connect("redis://127.0.0.1:6379").await?, "", 1);
+    /// let key = session_core::StoreKey::new("abcdefgh");
+    /// assert_eq!(store.key(&key), ":1:django.contrib.sessions.cached_dbabcdefgh");
+    /// # Ok(()) }
+    /// ```
     pub fn cached_db(redis: RedisStore, key_prefix: &str, version: u32) -> Self {
         DjangoCacheStore {
             prefix: format!(":{version}:{key_prefix}django.contrib.sessions.cached_db"),
@@ -80,6 +128,19 @@ impl DjangoCacheStore {
     /// # Errors
     ///
     /// When Redis fails.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use session_store_redis::{DjangoCacheStore, RedisStore};
+    /// use session_core::SessionStore;
+    /// let store = DjangoCacheStore::connect("redis://127.0.0.1:6379").await?;
+    /// let key = session_core::StoreKey::new("abcdefghijklmnopqrstuvwxyz012345");
+    /// let pickle = b"\x80\x04}\x94."; // an empty dict, as Django's cache pickles it
+    /// store.put(&key, pickle, session_core::now() + session_core::time::Duration::hours(1)).await?;
+    /// assert_eq!(store.load(&key).await?.map(|r| r.data), Some(pickle.to_vec()));
+    /// # Ok(()) }
+    /// ```
     pub async fn put(
         &self,
         key: &StoreKey,
@@ -99,6 +160,16 @@ impl DjangoCacheStore {
     }
 
     /// The Redis key of a session.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use session_store_redis::{DjangoCacheStore, RedisStore};
+    /// let store = DjangoCacheStore::connect("redis://127.0.0.1:6379").await?;
+    /// let key = session_core::StoreKey::new("abcdefgh");
+    /// assert!(store.key(&key).ends_with("django.contrib.sessions.cacheabcdefgh"));
+    /// # Ok(()) }
+    /// ```
     pub fn key(&self, key: &StoreKey) -> String {
         format!("{}{}", self.prefix, key.as_str())
     }

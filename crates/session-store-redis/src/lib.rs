@@ -68,6 +68,20 @@ enum Conn {
 }
 
 /// A [`SessionStore`] on Redis. See the [crate docs](crate). Cheap to clone.
+///
+/// ```no_run
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use session_store_redis::RedisStore;
+/// use session_core::{KeyRing, SessionManager};
+/// let store = RedisStore::connect("redis://127.0.0.1:6379").await?;
+/// let manager = SessionManager::new(store.clone(), KeyRing::new([6u8; 32])?);
+/// let request = manager.request(None);
+/// request.load().await?.set_user("alice")?;
+/// request.finish(200).await?;
+/// assert!(!manager.sessions_of("alice").await?.is_empty()); // the per-user set
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct RedisStore {
     conn: Conn,
@@ -92,6 +106,18 @@ impl fmt::Debug for RedisStore {
 }
 
 /// Configures a [`RedisStore`]; see [`RedisStore::builder`].
+///
+/// ```no_run
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use session_store_redis::RedisStore;
+/// let store = RedisStore::builder()
+///     .prefix("shop:session:")
+///     .timeout(std::time::Duration::from_millis(500))
+///     .connect("redis://127.0.0.1:6379")
+///     .await?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct RedisStoreBuilder {
     prefix: String,
@@ -109,6 +135,16 @@ impl Default for RedisStoreBuilder {
 
 impl RedisStoreBuilder {
     /// The prefix of every key the store writes (default `session:`).
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use session_store_redis::RedisStore;
+    /// let store = RedisStore::builder().prefix("app1:").connect("redis://127.0.0.1:6379").await?;
+    /// let key = session_core::StoreKey::new("ab12");
+    /// assert_eq!(store.session_key(&key), "app1:{ab12}");
+    /// # Ok(()) }
+    /// ```
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
         self
@@ -116,6 +152,22 @@ impl RedisStoreBuilder {
 
     /// How long a command or connection attempt may take before the
     /// operation fails with [`StoreError::Unavailable`] (default 2 s).
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use session_store_redis::RedisStore;
+    /// use session_core::SessionStore;
+    /// let store = RedisStore::builder()
+    ///     .timeout(std::time::Duration::from_millis(300))
+    ///     .connect("redis://127.0.0.1:6379")
+    ///     .await?;
+    /// // If Redis stops answering, operations fail within about 300 ms:
+    /// if let Err(e) = store.load(&session_core::SessionId::generate().store_key()).await {
+    ///     assert!(e.is_unavailable());
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -126,6 +178,14 @@ impl RedisStoreBuilder {
     /// # Errors
     ///
     /// When the URL is invalid or the server cannot be reached.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use session_store_redis::RedisStore;
+    /// let store = RedisStore::builder().connect("redis://:password@redis.internal:6379/2").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn connect(self, url: &str) -> Result<RedisStore, RedisError> {
         let client = redis::Client::open(url)?;
         let config = ConnectionManagerConfig::new()
@@ -142,6 +202,17 @@ impl RedisStoreBuilder {
     /// # Errors
     ///
     /// When a URL is invalid or no node can be reached.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use session_store_redis::RedisStore;
+    /// let store = RedisStore::builder()
+    ///     .prefix("app:")
+    ///     .connect_cluster(["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"])
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn connect_cluster<I, S>(self, nodes: I) -> Result<RedisStore, RedisError>
     where
         I: IntoIterator<Item = S>,
@@ -172,6 +243,16 @@ impl RedisStoreBuilder {
 
 impl RedisStore {
     /// Starts configuring a store.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use session_store_redis::RedisStore;
+    /// let store = RedisStore::builder().connect("redis://127.0.0.1:6379").await?;
+    /// let key = session_core::StoreKey::new("ab12");
+    /// assert_eq!(store.session_key(&key), "session:{ab12}"); // the default prefix
+    /// # Ok(()) }
+    /// ```
     pub fn builder() -> RedisStoreBuilder {
         RedisStoreBuilder::default()
     }
@@ -181,6 +262,14 @@ impl RedisStore {
     /// # Errors
     ///
     /// When the URL is invalid or the server cannot be reached.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use session_store_redis::RedisStore;
+    /// let store = RedisStore::connect("redis://127.0.0.1:6379").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn connect(url: &str) -> Result<Self, RedisError> {
         Self::builder().connect(url).await
     }
@@ -190,6 +279,15 @@ impl RedisStore {
     /// # Errors
     ///
     /// When a URL is invalid or no node can be reached.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use session_store_redis::RedisStore;
+    /// // Any reachable node will do; the client discovers the others.
+    /// let store = RedisStore::connect_cluster(["redis://127.0.0.1:7000"]).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn connect_cluster<I, S>(nodes: I) -> Result<Self, RedisError>
     where
         I: IntoIterator<Item = S>,
@@ -199,11 +297,32 @@ impl RedisStore {
     }
 
     /// The Redis key of a session.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use session_store_redis::RedisStore;
+    /// let store = RedisStore::connect("redis://127.0.0.1:6379").await?;
+    /// let id = session_core::SessionId::generate();
+    /// // For looking a session up with redis-cli (the ID itself is never in a key):
+    /// let redis_key = store.session_key(&id.store_key());
+    /// assert!(redis_key.starts_with("session:{") && !redis_key.contains(id.expose()));
+    /// # Ok(()) }
+    /// ```
     pub fn session_key(&self, key: &StoreKey) -> String {
         format!("{}{{{}}}", self.inner.prefix, key.as_str())
     }
 
     /// The Redis key of a user's index set.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use session_store_redis::RedisStore;
+    /// let store = RedisStore::connect("redis://127.0.0.1:6379").await?;
+    /// assert_eq!(store.user_key("alice"), "session:user:{alice}");
+    /// # Ok(()) }
+    /// ```
     pub fn user_key(&self, user: &str) -> String {
         format!("{}user:{{{}}}", self.inner.prefix, user)
     }

@@ -8,6 +8,15 @@ use session_core::{
 };
 
 /// Why [`open_store`] failed.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let err = sessions::open_store("mongodb://localhost").await.unwrap_err();
+/// assert!(matches!(err, sessions::OpenError::Unsupported(_)));
+/// assert!(err.to_string().contains("memory:"), "the message lists what is supported");
+/// # }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum OpenError {
@@ -50,6 +59,18 @@ const SCHEMES: &[&str] = &[
 ];
 
 /// Any of the stores this build enables, opened by [`open_store`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use sessions::{AnyStore, KeyRing, SessionManager};
+/// // The engine is configuration (a URL): the same code runs on any of them.
+/// let store = sessions::open_store("memory:").await?;
+/// assert!(matches!(store, AnyStore::Memory(_)));
+/// store.migrate().await?;
+/// let manager = SessionManager::new(store, KeyRing::new([8u8; 32])?);
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum AnyStore {
@@ -88,6 +109,19 @@ pub enum AnyStore {
 ///
 /// [`OpenError::Unsupported`] for an unknown scheme or a disabled feature,
 /// [`OpenError::Engine`] when the engine cannot be opened or reached.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = std::env::temp_dir().join(format!("open-store-doc-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// let store = sessions::open_store(&format!("sqlite:{}?table=web_sessions", dir.join("s.db").display())).await?;
+/// store.migrate().await?;
+/// let sessions::AnyStore::Sql(sql) = &store else { unreachable!() };
+/// assert_eq!(sql.table(), "web_sessions");
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok(()) }
+/// ```
 pub async fn open_store(url: &str) -> Result<AnyStore, OpenError> {
     let (url, table) = take_param(url, "table");
     let (url, prefix) = take_param(&url, "prefix");
@@ -197,6 +231,19 @@ impl AnyStore {
     /// # Errors
     ///
     /// When a migration statement fails.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = std::env::temp_dir().join(format!("migrate-doc-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// let store = sessions::open_store(&format!("sqlite:{}", dir.join("s.db").display())).await?;
+    /// store.migrate().await?; // creates the table
+    /// store.migrate().await?; // at every start: nothing left to do
+    /// sessions::open_store("memory:").await?.migrate().await?; // a no-op
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok(()) }
+    /// ```
     pub async fn migrate(&self) -> Result<(), OpenError> {
         match self {
             #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
@@ -210,6 +257,15 @@ impl AnyStore {
     }
 
     /// The store as a trait object.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = sessions::open_store("memory:").await?;
+    /// let dyn_store: &dyn sessions::SessionStore = store.as_dyn();
+    /// assert!(dyn_store.load(&sessions::SessionId::generate().store_key()).await?.is_none());
+    /// # Ok(()) }
+    /// ```
     pub fn as_dyn(&self) -> &dyn SessionStore {
         match self {
             #[cfg(feature = "memory")]

@@ -10,6 +10,15 @@ use tokio::task::JoinHandle;
 /// The running cleanup task; see [`spawn_expired_cleanup`]. Dropping it
 /// stops the task at once; [`stop`](Self::stop) lets a sweep in progress
 /// finish first.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = sessions::open_store("memory:").await?;
+/// let cleanup = sessions::spawn_expired_cleanup(store, std::time::Duration::from_secs(600));
+/// drop(cleanup); // stops the task at once
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct CleanupTask {
     stop: Option<oneshot::Sender<()>>,
@@ -18,6 +27,16 @@ pub struct CleanupTask {
 
 impl CleanupTask {
     /// Stops the task, waiting for a sweep in progress to finish.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = sessions::open_store("memory:").await?;
+    /// let cleanup = sessions::spawn_expired_cleanup(store, std::time::Duration::from_millis(10));
+    /// tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    /// cleanup.stop().await; // returns once no sweep is running
+    /// # Ok(()) }
+    /// ```
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());

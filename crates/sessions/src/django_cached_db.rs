@@ -42,6 +42,21 @@ pub struct DjangoCachedDbStore {
 impl DjangoCachedDbStore {
     /// Django's table, its `cached_db` cache keys, and the app's secret (to
     /// turn the table's signed data into the cache's pickle).
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+    /// use sessions::django::signing::DjangoSigner;
+    /// use sessions::django_cache::DjangoCacheStore;
+    /// use sessions::{DjangoCachedDbStore, DjangoSqlStore, RedisStore};
+    /// // CACHES = {"default": {..., "KEY_PREFIX": "shop"}} in the Django app:
+    /// let signer = DjangoSigner::new("the Django app's SECRET_KEY", Vec::<&str>::new())?;
+    /// let store = DjangoCachedDbStore::new(
+    ///     DjangoSqlStore::connect("mysql://app@db/app").await?,
+    ///     DjangoCacheStore::cached_db(RedisStore::connect("redis://cache").await?, "shop", 1),
+    ///     signer,
+    /// );
+    /// # Ok(()) }
+    /// ```
     pub fn new(db: DjangoSqlStore, cache: DjangoCacheStore, signer: DjangoSigner) -> Self {
         DjangoCachedDbStore { db, cache, signer }
     }

@@ -18,6 +18,13 @@ use serde::Serialize;
 use serde_json::ser::{CharEscape, Formatter, Serializer};
 
 /// Serializes `value` as Django does.
+///
+/// ```
+/// use serde_json::json;
+/// use session_core::django::json::to_string;
+/// assert_eq!(to_string(&json!({"b": 1, "a": [true, null]})), r#"{"b":1,"a":[true,null]}"#);
+/// assert_eq!(to_string(&json!("café")), r#""caf\u00e9""#);
+/// ```
 pub fn to_string<T: Serialize + ?Sized>(value: &T) -> String {
     let mut out = Vec::new();
     let mut ser = Serializer::with_formatter(&mut out, PythonFormatter);
@@ -82,6 +89,14 @@ impl Formatter for PythonFormatter {
 /// Python's `repr` of a finite float: the shortest digits that round-trip,
 /// fixed notation for decimal exponents from -4 to 15, scientific (with a
 /// sign and at least two exponent digits) otherwise.
+///
+/// ```
+/// use session_core::django::json::python_float;
+/// assert_eq!(python_float(1.0), "1.0");
+/// assert_eq!(python_float(0.1), "0.1");
+/// assert_eq!(python_float(1e16), "1e+16");
+/// assert_eq!(python_float(0.00001), "1e-05");
+/// ```
 pub fn python_float(value: f64) -> String {
     if !value.is_finite() {
         // JSON cannot carry these; Python would write NaN/Infinity.

@@ -25,9 +25,31 @@ use signing::DjangoSigner;
 
 /// The salt of Django's server-side session backends (`db`, `cache`,
 /// `cached_db`, `file`): `"django.contrib.sessions." + "SessionStore"`.
+///
+/// ```
+/// use serde_json::json;
+/// use session_core::django::SESSION_SALT;
+/// use session_core::django::signing::DjangoSigner;
+/// let signer = DjangoSigner::new("django-secret", Vec::<&str>::new())?;
+/// // What Django's db backend stores in `session_data`:
+/// let stored = signer.sign_object(SESSION_SALT, &json!({"n": 1}), true, 1_700_000_000);
+/// assert_eq!(signer.unsign_object(SESSION_SALT, &stored, None, 1_700_000_000)?, json!({"n": 1}));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const SESSION_SALT: &str = "django.contrib.sessions.SessionStore";
 
 /// The salt of `django.contrib.sessions.backends.signed_cookies`.
+///
+/// ```
+/// use serde_json::json;
+/// use session_core::django::{SESSION_SALT, SIGNED_COOKIES_SALT};
+/// use session_core::django::signing::DjangoSigner;
+/// let signer = DjangoSigner::new("django-secret", Vec::<&str>::new())?;
+/// let cookie = signer.sign_object(SIGNED_COOKIES_SALT, &json!({"n": 1}), true, 1_700_000_000);
+/// // A value signed for one purpose does not verify for another.
+/// assert!(signer.unsign_object(SESSION_SALT, &cookie, None, 1_700_000_000).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const SIGNED_COOKIES_SALT: &str = "django.contrib.sessions.backends.signed_cookies";
 
 /// Session data encoded as Django's server-side backends do
@@ -57,11 +79,29 @@ pub struct DjangoCodec {
 
 impl DjangoCodec {
     /// A codec signing with `signer`.
+    ///
+    /// ```
+    /// use session_core::{Codec, Data};
+    /// use session_core::django::{DjangoCodec, signing::DjangoSigner};
+    /// let codec = DjangoCodec::new(DjangoSigner::new("django-secret", Vec::<&str>::new())?);
+    /// let forged = b"eyJuIjoxfQ:1r31eq:forged-signature";
+    /// assert!(codec.decode(forged).is_err());
+    /// assert_eq!(codec.decode(&codec.encode(&Data::new())?)?, Data::new());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(signer: DjangoSigner) -> Self {
         DjangoCodec { signer }
     }
 
     /// The signer.
+    ///
+    /// ```
+    /// use session_core::django::{DjangoCodec, signing::DjangoSigner};
+    /// let signer = DjangoSigner::new("django-secret", Vec::<&str>::new())?;
+    /// let codec = DjangoCodec::new(signer.clone());
+    /// assert_eq!(codec.signer().signature("salt", "v"), signer.signature("salt", "v"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn signer(&self) -> &DjangoSigner {
         &self.signer
     }

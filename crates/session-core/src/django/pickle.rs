@@ -23,6 +23,13 @@ use std::collections::HashMap;
 use serde_json::{Map, Number, Value};
 
 /// Why a pickle was refused.
+///
+/// ```
+/// use session_core::django::pickle::loads;
+/// // A pickle that would import and call code (os.system) is refused.
+/// let evil = b"\x80\x04cos\nsystem\n\x94.";
+/// assert!(loads(evil).unwrap_err().to_string().starts_with("unsupported or malformed pickle"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unsupported or malformed pickle: {0}")]
 pub struct PickleError(&'static str);
@@ -57,6 +64,16 @@ const FRAME_TARGET: usize = 64 * 1024;
 /// Pickles `value` with protocol 5, as `pickle.dumps(obj, 5)` does for
 /// plain data (floats that are integral are written as floats, integers
 /// beyond 64 bits cannot occur in JSON).
+///
+/// ```
+/// use serde_json::json;
+/// use session_core::django::pickle::{dumps, loads};
+/// let value = json!({"cart": [1, 2.5, null, true], "name": "Zoë"});
+/// let bytes = dumps(&value);
+/// assert_eq!(&bytes[..2], b"\x80\x05"); // protocol 5
+/// assert_eq!(loads(&bytes)?, value);
+/// # Ok::<(), session_core::django::pickle::PickleError>(())
+/// ```
 pub fn dumps(value: &Value) -> Vec<u8> {
     let mut body = Vec::new();
     write(&mut body, value);
@@ -206,6 +223,16 @@ const EXPANSION_ALLOWANCE: usize = 1 << 20;
 /// A [`PickleError`] for a truncated pickle, an opcode that would import
 /// or call code, a type with no JSON equivalent, or data past the limits
 /// above.
+///
+/// ```
+/// use serde_json::json;
+/// use session_core::django::pickle::loads;
+/// // pickle.dumps({"n": 1}, 4) in Python:
+/// let bytes = b"\x80\x04\x95\x0a\x00\x00\x00\x00\x00\x00\x00}\x94\x8c\x01n\x94K\x01s.";
+/// assert_eq!(loads(bytes)?, json!({"n": 1}));
+/// assert!(loads(&bytes[..10]).is_err(), "truncated");
+/// # Ok::<(), session_core::django::pickle::PickleError>(())
+/// ```
 pub fn loads(bytes: &[u8]) -> Result<Value, PickleError> {
     let mut reader = Reader {
         bytes,
@@ -541,6 +568,15 @@ impl Reader<'_> {
 /// Session data as Django's `cache` backend stores it: an unsigned pickle
 /// of the session dict (protocol 5). Pair it with the Django mode of the
 /// manager and a store on Django's cache keys.
+///
+/// ```
+/// use session_core::{Codec, Data};
+/// use session_core::django::pickle::PickleCodec;
+/// let mut data = Data::new();
+/// data.insert("user_id".into(), 7.into());
+/// assert_eq!(PickleCodec.decode(&PickleCodec.encode(&data)?)?, data);
+/// # Ok::<(), session_core::CodecError>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PickleCodec;
 

@@ -40,6 +40,20 @@ type HmacSha256 = Hmac<Sha256>;
 const MAX_INFLATED: u64 = 1 << 20;
 
 /// Why a signed value was refused.
+///
+/// ```
+/// use serde_json::json;
+/// use session_core::django::signing::{DjangoSigner, SigningError};
+/// let signer = DjangoSigner::new("django-secret", Vec::<&str>::new())?;
+/// let signed = signer.sign_object("salt", &json!(1), false, 1_000);
+/// assert_eq!(signer.unsign_object("salt", "no-colon", None, 1_000), Err(SigningError::Malformed("no signature")));
+/// assert_eq!(signer.unsign_object("other", &signed, None, 1_000), Err(SigningError::BadSignature));
+/// assert_eq!(
+///     signer.unsign_object("salt", &signed, Some(60), 1_100),
+///     Err(SigningError::Expired { age: 100, max_age: 60 })
+/// );
+/// # Ok::<(), session_core::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SigningError {
@@ -102,6 +116,14 @@ pub fn base62_encode(mut n: i64) -> String {
 }
 
 /// Decodes Django's base62; `None` for anything else.
+///
+/// ```
+/// use session_core::django::signing::base62_decode;
+/// assert_eq!(base62_decode("Z"), Some(35));
+/// assert_eq!(base62_decode("z"), Some(61));
+/// assert_eq!(base62_decode("not base62!"), None);
+/// assert_eq!(base62_decode("zzzzzzzzzzz"), None, "overflows i64");
+/// ```
 pub fn base62_decode(s: &str) -> Option<i64> {
     let (negative, digits) = s.strip_prefix('-').map_or((false, s), |d| (true, d));
     if digits.is_empty() || digits.len() > 11 {
@@ -126,6 +148,16 @@ pub fn base62_decode(s: &str) -> Option<i64> {
 /// Django accepts secrets of any length, and so does this signer (shared
 /// sessions must use the Django app's secret as it is); Django's own checks
 /// warn below 50 characters.
+///
+/// ```
+/// use serde_json::json;
+/// use session_core::django::signing::DjangoSigner;
+/// let signer = DjangoSigner::new("django-secret", ["older-secret"])?;
+/// assert_eq!(format!("{signer:?}"), "DjangoSigner { keys: 2, .. }"); // never the secrets
+/// let signed = signer.sign_object("salt", &json!({"a": 1}), false, 1_700_000_000);
+/// assert_eq!(signer.unsign_object("salt", &signed, None, 1_700_000_000)?, json!({"a": 1}));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct DjangoSigner {
     secrets: Vec<Vec<u8>>,
@@ -145,6 +177,18 @@ impl DjangoSigner {
     /// # Errors
     ///
     /// [`ConfigError::KeyTooShort`] for an empty secret.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use session_core::django::signing::DjangoSigner;
+    /// let old = DjangoSigner::new("old-secret", Vec::<&str>::new())?;
+    /// let signed = old.sign_object("salt", &json!(1), false, 1_000);
+    /// // SECRET_KEY rotated, the old one kept in SECRET_KEY_FALLBACKS:
+    /// let new = DjangoSigner::new("new-secret", ["old-secret"])?;
+    /// assert_eq!(new.unsign_object("salt", &signed, None, 1_000)?, json!(1));
+    /// assert!(DjangoSigner::new("", Vec::<&str>::new()).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new<I>(secret: impl AsRef<[u8]>, fallbacks: I) -> Result<Self, ConfigError>
     where
         I: IntoIterator,
@@ -167,12 +211,33 @@ impl DjangoSigner {
     }
 
     /// `Signer(salt=salt).signature(value)` with the current secret.
+    ///
+    /// ```
+    /// use session_core::django::signing::DjangoSigner;
+    /// let signer = DjangoSigner::new("django-secret", Vec::<&str>::new())?;
+    /// let sig = signer.signature("salt", "value");
+    /// assert_eq!(sig.len(), 43); // urlsafe base64 of an HMAC-SHA256, unpadded
+    /// assert_ne!(sig, signer.signature("other-salt", "value"));
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn signature(&self, salt: &str, value: &str) -> String {
         signature_with(&self.secrets[0], salt, value)
     }
 
     /// `TimestampSigner(salt=salt).sign_object(data, serializer=JSONSerializer,
     /// compress=compress)` at Unix time `timestamp`.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use session_core::django::signing::DjangoSigner;
+    /// let signer = DjangoSigner::new("django-secret", Vec::<&str>::new())?;
+    /// let big = json!({"text": "a".repeat(200)});
+    /// let plain = signer.sign_object("salt", &big, false, 1_700_000_000);
+    /// let packed = signer.sign_object("salt", &big, true, 1_700_000_000);
+    /// assert!(packed.starts_with('.') && packed.len() < plain.len()); // "." marks zlib
+    /// assert_eq!(plain.split(':').nth(1), Some("1r31eq")); // the base62 timestamp
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn sign_object(&self, salt: &str, data: &Value, compress: bool, timestamp: i64) -> String {
         let json = super::json::to_string(data).into_bytes();
         let mut payload = json.clone();
@@ -206,6 +271,19 @@ impl DjangoSigner {
     /// # Errors
     ///
     /// A [`SigningError`] for a malformed, forged or expired value.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use session_core::django::signing::DjangoSigner;
+    /// let signer = DjangoSigner::new("django-secret", Vec::<&str>::new())?;
+    /// let signed = signer.sign_object("salt", &json!([1, 2]), true, 1_000);
+    /// assert_eq!(signer.unsign_object("salt", &signed, Some(60), 1_030)?, json!([1, 2]));
+    /// assert!(signer.unsign_object("salt", &signed, Some(60), 1_090).is_err(), "too old");
+    /// let mut tampered = signed.clone();
+    /// tampered.insert(0, 'x');
+    /// assert!(signer.unsign_object("salt", &tampered, None, 1_000).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn unsign_object(
         &self,
         salt: &str,

@@ -34,6 +34,19 @@ struct Counts {
 
 /// Wraps a store, counting loads, writes (create, update, delete) and
 /// touches. Clones share the counters.
+///
+/// ```
+/// # session_conformance::block_on(async {
+/// use session_conformance::counting::CountingStore;
+/// use session_core::{KeyRing, SessionManager};
+/// use session_store_memory::MemoryStore;
+/// let store = CountingStore::new(MemoryStore::new());
+/// let manager = SessionManager::new(store.clone(), KeyRing::new([8u8; 32]).unwrap());
+/// // A forged cookie must never reach the store:
+/// manager.request(["session=forged.tag"]).load().await.unwrap();
+/// assert_eq!((store.loads(), store.writes()), (0, 0));
+/// # });
+/// ```
 #[derive(Clone)]
 pub struct CountingStore<S> {
     inner: S,
@@ -42,6 +55,17 @@ pub struct CountingStore<S> {
 
 impl<S: SessionStore> CountingStore<S> {
     /// Wraps `inner`.
+    ///
+    /// ```
+    /// # session_conformance::block_on(async {
+    /// use session_conformance::counting::CountingStore;
+    /// use session_core::{KeyRing, SessionManager};
+    /// use session_store_memory::MemoryStore;
+    /// let store = CountingStore::new(MemoryStore::new());
+    /// let manager = SessionManager::new(store.clone(), KeyRing::new([8u8; 32]).unwrap());
+    /// assert_eq!(store.loads(), 0);
+    /// # });
+    /// ```
     pub fn new(inner: S) -> Self {
         CountingStore {
             inner,
@@ -50,26 +74,96 @@ impl<S: SessionStore> CountingStore<S> {
     }
 
     /// The wrapped store, for checks that must not count.
+    ///
+    /// ```
+    /// # session_conformance::block_on(async {
+    /// use session_conformance::counting::CountingStore;
+    /// use session_core::{KeyRing, SessionManager};
+    /// use session_store_memory::MemoryStore;
+    /// let store = CountingStore::new(MemoryStore::new());
+    /// let manager = SessionManager::new(store.clone(), KeyRing::new([8u8; 32]).unwrap());
+    /// use session_core::SessionStore;
+    /// let (cookie, key) = session_conformance::fixtures::new_session(&manager, "n", 1).await;
+    /// assert!(store.inner().load(&key).await.unwrap().is_some()); // not counted
+    /// assert_eq!(store.loads(), 0);
+    /// # });
+    /// ```
     pub fn inner(&self) -> &S {
         &self.inner
     }
 
     /// How many `load` calls reached the store.
+    ///
+    /// ```
+    /// # session_conformance::block_on(async {
+    /// use session_conformance::counting::CountingStore;
+    /// use session_core::{KeyRing, SessionManager};
+    /// use session_store_memory::MemoryStore;
+    /// let store = CountingStore::new(MemoryStore::new());
+    /// let manager = SessionManager::new(store.clone(), KeyRing::new([8u8; 32]).unwrap());
+    /// let (cookie, _) = session_conformance::fixtures::new_session(&manager, "n", 1).await;
+    /// manager.request([cookie.as_str()]).load().await.unwrap();
+    /// assert_eq!(store.loads(), 1);
+    /// # });
+    /// ```
     pub fn loads(&self) -> usize {
         self.counts.loads.load(Ordering::SeqCst)
     }
 
     /// How many `create`, `update` and `delete` calls reached the store.
+    ///
+    /// ```
+    /// # session_conformance::block_on(async {
+    /// use session_conformance::counting::CountingStore;
+    /// use session_core::{KeyRing, SessionManager};
+    /// use session_store_memory::MemoryStore;
+    /// let store = CountingStore::new(MemoryStore::new());
+    /// let manager = SessionManager::new(store.clone(), KeyRing::new([8u8; 32]).unwrap());
+    /// session_conformance::fixtures::new_session(&manager, "n", 1).await;
+    /// assert_eq!(store.writes(), 1); // one create
+    /// # });
+    /// ```
     pub fn writes(&self) -> usize {
         self.counts.writes.load(Ordering::SeqCst)
     }
 
     /// How many `touch` calls reached the store.
+    ///
+    /// ```
+    /// # session_conformance::block_on(async {
+    /// use session_conformance::counting::CountingStore;
+    /// use session_core::{KeyRing, SessionManager};
+    /// use session_store_memory::MemoryStore;
+    /// let store = CountingStore::new(MemoryStore::new());
+    /// let manager = SessionManager::new(store.clone(), KeyRing::new([8u8; 32]).unwrap());
+    /// let (cookie, _) = session_conformance::fixtures::new_session(&manager, "n", 1).await;
+    /// let request = manager.request([cookie.as_str()]);
+    /// request.load().await.unwrap();
+    /// request.finish(200).await.unwrap();
+    /// assert_eq!(store.touches(), 0, "a fresh session's expiry is not due for extension");
+    /// # });
+    /// ```
     pub fn touches(&self) -> usize {
         self.counts.touches.load(Ordering::SeqCst)
     }
 
     /// While `true`, every operation fails with [`StoreError::Unavailable`].
+    ///
+    /// ```
+    /// # session_conformance::block_on(async {
+    /// use session_conformance::counting::CountingStore;
+    /// use session_core::{KeyRing, SessionManager};
+    /// use session_store_memory::MemoryStore;
+    /// let store = CountingStore::new(MemoryStore::new());
+    /// let manager = SessionManager::new(store.clone(), KeyRing::new([8u8; 32]).unwrap());
+    /// let (cookie, _) = session_conformance::fixtures::new_session(&manager, "n", 1).await;
+    /// store.set_down(true);
+    /// let err = manager.request([cookie.as_str()]).load().await.unwrap_err();
+    /// assert_eq!(err.status_code(), 503);
+    /// store.set_down(false);
+    /// assert!(manager.request([cookie.as_str()]).load().await.is_ok());
+    /// # });
+    /// ```
     pub fn set_down(&self, down: bool) {
         self.counts.down.store(down, Ordering::SeqCst);
     }

@@ -28,6 +28,13 @@ use crate::http::{Browser, Target};
 const STARTUP: Duration = Duration::from_secs(60);
 
 /// A running example binary; killed when dropped.
+///
+/// ```no_run
+/// use session_conformance::example::ExampleServer;
+/// let server = ExampleServer::start("session-actix", "actix_counter");
+/// assert!(server.base.starts_with("http://127.0.0.1:"));
+/// drop(server); // kills the process
+/// ```
 pub struct ExampleServer {
     child: Child,
     /// `http://host:port` it serves on.
@@ -46,6 +53,12 @@ impl ExampleServer {
     ///
     /// When the example cannot be built or started, or exits before it
     /// listens: that is the failure this helper exists to report.
+    ///
+    /// ```no_run
+    /// // In an adapter's tests:
+    /// let server = session_conformance::example::ExampleServer::start("session-rocket", "rocket_counter");
+    /// session_conformance::block_on(session_conformance::example::counter_tour(&server.base));
+    /// ```
     pub fn start(package: &str, name: &str) -> Self {
         let binary = binary(package, name);
         let mut child = Command::new(&binary)
@@ -129,6 +142,14 @@ fn binary(package: &str, name: &str) -> PathBuf {
 /// # Panics
 ///
 /// When the app does not behave as described, naming what went wrong.
+///
+/// ```no_run
+/// # session_conformance::block_on(async {
+/// use session_conformance::example::{ExampleServer, counter_tour};
+/// let server = ExampleServer::start("session-axum", "axum_counter");
+/// counter_tour(&server.base).await;
+/// # });
+/// ```
 pub async fn counter_tour(base: &str) {
     let target = Target::new(base);
     let mut browser = Browser::new(&target);

@@ -19,6 +19,18 @@ use session_core::{RequestSession, SessionManager, StoreKey};
 /// # Panics
 ///
 /// When saving fails or no cookie was set (this is for tests).
+///
+/// ```
+/// # session_conformance::block_on(async {
+/// use session_conformance::fixtures;
+/// use session_core::{KeyRing, SessionManager};
+/// let manager = SessionManager::new(session_store_memory::MemoryStore::new(), KeyRing::new([8u8; 32]).unwrap());
+/// let request = manager.request(None);
+/// request.load().await.unwrap().insert("n", 1).unwrap();
+/// let cookie = fixtures::finish(&request).await;
+/// assert!(cookie.starts_with("session=") && !cookie.contains(';'));
+/// # });
+/// ```
 pub async fn finish(request: &RequestSession) -> String {
     request
         .finish(200)
@@ -35,6 +47,17 @@ pub async fn finish(request: &RequestSession) -> String {
 /// # Panics
 ///
 /// When the store fails (this is for tests).
+///
+/// ```
+/// # session_conformance::block_on(async {
+/// use session_conformance::fixtures;
+/// use session_core::{KeyRing, SessionManager};
+/// let manager = SessionManager::new(session_store_memory::MemoryStore::new(), KeyRing::new([8u8; 32]).unwrap());
+/// let (cookie, _key) = fixtures::new_session(&manager, "user_id", 7).await;
+/// let session = manager.request([cookie.as_str()]).load().await.unwrap();
+/// assert_eq!(session.get::<u32>("user_id").unwrap(), Some(7));
+/// # });
+/// ```
 pub async fn new_session(
     manager: &SessionManager,
     key: &str,
@@ -54,6 +77,18 @@ pub async fn new_session(
 /// # Panics
 ///
 /// When a request fails (this is for tests).
+///
+/// ```
+/// # session_conformance::block_on(async {
+/// use session_conformance::fixtures;
+/// use session_core::{KeyRing, SessionManager};
+/// let manager = SessionManager::new(session_store_memory::MemoryStore::new(), KeyRing::new([8u8; 32]).unwrap());
+/// let (cookie, _) = fixtures::new_session(&manager, "seed", 0).await;
+/// fixtures::write_concurrently(&manager, &cookie, 8).await;
+/// let session = manager.request([cookie.as_str()]).load().await.unwrap();
+/// assert_eq!(session.len(), 9, "every writer's key landed");
+/// # });
+/// ```
 pub async fn write_concurrently(manager: &SessionManager, cookie: &str, writers: usize) {
     let tasks: Vec<_> = (0..writers)
         .map(|i| {
@@ -81,6 +116,18 @@ pub async fn write_concurrently(manager: &SessionManager, cookie: &str, writers:
 /// # Errors
 ///
 /// The last failure, when the store never recovered.
+///
+/// ```
+/// # session_conformance::block_on(async {
+/// use session_conformance::fixtures;
+/// use session_core::{KeyRing, SessionManager};
+/// let manager = SessionManager::new(session_store_memory::MemoryStore::new(), KeyRing::new([8u8; 32]).unwrap());
+/// let (cookie, _) = fixtures::new_session(&manager, "n", 1).await;
+/// // After cutting the engine off and restoring it:
+/// let session = fixtures::load_once_recovered(&manager, &cookie).await.expect("recovered");
+/// assert_eq!(session.get::<u32>("n").unwrap(), Some(1));
+/// # });
+/// ```
 pub async fn load_once_recovered(
     manager: &SessionManager,
     cookie: &str,

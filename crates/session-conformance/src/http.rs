@@ -29,6 +29,19 @@ type Probe = Arc<dyn Fn() -> usize + Send + Sync>;
 type Switch = Arc<dyn Fn(bool) + Send + Sync>;
 
 /// The server under test, and optional hooks into its store.
+///
+/// ```no_run
+/// use session_conformance::counting::CountingStore;
+/// use session_conformance::http::{Target, run_all};
+/// let store = CountingStore::new(session_store_memory::MemoryStore::new());
+/// // … serve the demo's routes on 127.0.0.1:8000 with `store.clone()` …
+/// let (loads, writes, down) = (store.clone(), store.clone(), store.clone());
+/// let target = Target::new("http://127.0.0.1:8000")
+///     .loads(move || loads.loads())
+///     .writes(move || writes.writes())
+///     .set_down(move |d| down.set_down(d));
+/// session_conformance::block_on(run_all(&target));
+/// ```
 #[derive(Clone)]
 pub struct Target {
     base: String,
@@ -39,6 +52,15 @@ pub struct Target {
 
 impl Target {
     /// A server at `base` (for example `http://127.0.0.1:8000`).
+    ///
+    /// ```no_run
+    /// # session_conformance::block_on(async {
+    /// use session_conformance::http::{Browser, Target};
+    /// let target = Target::new("http://127.0.0.1:8000");
+    /// let mut browser = Browser::new(&target);
+    /// assert_eq!(browser.get("/api/session").await.status, 200);
+    /// # });
+    /// ```
     pub fn new(base: impl Into<String>) -> Self {
         Target {
             base: base.into().trim_end_matches('/').to_owned(),
@@ -50,6 +72,13 @@ impl Target {
 
     /// Counts the loads that reach the server's store, so the suite can
     /// check that routes which never take the session never ask the store.
+    ///
+    /// ```no_run
+    /// use session_conformance::counting::CountingStore;
+    /// let store = CountingStore::new(session_store_memory::MemoryStore::new());
+    /// let target = session_conformance::http::Target::new("http://127.0.0.1:8000")
+    ///     .loads(move || store.loads());
+    /// ```
     pub fn loads(mut self, probe: impl Fn() -> usize + Send + Sync + 'static) -> Self {
         self.loads = Some(Arc::new(probe));
         self
@@ -57,12 +86,26 @@ impl Target {
 
     /// Counts the writes that reach the server's store, so the suite can
     /// check that forged cookies and failed requests write nothing.
+    ///
+    /// ```no_run
+    /// use session_conformance::counting::CountingStore;
+    /// let store = CountingStore::new(session_store_memory::MemoryStore::new());
+    /// let target = session_conformance::http::Target::new("http://127.0.0.1:8000")
+    ///     .writes(move || store.writes());
+    /// ```
     pub fn writes(mut self, probe: impl Fn() -> usize + Send + Sync + 'static) -> Self {
         self.writes = Some(Arc::new(probe));
         self
     }
 
     /// Takes the server's store down and up, so the suite can check the 503.
+    ///
+    /// ```no_run
+    /// use session_conformance::counting::CountingStore;
+    /// let store = CountingStore::new(session_store_memory::MemoryStore::new());
+    /// let target = session_conformance::http::Target::new("http://127.0.0.1:8000")
+    ///     .set_down(move |down| store.set_down(down));
+    /// ```
     pub fn set_down(mut self, switch: impl Fn(bool) + Send + Sync + 'static) -> Self {
         self.set_down = Some(Arc::new(switch));
         self
@@ -70,6 +113,17 @@ impl Target {
 }
 
 /// A browser: a client and a cookie jar that keeps what `Set-Cookie` says.
+///
+/// ```no_run
+/// # session_conformance::block_on(async {
+/// use session_conformance::http::{Browser, Target};
+/// let target = Target::new("http://127.0.0.1:8000");
+/// let mut browser = Browser::new(&target);
+/// browser.put("theme", serde_json::json!("dark")).await;
+/// // The jar kept the cookie, so the next request sees the session:
+/// assert_eq!(browser.get("/api/session").await.json["theme"], "dark");
+/// # });
+/// ```
 #[derive(Clone)]
 pub struct Browser {
     client: reqwest::Client,
@@ -78,6 +132,17 @@ pub struct Browser {
 }
 
 /// What came back from one request.
+///
+/// ```no_run
+/// # session_conformance::block_on(async {
+/// use session_conformance::http::{Browser, Target};
+/// let target = Target::new("http://127.0.0.1:8000");
+/// let answer = Browser::new(&target).put("n", serde_json::json!(1)).await;
+/// assert_eq!(answer.status, 200);
+/// assert_eq!(answer.json, serde_json::json!({"n": 1}));
+/// assert!(answer.vary.iter().any(|v| v == "Cookie"));
+/// # });
+/// ```
 #[derive(Debug)]
 pub struct Answer {
     /// The status.
@@ -98,6 +163,16 @@ pub struct Answer {
 
 impl Answer {
     /// The one `Set-Cookie` header, parsed.
+    ///
+    /// ```no_run
+    /// # session_conformance::block_on(async {
+    /// use session_conformance::http::{Browser, Target};
+    /// let target = Target::new("http://127.0.0.1:8000");
+    /// let answer = Browser::new(&target).put("n", serde_json::json!(1)).await;
+    /// let cookie = answer.cookie().expect("a new session sets its cookie");
+    /// assert_eq!(cookie.http_only(), Some(true));
+    /// # });
+    /// ```
     pub fn cookie(&self) -> Option<Cookie<'static>> {
         self.set_cookies
             .first()
@@ -105,6 +180,16 @@ impl Answer {
     }
 
     /// Whether the response tells the browser to drop the session cookie.
+    ///
+    /// ```no_run
+    /// # session_conformance::block_on(async {
+    /// use session_conformance::http::{Browser, Target};
+    /// let target = Target::new("http://127.0.0.1:8000");
+    /// let mut browser = Browser::new(&target);
+    /// browser.put("n", serde_json::json!(1)).await;
+    /// assert!(browser.post("/api/logout", serde_json::json!({})).await.deletes_cookie());
+    /// # });
+    /// ```
     pub fn deletes_cookie(&self) -> bool {
         self.cookie().is_some_and(|c| {
             c.value().is_empty() && c.max_age() == Some(cookie::time::Duration::ZERO)
@@ -114,6 +199,15 @@ impl Answer {
 
 impl Browser {
     /// A browser with an empty jar.
+    ///
+    /// ```no_run
+    /// # session_conformance::block_on(async {
+    /// use session_conformance::http::{Browser, Target};
+    /// let target = Target::new("http://127.0.0.1:8000");
+    /// let browser = Browser::new(&target);
+    /// assert_eq!(browser.session_cookie(), None);
+    /// # });
+    /// ```
     pub fn new(target: &Target) -> Self {
         // Redirects are answers to check, not to follow.
         let client = reqwest::Client::builder()
@@ -128,11 +222,31 @@ impl Browser {
     }
 
     /// The `name=value` of the session cookie it holds.
+    ///
+    /// ```no_run
+    /// # session_conformance::block_on(async {
+    /// use session_conformance::http::{Browser, Target};
+    /// let target = Target::new("http://127.0.0.1:8000");
+    /// let mut browser = Browser::new(&target);
+    /// browser.put("n", serde_json::json!(1)).await;
+    /// assert!(browser.session_cookie().is_some_and(|c| c.contains('=')));
+    /// # });
+    /// ```
     pub fn session_cookie(&self) -> Option<String> {
         self.jar.iter().next().map(|(n, v)| format!("{n}={v}"))
     }
 
     /// Replaces the jar with one cookie (`name=value`), as a forger would.
+    ///
+    /// ```no_run
+    /// # session_conformance::block_on(async {
+    /// use session_conformance::http::{Browser, Target};
+    /// let target = Target::new("http://127.0.0.1:8000");
+    /// let mut browser = Browser::new(&target);
+    /// browser.set_cookie_raw("session=forged.value");
+    /// assert_eq!(browser.get("/api/session").await.json, serde_json::json!({}));
+    /// # });
+    /// ```
     pub fn set_cookie_raw(&mut self, pair: &str) {
         self.jar.clear();
         if let Some((n, v)) = pair.split_once('=') {
@@ -141,6 +255,16 @@ impl Browser {
     }
 
     /// Sends a request and keeps the cookies of the answer.
+    ///
+    /// ```no_run
+    /// # session_conformance::block_on(async {
+    /// use session_conformance::http::{Browser, Target};
+    /// let target = Target::new("http://127.0.0.1:8000");
+    /// let mut browser = Browser::new(&target);
+    /// let answer = browser.send(reqwest::Method::DELETE, "/api/session/n", None).await;
+    /// assert_eq!(answer.status, 200);
+    /// # });
+    /// ```
     pub async fn send(&mut self, method: Method, path: &str, body: Option<Value>) -> Answer {
         let body = body.map(|b| ("application/json", b.to_string()));
         self.send_body(method, path, body).await
@@ -148,6 +272,18 @@ impl Browser {
 
     /// Sends a request with an optional `(content type, body)` and keeps
     /// the cookies of the answer.
+    ///
+    /// ```no_run
+    /// # session_conformance::block_on(async {
+    /// use session_conformance::http::{Browser, Target};
+    /// let target = Target::new("http://127.0.0.1:8000");
+    /// let mut browser = Browser::new(&target);
+    /// let answer = browser
+    ///     .send_body(reqwest::Method::PUT, "/api/session/n", Some(("application/json", "{not json".into())))
+    ///     .await;
+    /// assert_eq!(answer.status, 400);
+    /// # });
+    /// ```
     pub async fn send_body(
         &mut self,
         method: Method,
@@ -203,6 +339,16 @@ impl Browser {
     }
 
     /// `POST path` with a URL-encoded form, as the HTML page's forms send it.
+    ///
+    /// ```no_run
+    /// # session_conformance::block_on(async {
+    /// use session_conformance::http::{Browser, Target};
+    /// let target = Target::new("http://127.0.0.1:8000");
+    /// let mut browser = Browser::new(&target);
+    /// let answer = browser.post_form("/login", "user_id=1&username=ann").await;
+    /// assert!(answer.status.is_redirection());
+    /// # });
+    /// ```
     pub async fn post_form(&mut self, path: &str, form: &str) -> Answer {
         self.send_body(
             Method::POST,
@@ -213,17 +359,44 @@ impl Browser {
     }
 
     /// `GET path`.
+    ///
+    /// ```no_run
+    /// # session_conformance::block_on(async {
+    /// use session_conformance::http::{Browser, Target};
+    /// let target = Target::new("http://127.0.0.1:8000");
+    /// assert_eq!(Browser::new(&target).get("/api/session").await.json, serde_json::json!({}));
+    /// # });
+    /// ```
     pub async fn get(&mut self, path: &str) -> Answer {
         self.send(Method::GET, path, None).await
     }
 
     /// `PUT /api/session/{key}` with a JSON value.
+    ///
+    /// ```no_run
+    /// # session_conformance::block_on(async {
+    /// use session_conformance::http::{Browser, Target};
+    /// let target = Target::new("http://127.0.0.1:8000");
+    /// let answer = Browser::new(&target).put("cart", serde_json::json!(["apple"])).await;
+    /// assert_eq!(answer.json["cart"][0], "apple");
+    /// # });
+    /// ```
     pub async fn put(&mut self, key: &str, value: Value) -> Answer {
         self.send(Method::PUT, &format!("/api/session/{key}"), Some(value))
             .await
     }
 
     /// `POST path` with a JSON body.
+    ///
+    /// ```no_run
+    /// # session_conformance::block_on(async {
+    /// use session_conformance::http::{Browser, Target};
+    /// let target = Target::new("http://127.0.0.1:8000");
+    /// let mut browser = Browser::new(&target);
+    /// let answer = browser.post("/api/login", serde_json::json!({"user_id": 1, "username": "ann"})).await;
+    /// assert_eq!(answer.status, 200);
+    /// # });
+    /// ```
     pub async fn post(&mut self, path: &str, body: Value) -> Answer {
         self.send(Method::POST, path, Some(body)).await
     }
@@ -246,6 +419,12 @@ fn loads(target: &Target) -> Option<usize> {
 }
 
 /// Runs every case against `target`, one after another.
+///
+/// ```no_run
+/// use session_conformance::http::{Target, run_all};
+/// // Against a server running the demo's routes (see `session-demo`):
+/// session_conformance::block_on(run_all(&Target::new("http://127.0.0.1:8000")));
+/// ```
 pub async fn run_all(target: &Target) {
     cookie_attributes_and_vary(target).await;
     read_only_requests_set_no_cookie(target).await;
@@ -267,6 +446,12 @@ pub async fn run_all(target: &Target) {
 
 /// A new session's cookie carries the safe attributes, and responses that
 /// depend on the session say `Vary: Cookie`.
+///
+/// ```no_run
+/// use session_conformance::http::{Target, cookie_attributes_and_vary};
+/// // Against a server running the demo's routes (see `session-demo`):
+/// session_conformance::block_on(cookie_attributes_and_vary(&Target::new("http://127.0.0.1:8000")));
+/// ```
 pub async fn cookie_attributes_and_vary(target: &Target) {
     let mut b = Browser::new(target);
     let a = b.put("greeting", json!("hello")).await;
@@ -298,6 +483,12 @@ pub async fn cookie_attributes_and_vary(target: &Target) {
 
 /// Reading a session sets no cookie; asking for one that does not exist
 /// creates nothing.
+///
+/// ```no_run
+/// use session_conformance::http::{Target, read_only_requests_set_no_cookie};
+/// // Against a server running the demo's routes (see `session-demo`):
+/// session_conformance::block_on(read_only_requests_set_no_cookie(&Target::new("http://127.0.0.1:8000")));
+/// ```
 pub async fn read_only_requests_set_no_cookie(target: &Target) {
     let mut b = Browser::new(target);
     let before = writes(target);
@@ -337,6 +528,12 @@ pub async fn read_only_requests_set_no_cookie(target: &Target) {
 /// A route that never takes the session (`GET /health`) costs the session
 /// nothing: with a live cookie or a forged one, no store load or write, no
 /// `Set-Cookie`, no `Vary: Cookie`.
+///
+/// ```no_run
+/// use session_conformance::http::{Target, routes_without_the_session_never_touch_it};
+/// // Against a server running the demo's routes (see `session-demo`):
+/// session_conformance::block_on(routes_without_the_session_never_touch_it(&Target::new("http://127.0.0.1:8000")));
+/// ```
 pub async fn routes_without_the_session_never_touch_it(target: &Target) {
     let mut browser = Browser::new(target);
     let put = browser.put("theme", json!("dark")).await;
@@ -383,6 +580,12 @@ pub async fn routes_without_the_session_never_touch_it(target: &Target) {
 }
 
 /// Logging out deletes the cookie and the old cookie opens nothing.
+///
+/// ```no_run
+/// use session_conformance::http::{Target, logout_deletes_the_cookie};
+/// // Against a server running the demo's routes (see `session-demo`):
+/// session_conformance::block_on(logout_deletes_the_cookie(&Target::new("http://127.0.0.1:8000")));
+/// ```
 pub async fn logout_deletes_the_cookie(target: &Target) {
     let mut b = Browser::new(target);
     b.post("/api/login", json!({"user_id": 7, "username": "seven"}))
@@ -403,6 +606,12 @@ pub async fn logout_deletes_the_cookie(target: &Target) {
 }
 
 /// Logging in gives a new ID and the pre-login cookie stops working.
+///
+/// ```no_run
+/// use session_conformance::http::{Target, login_rotates_the_id};
+/// // Against a server running the demo's routes (see `session-demo`):
+/// session_conformance::block_on(login_rotates_the_id(&Target::new("http://127.0.0.1:8000")));
+/// ```
 pub async fn login_rotates_the_id(target: &Target) {
     let mut b = Browser::new(target);
     b.put("cart", json!(["apple"])).await;
@@ -430,6 +639,12 @@ pub async fn login_rotates_the_id(target: &Target) {
 
 /// Forged, tampered, garbage and oversized cookies: a fresh session, and
 /// nothing written to the store.
+///
+/// ```no_run
+/// use session_conformance::http::{Target, forged_cookies_get_a_fresh_session_and_no_store_write};
+/// // Against a server running the demo's routes (see `session-demo`):
+/// session_conformance::block_on(forged_cookies_get_a_fresh_session_and_no_store_write(&Target::new("http://127.0.0.1:8000")));
+/// ```
 pub async fn forged_cookies_get_a_fresh_session_and_no_store_write(target: &Target) {
     let mut b = Browser::new(target);
     b.put("secret", json!("mine")).await;
@@ -483,6 +698,12 @@ pub async fn forged_cookies_get_a_fresh_session_and_no_store_write(target: &Targ
 }
 
 /// A short expiry is honoured by the server (the cookie alone is not trusted).
+///
+/// ```no_run
+/// use session_conformance::http::{Target, expiry_is_honoured};
+/// // Against a server running the demo's routes (see `session-demo`):
+/// session_conformance::block_on(expiry_is_honoured(&Target::new("http://127.0.0.1:8000")));
+/// ```
 pub async fn expiry_is_honoured(target: &Target) {
     let mut b = Browser::new(target);
     b.put("short", json!(true)).await;
@@ -515,6 +736,12 @@ pub async fn expiry_is_honoured(target: &Target) {
 }
 
 /// 64 concurrent writes of different keys to one session all land.
+///
+/// ```no_run
+/// use session_conformance::http::{Target, parallel_writes_of_different_keys_all_land};
+/// // Against a server running the demo's routes (see `session-demo`):
+/// session_conformance::block_on(parallel_writes_of_different_keys_all_land(&Target::new("http://127.0.0.1:8000")));
+/// ```
 pub async fn parallel_writes_of_different_keys_all_land(target: &Target) {
     let mut b = Browser::new(target);
     b.put("seed", json!(0)).await;
@@ -539,6 +766,12 @@ pub async fn parallel_writes_of_different_keys_all_land(target: &Target) {
 
 /// A logout that lands while a slow write is in flight: the session stays
 /// ended, and the slow request is told to drop the cookie.
+///
+/// ```no_run
+/// use session_conformance::http::{Target, logout_during_a_slow_write_stays_logged_out};
+/// // Against a server running the demo's routes (see `session-demo`):
+/// session_conformance::block_on(logout_during_a_slow_write_stays_logged_out(&Target::new("http://127.0.0.1:8000")));
+/// ```
 pub async fn logout_during_a_slow_write_stays_logged_out(target: &Target) {
     let mut b = Browser::new(target);
     b.post("/api/login", json!({"user_id": 99, "username": "racer"}))
@@ -571,6 +804,12 @@ pub async fn logout_during_a_slow_write_stays_logged_out(target: &Target) {
 }
 
 /// A handler that fails with a 5xx after writing leaves the session as it was.
+///
+/// ```no_run
+/// use session_conformance::http::{Target, server_errors_leave_the_session_unsaved};
+/// // Against a server running the demo's routes (see `session-demo`):
+/// session_conformance::block_on(server_errors_leave_the_session_unsaved(&Target::new("http://127.0.0.1:8000")));
+/// ```
 pub async fn server_errors_leave_the_session_unsaved(target: &Target) {
     let mut b = Browser::new(target);
     b.put("kept", json!(1)).await;
@@ -598,6 +837,12 @@ pub async fn server_errors_leave_the_session_unsaved(target: &Target) {
 }
 
 /// Malformed JSON is a 400 with a JSON error body.
+///
+/// ```no_run
+/// use session_conformance::http::{Target, bad_json_is_a_400_with_a_json_error};
+/// // Against a server running the demo's routes (see `session-demo`):
+/// session_conformance::block_on(bad_json_is_a_400_with_a_json_error(&Target::new("http://127.0.0.1:8000")));
+/// ```
 pub async fn bad_json_is_a_400_with_a_json_error(target: &Target) {
     let mut b = Browser::new(target);
     for (method, path) in [
@@ -619,6 +864,12 @@ pub async fn bad_json_is_a_400_with_a_json_error(target: &Target) {
 }
 
 /// An unreachable store is a 503 with a JSON error body, and nothing is lost.
+///
+/// ```no_run
+/// use session_conformance::http::{Target, an_unreachable_store_is_a_503_with_a_json_error};
+/// // Against a server running the demo's routes (see `session-demo`):
+/// session_conformance::block_on(an_unreachable_store_is_a_503_with_a_json_error(&Target::new("http://127.0.0.1:8000")));
+/// ```
 pub async fn an_unreachable_store_is_a_503_with_a_json_error(target: &Target) {
     let Some(set_down) = &target.set_down else {
         return;
@@ -648,6 +899,12 @@ pub async fn an_unreachable_store_is_a_503_with_a_json_error(target: &Target) {
 
 /// A logged-in user sees their sessions (digests, never IDs) and can end
 /// all but the current one.
+///
+/// ```no_run
+/// use session_conformance::http::{Target, a_user_lists_and_ends_their_other_sessions};
+/// // Against a server running the demo's routes (see `session-demo`):
+/// session_conformance::block_on(a_user_lists_and_ends_their_other_sessions(&Target::new("http://127.0.0.1:8000")));
+/// ```
 pub async fn a_user_lists_and_ends_their_other_sessions(target: &Target) {
     let user = 1_000_000
         + (std::process::id() as u64 % 1000) * 1000
@@ -688,6 +945,12 @@ pub async fn a_user_lists_and_ends_their_other_sessions(target: &Target) {
 }
 
 /// The HTML page counts visits within a session.
+///
+/// ```no_run
+/// use session_conformance::http::{Target, the_page_counts_visits};
+/// // Against a server running the demo's routes (see `session-demo`):
+/// session_conformance::block_on(the_page_counts_visits(&Target::new("http://127.0.0.1:8000")));
+/// ```
 pub async fn the_page_counts_visits(target: &Target) {
     let mut b = Browser::new(target);
     let first = b.get("/").await;
@@ -712,6 +975,12 @@ pub async fn the_page_counts_visits(target: &Target) {
 
 /// The page's forms: logging in rotates the ID and redirects home; logging
 /// out deletes the cookie and redirects home.
+///
+/// ```no_run
+/// use session_conformance::http::{Target, the_page_forms_log_in_and_out};
+/// // Against a server running the demo's routes (see `session-demo`):
+/// session_conformance::block_on(the_page_forms_log_in_and_out(&Target::new("http://127.0.0.1:8000")));
+/// ```
 pub async fn the_page_forms_log_in_and_out(target: &Target) {
     let mut b = Browser::new(target);
     b.get("/").await;
@@ -754,6 +1023,12 @@ pub async fn the_page_forms_log_in_and_out(target: &Target) {
 /// reads set no cookie, and a cookie that a login or logout retired opens
 /// an empty session. A failure names the seed (`SESSION_TEST_SEED=N`
 /// replays it) and the requests so far.
+///
+/// ```no_run
+/// use session_conformance::http::{Target, random_requests_match_a_model_of_the_session};
+/// // Against a server running the demo's routes (see `session-demo`):
+/// session_conformance::block_on(random_requests_match_a_model_of_the_session(&Target::new("http://127.0.0.1:8000")));
+/// ```
 pub async fn random_requests_match_a_model_of_the_session(target: &Target) {
     use rand::{Rng, SeedableRng};
     let seed = crate::seed();

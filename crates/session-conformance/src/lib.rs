@@ -75,6 +75,13 @@ pub(crate) fn seed() -> u64 {
 }
 
 /// Runs every store case in turn, each on a fresh store from `make`.
+///
+/// ```no_run
+/// # async fn connect() -> session_store_memory::MemoryStore { session_store_memory::MemoryStore::new() }
+/// // One test that runs every case, each on a fresh store (the module docs
+/// // run this on the memory store):
+/// session_conformance::block_on(session_conformance::run_all(|| async { connect().await }));
+/// ```
 pub async fn run_all<S, F, Fut>(make: F)
 where
     S: session_core::SessionStore,

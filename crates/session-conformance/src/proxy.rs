@@ -44,6 +44,17 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::task::AbortHandle;
 
 /// A cuttable TCP proxy; see the [module docs](self). Dropping it cuts it.
+///
+/// ```
+/// # session_conformance::block_on(async {
+/// use session_conformance::proxy::TcpProxy;
+/// let engine = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+/// let proxy = TcpProxy::start(engine.local_addr().unwrap()).await.unwrap();
+/// // Point the store at the proxy instead of the engine:
+/// let url = format!("redis://{}", proxy.addr());
+/// # let _ = url;
+/// # });
+/// ```
 pub struct TcpProxy {
     addr: SocketAddr,
     target: SocketAddr,
@@ -56,6 +67,15 @@ impl TcpProxy {
     /// # Errors
     ///
     /// When no loopback port can be bound.
+    ///
+    /// ```
+    /// # session_conformance::block_on(async {
+    /// use session_conformance::proxy::TcpProxy;
+    /// let engine = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    /// let proxy = TcpProxy::start(engine.local_addr().unwrap()).await.unwrap();
+    /// assert!(tokio::net::TcpStream::connect(proxy.addr()).await.is_ok());
+    /// # });
+    /// ```
     pub async fn start(target: SocketAddr) -> io::Result<TcpProxy> {
         let tasks = Arc::default();
         let addr = listen(
@@ -71,12 +91,31 @@ impl TcpProxy {
     }
 
     /// The address clients should connect to.
+    ///
+    /// ```
+    /// # session_conformance::block_on(async {
+    /// use session_conformance::proxy::TcpProxy;
+    /// let engine = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    /// let proxy = TcpProxy::start(engine.local_addr().unwrap()).await.unwrap();
+    /// assert!(proxy.addr().ip().is_loopback());
+    /// # });
+    /// ```
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// Drops every open connection and stops listening, as if the engine
     /// had gone away; returns once the port refuses connections.
+    ///
+    /// ```
+    /// # session_conformance::block_on(async {
+    /// use session_conformance::proxy::TcpProxy;
+    /// let engine = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    /// let proxy = TcpProxy::start(engine.local_addr().unwrap()).await.unwrap();
+    /// proxy.cut().await;
+    /// assert!(tokio::net::TcpStream::connect(proxy.addr()).await.is_err());
+    /// # });
+    /// ```
     pub async fn cut(&self) {
         self.abort_all();
         for _ in 0..200 {
@@ -103,6 +142,17 @@ impl TcpProxy {
     /// # Errors
     ///
     /// When the port cannot be bound again.
+    ///
+    /// ```
+    /// # session_conformance::block_on(async {
+    /// use session_conformance::proxy::TcpProxy;
+    /// let engine = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    /// let proxy = TcpProxy::start(engine.local_addr().unwrap()).await.unwrap();
+    /// proxy.cut().await;
+    /// proxy.restore().await.unwrap();
+    /// assert!(tokio::net::TcpStream::connect(proxy.addr()).await.is_ok());
+    /// # });
+    /// ```
     pub async fn restore(&self) -> io::Result<()> {
         listen(self.addr, self.target, Arc::clone(&self.tasks)).map(|_| ())
     }

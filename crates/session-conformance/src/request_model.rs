@@ -243,6 +243,13 @@ impl<S: SessionStore> Browser<S> {
 /// nothing, an empty session is never kept, and a retired ID never opens
 /// its session again. Half the sequences use Django-format IDs, which
 /// stores receive as they are rather than hashed.
+///
+/// ```no_run
+/// // In your store's tests (or through `store_tests!`, which runs every case):
+/// session_conformance::block_on(session_conformance::request_model::random_requests_follow_the_session_rules(
+///     session_store_memory::MemoryStore::new(),
+/// ));
+/// ```
 pub async fn random_requests_follow_the_session_rules<S: SessionStore>(store: S) {
     let seed = crate::seed();
     let mut rng = StdRng::seed_from_u64(seed);

@@ -18,14 +18,29 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The variable that turns skips into failures.
+///
+/// ```
+/// // `.ci/run` sets it, so CI fails instead of skipping when an engine is down.
+/// assert_eq!(session_conformance::services::REQUIRE_VAR, "SESSION_TEST_REQUIRE_SERVICES");
+/// ```
 pub const REQUIRE_VAR: &str = "SESSION_TEST_REQUIRE_SERVICES";
 
 /// Whether unreachable engines must fail the tests instead of skipping them.
+///
+/// ```
+/// use session_conformance::services::{REQUIRE_VAR, required};
+/// assert_eq!(required(), matches!(std::env::var(REQUIRE_VAR).as_deref(), Ok("1" | "true" | "TRUE" | "True")));
+/// ```
 pub fn required() -> bool {
     std::env::var(REQUIRE_VAR).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
 }
 
 /// The URL in `var`, or `default`.
+///
+/// ```
+/// let url = session_conformance::services::url("NO_SUCH_TEST_URL_VARIABLE", "redis://127.0.0.1:6379");
+/// assert_eq!(url, "redis://127.0.0.1:6379");
+/// ```
 pub fn url(var: &str, default: &str) -> String {
     std::env::var(var).unwrap_or_else(|_| default.to_owned())
 }
@@ -33,6 +48,19 @@ pub fn url(var: &str, default: &str) -> String {
 /// Reports an unreachable engine: panics when engines are [`required`],
 /// otherwise prints why the test is skipped and returns `None`, so a test
 /// can write `let Some(store) = … else { return };`.
+///
+/// ```no_run
+/// # async fn f() {
+/// use session_conformance::services::unavailable;
+/// let engine = match tokio::net::TcpStream::connect("127.0.0.1:6379").await {
+///     Ok(connection) => connection,
+///     Err(e) => match unavailable("Redis", e) {
+///         Some(connection) => connection,
+///         None => return, // skipped, and said why
+///     },
+/// };
+/// # }
+/// ```
 pub fn unavailable<T>(engine: &str, why: impl Display) -> Option<T> {
     if required() {
         panic!("{engine} is required ({REQUIRE_VAR}=1) but unavailable: {why}");
@@ -45,6 +73,12 @@ pub fn unavailable<T>(engine: &str, why: impl Display) -> Option<T> {
 
 /// A name no other test uses: `<prefix>_<unix seconds>_<counter><random>`.
 /// The timestamp lets cleanup code recognise leftovers of old runs.
+///
+/// ```
+/// let a = session_conformance::services::unique_name("sessions_test");
+/// let b = session_conformance::services::unique_name("sessions_test");
+/// assert!(a.starts_with("sessions_test_") && a != b);
+/// ```
 pub fn unique_name(prefix: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let now = SystemTime::now()
@@ -76,6 +110,11 @@ pub fn created_at(name: &str) -> Option<u64> {
 /// # Errors
 ///
 /// When Python or pip is missing, or the install fails (no network).
+///
+/// ```no_run
+/// // Installs Django with pip when `python3 -c "import django"` fails.
+/// session_conformance::services::django().expect("Python with Django");
+/// ```
 pub fn django() -> Result<(), String> {
     static READY: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     READY
@@ -116,6 +155,11 @@ pub fn django() -> Result<(), String> {
 /// `migrate`, `write JSON`, `update KEY JSON`, `read KEY`, `delete KEY`,
 /// `exists KEY`, `authhash PASSWORD`; its docstring lists the `DJANGO_*`
 /// settings it reads.
+///
+/// ```
+/// let helper = std::path::Path::new(session_conformance::services::DJANGO_HELPER);
+/// assert!(helper.ends_with("django_helper.py") && helper.exists());
+/// ```
 pub const DJANGO_HELPER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/django_helper.py");
 
 /// Runs [`DJANGO_HELPER`] with `args` and the `DJANGO_*` settings in `env`,

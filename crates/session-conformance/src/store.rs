@@ -96,6 +96,13 @@ async fn request<F: FnOnce(&Session)>(
 }
 
 /// `load` of a key that was never stored answers `None`.
+///
+/// ```no_run
+/// // In your store's tests (or through `store_tests!`, which runs every case):
+/// session_conformance::block_on(session_conformance::store::load_of_a_missing_key_is_none(
+///     session_store_memory::MemoryStore::new(),
+/// ));
+/// ```
 pub async fn load_of_a_missing_key_is_none<S: SessionStore>(store: S) {
     let got = store
         .load(&fresh_key())
@@ -105,6 +112,13 @@ pub async fn load_of_a_missing_key_is_none<S: SessionStore>(store: S) {
 }
 
 /// `create` stores every field and `load` gives back exactly that record.
+///
+/// ```no_run
+/// // In your store's tests (or through `store_tests!`, which runs every case):
+/// session_conformance::block_on(session_conformance::store::create_then_load_gives_back_the_same_record(
+///     session_store_memory::MemoryStore::new(),
+/// ));
+/// ```
 pub async fn create_then_load_gives_back_the_same_record<S: SessionStore>(store: S) {
     let key = fresh_key();
     let rec = record(
@@ -137,6 +151,13 @@ pub async fn create_then_load_gives_back_the_same_record<S: SessionStore>(store:
 }
 
 /// `create` of an existing live key fails with `Duplicate` and overwrites nothing.
+///
+/// ```no_run
+/// // In your store's tests (or through `store_tests!`, which runs every case):
+/// session_conformance::block_on(session_conformance::store::create_refuses_a_duplicate_and_keeps_the_original(
+///     session_store_memory::MemoryStore::new(),
+/// ));
+/// ```
 pub async fn create_refuses_a_duplicate_and_keeps_the_original<S: SessionStore>(store: S) {
     let key = fresh_key();
     let original = record(&key, b"original", Duration::hours(1), None);
@@ -160,6 +181,13 @@ pub async fn create_refuses_a_duplicate_and_keeps_the_original<S: SessionStore>(
 
 /// Data is opaque bytes (any byte value, tens of KiB) and keys of both ID
 /// formats work.
+///
+/// ```no_run
+/// // In your store's tests (or through `store_tests!`, which runs every case):
+/// session_conformance::block_on(session_conformance::store::arbitrary_bytes_and_keys_round_trip(
+///     session_store_memory::MemoryStore::new(),
+/// ));
+/// ```
 pub async fn arbitrary_bytes_and_keys_round_trip<S: SessionStore>(store: S) {
     let data: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
     for key in [
@@ -177,6 +205,13 @@ pub async fn arbitrary_bytes_and_keys_round_trip<S: SessionStore>(store: S) {
 }
 
 /// `update` with the stored version replaces the record.
+///
+/// ```no_run
+/// // In your store's tests (or through `store_tests!`, which runs every case):
+/// session_conformance::block_on(session_conformance::store::update_with_the_expected_version_replaces(
+///     session_store_memory::MemoryStore::new(),
+/// ));
+/// ```
 pub async fn update_with_the_expected_version_replaces<S: SessionStore>(store: S) {
     let key = fresh_key();
     let v1 = record(&key, b"one", Duration::hours(1), None);
@@ -202,6 +237,13 @@ pub async fn update_with_the_expected_version_replaces<S: SessionStore>(store: S
 }
 
 /// `update` with any other version fails with `Conflict` and changes nothing.
+///
+/// ```no_run
+/// // In your store's tests (or through `store_tests!`, which runs every case):
+/// session_conformance::block_on(session_conformance::store::update_with_a_stale_version_conflicts(
+///     session_store_memory::MemoryStore::new(),
+/// ));
+/// ```
 pub async fn update_with_a_stale_version_conflicts<S: SessionStore>(store: S) {
     let key = fresh_key();
     let v1 = record(&key, b"one", Duration::hours(1), None);
@@ -225,6 +267,13 @@ pub async fn update_with_a_stale_version_conflicts<S: SessionStore>(store: S) {
 }
 
 /// `update` of a key that was never stored fails with `NotFound` and creates nothing.
+///
+/// ```no_run
+/// // In your store's tests (or through `store_tests!`, which runs every case):
+/// session_conformance::block_on(session_conformance::store::update_of_a_missing_record_does_not_create_it(
+///     session_store_memory::MemoryStore::new(),
+/// ));
+/// ```
 pub async fn update_of_a_missing_record_does_not_create_it<S: SessionStore>(store: S) {
     let key = fresh_key();
     let rec = record(&key, b"x", Duration::hours(1), None);
@@ -239,6 +288,13 @@ pub async fn update_of_a_missing_record_does_not_create_it<S: SessionStore>(stor
 }
 
 /// A deleted session is never recreated by a late `update`.
+///
+/// ```no_run
+/// // In your store's tests (or through `store_tests!`, which runs every case):
+/// session_conformance::block_on(session_conformance::store::update_after_delete_does_not_resurrect(
+///     session_store_memory::MemoryStore::new(),
+/// ));
+/// ```
 pub async fn update_after_delete_does_not_resurrect<S: SessionStore>(store: S) {
     let key = fresh_key();
     let v1 = record(&key, b"one", Duration::hours(1), None);
@@ -255,6 +311,13 @@ pub async fn update_after_delete_does_not_resurrect<S: SessionStore>(store: S) {
 }
 
 /// An expired record cannot be updated back to life.
+///
+/// ```no_run
+/// // In your store's tests (or through `store_tests!`, which runs every case):
+/// session_conformance::block_on(session_conformance::store::update_of_an_expired_record_is_not_found(
+///     session_store_memory::MemoryStore::new(),
+/// ));
+/// ```
 pub async fn update_of_an_expired_record_is_not_found<S: SessionStore>(store: S) {
     let key = fresh_key();
     let v1 = record(&key, b"one", Duration::seconds(-5), None);
@@ -275,6 +338,13 @@ pub async fn update_of_an_expired_record_is_not_found<S: SessionStore>(store: S)
 }
 
 /// `delete` removes the record; deleting a missing key succeeds.
+///
+/// ```no_run
+/// // In your store's tests (or through `store_tests!`, which runs every case):
+/// session_conformance::block_on(session_conformance::store::delete_removes_and_tolerates_missing(
+///     session_store_memory::MemoryStore::new(),
+/// ));
+/// ```
 pub async fn delete_removes_and_tolerates_missing<S: SessionStore>(store: S) {
     let key = fresh_key();
     store
@@ -302,6 +372,13 @@ pub async fn delete_removes_and_tolerates_missing<S: SessionStore>(store: S) {
 }
 
 /// `load` never returns a record whose expiry has passed.
+///
+/// ```no_run
+/// // In your store's tests (or through `store_tests!`, which runs every case):
+/// session_conformance::block_on(session_conformance::store::expired_records_do_not_load(
+///     session_store_memory::MemoryStore::new(),
+/// ));
+/// ```
 pub async fn expired_records_do_not_load<S: SessionStore>(store: S) {
     let key = fresh_key();
     store
@@ -315,6 +392,13 @@ pub async fn expired_records_do_not_load<S: SessionStore>(store: S) {
 }
 
 /// A record loads until its `expires_at` and not after.
+///
+/// ```no_run
+/// // In your store's tests (or through `store_tests!`, which runs every case):
+/// session_conformance::block_on(session_conformance::store::records_expire_at_their_instant(
+///     session_store_memory::MemoryStore::new(),
+/// ));
+/// ```
 pub async fn records_expire_at_their_instant<S: SessionStore>(store: S) {
     let key = fresh_key();
     let rec = record(&key, b"short", Duration::seconds(2), None);
@@ -338,6 +422,13 @@ async fn sleep_until(at: OffsetDateTime) {
 }
 
 /// `touch` moves the expiry and leaves data, version and creation time alone.
+///
+/// ```no_run
+/// // In your store's tests (or through `store_tests!`, which runs every case):
+/// session_conformance::block_on(session_conformance::store::touch_extends_expiry_without_rewriting_data(
+///     session_store_memory::MemoryStore::new(),
+/// ));
+/// ```
 pub async fn touch_extends_expiry_without_rewriting_data<S: SessionStore>(store: S) {
     let key = fresh_key();
     let rec = record(&key, b"payload", Duration::seconds(2), Some("alice"));
@@ -366,6 +457,13 @@ pub async fn touch_extends_expiry_without_rewriting_data<S: SessionStore>(store:
 }
 
 /// `touch` of a missing or expired record fails with `NotFound` and creates nothing.
+///
+/// ```no_run
+/// // In your store's tests (or through `store_tests!`, which runs every case):
+/// session_conformance::block_on(session_conformance::store::touch_of_a_missing_or_expired_record_is_not_found(
+///     session_store_memory::MemoryStore::new(),
+/// ));
+/// ```
 pub async fn touch_of_a_missing_or_expired_record_is_not_found<S: SessionStore>(store: S) {
     let missing = fresh_key();
     match store.touch(&missing, now() + Duration::hours(1)).await {
@@ -393,6 +491,13 @@ pub async fn touch_of_a_missing_or_expired_record_is_not_found<S: SessionStore>(
 
 /// `delete_expired` removes the expired records, counts them, and keeps the
 /// live ones. Stores with native expiry may count zero.
+///
+/// ```no_run
+/// // In your store's tests (or through `store_tests!`, which runs every case):
+/// session_conformance::block_on(session_conformance::store::delete_expired_removes_only_expired_records(
+///     session_store_memory::MemoryStore::new(),
+/// ));
+/// ```
 pub async fn delete_expired_removes_only_expired_records<S: SessionStore>(store: S) {
     let expired: Vec<StoreKey> = (0..3).map(|_| fresh_key()).collect();
     let live: Vec<StoreKey> = (0..2).map(|_| fresh_key()).collect();
@@ -437,6 +542,13 @@ pub async fn delete_expired_removes_only_expired_records<S: SessionStore>(store:
 }
 
 /// Sweeping in batches removes every expired record, and nothing else.
+///
+/// ```no_run
+/// // In your store's tests (or through `store_tests!`, which runs every case):
+/// session_conformance::block_on(session_conformance::store::delete_expired_batches_add_up(
+///     session_store_memory::MemoryStore::new(),
+/// ));
+/// ```
 pub async fn delete_expired_batches_add_up<S: SessionStore>(store: S) {
     for _ in 0..5 {
         store
@@ -472,6 +584,13 @@ pub async fn delete_expired_batches_add_up<S: SessionStore>(store: S) {
 
 /// `stats` counts live sessions, those expiring soon, and the users with
 /// the most sessions (or answers `Unsupported`).
+///
+/// ```no_run
+/// // In your store's tests (or through `store_tests!`, which runs every case):
+/// session_conformance::block_on(session_conformance::store::stats_count_live_expiring_and_users(
+///     session_store_memory::MemoryStore::new(),
+/// ));
+/// ```
 pub async fn stats_count_live_expiring_and_users<S: SessionStore>(store: S) {
     let cases: [(Duration, Option<&str>); 6] = [
         (Duration::days(3), Some("alice")),
@@ -513,6 +632,13 @@ pub async fn stats_count_live_expiring_and_users<S: SessionStore>(store: S) {
 }
 
 /// The user index lists a user's live sessions and ends them, sparing `keep`.
+///
+/// ```no_run
+/// // In your store's tests (or through `store_tests!`, which runs every case):
+/// session_conformance::block_on(session_conformance::store::user_index_lists_and_ends_a_users_sessions(
+///     session_store_memory::MemoryStore::new(),
+/// ));
+/// ```
 pub async fn user_index_lists_and_ends_a_users_sessions<S: SessionStore>(store: S) {
     if !store.supports_user_index() {
         match store.sessions_of("alice").await {
@@ -623,6 +749,13 @@ pub async fn user_index_lists_and_ends_a_users_sessions<S: SessionStore>(store: 
 }
 
 /// The user index follows a record's user through updates and deletes.
+///
+/// ```no_run
+/// // In your store's tests (or through `store_tests!`, which runs every case):
+/// session_conformance::block_on(session_conformance::store::user_index_follows_updates_and_deletes(
+///     session_store_memory::MemoryStore::new(),
+/// ));
+/// ```
 pub async fn user_index_follows_updates_and_deletes<S: SessionStore>(store: S) {
     if !store.supports_user_index() {
         return;
@@ -685,6 +818,13 @@ pub async fn user_index_follows_updates_and_deletes<S: SessionStore>(store: S) {
 
 /// 64 requests load one session at the same moment, each writes its own
 /// key, and every write lands (compare-and-swap with per-key merge).
+///
+/// ```no_run
+/// // In your store's tests (or through `store_tests!`, which runs every case):
+/// session_conformance::block_on(session_conformance::store::concurrent_writers_of_one_session_all_land(
+///     session_store_memory::MemoryStore::new(),
+/// ));
+/// ```
 pub async fn concurrent_writers_of_one_session_all_land<S: SessionStore>(store: S) {
     const WRITERS: usize = 64;
     let manager = manager(store);
@@ -728,6 +868,13 @@ pub async fn concurrent_writers_of_one_session_all_land<S: SessionStore>(store: 
 
 /// A logout that lands while a slow request is still working: the slow
 /// request's save must not bring the session back.
+///
+/// ```no_run
+/// // In your store's tests (or through `store_tests!`, which runs every case):
+/// session_conformance::block_on(session_conformance::store::logout_racing_a_slow_write_stays_logged_out(
+///     session_store_memory::MemoryStore::new(),
+/// ));
+/// ```
 pub async fn logout_racing_a_slow_write_stays_logged_out<S: SessionStore>(store: S) {
     let manager = manager(store);
     let cookie = request(&manager, None, |s| {
@@ -797,6 +944,13 @@ pub async fn logout_racing_a_slow_write_stays_logged_out<S: SessionStore>(store:
 }
 
 /// `cycle_id` keeps the data under a new ID and the old ID stops working.
+///
+/// ```no_run
+/// // In your store's tests (or through `store_tests!`, which runs every case):
+/// session_conformance::block_on(session_conformance::store::cycle_id_retires_the_old_id(
+///     session_store_memory::MemoryStore::new(),
+/// ));
+/// ```
 pub async fn cycle_id_retires_the_old_id<S: SessionStore>(store: S) {
     let manager = manager(store);
     let old = request(&manager, None, |s| s.insert("cart", 3).expect("insert"))
@@ -846,6 +1000,13 @@ pub async fn cycle_id_retires_the_old_id<S: SessionStore>(store: S) {
 /// The latest expiry the core writes (the last second of 9999, what a
 /// `set_expiry` of any number of seconds comes to) is kept exactly, and a
 /// session given it through the manager saves, loads and stays.
+///
+/// ```no_run
+/// // In your store's tests (or through `store_tests!`, which runs every case):
+/// session_conformance::block_on(session_conformance::store::the_latest_expiry_round_trips(
+///     session_store_memory::MemoryStore::new(),
+/// ));
+/// ```
 pub async fn the_latest_expiry_round_trips<S: SessionStore>(store: S) {
     let latest = OffsetDateTime::from_unix_timestamp(253_402_300_799).expect("in range");
     let key = fresh_key();
@@ -887,6 +1048,13 @@ pub async fn the_latest_expiry_round_trips<S: SessionStore>(store: S) {
 /// The longest user ID the core writes (255 characters, here four-byte
 /// ones) is kept exactly and, where the store has a user index, listed and
 /// ended like any other.
+///
+/// ```no_run
+/// // In your store's tests (or through `store_tests!`, which runs every case):
+/// session_conformance::block_on(session_conformance::store::the_longest_user_id_round_trips(
+///     session_store_memory::MemoryStore::new(),
+/// ));
+/// ```
 pub async fn the_longest_user_id_round_trips<S: SessionStore>(store: S) {
     let user = format!(
         "{}{}",
@@ -925,6 +1093,13 @@ pub async fn the_longest_user_id_round_trips<S: SessionStore>(store: S) {
 
 /// A session of 4 MiB of arbitrary bytes (far more than any session should
 /// hold) is created, updated and loaded back byte for byte.
+///
+/// ```no_run
+/// // In your store's tests (or through `store_tests!`, which runs every case):
+/// session_conformance::block_on(session_conformance::store::a_large_record_round_trips(
+///     session_store_memory::MemoryStore::new(),
+/// ));
+/// ```
 pub async fn a_large_record_round_trips<S: SessionStore>(store: S) {
     let data: Vec<u8> = (0..4u32 << 20)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
@@ -946,6 +1121,13 @@ pub async fn a_large_record_round_trips<S: SessionStore>(store: S) {
 }
 
 /// Many independent sessions created, read and updated in parallel.
+///
+/// ```no_run
+/// // In your store's tests (or through `store_tests!`, which runs every case):
+/// session_conformance::block_on(session_conformance::store::many_sessions_in_parallel(
+///     session_store_memory::MemoryStore::new(),
+/// ));
+/// ```
 pub async fn many_sessions_in_parallel<S: SessionStore>(store: S) {
     let manager = manager(store);
     let mut tasks = JoinSet::new();

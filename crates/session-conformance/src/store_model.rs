@@ -250,6 +250,13 @@ impl Sequence {
 /// index, `sessions_of` and `delete_sessions_of`, on a few keys: every
 /// answer (`Duplicate`, `NotFound`, `Conflict` included) and every record
 /// loaded after each step must be what the contract says.
+///
+/// ```no_run
+/// // In your store's tests (or through `store_tests!`, which runs every case):
+/// session_conformance::block_on(session_conformance::store_model::random_operations_follow_the_contract(
+///     session_store_memory::MemoryStore::new(),
+/// ));
+/// ```
 pub async fn random_operations_follow_the_contract<S: SessionStore>(store: S) {
     let seed = crate::seed();
     let mut rng = StdRng::seed_from_u64(seed);

@@ -42,6 +42,10 @@ pub const THEIRS_SIGNED_AROUND: [usize; 3] = [15, 16, 17];
 /// its own: how far two identical apps measure apart, the floor under
 /// which a difference from the bare handler means nothing.
 pub const BARE_AGAIN: usize = 18;
+/// Index of the bare router served through `into_make_service`, one copy
+/// shared by every connection, where `axum::serve(listener, router)` gives
+/// each connection a copy of its own.
+pub const BARE_SHARED: usize = 19;
 
 fn ours() -> SessionLayer {
     let manager = SessionManager::builder(
@@ -75,6 +79,8 @@ pub fn stand_in_cookie() -> String {
 pub enum App {
     /// A router, with its layers (if any) added by `Router::layer`.
     Router(Router),
+    /// A router served through `into_make_service`.
+    Shared(Router),
     /// A layer that does nothing, around the router.
     PassThrough(Forward<Router>),
     /// Our layer around the router.
@@ -102,6 +108,7 @@ macro_rules! with_service {
     ($app:expr, $service:ident => $body:expr, $router:ident => $router_body:expr) => {
         match $app {
             App::Router($router) => $router_body,
+            App::Shared($service) => $body,
             App::PassThrough($service) => $body,
             App::Ours($service) => $body,
             App::Theirs($service) => $body,
@@ -281,6 +288,10 @@ pub fn scenarios() -> Vec<(String, App)> {
     apps.push((
         "bare handler again, a second server".to_owned(),
         App::Router(routes(0, Sessions::None)),
+    ));
+    apps.push((
+        "bare handler served through into_make_service".to_owned(),
+        App::Shared(routes(0, Sessions::None)),
     ));
     apps
 }

@@ -5,6 +5,9 @@
 //!
 //! Each scenario gets its own server; a client runs `CONNECTIONS`
 //! concurrent request loops, each with its own session, for `SECONDS`.
+//! With `HTTP_SCENARIOS=0,8,9` (indexes as `--names` lists them) only
+//! those scenarios run, the bare handler always among them: more rounds
+//! of a few scenarios in the same time, for a closer look at one gap.
 //! Scenarios are interleaved over `ROUNDS` rounds (`HTTP_ROUNDS` overrides
 //! it; in alternating order) and medians are reported, so drift on the
 //! machine hits all alike.
@@ -230,6 +233,23 @@ fn paired(rounds: &[Vec<f64>], f: impl Fn(&[f64]) -> f64) -> f64 {
     session_bench::median(rounds.iter().map(|r| f(r)).collect())
 }
 
+/// The scenarios `HTTP_SCENARIOS` names (all of them when it is unset),
+/// in index order, the bare handler always included.
+fn selected(count: usize) -> Vec<usize> {
+    let Ok(list) = std::env::var("HTTP_SCENARIOS") else {
+        return (0..count).collect();
+    };
+    let mut picked: Vec<usize> = list
+        .split(',')
+        .map(|i| i.trim().parse().expect("HTTP_SCENARIOS lists indexes"))
+        .inspect(|&i| assert!(i < count, "no scenario {i}; `--names` lists them"))
+        .chain([scenarios::BARE])
+        .collect();
+    picked.sort_unstable();
+    picked.dedup();
+    picked
+}
+
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` would pass nothing useful.
     if std::env::args().any(|a| a == "--list") {
@@ -263,12 +283,13 @@ fn main() {
         .map_or(ROUNDS, |n| n.parse().expect("HTTP_ROUNDS is a number"));
     let mut rps = vec![vec![0.0; names.len()]; rounds];
     let mut cpu = vec![vec![0.0; names.len()]; rounds];
+    let selected = selected(names.len());
     for round in 0..rounds {
         // Alternate the order, so that no scenario always runs first or last.
         let order: Vec<usize> = if round % 2 == 0 {
-            (0..addrs.len()).collect()
+            selected.clone()
         } else {
-            (0..addrs.len()).rev().collect()
+            selected.iter().rev().copied().collect()
         };
         for i in order {
             let m = client.block_on(load(addrs[i], &server));
@@ -289,6 +310,9 @@ fn main() {
          |---|---|---|---|---|"
     );
     for (i, name) in names.iter().enumerate() {
+        if !selected.contains(&i) {
+            continue;
+        }
         println!(
             "| {name} | {:.0} | {:.2} | {:.1}% | {:+.2} µs ({:+.1}%) |",
             paired(&rps, |r| r[i]),
@@ -314,6 +338,9 @@ fn main() {
     ] {
         for (what, i) in [("reads ", 1), ("writes", 2)] {
             let (ours, theirs) = (ours[i], theirs[i]);
+            if !(selected.contains(&ours) && selected.contains(&theirs)) {
+                continue;
+            }
             println!(
                 "{install}, {what}: ours / tower-sessions throughput {:.2}x; \
                  their server CPU per request / ours {:.2}x; \

@@ -1037,9 +1037,8 @@ pub async fn random_requests_match_a_model_of_the_session(target: &Target) {
     let mut model = serde_json::Map::new();
     let mut retired: Vec<String> = Vec::new();
     let mut log = String::new();
-    let fail = |log: &str, what: String| -> ! {
-        panic!("{what}\nreplay with SESSION_TEST_SEED={seed}; the requests so far:\n{log}")
-    };
+    let fail =
+        |log: &str, what: String| -> ! { crate::replay_failure(what, seed, "requests", log) };
     for _ in 0..60 {
         let key = ["a", "b", "c"][rng.random_range(0..3)];
         let before = b.session_cookie();

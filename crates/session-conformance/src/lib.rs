@@ -74,6 +74,12 @@ pub(crate) fn seed() -> u64 {
     }
 }
 
+/// Fails a randomised case: what went wrong, the seed that replays it,
+/// and the `steps` (requests, operations) that led there, from `log`.
+pub(crate) fn replay_failure(what: impl std::fmt::Display, seed: u64, steps: &str, log: &str) -> ! {
+    panic!("{what}\nreplay with SESSION_TEST_SEED={seed}; the {steps} so far:\n{log}")
+}
+
 /// Runs every store case in turn, each on a fresh store from `make`.
 ///
 /// ```no_run

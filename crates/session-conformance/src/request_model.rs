@@ -86,10 +86,11 @@ struct Browser<S: SessionStore> {
 
 impl<S: SessionStore> Browser<S> {
     fn fail(&self, what: impl std::fmt::Display) -> ! {
-        panic!(
-            "the session rules were broken: {what}\n\
-             replay with SESSION_TEST_SEED={}; the requests so far:\n{}",
-            self.seed, self.log
+        crate::replay_failure(
+            format_args!("the session rules were broken: {what}"),
+            self.seed,
+            "requests",
+            &self.log,
         )
     }
 

@@ -103,10 +103,11 @@ impl Sequence {
     }
 
     fn fail(&self, seed: u64, what: impl std::fmt::Display) -> ! {
-        panic!(
-            "the store broke the contract: {what}\n\
-             replay with SESSION_TEST_SEED={seed}; the operations so far:\n{}",
-            self.log
+        crate::replay_failure(
+            format_args!("the store broke the contract: {what}"),
+            seed,
+            "operations",
+            &self.log,
         )
     }
 

@@ -711,6 +711,9 @@ fn is_reserved(key: &str) -> bool {
     key.starts_with(RESERVED_PREFIX)
 }
 
+// `check_user`'s refusal message spells the limit out.
+const _: () = assert!(MAX_USER_LEN == 255, "update check_user's message");
+
 /// Why `user` cannot be a user ID, if it cannot.
 fn check_user(user: &str) -> Result<(), &'static str> {
     if user.is_empty() {

@@ -966,7 +966,7 @@ impl SessionStore for SqlStore {
 }
 
 #[cfg(test)]
-mod no_runtime_tests {
+mod tests {
     use super::*;
 
     #[test]

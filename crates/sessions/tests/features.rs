@@ -1,5 +1,6 @@
 //! Every feature of the facade compiles on its own (and with none), so a
-//! user who picks one engine and one framework gets a working build.
+//! user who picks one engine and one framework gets a working build; so do
+//! the combinations that switch on code of their own (`cfg(all(…))`).
 //!
 //! Runs `cargo check` in a target directory of its own (the outer `cargo
 //! test` holds the lock on the usual one).
@@ -8,16 +9,26 @@ use std::path::PathBuf;
 use std::process::Command;
 
 const FEATURES: &[&str] = &[
-    "memory", "file", "sqlite", "postgres", "mysql", "redis", "axum", "actix", "rocket",
+    "memory", "file", "sqlite", "postgres", "mysql", "redis", "axum", "actix", "rocket", "django",
+    "metrics",
+];
+
+/// Combinations that enable items no single feature does: Django's
+/// formats over a SQL engine, and its `cached_db` store (SQL plus Redis).
+const COMBINATIONS: &[&[&str]] = &[
+    &["django", "sqlite"],
+    &["django", "redis", "sqlite"],
+    &["django", "redis", "postgres"],
 ];
 
 #[test]
-fn each_feature_compiles_alone() {
+fn each_feature_and_gated_combination_compiles() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let target = root.join("target/feature-checks");
     let mut combos: Vec<Vec<&str>> = vec![vec![]];
     combos.extend(FEATURES.iter().map(|f| vec![*f]));
+    combos.extend(COMBINATIONS.iter().map(|c| c.to_vec()));
     for features in combos {
         let output = Command::new(&cargo)
             .current_dir(&root)

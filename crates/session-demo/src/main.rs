@@ -12,6 +12,7 @@ use sessions::django::signing::DjangoSigner;
 use sessions::time::Duration;
 use sessions::{
     CookieConfig, DjangoSqlStore, ExpiryRules, KeyRing, SessionId, SessionManager, open_store,
+    spawn_expired_cleanup,
 };
 
 /// Where the demo keeps its SQLite database and generated secret.
@@ -138,6 +139,11 @@ fn run(args: Args) -> Result<(), String> {
             None => {
                 let store = open_store(&store_url).await.map_err(|e| e.to_string())?;
                 store.migrate().await.map_err(|e| e.to_string())?;
+                // SQL and file stores keep expired rows until swept (the
+                // memory store and Redis expire their own).
+                spawn_expired_cleanup(store.clone(), std::time::Duration::from_secs(3600))
+                    .map_err(|e| e.to_string())?
+                    .detach();
                 SessionManager::builder(store, keys)
                     .cookie(cookie)
                     .expiry(rules)

@@ -61,7 +61,7 @@ mod cleanup;
     feature = "redis"
 ))]
 pub use any_store::{AnyStore, OpenError, open_store};
-pub use cleanup::{CleanupTask, spawn_expired_cleanup};
+pub use cleanup::{CleanupError, CleanupTask, spawn_expired_cleanup};
 pub use session_core::*;
 #[cfg(feature = "file")]
 pub use session_store_file::FileStore;

@@ -1,4 +1,5 @@
-//! The real `session-cli` binary against SQLite, PostgreSQL and Redis:
+//! The real `session-cli` binary against every engine it opens but the
+//! in-process one (SQLite, PostgreSQL, MySQL/MariaDB, Redis, files):
 //! sessions are made through the library, then counted, swept, revoked and
 //! inspected through the CLI, checking output and exit codes, including
 //! wrong URLs, an unreachable engine and a wrong secret.
@@ -195,6 +196,23 @@ async fn postgres() {
     }
     let url = format!("{base}?table={}", services::unique_name("conf"));
     tour(&url, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mysql() {
+    let base = services::url("SESSION_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test");
+    if let Err(e) = open_store(&base).await {
+        return services::unavailable::<()>("MySQL/MariaDB", e).unwrap_or(());
+    }
+    let url = format!("{base}?table={}", services::unique_name("conf"));
+    tour(&url, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn file() {
+    let dir = std::env::temp_dir().join(services::unique_name("session-cli-files"));
+    tour(&format!("file:{}", dir.display()), false).await;
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test(flavor = "multi_thread")]

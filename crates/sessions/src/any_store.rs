@@ -164,7 +164,10 @@ pub async fn open_store(url: &str) -> Result<AnyStore, OpenError> {
             .map_err(|e| engine(e.into())),
         #[cfg(feature = "redis")]
         "redis+cluster" => {
-            let nodes: Vec<String> = url["redis+cluster://".len().min(url.len())..]
+            // After the scheme's `:` (ASCII, so a char boundary), without
+            // the `//` a well-formed URL has.
+            let nodes: Vec<String> = url[scheme.len() + 1..]
+                .trim_start_matches("//")
                 .split(',')
                 .filter(|n| !n.is_empty())
                 .map(|n| format!("redis://{n}"))
@@ -339,5 +342,41 @@ mod tests {
             ("redis://h/".into(), Some("app:".into()))
         );
         assert_eq!(take_param("memory:", "table"), ("memory:".into(), None));
+    }
+
+    /// Mistyped and hostile URLs (as an operator may pass to the CLI) are
+    /// errors, never a panic: every one is opened in a task of its own so a
+    /// panic would be caught and reported with its URL.
+    #[tokio::test]
+    async fn malformed_urls_are_errors_not_panics() {
+        let urls = [
+            "",
+            ":",
+            "é",
+            "éé:x",
+            "file:",
+            "file://",
+            "sqlite:/nonexistent-dir-é/sub/s.db",
+            "sqlite:?table=",
+            "sqlite::memory:?table=a;drop",
+            "postgres://é:é@[::1",
+            "redis://é",
+            "redis+cluster:",
+            "redis+cluster:/",
+            "redis+cluster:/é",
+            "redis+cluster://,,",
+            "redis+cluster://é:1,é",
+            "?table=x",
+            "nosuch://x",
+        ];
+        for url in urls {
+            let opened = tokio::spawn(async move { super::open_store(url).await.map(drop) });
+            match tokio::time::timeout(std::time::Duration::from_secs(20), opened).await {
+                Ok(Ok(Err(_))) => {}
+                Ok(Ok(Ok(()))) => panic!("{url:?} opened a store"),
+                Ok(Err(e)) => panic!("{url:?} panicked: {e}"),
+                Err(_) => panic!("{url:?} did not answer within 20 s"),
+            }
+        }
     }
 }

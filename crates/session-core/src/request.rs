@@ -51,6 +51,7 @@
 //! - An unmodified session whose expiry is due for extension is `touch`ed.
 //! - `Vary: Cookie` whenever the session was loaded.
 
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::codec::Data;
@@ -376,12 +377,21 @@ impl RequestSession {
             )?;
             return Ok(response);
         }
+        let incoming = self.incoming();
         let commit = Commit {
             manager: &self.inner.manager,
             session: &session,
             response: &mut response,
+            signed: match (incoming, &self.inner.cookie) {
+                (Incoming::Valid { id, resign: false }, Raw::Value(value))
+                    if self.inner.manager.inner.signed_cookies =>
+                {
+                    Some((id, value.as_str()))
+                }
+                _ => None,
+            },
         };
-        commit.run(self.incoming()).await?;
+        commit.run(incoming).await?;
         Ok(response)
     }
 }
@@ -409,6 +419,7 @@ async fn fetch(manager: &SessionManager, id: &SessionId) -> Result<Option<Fetche
     }
     let origin = Origin {
         id: id.clone(),
+        key,
         version: record.version,
         created_at: record.created_at,
         expires_at: record.expires_at,
@@ -420,24 +431,37 @@ struct Commit<'a> {
     manager: &'a SessionManager,
     session: &'a Session,
     response: &'a mut SessionResponse,
+    /// The request's cookie value and its ID, when the newest key signed
+    /// it: signing that ID again would give the same value (HMAC is
+    /// deterministic), so a cookie set for it reuses the value.
+    signed: Option<(&'a SessionId, &'a str)>,
 }
 
 impl Commit<'_> {
     async fn run(mut self, incoming: &Incoming) -> Result<(), SessionError> {
         let inner = &self.manager.inner;
         let store = &inner.store;
-        let (retired, origin, modified, empty) = {
+        let (retired, origin, stored, modified, empty) = {
             let state = self.session.lock();
             let empty = state.data.is_empty() || state.destroyed;
+            // A read-only request (the common case) leaves the origin
+            // where it is: `touch` reads it there and copies it only when
+            // there is something to write.
+            let origin = if state.modified {
+                state.origin.clone()
+            } else {
+                None
+            };
             (
                 state.retired.clone(),
-                state.origin.clone(),
+                origin,
+                state.origin.is_some(),
                 state.modified,
                 empty,
             )
         };
-        for id in &retired {
-            observe::store_op("delete", id, store.delete(&id.store_key())).await?;
+        for old in &retired {
+            observe::store_op("delete", &old.id, store.delete(&old.key)).await?;
             observe::count(observe::ENDED, 1);
         }
         self.session.lock().retired.clear();
@@ -447,8 +471,7 @@ impl Commit<'_> {
             if let Some(origin) = &origin
                 && modified
             {
-                observe::store_op("delete", &origin.id, store.delete(&origin.id.store_key()))
-                    .await?;
+                observe::store_op("delete", &origin.id, store.delete(&origin.key)).await?;
                 observe::count(observe::ENDED, 1);
             }
             if carried || !retired.is_empty() {
@@ -462,14 +485,11 @@ impl Commit<'_> {
         }
 
         match origin {
-            None => self.create().await,
-            Some(origin) if modified => self.update(origin).await,
-            Some(origin) => {
-                self.touch(
-                    origin,
-                    matches!(incoming, Incoming::Valid { resign: true, .. }),
-                )
-                .await
+            _ if !stored => self.create().await,
+            Some(origin) => self.update(origin).await,
+            None => {
+                self.touch(matches!(incoming, Incoming::Valid { resign: true, .. }))
+                    .await
             }
         }
     }
@@ -511,14 +531,13 @@ impl Commit<'_> {
     /// Compare-and-swap, re-applying this request's changes on conflicts.
     async fn update(&mut self, origin: Origin) -> Result<(), SessionError> {
         let inner = &self.manager.inner;
-        let key = origin.id.store_key();
         let now = now();
         let (mut version, mut created_at) = (origin.version, origin.created_at);
         for attempt in 0..=inner.max_retries {
             let record = {
                 let state = self.session.lock();
                 Record {
-                    key: key.clone(),
+                    key: origin.key.clone(),
                     data: inner.codec.encode(&state.data)?,
                     version: version + 1,
                     created_at,
@@ -562,37 +581,47 @@ impl Commit<'_> {
         Err(SessionError::Contention(inner.max_retries))
     }
 
-    /// Extends the expiry of an unchanged session when it is due.
-    async fn touch(&mut self, origin: Origin, resign: bool) -> Result<(), SessionError> {
+    /// Extends the expiry of an unchanged session when it is due; re-signs
+    /// its cookie when an older key signed it.
+    async fn touch(&mut self, resign: bool) -> Result<(), SessionError> {
         let inner = &self.manager.inner;
         let now = now();
-        let (expiry, next) = {
+        // The origin, and the new expiry when one is due.
+        let plan = {
             let state = self.session.lock();
-            (state.expiry(), state.next_expiry(now))
-        };
-        let fixed = matches!(expiry, crate::Expiry::At(_));
-        if !fixed && inner.rules.touch_due(origin.expires_at, next) {
-            match observe::store_op(
-                "touch",
-                &origin.id,
-                inner.store.touch(&origin.id.store_key(), next),
-            )
-            .await
-            {
-                Ok(()) => {
-                    observe::count(observe::TOUCHES, 1);
-                    tracing::trace!(target: "session_core", session = %origin.id.log_key(), "session expiry extended");
-                    self.session.lock().origin = Some(Origin {
-                        expires_at: next,
-                        ..origin.clone()
-                    });
-                    self.set_cookie(&origin.id, next, now);
-                }
-                Err(StoreError::NotFound) => self.ended(&origin.id),
-                Err(e) => return Err(e.into()),
+            let Some(origin) = &state.origin else {
+                return Ok(());
+            };
+            let next = state.next_expiry(now);
+            let fixed = matches!(state.expiry(), crate::Expiry::At(_));
+            if !fixed && inner.rules.touch_due(origin.expires_at, next) {
+                Some((origin.clone(), Some(next)))
+            } else if resign {
+                Some((origin.clone(), None))
+            } else {
+                None
             }
-        } else if resign {
-            self.set_cookie(&origin.id, origin.expires_at, now);
+        };
+        match plan {
+            None => {}
+            Some((origin, None)) => self.set_cookie(&origin.id, origin.expires_at, now),
+            Some((origin, Some(next))) => {
+                match observe::store_op("touch", &origin.id, inner.store.touch(&origin.key, next))
+                    .await
+                {
+                    Ok(()) => {
+                        observe::count(observe::TOUCHES, 1);
+                        tracing::trace!(target: "session_core", session = %origin.id.log_key(), "session expiry extended");
+                        self.set_cookie(&origin.id, next, now);
+                        self.session.lock().origin = Some(Origin {
+                            expires_at: next,
+                            ..origin
+                        });
+                    }
+                    Err(StoreError::NotFound) => self.ended(&origin.id),
+                    Err(e) => return Err(e.into()),
+                }
+            }
         }
         Ok(())
     }
@@ -604,6 +633,7 @@ impl Commit<'_> {
             let mut state = self.session.lock();
             state.origin = Some(Origin {
                 id: id.clone(),
+                key: record.key.clone(),
                 version: record.version,
                 created_at: record.created_at,
                 expires_at: record.expires_at,
@@ -634,15 +664,17 @@ impl Commit<'_> {
         now: time::OffsetDateTime,
     ) {
         let inner = &self.manager.inner;
-        let value = if inner.signed_cookies {
-            let id = id.expose();
-            let mut value = String::with_capacity(id.len() + 1 + TAG_LEN);
-            value.push_str(id);
-            value.push('.');
-            inner.keys.append_tag(inner.cookie.name(), id, &mut value);
-            value
-        } else {
-            id.expose().to_owned()
+        let value = match self.signed {
+            Some((signed_id, value)) if signed_id == id => Cow::Borrowed(value),
+            _ if inner.signed_cookies => {
+                let id = id.expose();
+                let mut value = String::with_capacity(id.len() + 1 + TAG_LEN);
+                value.push_str(id);
+                value.push('.');
+                inner.keys.append_tag(inner.cookie.name(), id, &mut value);
+                Cow::Owned(value)
+            }
+            _ => Cow::Borrowed(id.expose()),
         };
         let browser_close = {
             let state = self.session.lock();

@@ -89,6 +89,8 @@ pub struct Session {
 #[derive(Clone, Debug)]
 pub(crate) struct Origin {
     pub(crate) id: SessionId,
+    /// `id`'s store key, kept so that saving does not hash the ID again.
+    pub(crate) key: StoreKey,
     pub(crate) version: u64,
     pub(crate) created_at: OffsetDateTime,
     pub(crate) expires_at: OffsetDateTime,
@@ -105,7 +107,7 @@ pub(crate) struct State {
     /// The stored record this session still refers to.
     pub(crate) origin: Option<Origin>,
     /// Sessions to delete when the request ends (after `flush`/`cycle_id`).
-    pub(crate) retired: Vec<SessionId>,
+    pub(crate) retired: Vec<Origin>,
     pub(crate) destroyed: bool,
     pub(crate) rules: ExpiryRules,
 }
@@ -391,7 +393,7 @@ impl Session {
     pub fn cycle_id(&self) {
         let mut state = self.lock();
         if let Some(origin) = state.origin.take() {
-            state.retired.push(origin.id);
+            state.retired.push(origin);
         }
         state.modified = true;
     }
@@ -616,7 +618,7 @@ impl Session {
     /// assert_eq!(Session::detached().store_key(), None);
     /// ```
     pub fn store_key(&self) -> Option<StoreKey> {
-        self.lock().origin.as_ref().map(|o| o.id.store_key())
+        self.lock().origin.as_ref().map(|o| o.key.clone())
     }
 }
 
@@ -662,7 +664,7 @@ impl State {
 
     fn flush(&mut self) {
         if let Some(origin) = self.origin.take() {
-            self.retired.push(origin.id);
+            self.retired.push(origin);
         }
         self.data.clear();
         self.changes.clear();

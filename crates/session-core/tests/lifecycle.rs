@@ -287,6 +287,69 @@ async fn a_cookie_signed_with_an_older_key_works_and_is_resigned() {
     assert!(opened(&current_only, &cookie).await.is_empty());
 }
 
+/// Every cookie a write sets is what the newest key signs for the ID it
+/// carries, whether the request's cookie was signed by that key (and is
+/// sent back as it came), by an older one, or named an ID that was rotated.
+#[tokio::test]
+async fn written_cookies_are_always_signed_by_the_newest_key() {
+    let newest = KeyRing::new(SECRET).unwrap();
+    let store = counting();
+    let old = SessionManager::new(store.clone(), KeyRing::new(OLD_SECRET).unwrap());
+    let rotated = SessionManager::new(
+        store,
+        KeyRing::with_fallbacks(SECRET, [OLD_SECRET]).unwrap(),
+    );
+    let expected = |pair: &str| {
+        let id = pair
+            .strip_prefix("session=")
+            .unwrap()
+            .split_once('.')
+            .unwrap()
+            .0;
+        signed(&newest, id)
+    };
+    let write = |cookie: String, cycle: bool| {
+        let rotated = rotated.clone();
+        async move {
+            let request = rotated.request([cookie.as_str()]);
+            let session = request.load().await.unwrap();
+            assert_eq!(session.get::<u32>("user_id").unwrap(), Some(1));
+            session.insert("n", 2).unwrap();
+            if cycle {
+                session.cycle_id();
+            }
+            let response = request.finish(200).await.unwrap();
+            response
+                .cookie_pair()
+                .expect("a cookie for the write")
+                .to_owned()
+        }
+    };
+
+    let by_old = logged_in(&old).await;
+    let resigned = write(by_old.clone(), false).await;
+    assert_ne!(resigned, by_old, "an older key's cookie must be re-signed");
+    assert_eq!(resigned, expected(&by_old));
+
+    let by_newest = logged_in(&rotated).await;
+    assert_eq!(by_newest, expected(&by_newest));
+    assert_eq!(write(by_newest.clone(), false).await, by_newest);
+
+    let cycled = write(by_newest.clone(), true).await;
+    assert_ne!(
+        cycled.split_once('.'),
+        by_newest.split_once('.'),
+        "a new ID"
+    );
+    assert_eq!(cycled, expected(&cycled));
+    let session = opened(&rotated, &cycled).await;
+    assert_eq!(session.get::<u32>("n").unwrap(), Some(2));
+    assert!(
+        opened(&rotated, &by_newest).await.is_empty(),
+        "the old ID is retired"
+    );
+}
+
 #[tokio::test]
 async fn undecodable_data_is_no_session_and_is_not_overwritten_on_load() {
     let (manager, store) = setup();

@@ -516,7 +516,7 @@ impl Commit<'_> {
                     observe::count(observe::CREATED, 1);
                     observe::count(observe::SAVES, 1);
                     tracing::debug!(target: "session_core", session = %id.log_key(), "session created");
-                    self.saved(id, &record, now);
+                    self.saved(id, record, now);
                     return Ok(());
                 }
                 Err(StoreError::Duplicate) => {
@@ -551,7 +551,7 @@ impl Commit<'_> {
                 Ok(()) => {
                     observe::count(observe::SAVES, 1);
                     tracing::debug!(target: "session_core", session = %origin.id.log_key(), retries = attempt, "session saved");
-                    self.saved(origin.id, &record, now);
+                    self.saved(origin.id, record, now);
                     return Ok(());
                 }
                 Err(StoreError::NotFound) => {
@@ -628,20 +628,18 @@ impl Commit<'_> {
 
     /// Records what was stored and sets the cookie; `now` is the time the
     /// record's expiry was computed from, so `Max-Age` is exactly the age.
-    fn saved(&mut self, id: SessionId, record: &Record, now: time::OffsetDateTime) {
-        {
-            let mut state = self.session.lock();
-            state.origin = Some(Origin {
-                id: id.clone(),
-                key: record.key.clone(),
-                version: record.version,
-                created_at: record.created_at,
-                expires_at: record.expires_at,
-            });
-            state.modified = false;
-            state.changes.clear();
-        }
+    fn saved(&mut self, id: SessionId, record: Record, now: time::OffsetDateTime) {
         self.set_cookie(&id, record.expires_at, now);
+        let mut state = self.session.lock();
+        state.origin = Some(Origin {
+            id,
+            key: record.key,
+            version: record.version,
+            created_at: record.created_at,
+            expires_at: record.expires_at,
+        });
+        state.modified = false;
+        state.changes.clear();
     }
 
     fn ended(&mut self, id: &SessionId) {

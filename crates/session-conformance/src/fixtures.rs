@@ -11,7 +11,31 @@
 //! ```
 
 use serde::Serialize;
-use session_core::{RequestSession, SessionManager, StoreKey};
+use session_core::time::Duration;
+use session_core::{Record, RequestSession, SessionId, SessionManager, StoreKey, now};
+
+/// A version-1 record under a fresh key, holding `{"n":1}`, created ten
+/// seconds ago and expiring `expires_in` from now (in the past when
+/// negative), bound to `user`: what a store's tests insert.
+///
+/// ```
+/// use session_conformance::fixtures::record;
+/// use session_core::time::Duration;
+/// let expired = record(Duration::seconds(-5), Some("alice"));
+/// assert!(!expired.is_live_at(session_core::now()));
+/// assert_ne!(expired.key, record(Duration::seconds(-5), None).key);
+/// ```
+pub fn record(expires_in: Duration, user: Option<&str>) -> Record {
+    let now = now();
+    Record {
+        key: SessionId::generate().store_key(),
+        data: br#"{"n":1}"#.to_vec(),
+        version: 1,
+        created_at: now - Duration::seconds(10),
+        expires_at: now + expires_in,
+        user: user.map(str::to_owned),
+    }
+}
 
 /// Finishes `request` (status 200) and returns the `name=value` of the
 /// cookie it set, as the client would send it next.

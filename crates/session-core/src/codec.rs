@@ -102,8 +102,25 @@ impl CodecError {
 /// ```
 pub trait Codec: Send + Sync + 'static {
     /// Encodes the data map.
+    ///
+    /// ```
+    /// # use session_core::{Codec, Data, JsonCodec};
+    /// let data = Data::from_iter([("user_id".to_owned(), 123.into())]);
+    /// assert_eq!(JsonCodec.encode(&data)?, br#"{"user_id":123}"#);
+    /// # Ok::<(), session_core::CodecError>(())
+    /// ```
     fn encode(&self, data: &Data) -> Result<Vec<u8>, CodecError>;
+
     /// Decodes stored bytes; bytes this codec did not write are an error.
+    ///
+    /// ```
+    /// # use session_core::{Codec, JsonCodec};
+    /// let data = JsonCodec.decode(br#"{"user_id":123}"#)?;
+    /// assert_eq!(data["user_id"], 123);
+    /// assert!(JsonCodec.decode(b"\x80\x04 a pickle").is_err());
+    /// assert!(JsonCodec.decode(b"[1, 2]").is_err()); // a session is a map
+    /// # Ok::<(), session_core::CodecError>(())
+    /// ```
     fn decode(&self, bytes: &[u8]) -> Result<Data, CodecError>;
 }
 

@@ -283,11 +283,45 @@ impl StoreStats {
 pub trait SessionStore: Send + Sync + 'static {
     /// The live record under `key`, or `None` when it is absent or expired.
     /// Never writes.
+    ///
+    /// ```
+    /// # use session_core::{Record, SessionStore, StoreError, StoreKey};
+    /// # use session_store_memory::MemoryStore;
+    /// # use time::Duration;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), StoreError> {
+    /// use session_conformance::fixtures::record;
+    /// let store = MemoryStore::new();
+    /// let live = record(Duration::hours(1), None);
+    /// assert_eq!(store.load(&live.key).await?, None);
+    /// store.create(&live).await?;
+    /// assert_eq!(store.load(&live.key).await?.map(|r| r.data), Some(live.data.clone()));
+    /// let gone = record(Duration::seconds(-1), None);
+    /// store.create(&gone).await?;
+    /// assert_eq!(store.load(&gone.key).await?, None); // expired: as if absent
+    /// # Ok(()) }
+    /// ```
     async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError>;
 
     /// Inserts `record` if no live record has its key; otherwise
     /// [`StoreError::Duplicate`]. An expired record under the same key may be
     /// replaced.
+    ///
+    /// ```
+    /// # use session_core::{Record, SessionStore, StoreError, StoreKey};
+    /// # use session_store_memory::MemoryStore;
+    /// # use time::Duration;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), StoreError> {
+    /// use session_conformance::fixtures::record;
+    /// let store = MemoryStore::new();
+    /// let first = record(Duration::hours(1), None);
+    /// store.create(&first).await?;
+    /// let same_key = Record { data: b"{}".to_vec(), ..first.clone() };
+    /// assert!(matches!(store.create(&same_key).await, Err(StoreError::Duplicate)));
+    /// assert_eq!(store.load(&first.key).await?.unwrap().data, first.data); // not overwritten
+    /// # Ok(()) }
+    /// ```
     async fn create(&self, record: &Record) -> Result<(), StoreError>;
 
     /// Replaces the record under `record.key` if its stored version equals
@@ -296,23 +330,117 @@ pub trait SessionStore: Send + Sync + 'static {
     /// `record.version` is the new version to store (the manager passes
     /// `expected_version + 1`); `record.created_at` is always the value
     /// the record was created with, so a store need not rewrite it.
+    ///
+    /// ```
+    /// # use session_core::{Record, SessionStore, StoreError, StoreKey};
+    /// # use session_store_memory::MemoryStore;
+    /// # use time::Duration;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), StoreError> {
+    /// use session_conformance::fixtures::record;
+    /// let store = MemoryStore::new();
+    /// let v1 = record(Duration::hours(1), None);
+    /// store.create(&v1).await?;
+    /// let v2 = Record { version: 2, data: br#"{"n":2}"#.to_vec(), ..v1.clone() };
+    /// store.update(&v2, 1).await?;
+    /// // A writer that loaded version 1 too loses the race instead of overwriting.
+    /// assert!(matches!(store.update(&v2, 1).await, Err(StoreError::Conflict)));
+    /// // A deleted record is not brought back.
+    /// store.delete(&v1.key).await?;
+    /// let v3 = Record { version: 3, ..v2.clone() };
+    /// assert!(matches!(store.update(&v3, 2).await, Err(StoreError::NotFound)));
+    /// assert_eq!(store.load(&v1.key).await?, None);
+    /// # Ok(()) }
+    /// ```
     async fn update(&self, record: &Record, expected_version: u64) -> Result<(), StoreError>;
 
     /// Removes the record under `key`. Succeeds when there is none.
+    ///
+    /// ```
+    /// # use session_core::{Record, SessionStore, StoreError, StoreKey};
+    /// # use session_store_memory::MemoryStore;
+    /// # use time::Duration;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), StoreError> {
+    /// use session_conformance::fixtures::record;
+    /// let store = MemoryStore::new();
+    /// let rec = record(Duration::hours(1), None);
+    /// store.create(&rec).await?;
+    /// store.delete(&rec.key).await?;
+    /// assert_eq!(store.load(&rec.key).await?, None);
+    /// store.delete(&rec.key).await?; // already gone: still fine
+    /// # Ok(()) }
+    /// ```
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError>;
 
     /// Sets the expiry of a live record without touching its data or version;
     /// [`StoreError::NotFound`] if there is no live record.
+    ///
+    /// ```
+    /// # use session_core::{Record, SessionStore, StoreError, StoreKey};
+    /// # use session_store_memory::MemoryStore;
+    /// # use time::Duration;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), StoreError> {
+    /// use session_conformance::fixtures::record;
+    /// let store = MemoryStore::new();
+    /// let rec = record(Duration::hours(1), None);
+    /// store.create(&rec).await?;
+    /// let later = session_core::now() + Duration::days(14);
+    /// store.touch(&rec.key, later).await?;
+    /// let touched = store.load(&rec.key).await?.unwrap();
+    /// assert_eq!(touched.expires_at, later);
+    /// assert_eq!((touched.version, touched.data), (rec.version, rec.data)); // only the expiry moved
+    /// let missing = StoreKey::new("cd".repeat(32));
+    /// assert!(matches!(store.touch(&missing, later).await, Err(StoreError::NotFound)));
+    /// # Ok(()) }
+    /// ```
     async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<(), StoreError>;
 
     /// Removes expired records and returns how many it removed. Must work in
     /// batches (or rely on native expiry) so it never blocks other operations
     /// for long. Engines with native expiry may return `Ok(0)`.
+    ///
+    /// ```
+    /// # use session_core::{Record, SessionStore, StoreError, StoreKey};
+    /// # use session_store_memory::MemoryStore;
+    /// # use time::Duration;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), StoreError> {
+    /// use session_conformance::fixtures::record;
+    /// let store = MemoryStore::new();
+    /// store.create(&record(Duration::seconds(-5), None)).await?;
+    /// store.create(&record(Duration::hours(1), None)).await?;
+    /// assert_eq!(store.delete_expired().await?, 1); // the live one stays
+    /// assert_eq!(store.delete_expired().await?, 0);
+    /// # Ok(()) }
+    /// ```
     async fn delete_expired(&self) -> Result<u64, StoreError>;
 
     /// Removes at most about `max` expired records and returns how many it
     /// removed, so that a caller can sweep in steps (and show progress).
     /// The default sweeps everything at once.
+    ///
+    /// ```
+    /// # use session_core::{Record, SessionStore, StoreError, StoreKey};
+    /// # use session_store_memory::MemoryStore;
+    /// # use time::Duration;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), StoreError> {
+    /// use session_conformance::fixtures::record;
+    /// let store = MemoryStore::new();
+    /// store.create(&record(Duration::seconds(-5), None)).await?;
+    /// let mut removed = 0;
+    /// loop {
+    ///     let n = store.delete_expired_batch(500).await?;
+    ///     removed += n;
+    ///     if n == 0 {
+    ///         break;
+    ///     }
+    /// }
+    /// assert_eq!(removed, 1);
+    /// # Ok(()) }
+    /// ```
     async fn delete_expired_batch(&self, max: u64) -> Result<u64, StoreError> {
         let _ = max;
         self.delete_expired().await
@@ -321,6 +449,24 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Counts for operators: live sessions, how many expire soon, the users
     /// with the most sessions (up to `top_users`, where a user index exists).
     /// Engines that cannot count answer [`StoreError::Unsupported`].
+    ///
+    /// ```
+    /// # use session_core::{Record, SessionStore, StoreError, StoreKey};
+    /// # use session_store_memory::MemoryStore;
+    /// # use time::Duration;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), StoreError> {
+    /// use session_conformance::fixtures::record;
+    /// let store = MemoryStore::new();
+    /// store.create(&record(Duration::minutes(30), Some("alice"))).await?;
+    /// store.create(&record(Duration::days(3), Some("alice"))).await?;
+    /// store.create(&record(Duration::seconds(-5), None)).await?;
+    /// let stats = store.stats(10).await?;
+    /// assert_eq!((stats.live, stats.expired), (2, Some(1)));
+    /// assert_eq!(stats.expiring_within_hour, 1);
+    /// assert_eq!(stats.top_users, [("alice".to_owned(), 2)]);
+    /// # Ok(()) }
+    /// ```
     async fn stats(&self, top_users: usize) -> Result<StoreStats, StoreError> {
         let _ = top_users;
         Err(StoreError::Unsupported("statistics"))
@@ -328,17 +474,59 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Whether the engine removes expired records by itself (as Redis TTLs
     /// do), so that [`delete_expired`](Self::delete_expired) may find nothing.
+    ///
+    /// ```
+    /// # use session_core::{Record, SessionStore, StoreError, StoreKey};
+    /// # use session_store_memory::MemoryStore;
+    /// # use time::Duration;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), StoreError> {
+    /// use session_conformance::fixtures::record;
+    /// let store = MemoryStore::new();
+    /// // The memory store keeps expired records until swept.
+    /// assert!(!store.expires_natively());
+    /// # Ok(()) }
+    /// ```
     fn expires_natively(&self) -> bool {
         false
     }
 
     /// Whether [`sessions_of`](Self::sessions_of) and
     /// [`delete_sessions_of`](Self::delete_sessions_of) are supported.
+    ///
+    /// ```
+    /// # use session_core::{Record, SessionStore, StoreError, StoreKey};
+    /// # use session_store_memory::MemoryStore;
+    /// # use time::Duration;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), StoreError> {
+    /// use session_conformance::fixtures::record;
+    /// let store = MemoryStore::new();
+    /// assert!(store.supports_user_index());
+    /// # Ok(()) }
+    /// ```
     fn supports_user_index(&self) -> bool {
         false
     }
 
     /// The live sessions bound to `user` (see [`Record::user`]).
+    ///
+    /// ```
+    /// # use session_core::{Record, SessionStore, StoreError, StoreKey};
+    /// # use session_store_memory::MemoryStore;
+    /// # use time::Duration;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), StoreError> {
+    /// use session_conformance::fixtures::record;
+    /// let store = MemoryStore::new();
+    /// let phone = record(Duration::hours(1), Some("alice"));
+    /// store.create(&phone).await?;
+    /// store.create(&record(Duration::hours(1), Some("bob"))).await?;
+    /// let listed = store.sessions_of("alice").await?;
+    /// assert_eq!(listed.len(), 1);
+    /// assert_eq!(listed[0].key, phone.key); // the digest, never the live ID
+    /// # Ok(()) }
+    /// ```
     async fn sessions_of(&self, user: &str) -> Result<Vec<SessionInfo>, StoreError> {
         let _ = user;
         Err(StoreError::Unsupported("a user index"))
@@ -346,6 +534,27 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Ends every session bound to `user` except `keep` (if given); returns
     /// how many it ended.
+    ///
+    /// ```
+    /// # use session_core::{Record, SessionStore, StoreError, StoreKey};
+    /// # use session_store_memory::MemoryStore;
+    /// # use time::Duration;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), StoreError> {
+    /// use session_conformance::fixtures::record;
+    /// let store = MemoryStore::new();
+    /// let (phone, laptop) = (
+    ///     record(Duration::hours(1), Some("alice")),
+    ///     record(Duration::hours(1), Some("alice")),
+    /// );
+    /// store.create(&phone).await?;
+    /// store.create(&laptop).await?;
+    /// // "Log out my other devices", from the laptop:
+    /// assert_eq!(store.delete_sessions_of("alice", Some(&laptop.key)).await?, 1);
+    /// assert_eq!(store.load(&phone.key).await?, None);
+    /// assert!(store.load(&laptop.key).await?.is_some());
+    /// # Ok(()) }
+    /// ```
     async fn delete_sessions_of(
         &self,
         user: &str,

@@ -268,8 +268,9 @@ impl MemoryStoreBuilder {
         self
     }
 
-    /// How often the background task sweeps expired sessions (`None`: only
-    /// on writes and [`SessionStore::delete_expired`]). Default one minute.
+    /// How often the background task sweeps expired sessions (`None`, or a
+    /// zero interval: only on writes and [`SessionStore::delete_expired`]).
+    /// Default one minute.
     ///
     /// ```
     /// # use session_core::{Record, SessionStore, StoreKey};
@@ -294,7 +295,8 @@ impl MemoryStoreBuilder {
     /// # Ok(()) }
     /// ```
     pub fn sweep_every(mut self, every: Option<Duration>) -> Self {
-        self.sweep_every = every;
+        // A zero period would make the sweeper's timer panic.
+        self.sweep_every = every.filter(|every| !every.is_zero());
         self
     }
 
@@ -629,6 +631,16 @@ mod tests {
     use session_core::time::Duration as TimeDuration;
 
     session_conformance::store_tests!(MemoryStore::new());
+
+    #[tokio::test]
+    async fn a_zero_sweep_interval_means_no_background_sweeper() {
+        let builder = MemoryStore::builder().sweep_every(Some(Duration::ZERO));
+        assert_eq!(builder.sweep_every, None);
+        let store = builder.build();
+        store.create(&record("gone", -5, None)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(store.delete_expired().await.unwrap(), 1, "nothing swept it");
+    }
 
     fn record(key: &str, expires_in: i64, user: Option<&str>) -> Record {
         let now = now();

@@ -109,6 +109,8 @@ impl std::error::Error for CleanupError {}
 /// Sweeps `store` every `every` on the current Tokio runtime, logging what
 /// it removed (and failures, which do not stop it). Stores that expire
 /// sessions themselves (Redis) need no sweeping: the task then ends at once.
+/// The memory store runs a sweeper of its own (its builder's
+/// `sweep_every`), so a task over it only repeats that work.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]

@@ -12,7 +12,7 @@
 
 use serde::Serialize;
 use session_core::time::Duration;
-use session_core::{Record, RequestSession, SessionId, SessionManager, StoreKey, now};
+use session_core::{Record, RequestSession, SessionManager, StoreKey};
 
 /// A version-1 record under a fresh key, holding `{"n":1}`, created ten
 /// seconds ago and expiring `expires_in` from now (in the past when
@@ -26,15 +26,7 @@ use session_core::{Record, RequestSession, SessionId, SessionManager, StoreKey, 
 /// assert_ne!(expired.key, record(Duration::seconds(-5), None).key);
 /// ```
 pub fn record(expires_in: Duration, user: Option<&str>) -> Record {
-    let now = now();
-    Record {
-        key: SessionId::generate().store_key(),
-        data: br#"{"n":1}"#.to_vec(),
-        version: 1,
-        created_at: now - Duration::seconds(10),
-        expires_at: now + expires_in,
-        user: user.map(str::to_owned),
-    }
+    crate::store::record(&crate::store::fresh_key(), br#"{"n":1}"#, expires_in, user)
 }
 
 /// Finishes `request` (status 200) and returns the `name=value` of the

@@ -18,11 +18,16 @@ use tokio::task::JoinSet;
 pub use crate::request_model::random_requests_follow_the_session_rules;
 pub use crate::store_model::random_operations_follow_the_contract;
 
-fn fresh_key() -> StoreKey {
+pub(crate) fn fresh_key() -> StoreKey {
     SessionId::generate().store_key()
 }
 
-fn record(key: &StoreKey, data: &[u8], expires_in: Duration, user: Option<&str>) -> Record {
+pub(crate) fn record(
+    key: &StoreKey,
+    data: &[u8],
+    expires_in: Duration,
+    user: Option<&str>,
+) -> Record {
     let now = now();
     Record {
         key: key.clone(),

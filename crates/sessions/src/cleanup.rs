@@ -45,9 +45,7 @@ impl CleanupTask {
             let _ = handle.await;
         }
     }
-}
 
-impl CleanupTask {
     /// Lets the task run on its own until the runtime shuts down, for an
     /// application that sweeps for as long as it serves and has nowhere to
     /// keep the handle.

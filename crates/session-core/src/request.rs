@@ -3,7 +3,8 @@
 //! An adapter does three things per request:
 //!
 //! 1. [`SessionManager::request`] with the request's `Cookie` headers
-//!    (parses and verifies the cookie; no store call);
+//!    (finds the session cookie; its signature is checked when the session
+//!    is first loaded; no store call);
 //! 2. hands the [`RequestSession`] to the handler, which calls
 //!    [`RequestSession::load`] only if it needs the session;
 //! 3. after the handler, [`RequestSession::finish`] with the response status,
@@ -49,6 +50,10 @@
 //!   deleted: this request's writes are dropped, the cookie is removed and
 //!   [`SessionResponse::ended_concurrently`] is set.
 //! - An unmodified session whose expiry is due for extension is `touch`ed.
+//! - Every `Set-Cookie` carrying a session is signed by the key ring's
+//!   newest key: the request's own cookie value is sent back when that key
+//!   signed it for the same ID (signing again would give the same bytes);
+//!   a new ID, or a cookie an older key signed, is signed afresh.
 //! - `Vary: Cookie` whenever the session was loaded.
 
 use std::borrow::Cow;

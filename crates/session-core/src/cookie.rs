@@ -221,44 +221,23 @@ impl CookieConfig {
         Ok(())
     }
 
-    /// A `Set-Cookie` value carrying `value`. With `max_age` the cookie is
-    /// persistent (`Max-Age` and `Expires`, counted from `now`); without,
-    /// it is a browser-session cookie.
-    pub(crate) fn render(
+    /// A `Set-Cookie` value carrying `value`, every attribute formatted by
+    /// the `cookie` crate. With `max_age` the cookie is persistent
+    /// (`Max-Age` and `Expires`, counted from `now`); without, it is a
+    /// browser-session cookie. Saves use [`SetCookie::render`], which gives
+    /// the same header; this is its reference and its fallback.
+    fn render_each_time(
         &self,
         value: &str,
         max_age: Option<Duration>,
         now: OffsetDateTime,
     ) -> String {
         let mut cookie = self.base(value);
-        let Some(age) = max_age else {
-            return written(&cookie);
-        };
-        let age = age.max(Duration::ZERO);
-        cookie.set_max_age(age);
-        let expires = now + age;
-        match http_date(expires) {
-            // `Expires` is the last attribute the cookie crate writes, so
-            // appending it gives the same header, without the general date
-            // formatter (about 1,800 instructions of every save).
-            Some(date) => {
-                use std::fmt::Write;
-                let mut out = written(&cookie);
-                write!(out, "; Expires={date}").expect("writing to a String cannot fail");
-                out
-            }
-            None => {
-                cookie.set_expires(Expiration::DateTime(expires));
-                written(&cookie)
-            }
+        if let Some(age) = max_age {
+            let age = age.max(Duration::ZERO);
+            cookie.set_max_age(age);
+            cookie.set_expires(Expiration::DateTime(now + age));
         }
-    }
-
-    /// A `Set-Cookie` value that makes the browser drop the cookie.
-    pub(crate) fn render_removal(&self) -> String {
-        let mut cookie = self.base("");
-        cookie.set_max_age(Duration::ZERO);
-        cookie.set_expires(Expiration::DateTime(OffsetDateTime::UNIX_EPOCH));
         written(&cookie)
     }
 
@@ -303,6 +282,75 @@ impl CookieConfig {
             Found::Value(v) if !v.is_ascii() => Found::Rejected(Rejection::Malformed),
             other => other,
         }
+    }
+}
+
+/// The session cookie's `Set-Cookie` values, with everything that does
+/// not change from one response to the next rendered once, by the `cookie`
+/// crate, when the manager is built: a save then joins a few strings
+/// instead of formatting every attribute again.
+///
+/// The `cookie` crate writes `name=value`, then the attributes, with
+/// `Max-Age` and `Expires` last; the tests check that the joined header is
+/// byte for byte what the crate writes.
+#[derive(Debug)]
+pub(crate) struct SetCookie {
+    config: CookieConfig,
+    /// What the `cookie` crate writes after the value, up to `Max-Age`.
+    attributes: String,
+    /// The whole header that deletes the cookie.
+    removal: String,
+}
+
+impl SetCookie {
+    pub(crate) fn new(config: &CookieConfig) -> SetCookie {
+        let empty = written(&config.base(""));
+        let attributes = empty[config.name.len() + 1..].to_owned();
+        let mut removal = config.base("");
+        removal.set_max_age(Duration::ZERO);
+        removal.set_expires(Expiration::DateTime(OffsetDateTime::UNIX_EPOCH));
+        SetCookie {
+            config: config.clone(),
+            attributes,
+            removal: written(&removal),
+        }
+    }
+
+    /// A `Set-Cookie` value carrying `value`. With `max_age` the cookie is
+    /// persistent (`Max-Age` and `Expires`, counted from `now`); without,
+    /// it is a browser-session cookie.
+    pub(crate) fn render(
+        &self,
+        value: &str,
+        max_age: Option<Duration>,
+        now: OffsetDateTime,
+    ) -> String {
+        use std::fmt::Write;
+        let persistent = match max_age.map(|age| age.max(Duration::ZERO)) {
+            None => None,
+            Some(age) => match http_date(now + age) {
+                Some(date) => Some((age, date)),
+                // A date the fast formatter does not cover.
+                None => return self.config.render_each_time(value, Some(age), now),
+            },
+        };
+        let name = &self.config.name;
+        let mut out =
+            String::with_capacity(name.len() + 1 + value.len() + self.attributes.len() + 64);
+        out.push_str(name);
+        out.push('=');
+        out.push_str(value);
+        out.push_str(&self.attributes);
+        if let Some((age, date)) = persistent {
+            write!(out, "; Max-Age={}; Expires={date}", age.whole_seconds())
+                .expect("writing to a String cannot fail");
+        }
+        out
+    }
+
+    /// A `Set-Cookie` value that makes the browser drop the cookie.
+    pub(crate) fn removal(&self) -> String {
+        self.removal.clone()
     }
 }
 
@@ -357,7 +405,7 @@ mod tests {
 
     #[test]
     fn defaults_are_safe() {
-        let c = CookieConfig::default();
+        let c = SetCookie::new(&CookieConfig::default());
         let header = c.render("abc", Some(Duration::days(14)), OffsetDateTime::UNIX_EPOCH);
         assert!(header.starts_with("session=abc"), "{header}");
         for attr in [
@@ -373,44 +421,96 @@ mod tests {
         assert!(!header.contains("Domain"));
     }
 
+    /// Every configuration the builder allows, one attribute changed at a time.
+    fn configurations() -> Vec<CookieConfig> {
+        let mut all = vec![
+            CookieConfig::default(),
+            CookieConfig::new("__Host-sid"),
+            CookieConfig::new("__Secure-sid").domain("example.com"),
+            CookieConfig::new("s").domain("a.example").path("/app/x"),
+            CookieConfig::new("s").secure(false),
+            CookieConfig::new("s").http_only(false),
+            CookieConfig::new("s").http_only(false).secure(false),
+        ];
+        for same_site in [SameSite::Strict, SameSite::Lax, SameSite::None] {
+            all.push(CookieConfig::new("sid").same_site(same_site));
+        }
+        all.push(
+            CookieConfig::new("sid")
+                .same_site(SameSite::Strict)
+                .secure(false),
+        );
+        for c in &all {
+            c.validate().expect("a valid configuration");
+        }
+        all
+    }
+
     #[test]
-    fn expires_is_written_as_the_cookie_crate_writes_it() {
-        let c = CookieConfig::new("s").domain("example.com");
-        let age = Duration::seconds(1_209_600);
+    fn set_cookie_is_written_as_the_cookie_crate_writes_it() {
         // The epoch, a leap day, today's era, the last second of 9999, and
         // a date the fast formatter does not cover (before 1970).
-        for now in [
+        let times = [
             0,
             951_782_400,
             1_798_675_199,
             253_402_300_799 - 1_209_600,
             -86_400 * 400,
         ]
-        .map(|t| OffsetDateTime::from_unix_timestamp(t).unwrap())
-        {
-            let mut expected = c.base("v");
-            expected.set_max_age(age);
-            expected.set_expires(Expiration::DateTime(now + age));
-            assert_eq!(
-                c.render("v", Some(age), now),
-                expected.to_string(),
-                "at {now}"
-            );
+        .map(|t| OffsetDateTime::from_unix_timestamp(t).unwrap());
+        let ages = [
+            None,
+            Some(Duration::ZERO),
+            Some(Duration::seconds(-30)),
+            Some(Duration::seconds(1_209_600)),
+            Some(Duration::SECOND),
+        ];
+        let values = [
+            "",
+            "v",
+            "NJ4RBdugTS_czMFMOpfN9I3MIumV7rUIOP31uu_WGgQ.ozQ6wsZq",
+        ];
+        for config in configurations() {
+            let fast = SetCookie::new(&config);
+            for now in times {
+                for age in ages {
+                    for value in values {
+                        let mut expected = config.base(value);
+                        if let Some(age) = age {
+                            let age = age.max(Duration::ZERO);
+                            expected.set_max_age(age);
+                            expected.set_expires(Expiration::DateTime(now + age));
+                        }
+                        assert_eq!(
+                            fast.render(value, age, now),
+                            expected.to_string(),
+                            "{config:?} at {now}, {age:?}"
+                        );
+                    }
+                }
+            }
         }
     }
 
     #[test]
     fn browser_session_cookies_have_no_max_age() {
-        let header = CookieConfig::default().render("abc", None, OffsetDateTime::UNIX_EPOCH);
-        assert!(
-            !header.contains("Max-Age") && !header.contains("Expires"),
-            "{header}"
+        let c = SetCookie::new(&CookieConfig::default());
+        let header = c.render("abc", None, OffsetDateTime::UNIX_EPOCH);
+        assert_eq!(
+            header,
+            "session=abc; HttpOnly; SameSite=Lax; Secure; Path=/"
         );
     }
 
     #[test]
     fn removal_cookie_expires_now() {
-        let header = CookieConfig::default().path("/app").render_removal();
+        for config in configurations() {
+            let mut expected = config.base("");
+            expected.set_max_age(Duration::ZERO);
+            expected.set_expires(Expiration::DateTime(OffsetDateTime::UNIX_EPOCH));
+            assert_eq!(SetCookie::new(&config).removal(), expected.to_string());
+        }
+        let header = SetCookie::new(&CookieConfig::default().path("/app")).removal();
         assert!(header.starts_with("session=;"), "{header}");
         assert!(
             header.contains("Max-Age=0") && header.contains("Path=/app"),

@@ -6,6 +6,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::cookie::SetCookie;
 use crate::request::Raw;
 use crate::{
     Codec, ConfigError, CookieConfig, ExpiryRules, IdFormat, JsonCodec, KeyRing, Record,
@@ -55,6 +56,8 @@ pub(crate) struct Inner {
     pub(crate) store: Arc<dyn SessionStore>,
     pub(crate) keys: KeyRing,
     pub(crate) cookie: CookieConfig,
+    /// The cookie's `Set-Cookie` values, partly rendered once.
+    pub(crate) set_cookie: SetCookie,
     pub(crate) rules: ExpiryRules,
     pub(crate) codec: Arc<dyn Codec>,
     pub(crate) id_format: IdFormat,
@@ -598,6 +601,7 @@ impl SessionManagerBuilder {
             inner: Arc::new(Inner {
                 store: self.store,
                 keys: self.keys,
+                set_cookie: SetCookie::new(&self.cookie),
                 cookie: self.cookie,
                 rules,
                 codec: self.codec,

@@ -50,7 +50,7 @@ pub(crate) fn write(
     let mut state = session.lock();
     if state.data.is_empty() || state.destroyed {
         if carried && (state.modified || state.destroyed) {
-            response.set_cookie = Some(inner.cookie.render_removal());
+            response.set_cookie = Some(inner.set_cookie.removal());
         }
         return Ok(());
     }
@@ -73,7 +73,7 @@ pub(crate) fn write(
     }
     let max_age =
         (!inner.rules.browser_close(state.expiry())).then(|| state.next_expiry(now) - now);
-    response.set_cookie = Some(inner.cookie.render(&value, max_age, now));
+    response.set_cookie = Some(inner.set_cookie.render(&value, max_age, now));
     state.modified = false;
     Ok(())
 }

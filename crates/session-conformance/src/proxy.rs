@@ -1,6 +1,8 @@
-//! A TCP proxy on loopback that a test can cut and restore, to see what a
-//! store does when its engine goes away in the middle of traffic and comes
-//! back, without stopping the real server other tests are using.
+//! A TCP proxy on loopback that a test can cut and restore, or stall and
+//! resume, to see what a store does when its engine goes away in the middle
+//! of traffic (connections refused or dropped, or left open with nothing
+//! answering, as in a network partition or a frozen server) and comes back,
+//! without stopping the real server other tests are using.
 //!
 //! ```
 //! # session_conformance::block_on(async {
@@ -40,7 +42,9 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
+use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
 /// A cuttable TCP proxy; see the [module docs](self). Dropping it cuts it.
@@ -59,6 +63,8 @@ pub struct TcpProxy {
     addr: SocketAddr,
     target: SocketAddr,
     tasks: Arc<Mutex<Vec<AbortHandle>>>,
+    /// `true` while bytes flow; `false` while stalled.
+    flowing: watch::Sender<bool>,
 }
 
 impl TcpProxy {
@@ -78,15 +84,18 @@ impl TcpProxy {
     /// ```
     pub async fn start(target: SocketAddr) -> io::Result<TcpProxy> {
         let tasks = Arc::default();
+        let flowing = watch::Sender::new(true);
         let addr = listen(
             SocketAddr::from(([127, 0, 0, 1], 0)),
             target,
             Arc::clone(&tasks),
+            flowing.subscribe(),
         )?;
         Ok(TcpProxy {
             addr,
             target,
             tasks,
+            flowing,
         })
     }
 
@@ -154,15 +163,74 @@ impl TcpProxy {
     /// # });
     /// ```
     pub async fn restore(&self) -> io::Result<()> {
-        listen(self.addr, self.target, Arc::clone(&self.tasks)).map(|_| ())
+        listen(
+            self.addr,
+            self.target,
+            Arc::clone(&self.tasks),
+            self.flowing.subscribe(),
+        )
+        .map(|_| ())
+    }
+
+    /// Stops forwarding bytes in either direction while keeping every
+    /// connection open and accepting new ones, as a network partition or a
+    /// frozen server would: requests are sent, and no answer comes.
+    ///
+    /// ```
+    /// # session_conformance::block_on(async {
+    /// use session_conformance::proxy::TcpProxy;
+    /// use std::time::Duration;
+    /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    /// # let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    /// # let target = server.local_addr().unwrap();
+    /// # tokio::spawn(async move {
+    /// #     let (mut s, _) = server.accept().await.unwrap();
+    /// #     let mut buf = [0u8; 4];
+    /// #     while let Ok(n @ 1..) = s.read(&mut buf).await {
+    /// #         let _ = s.write_all(&buf[..n]).await;
+    /// #     }
+    /// # });
+    /// // `target` is an echo server.
+    /// let proxy = TcpProxy::start(target).await.unwrap();
+    /// let mut c = tokio::net::TcpStream::connect(proxy.addr()).await.unwrap();
+    /// proxy.stall();
+    /// c.write_all(b"ping").await.unwrap();
+    /// let mut buf = [0u8; 4];
+    /// let waited = tokio::time::timeout(Duration::from_millis(200), c.read_exact(&mut buf)).await;
+    /// assert!(waited.is_err(), "no answer while stalled");
+    /// proxy.resume();
+    /// c.read_exact(&mut buf).await.unwrap();
+    /// assert_eq!(&buf, b"ping");
+    /// # });
+    /// ```
+    pub fn stall(&self) {
+        self.flowing.send_replace(false);
+    }
+
+    /// Forwards again after [`stall`](Self::stall), the bytes held meanwhile first.
+    ///
+    /// ```
+    /// # session_conformance::block_on(async {
+    /// use session_conformance::proxy::TcpProxy;
+    /// let engine = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    /// let proxy = TcpProxy::start(engine.local_addr().unwrap()).await.unwrap();
+    /// proxy.stall();
+    /// proxy.resume();
+    /// assert!(tokio::net::TcpStream::connect(proxy.addr()).await.is_ok());
+    /// # });
+    /// ```
+    pub fn resume(&self) {
+        self.flowing.send_replace(true);
     }
 }
 
-/// Accepts on `addr` and forwards to `target`; every task joins `tasks`.
+/// Accepts on `addr` and forwards to `target` while `flowing` says so;
+/// every task joins `tasks`.
 fn listen(
     addr: SocketAddr,
     target: SocketAddr,
     tasks: Arc<Mutex<Vec<AbortHandle>>>,
+    flowing: watch::Receiver<bool>,
 ) -> io::Result<SocketAddr> {
     let socket = TcpSocket::new_v4()?;
     socket.set_reuseaddr(true)?;
@@ -171,10 +239,16 @@ fn listen(
     let bound = listener.local_addr()?;
     let conns = Arc::clone(&tasks);
     let accept = tokio::spawn(async move {
-        while let Ok((mut inbound, _)) = listener.accept().await {
+        while let Ok((inbound, _)) = listener.accept().await {
+            let flowing = flowing.clone();
             let conn = tokio::spawn(async move {
-                if let Ok(mut outbound) = TcpStream::connect(target).await {
-                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                if let Ok(outbound) = TcpStream::connect(target).await {
+                    let (in_read, in_write) = inbound.into_split();
+                    let (out_read, out_write) = outbound.into_split();
+                    tokio::join!(
+                        pump(in_read, out_write, flowing.clone()),
+                        pump(out_read, in_write, flowing),
+                    );
                 }
             });
             conns
@@ -188,6 +262,27 @@ fn listen(
         .unwrap_or_else(|p| p.into_inner())
         .push(accept.abort_handle());
     Ok(bound)
+}
+
+/// Copies `from` to `to`, holding what it read while `flowing` is false.
+async fn pump(
+    mut from: impl AsyncReadExt + Unpin,
+    mut to: impl AsyncWriteExt + Unpin,
+    mut flowing: watch::Receiver<bool>,
+) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if flowing.wait_for(|flowing| *flowing).await.is_err()
+            || to.write_all(&buf[..n]).await.is_err()
+        {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
 }
 
 impl Drop for TcpProxy {

@@ -146,6 +146,52 @@ async fn redis_outage_is_an_error_then_recovers() {
     assert_eq!(session.get::<u32>("user_id").unwrap(), Some(1));
 }
 
+/// Redis stops answering with its connections left open (a network
+/// partition, a frozen server): the store's timeout turns the wait into a
+/// 503, and the store works again once Redis answers.
+#[tokio::test]
+async fn stalled_redis_is_an_error_within_the_timeout() {
+    let Some(direct) = single().await else { return };
+    drop(direct);
+    let target = tokio::net::lookup_host(
+        redis_url()
+            .trim_start_matches("redis://")
+            .trim_end_matches('/'),
+    )
+    .await
+    .unwrap()
+    .next()
+    .unwrap();
+    let proxy = session_conformance::proxy::TcpProxy::start(target)
+        .await
+        .unwrap();
+    let store = RedisStore::builder()
+        .prefix(format!("{}:", services::unique_name("stall")))
+        .timeout(Duration::from_millis(500))
+        .connect(&format!("redis://{}", proxy.addr()))
+        .await
+        .unwrap();
+    let manager = manager(&store);
+    let (cookie, _) = session_conformance::fixtures::new_session(&manager, "user_id", 1).await;
+
+    proxy.stall();
+    let started = std::time::Instant::now();
+    let request = manager.request([cookie.as_str()]);
+    let err = tokio::time::timeout(Duration::from_secs(30), request.load())
+        .await
+        .expect("a load from a stalled Redis hung")
+        .expect_err("load while Redis does not answer");
+    assert_eq!(err.status_code(), 503, "{err}");
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(3), "waited {elapsed:?}");
+
+    proxy.resume();
+    let session = session_conformance::fixtures::load_once_recovered(&manager, &cookie)
+        .await
+        .unwrap_or_else(|e| panic!("the store did not recover once Redis answered: {e}"));
+    assert_eq!(session.get::<u32>("user_id").unwrap(), Some(1));
+}
+
 /// Sessions carry Redis TTLs that match their expiry.
 #[tokio::test]
 async fn sessions_expire_through_redis_ttls() {

@@ -29,12 +29,13 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use session_core::time::OffsetDateTime;
 use session_core::{Record, SessionStore, StoreError, StoreKey, async_trait, now};
 use sha2::{Digest, Sha256};
 
-use crate::{Engine, OpenError, Pool, SqlStore, on_pool, store_error};
+use crate::{DEFAULT_TIMEOUT, Engine, OpenError, Pool, SqlStore, on_pool, store_error, within};
 
 /// A [`SessionStore`] on Django's `django_session` table. See the [module docs](self).
 ///
@@ -73,6 +74,7 @@ use crate::{Engine, OpenError, Pool, SqlStore, on_pool, store_error};
 pub struct DjangoSqlStore {
     pool: Pool,
     q: Arc<Queries>,
+    timeout: Duration,
 }
 
 impl fmt::Debug for DjangoSqlStore {
@@ -80,6 +82,7 @@ impl fmt::Debug for DjangoSqlStore {
         f.debug_struct("DjangoSqlStore")
             .field("engine", &self.pool.engine())
             .field("table", &self.q.table)
+            .field("timeout", &self.timeout)
             .finish()
     }
 }
@@ -231,7 +234,41 @@ impl DjangoSqlStore {
         Ok(DjangoSqlStore {
             pool,
             q: Arc::new(q),
+            timeout: DEFAULT_TIMEOUT,
         })
+    }
+
+    /// This store with another bound on each operation (default 10
+    /// seconds), after which it fails with [`StoreError::Unavailable`]; see
+    /// [`SqlStoreBuilder::timeout`](crate::SqlStoreBuilder::timeout).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// let pool = sqlx::SqlitePool::connect("sqlite::memory:").await?;
+    /// let store = session_store_sql::DjangoSqlStore::with_table(pool, "django_session")?;
+    /// assert_eq!(store.timeout(), Duration::from_secs(10));
+    /// assert_eq!(store.with_timeout(Duration::from_secs(1)).timeout(), Duration::from_secs(1));
+    /// # Ok(()) }
+    /// ```
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How long one operation may take (see [`with_timeout`](Self::with_timeout)).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = sqlx::SqlitePool::connect("sqlite::memory:").await?;
+    /// let store = session_store_sql::DjangoSqlStore::with_table(pool, "django_session")?;
+    /// assert_eq!(store.timeout(), std::time::Duration::from_secs(10));
+    /// # Ok(()) }
+    /// ```
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// The pool.
@@ -264,86 +301,101 @@ impl DjangoSqlStore {
 #[async_trait]
 impl SessionStore for DjangoSqlStore {
     async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
-        let now = now();
-        let row: Option<(String, i64)> = on_pool!(&self.pool, |p| sqlx::query_as(&self.q.load)
-            .bind(key.as_str())
-            .bind(now.unix_timestamp())
-            .fetch_optional(p)
-            .await)
-        .map_err(store_error)?;
-        let Some((data, expires)) = row else {
-            return Ok(None);
-        };
-        let expires_at = OffsetDateTime::from_unix_timestamp(expires)
-            .map_err(|_| StoreError::Corrupt("expire_date out of range".to_owned()))?;
-        Ok(Some(Record {
-            key: key.clone(),
-            version: version_of(&data),
-            data: data.into_bytes(),
-            created_at: now,
-            expires_at,
-            user: None,
-        }))
+        within(self.timeout, async {
+            let now = now();
+            let row: Option<(String, i64)> = on_pool!(&self.pool, |p| sqlx::query_as(&self.q.load)
+                .bind(key.as_str())
+                .bind(now.unix_timestamp())
+                .fetch_optional(p)
+                .await)
+            .map_err(store_error)?;
+            let Some((data, expires)) = row else {
+                return Ok(None);
+            };
+            let expires_at = OffsetDateTime::from_unix_timestamp(expires)
+                .map_err(|_| StoreError::Corrupt("expire_date out of range".to_owned()))?;
+            Ok(Some(Record {
+                key: key.clone(),
+                version: version_of(&data),
+                data: data.into_bytes(),
+                created_at: now,
+                expires_at,
+                user: None,
+            }))
+        })
+        .await
     }
 
     async fn create(&self, record: &Record) -> Result<(), StoreError> {
-        let data = text(record)?;
-        let result = on_pool!(&self.pool, |p| sqlx::query(&self.q.insert)
-            .bind(record.key.as_str())
-            .bind(data)
-            .bind(record.expires_at.unix_timestamp())
-            .execute(p)
-            .await
-            .map(|_| ()));
-        match result {
-            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-                Err(StoreError::Duplicate)
+        within(self.timeout, async {
+            let data = text(record)?;
+            let result = on_pool!(&self.pool, |p| sqlx::query(&self.q.insert)
+                .bind(record.key.as_str())
+                .bind(data)
+                .bind(record.expires_at.unix_timestamp())
+                .execute(p)
+                .await
+                .map(|_| ()));
+            match result {
+                Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                    Err(StoreError::Duplicate)
+                }
+                other => other.map_err(store_error),
             }
-            other => other.map_err(store_error),
-        }
+        })
+        .await
     }
 
     async fn update(&self, record: &Record, expected_version: u64) -> Result<(), StoreError> {
-        let data = text(record)?;
-        let q = &self.q;
-        let now = now().unix_timestamp();
-        on_pool!(&self.pool, |p| {
-            let mut tx = p.begin().await.map_err(store_error)?;
-            let current: Option<String> = sqlx::query_scalar(&q.current)
-                .bind(record.key.as_str())
-                .bind(now)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(conflict_or)?;
-            match current {
-                None => return Err(StoreError::NotFound),
-                Some(current) if version_of(&current) != expected_version => {
-                    return Err(StoreError::Conflict);
+        within(self.timeout, async {
+            let data = text(record)?;
+            let q = &self.q;
+            let now = now().unix_timestamp();
+            on_pool!(&self.pool, |p| {
+                let mut tx = p.begin().await.map_err(store_error)?;
+                let current: Option<String> = sqlx::query_scalar(&q.current)
+                    .bind(record.key.as_str())
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(conflict_or)?;
+                match current {
+                    None => return Err(StoreError::NotFound),
+                    Some(current) if version_of(&current) != expected_version => {
+                        return Err(StoreError::Conflict);
+                    }
+                    Some(_) => {}
                 }
-                Some(_) => {}
-            }
-            sqlx::query(&q.update)
-                .bind(data)
-                .bind(record.expires_at.unix_timestamp())
-                .bind(record.key.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(conflict_or)?;
-            tx.commit().await.map_err(conflict_or)
+                sqlx::query(&q.update)
+                    .bind(data)
+                    .bind(record.expires_at.unix_timestamp())
+                    .bind(record.key.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(conflict_or)?;
+                tx.commit().await.map_err(conflict_or)
+            })
         })
+        .await
     }
 
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
-        on_pool!(&self.pool, |p| sqlx::query(&self.q.delete)
-            .bind(key.as_str())
-            .execute(p)
-            .await
-            .map(|_| ()))
-        .map_err(store_error)
+        within(self.timeout, async {
+            on_pool!(&self.pool, |p| sqlx::query(&self.q.delete)
+                .bind(key.as_str())
+                .execute(p)
+                .await
+                .map(|_| ()))
+            .map_err(store_error)
+        })
+        .await
     }
 
     async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<(), StoreError> {
-        crate::touch(&self.pool, &self.q.touch, key, expires_at).await
+        within(self.timeout, async {
+            crate::touch(&self.pool, &self.q.touch, key, expires_at).await
+        })
+        .await
     }
 
     async fn delete_expired(&self) -> Result<u64, StoreError> {
@@ -351,6 +403,9 @@ impl SessionStore for DjangoSqlStore {
     }
 
     async fn delete_expired_batch(&self, max: u64) -> Result<u64, StoreError> {
-        crate::delete_expired_batch(&self.pool, &self.q.delete_expired, max).await
+        within(self.timeout, async {
+            crate::delete_expired_batch(&self.pool, &self.q.delete_expired, max).await
+        })
+        .await
     }
 }

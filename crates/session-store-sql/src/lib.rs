@@ -25,6 +25,12 @@
 //! SQLite runs in WAL mode with a busy timeout, so concurrent writers wait
 //! for each other instead of failing with "database is locked".
 //!
+//! Every operation is bounded in time (10 seconds by default,
+//! [`SqlStoreBuilder::timeout`]): a database that stops answering, or a
+//! table another client keeps locked, gives [`StoreError::Unavailable`]
+//! (a 503 through the framework adapters) instead of a request that waits
+//! forever.
+//!
 //! ```
 //! use session_core::{KeyRing, SessionManager};
 //! use session_store_sql::SqlStore;
@@ -306,7 +312,12 @@ impl From<sqlx::Error> for OpenError {
 #[derive(Clone)]
 pub struct SqlStore {
     inner: Arc<Inner>,
+    timeout: Duration,
 }
+
+/// How long one store operation may take before it fails as unavailable
+/// (see [`SqlStoreBuilder::timeout`]).
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 struct Inner {
     pool: Pool,
@@ -319,6 +330,7 @@ impl fmt::Debug for SqlStore {
         f.debug_struct("SqlStore")
             .field("engine", &self.inner.pool.engine())
             .field("table", &self.inner.table)
+            .field("timeout", &self.timeout)
             .finish()
     }
 }
@@ -348,6 +360,7 @@ pub struct SqlStoreBuilder {
     table: String,
     max_connections: u32,
     acquire_timeout: Duration,
+    timeout: Duration,
 }
 
 impl SqlStoreBuilder {
@@ -408,6 +421,31 @@ impl SqlStoreBuilder {
         self
     }
 
+    /// How long one operation may take in all, waiting for a connection
+    /// included, before failing with [`StoreError::Unavailable`] (default
+    /// 10 seconds): a database that stops answering (a network partition,
+    /// a frozen server, a table locked by another client) then answers
+    /// requests with 503 instead of holding them forever. Every operation
+    /// but `stats` (which counts the whole table) is bounded; a sweep is
+    /// bounded batch by batch. A write that timed out may still be applied
+    /// once the database answers, as with any timeout: the request saw an
+    /// error, and the record's version keeps later writes consistent.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), session_store_sql::OpenError> {
+    /// use session_store_sql::SqlStore;
+    /// let store = SqlStore::builder("postgres://app@db.internal/app")
+    ///     .timeout(std::time::Duration::from_secs(2))
+    ///     .connect_lazy()?;
+    /// assert_eq!(store.timeout(), std::time::Duration::from_secs(2));
+    /// # Ok(()) }
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
     /// Connects (lazily: the first operation opens the first connection).
     ///
     /// # Errors
@@ -465,7 +503,7 @@ impl SqlStoreBuilder {
             #[allow(unreachable_patterns)]
             _ => return Err(OpenError::UnsupportedUrl(self.url)),
         };
-        SqlStore::with_table(pool, &self.table)
+        Ok(SqlStore::with_table(pool, &self.table)?.with_timeout(self.timeout))
     }
 
     /// Connects and checks the connection with one round trip.
@@ -513,6 +551,7 @@ impl SqlStore {
             table: "sessions".into(),
             max_connections: 10,
             acquire_timeout: Duration::from_secs(5),
+            timeout: DEFAULT_TIMEOUT,
         }
     }
 
@@ -584,7 +623,41 @@ impl SqlStore {
                 table: table.to_owned(),
                 queries,
             }),
+            timeout: DEFAULT_TIMEOUT,
         })
+    }
+
+    /// This store with another bound on each operation (default 10
+    /// seconds; see [`SqlStoreBuilder::timeout`]), for a store made
+    /// from a pool.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// let pool = sqlx::SqlitePool::connect("sqlite::memory:").await?;
+    /// let store = session_store_sql::SqlStore::from_pool(pool);
+    /// assert_eq!(store.timeout(), Duration::from_secs(10));
+    /// let store = store.with_timeout(Duration::from_secs(1));
+    /// assert_eq!(store.timeout(), Duration::from_secs(1));
+    /// # Ok(()) }
+    /// ```
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How long one operation may take (see [`SqlStoreBuilder::timeout`]).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), session_store_sql::OpenError> {
+    /// let store = session_store_sql::SqlStore::builder("sqlite::memory:").connect_lazy()?;
+    /// assert_eq!(store.timeout(), std::time::Duration::from_secs(10));
+    /// # Ok(()) }
+    /// ```
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// The pool, for sharing with the rest of the application.
@@ -747,6 +820,21 @@ pub(crate) async fn sweep(store: &impl SessionStore) -> Result<u64, StoreError> 
     }
 }
 
+/// Runs one store operation, failing with [`StoreError::Unavailable`]
+/// when it has not finished within `limit` (the database stopped
+/// answering, or something holds a lock the operation waits for).
+pub(crate) async fn within<T>(
+    limit: Duration,
+    operation: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    match tokio::time::timeout(limit, operation).await {
+        Ok(result) => result,
+        Err(_) => Err(StoreError::unavailable(format!(
+            "the database did not answer within {limit:?}"
+        ))),
+    }
+}
+
 /// Maps a driver error onto the store contract's error kinds.
 pub(crate) fn store_error(e: sqlx::Error) -> StoreError {
     match e {
@@ -762,7 +850,7 @@ pub(crate) fn store_error(e: sqlx::Error) -> StoreError {
             let code = db.code().unwrap_or_default();
             // SQLSTATE class 08 (connection exception) and PostgreSQL's
             // 57P01-57P03 (the server is shutting down or starting up).
-            if code.starts_with("08") || code.starts_with("57P") {
+            if code.starts_with("08") || code.starts_with("57P") || sqlite_busy(db.as_ref()) {
                 StoreError::unavailable(e)
             } else {
                 StoreError::backend(e)
@@ -772,113 +860,144 @@ pub(crate) fn store_error(e: sqlx::Error) -> StoreError {
     }
 }
 
+/// SQLite's "database is busy" or "locked" (primary result codes 5 and 6):
+/// another connection holds the lock for longer than the busy timeout.
+fn sqlite_busy(db: &dyn sqlx::error::DatabaseError) -> bool {
+    #[cfg(feature = "sqlite")]
+    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        // The code is the extended result code; its low byte the primary one.
+        let primary = db
+            .code()
+            .and_then(|c| c.parse::<u32>().ok())
+            .map(|c| c & 0xff);
+        return matches!(primary, Some(5 | 6));
+    }
+    let _ = db;
+    false
+}
+
 #[async_trait]
 impl SessionStore for SqlStore {
     async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
-        let q = &self.inner.queries.load;
-        let row: Option<Row> = on_pool!(&self.inner.pool, |p| sqlx::query_as(q)
-            .bind(key.as_str())
-            .bind(now().unix_timestamp())
-            .fetch_optional(p)
-            .await)
-        .map_err(store_error)?;
-        let Some((data, version, created_at, expires_at, user)) = row else {
-            return Ok(None);
-        };
-        Ok(Some(Record {
-            key: key.clone(),
-            data,
-            version: to_version(version)?,
-            created_at: to_time(created_at)?,
-            expires_at: to_time(expires_at)?,
-            user,
-        }))
+        within(self.timeout, async {
+            let q = &self.inner.queries.load;
+            let row: Option<Row> = on_pool!(&self.inner.pool, |p| sqlx::query_as(q)
+                .bind(key.as_str())
+                .bind(now().unix_timestamp())
+                .fetch_optional(p)
+                .await)
+            .map_err(store_error)?;
+            let Some((data, version, created_at, expires_at, user)) = row else {
+                return Ok(None);
+            };
+            Ok(Some(Record {
+                key: key.clone(),
+                data,
+                version: to_version(version)?,
+                created_at: to_time(created_at)?,
+                expires_at: to_time(expires_at)?,
+                user,
+            }))
+        })
+        .await
     }
 
     async fn create(&self, record: &Record) -> Result<(), StoreError> {
-        let q = &self.inner.queries.insert;
-        let version = version_param(record.version)?;
-        let result = on_pool!(&self.inner.pool, |p| sqlx::query(q)
-            .bind(record.key.as_str())
-            .bind(record.data.as_slice())
-            .bind(version)
-            .bind(record.created_at.unix_timestamp())
-            .bind(record.expires_at.unix_timestamp())
-            .bind(record.user.as_deref())
-            .execute(p)
-            .await
-            .map(|_| ()));
-        match result {
-            Ok(()) => Ok(()),
-            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-                Err(StoreError::Duplicate)
+        within(self.timeout, async {
+            let q = &self.inner.queries.insert;
+            let version = version_param(record.version)?;
+            let result = on_pool!(&self.inner.pool, |p| sqlx::query(q)
+                .bind(record.key.as_str())
+                .bind(record.data.as_slice())
+                .bind(version)
+                .bind(record.created_at.unix_timestamp())
+                .bind(record.expires_at.unix_timestamp())
+                .bind(record.user.as_deref())
+                .execute(p)
+                .await
+                .map(|_| ()));
+            match result {
+                Ok(()) => Ok(()),
+                Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                    Err(StoreError::Duplicate)
+                }
+                Err(e) => Err(store_error(e)),
             }
-            Err(e) => Err(store_error(e)),
-        }
+        })
+        .await
     }
 
     async fn update(&self, record: &Record, expected_version: u64) -> Result<(), StoreError> {
-        let queries = &self.inner.queries;
-        let now = now().unix_timestamp();
-        let (version, expected) = (
-            version_param(record.version)?,
-            version_param(expected_version)?,
-        );
-        let (data, expires_at, user) = (
-            record.data.as_slice(),
-            record.expires_at.unix_timestamp(),
-            record.user.as_deref(),
-        );
-        let key = record.key.as_str();
-        let same_user = on_pool!(&self.inner.pool, |p| sqlx::query(&queries.update_same_user)
-            .bind(data)
-            .bind(version)
-            .bind(expires_at)
-            .bind(key)
-            .bind(expected)
-            .bind(now)
-            .bind(user)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))
-        .map_err(store_error)?;
-        if same_user > 0 {
-            return Ok(());
-        }
-        // The user changed, or the record is gone or at another version.
-        let updated = on_pool!(&self.inner.pool, |p| sqlx::query(&queries.update)
-            .bind(data)
-            .bind(version)
-            .bind(expires_at)
-            .bind(user)
-            .bind(key)
-            .bind(expected)
-            .bind(now)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))
-        .map_err(store_error)?;
-        if updated > 0 {
-            return Ok(());
-        }
-        match self.live_version(&record.key, now).await? {
-            Some(_) => Err(StoreError::Conflict),
-            None => Err(StoreError::NotFound),
-        }
+        within(self.timeout, async {
+            let queries = &self.inner.queries;
+            let now = now().unix_timestamp();
+            let (version, expected) = (
+                version_param(record.version)?,
+                version_param(expected_version)?,
+            );
+            let (data, expires_at, user) = (
+                record.data.as_slice(),
+                record.expires_at.unix_timestamp(),
+                record.user.as_deref(),
+            );
+            let key = record.key.as_str();
+            let same_user = on_pool!(&self.inner.pool, |p| sqlx::query(&queries.update_same_user)
+                .bind(data)
+                .bind(version)
+                .bind(expires_at)
+                .bind(key)
+                .bind(expected)
+                .bind(now)
+                .bind(user)
+                .execute(p)
+                .await
+                .map(|r| r.rows_affected()))
+            .map_err(store_error)?;
+            if same_user > 0 {
+                return Ok(());
+            }
+            // The user changed, or the record is gone or at another version.
+            let updated = on_pool!(&self.inner.pool, |p| sqlx::query(&queries.update)
+                .bind(data)
+                .bind(version)
+                .bind(expires_at)
+                .bind(user)
+                .bind(key)
+                .bind(expected)
+                .bind(now)
+                .execute(p)
+                .await
+                .map(|r| r.rows_affected()))
+            .map_err(store_error)?;
+            if updated > 0 {
+                return Ok(());
+            }
+            match self.live_version(&record.key, now).await? {
+                Some(_) => Err(StoreError::Conflict),
+                None => Err(StoreError::NotFound),
+            }
+        })
+        .await
     }
 
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
-        let q = &self.inner.queries.delete;
-        on_pool!(&self.inner.pool, |p| sqlx::query(q)
-            .bind(key.as_str())
-            .execute(p)
-            .await
-            .map(|_| ()))
-        .map_err(store_error)
+        within(self.timeout, async {
+            let q = &self.inner.queries.delete;
+            on_pool!(&self.inner.pool, |p| sqlx::query(q)
+                .bind(key.as_str())
+                .execute(p)
+                .await
+                .map(|_| ()))
+            .map_err(store_error)
+        })
+        .await
     }
 
     async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<(), StoreError> {
-        touch(&self.inner.pool, &self.inner.queries.touch, key, expires_at).await
+        within(self.timeout, async {
+            touch(&self.inner.pool, &self.inner.queries.touch, key, expires_at).await
+        })
+        .await
     }
 
     async fn delete_expired(&self) -> Result<u64, StoreError> {
@@ -886,7 +1005,10 @@ impl SessionStore for SqlStore {
     }
 
     async fn delete_expired_batch(&self, max: u64) -> Result<u64, StoreError> {
-        delete_expired_batch(&self.inner.pool, &self.inner.queries.delete_expired, max).await
+        within(self.timeout, async {
+            delete_expired_batch(&self.inner.pool, &self.inner.queries.delete_expired, max).await
+        })
+        .await
     }
 
     async fn stats(&self, top_users: usize) -> Result<StoreStats, StoreError> {
@@ -927,23 +1049,26 @@ impl SessionStore for SqlStore {
     }
 
     async fn sessions_of(&self, user: &str) -> Result<Vec<SessionInfo>, StoreError> {
-        let q = &self.inner.queries.sessions_of;
-        let rows: Vec<(String, i64, i64)> = on_pool!(&self.inner.pool, |p| sqlx::query_as(q)
-            .bind(user)
-            .bind(now().unix_timestamp())
-            .fetch_all(p)
-            .await)
-        .map_err(store_error)?;
-        rows.into_iter()
-            .map(|(id, created_at, expires_at)| {
-                let key = StoreKey::new(id);
-                Ok(SessionInfo {
-                    created_at: to_time(created_at)?,
-                    expires_at: to_time(expires_at)?,
-                    key,
+        within(self.timeout, async {
+            let q = &self.inner.queries.sessions_of;
+            let rows: Vec<(String, i64, i64)> = on_pool!(&self.inner.pool, |p| sqlx::query_as(q)
+                .bind(user)
+                .bind(now().unix_timestamp())
+                .fetch_all(p)
+                .await)
+            .map_err(store_error)?;
+            rows.into_iter()
+                .map(|(id, created_at, expires_at)| {
+                    let key = StoreKey::new(id);
+                    Ok(SessionInfo {
+                        created_at: to_time(created_at)?,
+                        expires_at: to_time(expires_at)?,
+                        key,
+                    })
                 })
-            })
-            .collect()
+                .collect()
+        })
+        .await
     }
 
     async fn delete_sessions_of(
@@ -951,17 +1076,20 @@ impl SessionStore for SqlStore {
         user: &str,
         keep: Option<&StoreKey>,
     ) -> Result<u64, StoreError> {
-        let q = &self.inner.queries.delete_sessions_of;
-        // No stored key is empty, so "" keeps nothing.
-        let keep = keep.map_or("", StoreKey::as_str);
-        on_pool!(&self.inner.pool, |p| sqlx::query(q)
-            .bind(user)
-            .bind(keep)
-            .bind(now().unix_timestamp())
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))
-        .map_err(store_error)
+        within(self.timeout, async {
+            let q = &self.inner.queries.delete_sessions_of;
+            // No stored key is empty, so "" keeps nothing.
+            let keep = keep.map_or("", StoreKey::as_str);
+            on_pool!(&self.inner.pool, |p| sqlx::query(q)
+                .bind(user)
+                .bind(keep)
+                .bind(now().unix_timestamp())
+                .execute(p)
+                .await
+                .map(|r| r.rows_affected()))
+            .map_err(store_error)
+        })
+        .await
     }
 }
 

@@ -223,6 +223,103 @@ async fn engine_outage_is_an_error_then_recovers(url: &str, engine: &str) {
     );
 }
 
+/// Another client holds a lock on the sessions table: the store's
+/// operations fail with "unavailable" once its timeout has passed instead
+/// of waiting as long as the lock is held, and work again once it is
+/// released, with nothing lost. `lock` takes the lock on its own
+/// connection and returns a guard that releases it when dropped.
+async fn locked_table_is_an_error_within_the_timeout<L>(
+    store: &SqlStore,
+    lock: impl AsyncFnOnce(&str) -> L,
+    reads_wait: bool,
+) {
+    let limit = Duration::from_millis(500);
+    let store = store.clone().with_timeout(limit);
+    let manager = manager(&store);
+    let (cookie, _) = session(&manager).await;
+
+    let guard = lock(store.table()).await;
+    let started = std::time::Instant::now();
+    if reads_wait {
+        let err = bounded(manager.request([cookie.as_str()]).load())
+            .await
+            .expect_err("load while the table is locked");
+        assert_eq!(err.status_code(), 503, "{err}");
+    }
+    let request = manager.request([cookie.as_str()]);
+    let writes = bounded(async {
+        request.load().await?.insert("user_id", 2)?;
+        request.finish(200).await
+    });
+    let err = writes.await.expect_err("save while the table is locked");
+    assert_eq!(err.status_code(), 503, "{err}");
+    let elapsed = started.elapsed();
+    let most = if reads_wait { 2 * limit } else { limit } + Duration::from_secs(2);
+    assert!(
+        elapsed < most,
+        "the timeout did not bound the wait: {elapsed:?}"
+    );
+    drop(guard);
+
+    let session = session_conformance::fixtures::load_once_recovered(&manager, &cookie)
+        .await
+        .unwrap_or_else(|e| panic!("the store did not recover once the lock was released: {e}"));
+    let user = session.get::<u32>("user_id").unwrap();
+    // The timed-out write may land once the lock is released; either way
+    // the session is there.
+    assert!(
+        matches!(user, Some(1 | 2)),
+        "the session was lost: {user:?}"
+    );
+}
+
+/// `operation`, failing the test if it hangs.
+async fn bounded<T>(operation: impl Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(30), operation)
+        .await
+        .expect("the operation hung")
+}
+
+/// The engine stops answering with its connections left open (a network
+/// partition, a frozen server): operations fail with "unavailable" instead
+/// of hanging the request, and the store works again once the engine
+/// answers.
+async fn stalled_engine_is_an_error_then_recovers(url: &str, engine: &str) {
+    let Some(direct) = store_at(url, engine).await else {
+        return;
+    };
+    let proxy = session_conformance::proxy::TcpProxy::start(target_of(url).await)
+        .await
+        .unwrap();
+    let store = SqlStore::builder(via(url, proxy.addr()))
+        .table(direct.table())
+        .max_connections(2)
+        .timeout(Duration::from_secs(1))
+        .connect()
+        .await
+        .expect("connect through the proxy");
+    let manager = manager(&store);
+    let (cookie, _) = session(&manager).await;
+
+    proxy.stall();
+    let started = std::time::Instant::now();
+    let err = bounded(manager.request([cookie.as_str()]).load())
+        .await
+        .expect_err("load while the engine does not answer");
+    assert_eq!(err.status_code(), 503, "{err}");
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < Duration::from_secs(3),
+        "the store's 1 s timeout did not bound the wait: {elapsed:?}"
+    );
+
+    proxy.resume();
+    let session = session_conformance::fixtures::load_once_recovered(&manager, &cookie)
+        .await
+        .unwrap_or_else(|e| panic!("the store did not recover once the engine answered: {e}"));
+    assert_eq!(session.get::<u32>("user_id").unwrap(), Some(1));
+}
+
 mod sqlite {
     use super::*;
     session_conformance::store_tests!(sqlite_store().await);
@@ -250,6 +347,55 @@ mod sqlite {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    /// SQLite's busy timeout would hold a writer for 10 seconds behind
+    /// another process's write transaction; the store's timeout answers first.
+    #[tokio::test]
+    async fn locked_database() {
+        use sqlx::{ConnectOptions, Executor};
+        let store = sqlite_store().await;
+        let Pool::Sqlite(pool) = store.pool() else {
+            unreachable!()
+        };
+        let options = pool.connect_options();
+        locked_table_is_an_error_within_the_timeout(
+            &store,
+            async |_| {
+                let mut other = options.connect().await.unwrap();
+                other.execute("BEGIN IMMEDIATE").await.unwrap();
+                other
+            },
+            false,
+        )
+        .await;
+    }
+
+    /// SQLite's own "database is locked", after a pool's busy timeout,
+    /// is "unavailable" (503), as the store's timeout is: the same wait,
+    /// the same answer.
+    #[tokio::test]
+    async fn busy_database_is_unavailable() {
+        use sqlx::{ConnectOptions, Executor};
+        let store = sqlite_store().await;
+        let Pool::Sqlite(pool) = store.pool() else {
+            unreachable!()
+        };
+        let options = (*pool.connect_options())
+            .clone()
+            .busy_timeout(Duration::from_millis(100));
+        let impatient = sqlx::sqlite::SqlitePoolOptions::new().connect_lazy_with(options.clone());
+        let impatient = SqlStore::with_table(impatient, store.table()).unwrap();
+        let mut other = options.connect().await.unwrap();
+        other.execute("BEGIN IMMEDIATE").await.unwrap();
+        let request = manager(&impatient).request(None);
+        request.load().await.unwrap().insert("a", 1).unwrap();
+        let err = request
+            .finish(200)
+            .await
+            .expect_err("the database is locked");
+        assert!(err.to_string().contains("locked"), "{err}");
+        assert_eq!(err.status_code(), 503, "{err}");
     }
 
     #[tokio::test]
@@ -323,6 +469,31 @@ mod postgres {
     async fn outage() {
         engine_outage_is_an_error_then_recovers(&postgres_url(), "PostgreSQL").await;
     }
+
+    #[tokio::test]
+    async fn stalled_engine() {
+        stalled_engine_is_an_error_then_recovers(&postgres_url(), "PostgreSQL").await;
+    }
+
+    #[tokio::test]
+    async fn locked_table() {
+        use sqlx::{Connection, Executor};
+        let Some(store) = store_at(&postgres_url(), "PostgreSQL").await else {
+            return;
+        };
+        locked_table_is_an_error_within_the_timeout(
+            &store,
+            async |table| {
+                let mut other = sqlx::PgConnection::connect(&postgres_url()).await.unwrap();
+                other.execute("BEGIN").await.unwrap();
+                let lock = format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE");
+                other.execute(lock.as_str()).await.unwrap();
+                other
+            },
+            true,
+        )
+        .await;
+    }
 }
 
 mod mysql {
@@ -343,5 +514,29 @@ mod mysql {
     #[tokio::test]
     async fn outage() {
         engine_outage_is_an_error_then_recovers(&mysql_url(), "MySQL/MariaDB").await;
+    }
+
+    #[tokio::test]
+    async fn stalled_engine() {
+        stalled_engine_is_an_error_then_recovers(&mysql_url(), "MySQL/MariaDB").await;
+    }
+
+    #[tokio::test]
+    async fn locked_table() {
+        use sqlx::{Connection, Executor};
+        let Some(store) = store_at(&mysql_url(), "MySQL/MariaDB").await else {
+            return;
+        };
+        locked_table_is_an_error_within_the_timeout(
+            &store,
+            async |table| {
+                let mut other = sqlx::MySqlConnection::connect(&mysql_url()).await.unwrap();
+                let lock = format!("LOCK TABLES {table} WRITE");
+                other.execute(lock.as_str()).await.unwrap();
+                other
+            },
+            true,
+        )
+        .await;
     }
 }

@@ -18,6 +18,13 @@
 //! The `session-conformance` crate turns each row into tests; run it on any
 //! store you write.
 //!
+//! A store on a network engine should also bound how long an operation may
+//! take and answer [`StoreError::Unavailable`] past it: the manager waits
+//! for the store, so an engine that stops answering would otherwise hold
+//! every request that loads a session. (The SQL and Redis stores do; the
+//! conformance kit's `TcpProxy::stall` makes an engine stop answering in a
+//! test.)
+//!
 //! # Writing a store
 //!
 //! ```

@@ -272,6 +272,31 @@ async fn djangos_table_on_mysql() {
         .await
         .unwrap();
     assert_eq!(count, 0, "a deleted Django session came back");
+
+    // A table another client keeps locked: unavailable (503) once the
+    // store's timeout has passed, not a request that waits for the lock.
+    let impatient = manager(store.with_timeout(Duration::from_millis(500)), SECRET, &[]);
+    let mut other = <sqlx::MySqlConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    sqlx::query(&format!("LOCK TABLES {table} WRITE"))
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let request = impatient.request([cookie.as_str()]);
+    let err = tokio::time::timeout(Duration::from_secs(30), request.load())
+        .await
+        .expect("a load from a locked table hung")
+        .expect_err("load while the table is locked");
+    assert_eq!(err.status_code(), 503, "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(other);
+
     let _ = sqlx::query(&format!("DROP TABLE {table}"))
         .execute(&pool)
         .await;

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use session_conformance::proxy::TcpProxy;
 use session_conformance::{fixtures, services};
 use session_core::{KeyRing, SessionManager, SessionStore, StoreError, StoreKey};
 use session_store_redis::RedisStore;
@@ -104,12 +105,10 @@ async fn garbage_keys_are_no_session() {
     }
 }
 
-/// Redis goes away mid-traffic: errors (503), no panic; the store
-/// reconnects by itself once Redis is back.
-#[tokio::test]
-async fn redis_outage_is_an_error_then_recovers() {
-    let Some(direct) = single().await else { return };
-    drop(direct);
+/// A session stored through a proxy in front of Redis, by a store that
+/// gives up on Redis after 500 ms; `None` (skip) when Redis is unreachable.
+async fn session_through_proxy(name: &str) -> Option<(TcpProxy, SessionManager, String)> {
+    drop(single().await?);
     let target = tokio::net::lookup_host(
         redis_url()
             .trim_start_matches("redis://")
@@ -119,18 +118,33 @@ async fn redis_outage_is_an_error_then_recovers() {
     .unwrap()
     .next()
     .unwrap();
-    let proxy = session_conformance::proxy::TcpProxy::start(target)
-        .await
-        .unwrap();
+    let proxy = TcpProxy::start(target).await.unwrap();
     let store = RedisStore::builder()
-        .prefix(format!("{}:", services::unique_name("outage")))
+        .prefix(format!("{}:", services::unique_name(name)))
         .timeout(Duration::from_millis(500))
         .connect(&format!("redis://{}", proxy.addr()))
         .await
         .unwrap();
     let manager = manager(&store);
     let (cookie, _) = session_conformance::fixtures::new_session(&manager, "user_id", 1).await;
+    Some((proxy, manager, cookie))
+}
 
+/// The session `cookie` carries loads again, data and all, once Redis is back.
+async fn loads_again(manager: &SessionManager, cookie: &str) {
+    let session = session_conformance::fixtures::load_once_recovered(manager, cookie)
+        .await
+        .unwrap_or_else(|e| panic!("the store did not recover once Redis was back: {e}"));
+    assert_eq!(session.get::<u32>("user_id").unwrap(), Some(1));
+}
+
+/// Redis goes away mid-traffic: errors (503), no panic; the store
+/// reconnects by itself once Redis is back.
+#[tokio::test]
+async fn redis_outage_is_an_error_then_recovers() {
+    let Some((proxy, manager, cookie)) = session_through_proxy("outage").await else {
+        return;
+    };
     proxy.cut().await;
     let err = manager
         .request([cookie.as_str()])
@@ -140,10 +154,7 @@ async fn redis_outage_is_an_error_then_recovers() {
     assert_eq!(err.status_code(), 503, "{err}");
 
     proxy.restore().await.unwrap();
-    let session = session_conformance::fixtures::load_once_recovered(&manager, &cookie)
-        .await
-        .unwrap_or_else(|e| panic!("the store did not reconnect after Redis came back: {e}"));
-    assert_eq!(session.get::<u32>("user_id").unwrap(), Some(1));
+    loads_again(&manager, &cookie).await;
 }
 
 /// Redis stops answering with its connections left open (a network
@@ -151,29 +162,9 @@ async fn redis_outage_is_an_error_then_recovers() {
 /// 503, and the store works again once Redis answers.
 #[tokio::test]
 async fn stalled_redis_is_an_error_within_the_timeout() {
-    let Some(direct) = single().await else { return };
-    drop(direct);
-    let target = tokio::net::lookup_host(
-        redis_url()
-            .trim_start_matches("redis://")
-            .trim_end_matches('/'),
-    )
-    .await
-    .unwrap()
-    .next()
-    .unwrap();
-    let proxy = session_conformance::proxy::TcpProxy::start(target)
-        .await
-        .unwrap();
-    let store = RedisStore::builder()
-        .prefix(format!("{}:", services::unique_name("stall")))
-        .timeout(Duration::from_millis(500))
-        .connect(&format!("redis://{}", proxy.addr()))
-        .await
-        .unwrap();
-    let manager = manager(&store);
-    let (cookie, _) = session_conformance::fixtures::new_session(&manager, "user_id", 1).await;
-
+    let Some((proxy, manager, cookie)) = session_through_proxy("stall").await else {
+        return;
+    };
     proxy.stall();
     let started = std::time::Instant::now();
     let request = manager.request([cookie.as_str()]);
@@ -186,10 +177,7 @@ async fn stalled_redis_is_an_error_within_the_timeout() {
     assert!(elapsed < Duration::from_secs(3), "waited {elapsed:?}");
 
     proxy.resume();
-    let session = session_conformance::fixtures::load_once_recovered(&manager, &cookie)
-        .await
-        .unwrap_or_else(|e| panic!("the store did not recover once Redis answered: {e}"));
-    assert_eq!(session.get::<u32>("user_id").unwrap(), Some(1));
+    loads_again(&manager, &cookie).await;
 }
 
 /// Sessions carry Redis TTLs that match their expiry.

@@ -7,9 +7,10 @@
 
 use std::time::Duration;
 
+use session_conformance::proxy::TcpProxy;
 use session_conformance::services;
 use session_core::{KeyRing, SessionManager, SessionStore, StoreError};
-use session_store_sql::{Pool, SqlStore};
+use session_store_sql::{Pool, SqlStore, SqlStoreBuilder};
 
 const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 const MYSQL_URL: &str = "mysql://root@127.0.0.1:3306/test";
@@ -176,27 +177,51 @@ async fn target_of(url: &str) -> std::net::SocketAddr {
     tokio::net::lookup_host(host).await.unwrap().next().unwrap()
 }
 
-/// The engine goes away in the middle of traffic: operations fail with
-/// "unavailable" (503), nothing panics, nothing is lost, and the same store
-/// works again once the engine is back.
-async fn engine_outage_is_an_error_then_recovers(url: &str, engine: &str) {
-    // Skip (or fail under CI) exactly like the conformance tests.
-    let Some(direct) = store_at(url, engine).await else {
-        return;
-    };
-    let proxy = session_conformance::proxy::TcpProxy::start(target_of(url).await)
-        .await
-        .unwrap();
-    let store = SqlStore::builder(via(url, proxy.addr()))
+/// A session stored through a proxy in front of the engine at `url`, by a
+/// store with two connections and the settings `configure` adds; `None`
+/// (skip, or fail under CI, as the conformance tests do) when the engine is
+/// unreachable.
+async fn session_through_proxy(
+    url: &str,
+    engine: &str,
+    configure: impl FnOnce(SqlStoreBuilder) -> SqlStoreBuilder,
+) -> Option<(TcpProxy, SessionManager, String)> {
+    let direct = store_at(url, engine).await?;
+    let proxy = TcpProxy::start(target_of(url).await).await.unwrap();
+    let builder = SqlStore::builder(via(url, proxy.addr()))
         .table(direct.table())
-        .max_connections(2)
-        .acquire_timeout(Duration::from_secs(1))
+        .max_connections(2);
+    let store = configure(builder)
         .connect()
         .await
         .expect("connect through the proxy");
     let manager = manager(&store);
     let (cookie, _) = session(&manager).await;
+    Some((proxy, manager, cookie))
+}
 
+/// The session `cookie` carries loads again, data and all, once the
+/// engine is back.
+async fn loads_again(manager: &SessionManager, cookie: &str) {
+    let session = session_conformance::fixtures::load_once_recovered(manager, cookie)
+        .await
+        .unwrap_or_else(|e| panic!("the store did not recover once the engine was back: {e}"));
+    assert_eq!(
+        session.get::<u32>("user_id").unwrap(),
+        Some(1),
+        "the session was lost"
+    );
+}
+
+/// The engine goes away in the middle of traffic: operations fail with
+/// "unavailable" (503), nothing panics, nothing is lost, and the same store
+/// works again once the engine is back.
+async fn engine_outage_is_an_error_then_recovers(url: &str, engine: &str) {
+    let Some((proxy, manager, cookie)) =
+        session_through_proxy(url, engine, |b| b.acquire_timeout(Duration::from_secs(1))).await
+    else {
+        return;
+    };
     proxy.cut().await;
     let err = manager
         .request([cookie.as_str()])
@@ -213,14 +238,7 @@ async fn engine_outage_is_an_error_then_recovers(url: &str, engine: &str) {
     assert_eq!(err.status_code(), 503, "{err}");
 
     proxy.restore().await.unwrap();
-    let session = session_conformance::fixtures::load_once_recovered(&manager, &cookie)
-        .await
-        .unwrap_or_else(|e| panic!("the store did not recover after the engine came back: {e}"));
-    assert_eq!(
-        session.get::<u32>("user_id").unwrap(),
-        Some(1),
-        "the session was lost"
-    );
+    loads_again(&manager, &cookie).await;
 }
 
 /// Another client holds a lock on the sessions table: the store's
@@ -281,26 +299,16 @@ async fn bounded<T>(operation: impl Future<Output = T>) -> T {
 }
 
 /// The engine stops answering with its connections left open (a network
-/// partition, a frozen server): operations fail with "unavailable" instead
-/// of hanging the request, and the store works again once the engine
-/// answers.
+/// partition, a frozen server): operations fail with "unavailable" once the
+/// store's timeout has passed (here 1 s, shorter than the 5 s spent waiting
+/// for a connection) instead of hanging the request, and the store works
+/// again once the engine answers.
 async fn stalled_engine_is_an_error_then_recovers(url: &str, engine: &str) {
-    let Some(direct) = store_at(url, engine).await else {
+    let Some((proxy, manager, cookie)) =
+        session_through_proxy(url, engine, |b| b.timeout(Duration::from_secs(1))).await
+    else {
         return;
     };
-    let proxy = session_conformance::proxy::TcpProxy::start(target_of(url).await)
-        .await
-        .unwrap();
-    let store = SqlStore::builder(via(url, proxy.addr()))
-        .table(direct.table())
-        .max_connections(2)
-        .timeout(Duration::from_secs(1))
-        .connect()
-        .await
-        .expect("connect through the proxy");
-    let manager = manager(&store);
-    let (cookie, _) = session(&manager).await;
-
     proxy.stall();
     let started = std::time::Instant::now();
     let err = bounded(manager.request([cookie.as_str()]).load())
@@ -314,10 +322,7 @@ async fn stalled_engine_is_an_error_then_recovers(url: &str, engine: &str) {
     );
 
     proxy.resume();
-    let session = session_conformance::fixtures::load_once_recovered(&manager, &cookie)
-        .await
-        .unwrap_or_else(|e| panic!("the store did not recover once the engine answered: {e}"));
-    assert_eq!(session.get::<u32>("user_id").unwrap(), Some(1));
+    loads_again(&manager, &cookie).await;
 }
 
 mod sqlite {

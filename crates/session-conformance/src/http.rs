@@ -437,6 +437,7 @@ pub async fn run_all(target: &Target) {
     logout_during_a_slow_write_stays_logged_out(target).await;
     server_errors_leave_the_session_unsaved(target).await;
     bad_json_is_a_400_with_a_json_error(target).await;
+    a_value_too_deep_to_load_again_is_refused(target).await;
     an_unreachable_store_is_a_503_with_a_json_error(target).await;
     a_user_lists_and_ends_their_other_sessions(target).await;
     the_page_counts_visits(target).await;
@@ -861,6 +862,38 @@ pub async fn bad_json_is_a_400_with_a_json_error(target: &Target) {
         assert!(body["error"].is_string(), "{method} {path}: {body}");
     }
     assert!(b.get("/api/session").await.json == json!({}));
+}
+
+/// A value that nests deeper than a stored session can be read back
+/// ([`session_core::MAX_VALUE_DEPTH`]) is refused with a 400, and the
+/// session keeps what it had; one as deep as allowed is kept. (Saving it
+/// would make the whole session undecodable at the next request: the user
+/// would lose everything in it.)
+///
+/// ```no_run
+/// use session_conformance::http::{Target, a_value_too_deep_to_load_again_is_refused};
+/// // Against a server running the demo's routes (see `session-demo`):
+/// session_conformance::block_on(a_value_too_deep_to_load_again_is_refused(&Target::new("http://127.0.0.1:8000")));
+/// ```
+pub async fn a_value_too_deep_to_load_again_is_refused(target: &Target) {
+    let nested = |depth: usize| (1..depth).fold(json!([]), |inner, _| json!([inner]));
+    let deepest = nested(session_core::MAX_VALUE_DEPTH);
+    let mut b = Browser::new(target);
+    let kept = b.put("kept", json!("before")).await;
+    assert_eq!(kept.status, 200, "{}", kept.text);
+    let a = b.put("deepest", deepest.clone()).await;
+    assert_eq!(a.status, 200, "a value as deep as allowed: {}", a.text);
+    let a = b
+        .put("deeper", nested(session_core::MAX_VALUE_DEPTH + 1))
+        .await;
+    assert_eq!(a.status, 400, "a value too deep: {}", a.text);
+    assert!(a.json["error"].is_string(), "{}", a.text);
+    let now = b.get("/api/session").await;
+    assert_eq!(
+        now.json,
+        json!({"kept": "before", "deepest": deepest}),
+        "the session lost what it had"
+    );
 }
 
 /// An unreachable store is a 503 with a JSON error body, and nothing is lost.

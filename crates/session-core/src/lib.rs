@@ -89,7 +89,7 @@ pub use manager::{
 };
 pub use record::{Record, SessionInfo, now};
 pub use request::{RequestSession, SessionResponse};
-pub use session::{MAX_USER_LEN, RESERVED_PREFIX, Session};
+pub use session::{MAX_USER_LEN, MAX_VALUE_DEPTH, RESERVED_PREFIX, Session};
 pub use store::{BoxError, SessionStore, StoreError, StoreStats};
 /// Re-exported so stores and applications use the same `time` version.
 pub use time;

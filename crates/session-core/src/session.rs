@@ -34,6 +34,12 @@
 //! - Writes are tracked key by key: if another request saved the same
 //!   session in the meantime, this request's changes are re-applied on top
 //!   of that save instead of overwriting it.
+//! - A value nested deeper than [`MAX_VALUE_DEPTH`] is refused by
+//!   [`Session::insert`]: the codecs here read JSON at most 128 levels
+//!   deep (it bounds the recursion of decoding untrusted bytes), so a
+//!   deeper value would be saved and the whole session would then fail to
+//!   load. Python's decoder reads deeper: a session a Django app wrote
+//!   with such a value reads as no session here (and is logged).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -67,6 +73,25 @@ pub const RESERVED_PREFIX: &str = "_session_";
 /// assert!(session.set_user("é".repeat(MAX_USER_LEN + 1)).is_err());
 /// ```
 pub const MAX_USER_LEN: usize = 255;
+
+/// How deeply the arrays and objects of one session value may nest.
+///
+/// With the session's own map around it, that is the deepest JSON the
+/// codecs read back (`serde_json` stops at 128 levels, Django's pickle
+/// reader here at 127). A deeper value could be saved but not loaded: the
+/// whole session would then read as undecodable, and be lost, so
+/// [`Session::insert`] refuses it.
+///
+/// ```
+/// # use session_core::{MAX_VALUE_DEPTH, Session};
+/// let nested = |depth: usize| -> serde_json::Value {
+///     serde_json::from_str(&format!("{}{}", "[".repeat(depth), "]".repeat(depth))).unwrap()
+/// };
+/// let session = Session::detached();
+/// assert!(session.insert("deep", nested(MAX_VALUE_DEPTH)).is_ok());
+/// assert!(session.insert("deeper", nested(MAX_VALUE_DEPTH + 1)).is_err());
+/// ```
+pub const MAX_VALUE_DEPTH: usize = 126;
 const USER_KEY: &str = "_session_user";
 const FLASH_PREFIX: &str = "_session_flash.";
 
@@ -202,7 +227,8 @@ impl Session {
     /// # Errors
     ///
     /// [`SessionError::ReservedKey`] for keys starting with `_session_`,
-    /// [`SessionError::Serialize`] if `value` cannot be serialized,
+    /// [`SessionError::Serialize`] if `value` cannot be serialized, or
+    /// nests deeper than [`MAX_VALUE_DEPTH`],
     /// [`SessionError::Destroyed`] after [`destroy`](Self::destroy).
     ///
     /// ```
@@ -217,10 +243,7 @@ impl Session {
         if is_reserved(key) {
             return Err(SessionError::ReservedKey(key.to_owned()));
         }
-        let value = serde_json::to_value(value).map_err(|source| SessionError::Serialize {
-            key: key.to_owned(),
-            source,
-        })?;
+        let value = session_value(key, value)?;
         self.lock().write(key, Some(value))
     }
 
@@ -578,10 +601,7 @@ impl Session {
     /// ```
     pub fn flash<T: Serialize>(&self, name: &str, value: T) -> Result<(), SessionError> {
         let key = format!("{FLASH_PREFIX}{name}");
-        let value = serde_json::to_value(value).map_err(|source| SessionError::Serialize {
-            key: key.clone(),
-            source,
-        })?;
+        let value = session_value(&key, value)?;
         self.lock().write(&key, Some(value))
     }
 
@@ -714,6 +734,31 @@ fn is_reserved(key: &str) -> bool {
 }
 
 // `check_user`'s refusal message spells the limit out.
+/// `value` as JSON to keep under `key`, or why it cannot be kept.
+fn session_value<T: Serialize>(key: &str, value: T) -> Result<Value, SessionError> {
+    let serialize = |source| SessionError::Serialize {
+        key: key.to_owned(),
+        source,
+    };
+    let value = serde_json::to_value(value).map_err(serialize)?;
+    if nests_deeper(&value, MAX_VALUE_DEPTH) {
+        return Err(serialize(serde::ser::Error::custom(format_args!(
+            "it nests deeper than {MAX_VALUE_DEPTH} arrays and objects, which could not be loaded again"
+        ))));
+    }
+    Ok(value)
+}
+
+/// Whether `value`'s arrays and objects nest more than `levels` deep (the
+/// recursion stops there, so it is bounded whatever the value).
+fn nests_deeper(value: &Value, levels: usize) -> bool {
+    match value {
+        Value::Array(items) => levels == 0 || items.iter().any(|v| nests_deeper(v, levels - 1)),
+        Value::Object(map) => levels == 0 || map.values().any(|v| nests_deeper(v, levels - 1)),
+        _ => false,
+    }
+}
+
 const _: () = assert!(MAX_USER_LEN == 255, "update check_user's message");
 
 /// Why `user` cannot be a user ID, if it cannot.
@@ -732,6 +777,7 @@ fn check_user(user: &str) -> Result<(), &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Codec;
     use serde_json::json;
 
     #[test]
@@ -749,6 +795,48 @@ mod tests {
         assert_eq!(s.remove("n"), Some(json!(5)));
         assert_eq!(s.remove("n"), None);
         assert!(s.is_empty());
+    }
+
+    /// A value whose arrays nest `depth` deep (`[]` is 1).
+    fn nested(depth: usize) -> Value {
+        (1..depth).fold(json!([]), |inner, _| json!([inner]))
+    }
+
+    #[test]
+    fn values_nest_only_as_deep_as_every_codec_reads_back() {
+        let s = Session::detached();
+        s.insert("deepest", nested(MAX_VALUE_DEPTH)).unwrap();
+        let objects = (0..MAX_VALUE_DEPTH).fold(json!(1), |inner, _| json!({ "o": inner }));
+        s.insert("objects", objects).unwrap();
+        for refused in [
+            s.insert("deeper", nested(MAX_VALUE_DEPTH + 1)),
+            s.insert("much deeper", nested(300)),
+            s.flash("deeper", nested(MAX_VALUE_DEPTH + 1)),
+        ] {
+            let err = refused.expect_err("a value too deep to load again");
+            assert!(matches!(err, SessionError::Serialize { .. }), "{err}");
+            assert!(err.to_string().contains("deeper than 126"), "{err}");
+        }
+        assert_eq!(s.keys(), ["deepest", "objects"]);
+
+        // What insert accepts, each codec reads back; one level more, the
+        // JSON codec cannot (the limit is the decoder's, not a guess).
+        let data = s.lock().data.clone();
+        let json = crate::JsonCodec;
+        assert_eq!(json.decode(&json.encode(&data).unwrap()).unwrap(), data);
+        let mut deeper = data.clone();
+        deeper.insert("deeper".into(), nested(MAX_VALUE_DEPTH + 1));
+        assert!(json.decode(&json.encode(&deeper).unwrap()).is_err());
+        #[cfg(feature = "django")]
+        {
+            use crate::django::{DjangoCodec, pickle, signing::DjangoSigner};
+            let django = DjangoCodec::new(DjangoSigner::new("s", Vec::<&str>::new()).unwrap());
+            assert_eq!(django.decode(&django.encode(&data).unwrap()).unwrap(), data);
+            assert!(django.decode(&django.encode(&deeper).unwrap()).is_err());
+            let map = Value::Object(data);
+            assert_eq!(pickle::loads(&pickle::dumps(&map)).unwrap(), map);
+            assert!(pickle::loads(&pickle::dumps(&Value::Object(deeper))).is_err());
+        }
     }
 
     #[test]

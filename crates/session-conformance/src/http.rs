@@ -438,6 +438,7 @@ pub async fn run_all(target: &Target) {
     server_errors_leave_the_session_unsaved(target).await;
     bad_json_is_a_400_with_a_json_error(target).await;
     a_value_too_deep_to_load_again_is_refused(target).await;
+    an_oversized_body_is_a_413_with_a_json_error(target).await;
     an_unreachable_store_is_a_503_with_a_json_error(target).await;
     a_user_lists_and_ends_their_other_sessions(target).await;
     the_page_counts_visits(target).await;
@@ -893,6 +894,51 @@ pub async fn a_value_too_deep_to_load_again_is_refused(target: &Target) {
         now.json,
         json!({"kept": "before", "deepest": deepest}),
         "the session lost what it had"
+    );
+}
+
+/// A request body over the demo's limit (256 KiB, the same in every
+/// framework) is a 413 with a JSON error body, and the session keeps what
+/// it had; a body of exactly the limit is read whole.
+///
+/// ```no_run
+/// use session_conformance::http::{Target, an_oversized_body_is_a_413_with_a_json_error};
+/// // Against a server running the demo's routes (see `session-demo`):
+/// session_conformance::block_on(an_oversized_body_is_a_413_with_a_json_error(&Target::new("http://127.0.0.1:8000")));
+/// ```
+pub async fn an_oversized_body_is_a_413_with_a_json_error(target: &Target) {
+    const LIMIT: usize = 256 * 1024;
+    // A JSON string `len` bytes long, quotes included.
+    let string = |len: usize| json!("a".repeat(len - 2));
+    let mut b = Browser::new(target);
+    let a = b.put("whole", string(LIMIT)).await;
+    assert_eq!(a.status, 200, "a body of exactly the limit: {}", a.text);
+    for (path, body) in [
+        ("/api/session/over", string(LIMIT + 1)),
+        ("/api/session/far_over", string(2 * LIMIT)),
+        (
+            "/api/login",
+            json!({"user_id": 1, "username": "a".repeat(LIMIT)}),
+        ),
+        (
+            "/api/expiry",
+            json!({"seconds": 60, "pad": "a".repeat(LIMIT)}),
+        ),
+    ] {
+        let method = if path.starts_with("/api/session/") {
+            Method::PUT
+        } else {
+            Method::POST
+        };
+        let a = b.send(method, path, Some(body)).await;
+        assert_eq!(a.status, 413, "{path}: {}", a.text);
+        assert!(a.json["error"].is_string(), "{path}: {}", a.text);
+    }
+    let now = b.get("/api/session").await;
+    assert_eq!(
+        now.json,
+        json!({"whole": string(LIMIT)}),
+        "an oversized request changed the session"
     );
 }
 

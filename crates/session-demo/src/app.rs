@@ -1,6 +1,9 @@
 //! The demo's behaviour, written once: every framework's handler is a
 //! translation of one of these functions, so the three servers answer
-//! identically.
+//! identically. Errors are JSON (`{"error": "..."}`) in every framework:
+//! 400 for a body that is not the JSON a route expects, 413 for a body
+//! over [`BODY_LIMIT`], 503 when the store is unreachable, 500 for other
+//! session errors.
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -28,6 +31,25 @@ impl Reply {
             body: json!({ "error": message.into() }),
         }
     }
+}
+
+/// The largest request body the JSON routes read, the same in every
+/// framework (each has its own default, and answers past it in its own way).
+pub const BODY_LIMIT: usize = 256 * 1024;
+
+/// The answer to a request body over [`BODY_LIMIT`]: 413, with a JSON
+/// error body like every other error of the API.
+pub fn body_too_large() -> Reply {
+    Reply::error(
+        413,
+        format!("the request body is over {} KiB", BODY_LIMIT / 1024),
+    )
+}
+
+/// The answer to a request body that could not be read (other than for
+/// its size): 400, with a JSON error body.
+pub fn unreadable_body(error: impl std::fmt::Display) -> Reply {
+    Reply::error(400, format!("could not read the request body: {error}"))
 }
 
 /// Parses a JSON request body, or answers 400 with a JSON error.

@@ -49,24 +49,47 @@ async fn get(s: Session) -> HttpResponse {
     reply(app::get(&s))
 }
 
-async fn put(s: Session, key: Path<String>, query: Query<PutQuery>, body: Bytes) -> HttpResponse {
-    reply(app::put(&s, &key, &query, &body).await)
+/// The request body, or the answer when it is over the demo's limit
+/// (set by the `PayloadConfig` of the app) or cannot be read.
+fn read(body: Result<Bytes, actix_web::Error>) -> Result<Bytes, Reply> {
+    body.map_err(|e| match e.as_response_error().status_code() {
+        StatusCode::PAYLOAD_TOO_LARGE => app::body_too_large(),
+        _ => app::unreadable_body(e),
+    })
+}
+
+async fn put(
+    s: Session,
+    key: Path<String>,
+    query: Query<PutQuery>,
+    body: Result<Bytes, actix_web::Error>,
+) -> HttpResponse {
+    match read(body) {
+        Ok(body) => reply(app::put(&s, &key, &query, &body).await),
+        Err(answer) => reply(answer),
+    }
 }
 
 async fn delete(s: Session, key: Path<String>) -> HttpResponse {
     reply(app::delete(&s, &key))
 }
 
-async fn login(s: Session, body: Bytes) -> HttpResponse {
-    reply(app::login_json(&s, &body))
+async fn login(s: Session, body: Result<Bytes, actix_web::Error>) -> HttpResponse {
+    match read(body) {
+        Ok(body) => reply(app::login_json(&s, &body)),
+        Err(answer) => reply(answer),
+    }
 }
 
 async fn logout(s: Session) -> HttpResponse {
     reply(app::logout(&s))
 }
 
-async fn expiry(s: Session, body: Bytes) -> HttpResponse {
-    reply(app::expiry(&s, &body))
+async fn expiry(s: Session, body: Result<Bytes, actix_web::Error>) -> HttpResponse {
+    match read(body) {
+        Ok(body) => reply(app::expiry(&s, &body)),
+        Err(answer) => reply(answer),
+    }
 }
 
 async fn sessions(m: Data<SessionManager>, s: Session) -> HttpResponse {
@@ -91,6 +114,7 @@ where
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(Data::new(manager.clone()))
+                .app_data(web::PayloadConfig::new(app::BODY_LIMIT))
                 .wrap(
                     SessionMiddleware::new(manager.clone())
                         .on_error(|e| reply(app::session_error(e))),

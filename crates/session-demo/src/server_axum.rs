@@ -2,7 +2,7 @@
 
 use std::net::TcpListener;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
@@ -14,10 +14,21 @@ use sessions::axum::{Layer, Session, SessionLayer, SessionService};
 
 use crate::app::{self, LoginForm, PutQuery, Reply};
 use crate::{Fail, Ready, Stopper, runtime};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 fn reply(r: Reply) -> Response {
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (status, axum::Json(r.body)).into_response()
+}
+
+/// The request body, read up to the demo's limit, or the answer when it
+/// is larger or cannot be read.
+async fn read(body: Body) -> Result<Bytes, Response> {
+    match Limited::new(body, app::BODY_LIMIT).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<LengthLimitError>() => Err(reply(app::body_too_large())),
+        Err(e) => Err(reply(app::unreadable_body(e))),
+    }
 }
 
 /// The demo's routes inside the session layer, which wraps the whole
@@ -42,7 +53,12 @@ pub(crate) fn app(manager: SessionManager) -> SessionService<Router> {
         .route("/api/session/{key}", put(put_key).delete(delete_key))
         .route(
             "/api/login",
-            post(|s: Session, body: Bytes| async move { reply(app::login_json(&s, &body)) }),
+            post(|s: Session, body: Body| async move {
+                match read(body).await {
+                    Ok(body) => reply(app::login_json(&s, &body)),
+                    Err(answer) => answer,
+                }
+            }),
         )
         .route(
             "/api/logout",
@@ -50,7 +66,12 @@ pub(crate) fn app(manager: SessionManager) -> SessionService<Router> {
         )
         .route(
             "/api/expiry",
-            post(|s: Session, body: Bytes| async move { reply(app::expiry(&s, &body)) }),
+            post(|s: Session, body: Body| async move {
+                match read(body).await {
+                    Ok(body) => reply(app::expiry(&s, &body)),
+                    Err(answer) => answer,
+                }
+            }),
         )
         .route(
             "/api/sessions",
@@ -72,9 +93,12 @@ async fn put_key(
     session: Session,
     Path(key): Path<String>,
     Query(query): Query<PutQuery>,
-    body: Bytes,
+    body: Body,
 ) -> Response {
-    reply(app::put(&session, &key, &query, &body).await)
+    match read(body).await {
+        Ok(body) => reply(app::put(&session, &key, &query, &body).await),
+        Err(answer) => answer,
+    }
 }
 
 async fn delete_key(session: Session, Path(key): Path<String>) -> Response {

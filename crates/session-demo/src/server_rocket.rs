@@ -13,9 +13,6 @@ use sessions::rocket::{ErrorResponse, Session, SessionFairing};
 use crate::app::{self, PutQuery, Reply};
 use crate::{Fail, Ready, Stopper, runtime};
 
-/// The largest request body read.
-const BODY_LIMIT_KIB: u64 = 256;
-
 struct Json(Reply);
 
 impl<'r> Responder<'r, 'static> for Json {
@@ -25,12 +22,14 @@ impl<'r> Responder<'r, 'static> for Json {
     }
 }
 
-async fn read(body: Data<'_>) -> Vec<u8> {
-    body.open(BODY_LIMIT_KIB.kibibytes())
-        .into_bytes()
-        .await
-        .map(|b| b.into_inner())
-        .unwrap_or_default()
+/// The request body, read up to the demo's limit, or the answer when it
+/// is larger or cannot be read (Rocket itself would cut it short).
+async fn read(body: Data<'_>) -> Result<Vec<u8>, Json> {
+    match body.open(app::BODY_LIMIT.bytes()).into_bytes().await {
+        Ok(bytes) if bytes.is_complete() => Ok(bytes.into_inner()),
+        Ok(_) => Err(Json(app::body_too_large())),
+        Err(e) => Err(Json(app::unreadable_body(e))),
+    }
 }
 
 #[derive(FromForm)]
@@ -79,8 +78,10 @@ async fn put(
     fail: Option<u8>,
     body: Data<'_>,
 ) -> Json {
-    let body = read(body).await;
-    Json(app::put(&s, key, &PutQuery { delay_ms, fail }, &body).await)
+    match read(body).await {
+        Ok(body) => Json(app::put(&s, key, &PutQuery { delay_ms, fail }, &body).await),
+        Err(answer) => answer,
+    }
 }
 
 #[delete("/api/session/<key>")]
@@ -90,7 +91,10 @@ fn delete(s: Session, key: &str) -> Json {
 
 #[post("/api/login", data = "<body>")]
 async fn login(s: Session, body: Data<'_>) -> Json {
-    Json(app::login_json(&s, &read(body).await))
+    match read(body).await {
+        Ok(body) => Json(app::login_json(&s, &body)),
+        Err(answer) => answer,
+    }
 }
 
 #[post("/api/logout")]
@@ -100,7 +104,10 @@ fn logout(s: Session) -> Json {
 
 #[post("/api/expiry", data = "<body>")]
 async fn expiry(s: Session, body: Data<'_>) -> Json {
-    Json(app::expiry(&s, &read(body).await))
+    match read(body).await {
+        Ok(body) => Json(app::expiry(&s, &body)),
+        Err(answer) => answer,
+    }
 }
 
 #[get("/api/sessions")]

@@ -9,12 +9,12 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post, put};
 use axum::{Router, ServiceExt};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use sessions::SessionManager;
 use sessions::axum::{Layer, Session, SessionLayer, SessionService};
 
 use crate::app::{self, LoginForm, PutQuery, Reply};
 use crate::{Fail, Ready, Stopper, runtime};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 fn reply(r: Reply) -> Response {
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

@@ -126,6 +126,44 @@ pub async fn write_concurrently(manager: &SessionManager, cookie: &str, writers:
     }
 }
 
+/// Loads the session of `cookie` from a store that cannot answer (its
+/// engine cut off, stalled or locked), requiring a 503 within `most`.
+///
+/// # Panics
+///
+/// When the load succeeds, fails otherwise, hangs (30 s), or takes
+/// `most` or longer: the store does not bound its wait.
+///
+/// ```
+/// # session_conformance::block_on(async {
+/// use session_conformance::{counting::CountingStore, fixtures};
+/// use session_core::{KeyRing, SessionManager};
+/// let store = CountingStore::new(session_store_memory::MemoryStore::new());
+/// let manager = SessionManager::new(store.clone(), KeyRing::new([8u8; 32]).unwrap());
+/// let (cookie, _) = fixtures::new_session(&manager, "n", 1).await;
+/// store.set_down(true); // as if its engine had gone away
+/// fixtures::load_is_unavailable(&manager, &cookie, std::time::Duration::from_secs(1)).await;
+/// # });
+/// ```
+pub async fn load_is_unavailable(
+    manager: &SessionManager,
+    cookie: &str,
+    most: std::time::Duration,
+) {
+    let started = std::time::Instant::now();
+    let request = manager.request([cookie]);
+    let err = tokio::time::timeout(std::time::Duration::from_secs(30), request.load())
+        .await
+        .expect("the load hung")
+        .expect_err("the load succeeded from a store that cannot answer");
+    assert_eq!(err.status_code(), 503, "{err}");
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < most,
+        "the store did not bound its wait: {elapsed:?}"
+    );
+}
+
 /// Loads the session of `cookie` again and again (up to 10 s) until the
 /// store answers: for tests that cut an engine off and bring it back.
 ///

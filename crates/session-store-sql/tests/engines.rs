@@ -257,12 +257,10 @@ async fn locked_table_is_an_error_within_the_timeout<L>(
     let (cookie, _) = session(&manager).await;
 
     let guard = lock(store.table()).await;
+    let most = if reads_wait { 2 * limit } else { limit } + Duration::from_secs(2);
     let started = std::time::Instant::now();
     if reads_wait {
-        let err = bounded(manager.request([cookie.as_str()]).load())
-            .await
-            .expect_err("load while the table is locked");
-        assert_eq!(err.status_code(), 503, "{err}");
+        session_conformance::fixtures::load_is_unavailable(&manager, &cookie, most).await;
     }
     let request = manager.request([cookie.as_str()]);
     let writes = bounded(async {
@@ -272,7 +270,6 @@ async fn locked_table_is_an_error_within_the_timeout<L>(
     let err = writes.await.expect_err("save while the table is locked");
     assert_eq!(err.status_code(), 503, "{err}");
     let elapsed = started.elapsed();
-    let most = if reads_wait { 2 * limit } else { limit } + Duration::from_secs(2);
     assert!(
         elapsed < most,
         "the timeout did not bound the wait: {elapsed:?}"
@@ -310,16 +307,8 @@ async fn stalled_engine_is_an_error_then_recovers(url: &str, engine: &str) {
         return;
     };
     proxy.stall();
-    let started = std::time::Instant::now();
-    let err = bounded(manager.request([cookie.as_str()]).load())
-        .await
-        .expect_err("load while the engine does not answer");
-    assert_eq!(err.status_code(), 503, "{err}");
-    let elapsed = started.elapsed();
-    assert!(
-        elapsed < Duration::from_secs(3),
-        "the store's 1 s timeout did not bound the wait: {elapsed:?}"
-    );
+    session_conformance::fixtures::load_is_unavailable(&manager, &cookie, Duration::from_secs(3))
+        .await;
 
     proxy.resume();
     loads_again(&manager, &cookie).await;

@@ -24,7 +24,7 @@ const COMBINATIONS: &[&[&str]] = &[
 #[test]
 fn each_feature_and_gated_combination_compiles() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let target = root.join("target/feature-checks");
     let mut combos: Vec<Vec<&str>> = vec![vec![]];
     combos.extend(FEATURES.iter().map(|f| vec![*f]));

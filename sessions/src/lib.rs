@@ -104,10 +104,10 @@ pub mod rocket {
 
 /// The README's examples, compiled as doctests.
 #[cfg(all(doctest, feature = "axum", feature = "sqlite"))]
-#[doc = include_str!("../../../README.md")]
+#[doc = include_str!("../../README.md")]
 mod readme {}
 
 /// The Django guide's example, compiled as a doctest.
 #[cfg(all(doctest, feature = "axum", feature = "postgres", feature = "django"))]
-#[doc = include_str!("../../../docs/django.md")]
+#[doc = include_str!("../../docs/django.md")]
 mod django_guide {}

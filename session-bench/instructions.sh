@@ -9,7 +9,7 @@
 # to judge a change of less than that, compare one function's inclusive
 # count with `callgrind_annotate --inclusive=yes` on both builds instead.
 #
-# Usage: crates/session-bench/instructions.sh [N [INDEX...]]
+# Usage: session-bench/instructions.sh [N [INDEX...]]
 #   N defaults to 6400; INDEX... (scenario numbers, as `--names` lists
 #   them from 0) measures only those, besides the bare app (0), which is
 #   always measured as the reference.
@@ -21,7 +21,7 @@ n=${1:-6400}
 [ $# -gt 0 ] && shift
 only=" $* "
 command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 1; }
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/.."
 bin=$(cargo bench -p session-bench --bench http --no-run 2>&1 |
     sed -n 's/.*Executable benches\/http.rs (\(.*\))/\1/p')
 out=$(mktemp -d)

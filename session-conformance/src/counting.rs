@@ -203,6 +203,15 @@ impl<S: SessionStore> SessionStore for CountingStore<S> {
         self.count(&self.counts.writes)?;
         self.inner.delete(key).await
     }
+    async fn rotate(
+        &self,
+        old: &Record,
+        expected_version: u64,
+        new: &Record,
+    ) -> Result<(), StoreError> {
+        self.count(&self.counts.writes)?;
+        self.inner.rotate(old, expected_version, new).await
+    }
     async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<(), StoreError> {
         self.count(&self.counts.touches)?;
         self.inner.touch(key, expires_at).await

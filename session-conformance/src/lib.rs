@@ -43,9 +43,11 @@ use std::future::Future;
 pub mod counting;
 pub mod example;
 pub mod fixtures;
+pub mod history;
 pub mod http;
 pub mod proxy;
 pub mod request_model;
+mod rotation;
 pub mod services;
 pub mod store;
 pub mod store_model;
@@ -130,12 +132,17 @@ macro_rules! store_cases {
             concurrent_writers_of_one_session_all_land,
             logout_racing_a_slow_write_stays_logged_out,
             cycle_id_retires_the_old_id,
+            rotate_is_atomic_against_the_old_version,
+            rotation_racing_an_end_creates_nothing,
+            rotation_racing_a_write_keeps_both,
+            logout_racing_a_rotation_ends_the_new_id,
             the_latest_expiry_round_trips,
             the_longest_user_id_round_trips,
             a_large_record_round_trips,
             many_sessions_in_parallel,
             random_operations_follow_the_contract,
             random_requests_follow_the_session_rules,
+            concurrent_histories_keep_the_promises,
         );
     };
 }

@@ -21,6 +21,10 @@ enum Flaw {
     TouchIgnoresMissing,
     /// `delete` answers `Ok` and keeps the record.
     DeleteForgets,
+    /// Ends nothing: `delete` keeps the record, and an `update` to an
+    /// already expired record (how the manager ends a session against its
+    /// version) answers `Ok` and keeps the old one.
+    EndsNothing,
 }
 
 struct Flawed(MemoryStore, Flaw);
@@ -43,12 +47,17 @@ impl SessionStore for Flawed {
             self.0.delete(&record.key).await?;
             return self.0.create(record).await;
         }
+        if let Flaw::EndsNothing = self.1
+            && !record.is_live_at(session_core::now())
+        {
+            return Ok(());
+        }
         self.0.update(record, expected_version).await
     }
 
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
         match self.1 {
-            Flaw::DeleteForgets => Ok(()),
+            Flaw::DeleteForgets | Flaw::EndsNothing => Ok(()),
             _ => self.0.delete(key).await,
         }
     }
@@ -92,11 +101,8 @@ fn the_store_model_catches_every_flaw() {
 }
 
 #[test]
-fn the_request_model_catches_a_store_that_forgets_deletes() {
-    let message = failure(
-        Flaw::DeleteForgets,
-        random_requests_follow_the_session_rules,
-    );
+fn the_request_model_catches_a_store_that_cannot_end_sessions() {
+    let message = failure(Flaw::EndsNothing, random_requests_follow_the_session_rules);
     assert!(
         message.contains("the session rules were broken") && message.contains("SESSION_TEST_SEED="),
         "{message}"

@@ -74,6 +74,7 @@ pub mod manager;
 pub mod observe;
 pub mod record;
 pub mod request;
+mod rotation;
 pub mod session;
 pub mod store;
 

@@ -347,7 +347,9 @@ impl SessionManager {
     /// # Ok(()) }
     /// ```
     pub async fn end(&self, id: &SessionId) -> Result<(), StoreError> {
-        crate::observe::store_op("delete", id, self.inner.store.delete(&id.store_key())).await?;
+        let key = id.store_key();
+        let end = crate::rotation::end_following(&*self.inner.store, &*self.inner.codec, &key);
+        crate::observe::store_op("delete", id, end).await?;
         crate::observe::count(crate::observe::ENDED, 1);
         tracing::info!(target: "session_core", session = %id.log_key(), "ended a session");
         Ok(())

@@ -422,6 +422,14 @@ async fn fetch(manager: &SessionManager, id: &SessionId) -> Result<Option<Fetche
     if record.key != key || !record.is_live_at(now()) {
         return Ok(None);
     }
+    let data = inner.codec.decode(&record.data);
+    if data
+        .as_ref()
+        .is_ok_and(|d| crate::rotation::moved_to(d).is_some())
+    {
+        // The session moved to a new ID: the old one opens nothing.
+        return Ok(None);
+    }
     let origin = Origin {
         id: id.clone(),
         key,
@@ -429,7 +437,7 @@ async fn fetch(manager: &SessionManager, id: &SessionId) -> Result<Option<Fetche
         created_at: record.created_at,
         expires_at: record.expires_at,
     };
-    Ok(Some((inner.codec.decode(&record.data), origin)))
+    Ok(Some((data, origin)))
 }
 
 struct Commit<'a> {
@@ -444,10 +452,8 @@ struct Commit<'a> {
 
 impl Commit<'_> {
     async fn run(mut self, incoming: &Incoming) -> Result<(), SessionError> {
-        let inner = &self.manager.inner;
-        let store = &inner.store;
-        let (retired, origin, stored, modified, empty) = {
-            let state = self.session.lock();
+        let (retired, rotating, origin, stored, empty) = {
+            let mut state = self.session.lock();
             let empty = state.data.is_empty() || state.destroyed;
             // A read-only request (the common case) leaves the origin
             // where it is: `touch` reads it there and copies it only when
@@ -458,45 +464,61 @@ impl Commit<'_> {
                 None
             };
             (
-                state.retired.clone(),
+                std::mem::take(&mut state.retired),
+                state.rotating.take(),
                 origin,
                 state.origin.is_some(),
-                state.modified,
                 empty,
             )
         };
+        // `flush` and `destroy` (a logout) end the old record whatever
+        // happened to it meanwhile: a logout always wins.
         for old in &retired {
-            observe::store_op("delete", &old.id, store.delete(&old.key)).await?;
-            observe::count(observe::ENDED, 1);
+            self.end(old).await?;
         }
-        self.session.lock().retired.clear();
         let carried = !matches!(incoming, Incoming::Absent);
 
-        if empty {
-            if let Some(origin) = &origin
-                && modified
-            {
-                observe::store_op("delete", &origin.id, store.delete(&origin.key)).await?;
-                observe::count(observe::ENDED, 1);
+        if let Some(old) = rotating {
+            if !empty {
+                return self.rotate(old).await;
             }
-            if carried || !retired.is_empty() {
-                self.remove_cookie();
-            }
-            let mut state = self.session.lock();
-            state.origin = None;
-            state.modified = false;
-            state.changes.clear();
-            return Ok(());
+            // Rotated, then emptied: the old record ends, nothing new starts.
+            self.end(&old).await?;
+        } else if let Some(origin) = origin {
+            // Modified: an update, or the end of a session emptied key by
+            // key; both decided after merging concurrent saves.
+            return self.update(origin).await;
+        } else if !empty && !stored {
+            return self.create().await;
+        } else if !empty {
+            return self
+                .touch(matches!(incoming, Incoming::Valid { resign: true, .. }))
+                .await;
         }
+        // Nothing stored any more: the browser drops its cookie.
+        if carried || !retired.is_empty() {
+            self.remove_cookie();
+        }
+        self.forget();
+        Ok(())
+    }
 
-        match origin {
-            _ if !stored => self.create().await,
-            Some(origin) => self.update(origin).await,
-            None => {
-                self.touch(matches!(incoming, Incoming::Valid { resign: true, .. }))
-                    .await
-            }
-        }
+    /// Ends a stored session whatever happened to it since this request
+    /// loaded it (a logout always wins; see [`crate::rotation`]).
+    async fn end(&self, old: &Origin) -> Result<(), SessionError> {
+        let inner = &self.manager.inner;
+        let end = crate::rotation::end_following(&*inner.store, &*inner.codec, &old.key);
+        observe::store_op("delete", &old.id, end).await?;
+        observe::count(observe::ENDED, 1);
+        Ok(())
+    }
+
+    /// The session refers to no stored record any more.
+    fn forget(&self) {
+        let mut state = self.session.lock();
+        state.origin = None;
+        state.modified = false;
+        state.changes.clear();
     }
 
     /// Saves a new session under a fresh ID.
@@ -504,18 +526,7 @@ impl Commit<'_> {
         let inner = &self.manager.inner;
         let now = now();
         for _ in 0..CREATE_ATTEMPTS {
-            let id = SessionId::generate_in(inner.id_format);
-            let record = {
-                let state = self.session.lock();
-                Record {
-                    key: id.store_key(),
-                    data: inner.codec.encode(&state.data)?,
-                    version: 1,
-                    created_at: now,
-                    expires_at: state.next_expiry(now),
-                    user: state.user(),
-                }
-            };
+            let (id, record) = self.new_record(now)?;
             match observe::store_op("create", &id, inner.store.create(&record)).await {
                 Ok(()) => {
                     observe::count(observe::CREATED, 1);
@@ -533,7 +544,48 @@ impl Commit<'_> {
         Err(StoreError::Duplicate.into())
     }
 
+    /// A fresh ID and the record of this session's data under it.
+    fn new_record(&self, now: time::OffsetDateTime) -> Result<(SessionId, Record), SessionError> {
+        let inner = &self.manager.inner;
+        let id = SessionId::generate_in(inner.id_format);
+        let state = self.session.lock();
+        let record = Record {
+            key: id.store_key(),
+            data: inner.codec.encode(&state.data)?,
+            version: 1,
+            created_at: now,
+            expires_at: state.next_expiry(now),
+            user: state.user(),
+        };
+        Ok((id, record))
+    }
+
+    /// After a version conflict on `origin`: reloads the latest record and
+    /// re-applies this request's own changes on top of it. Returns the
+    /// latest version and creation time, or `None` when the session has
+    /// ended meanwhile.
+    async fn rebase(
+        &self,
+        origin: &Origin,
+    ) -> Result<Option<(u64, time::OffsetDateTime)>, SessionError> {
+        observe::count(observe::CONFLICTS, 1);
+        tracing::debug!(target: "session_core", session = %origin.id.log_key(), "concurrent save; re-applying this request's changes");
+        let Some((data, latest)) = fetch(self.manager, &origin.id).await? else {
+            return Ok(None);
+        };
+        // Data that no longer decodes is replaced: this request's changes
+        // land on an empty map.
+        let data = data.unwrap_or_else(|e| {
+            tracing::warn!(target: "session_core", session = %origin.id.log_key(), error = %e, "undecodable concurrent save replaced");
+            Data::new()
+        });
+        self.session.lock().rebase(data);
+        Ok(Some((latest.version, latest.created_at)))
+    }
+
     /// Compare-and-swap, re-applying this request's changes on conflicts.
+    /// Whether the session is empty (and so ends instead of being saved)
+    /// is decided on each attempt, after the merge.
     async fn update(&mut self, origin: Origin) -> Result<(), SessionError> {
         let inner = &self.manager.inner;
         let now = now();
@@ -541,19 +593,43 @@ impl Commit<'_> {
         for attempt in 0..=inner.max_retries {
             let record = {
                 let state = self.session.lock();
-                Record {
-                    key: origin.key.clone(),
-                    data: inner.codec.encode(&state.data)?,
-                    version: version + 1,
-                    created_at,
-                    expires_at: inner.rules.expires_at(state.expiry(), created_at, now),
-                    user: state.user(),
+                if state.data.is_empty() {
+                    None
+                } else {
+                    Some(Record {
+                        key: origin.key.clone(),
+                        data: inner.codec.encode(&state.data)?,
+                        version: version + 1,
+                        created_at,
+                        expires_at: inner.rules.expires_at(state.expiry(), created_at, now),
+                        user: state.user(),
+                    })
                 }
             };
-            match observe::store_op("update", &origin.id, inner.store.update(&record, version))
-                .await
-            {
+            let outcome = match &record {
+                Some(record) => {
+                    observe::store_op("update", &origin.id, inner.store.update(record, version))
+                        .await
+                }
+                // Emptied: ended against the version, so a key another
+                // request added meanwhile is merged, not deleted.
+                None => {
+                    observe::store_op(
+                        "delete",
+                        &origin.id,
+                        crate::store::end_at_version(&inner.store, &origin.key, version),
+                    )
+                    .await
+                }
+            };
+            match outcome {
                 Ok(()) => {
+                    let Some(record) = record else {
+                        observe::count(observe::ENDED, 1);
+                        self.remove_cookie();
+                        self.forget();
+                        return Ok(());
+                    };
                     observe::count(observe::SAVES, 1);
                     tracing::debug!(target: "session_core", session = %origin.id.log_key(), retries = attempt, "session saved");
                     self.saved(origin.id, record, now);
@@ -563,27 +639,85 @@ impl Commit<'_> {
                     self.ended(&origin.id);
                     return Ok(());
                 }
-                Err(StoreError::Conflict) => {
-                    observe::count(observe::CONFLICTS, 1);
-                    tracing::debug!(target: "session_core", session = %origin.id.log_key(), "concurrent save; re-applying this request's changes");
-                    let Some((data, latest)) = fetch(self.manager, &origin.id).await? else {
+                Err(StoreError::Conflict) => match self.rebase(&origin).await? {
+                    Some(latest) => (version, created_at) = latest,
+                    None => {
                         self.ended(&origin.id);
                         return Ok(());
-                    };
-                    version = latest.version;
-                    created_at = latest.created_at;
-                    // Data that no longer decodes is replaced: this
-                    // request's changes land on an empty map.
-                    let data = data.unwrap_or_else(|e| {
-                        tracing::warn!(target: "session_core", session = %origin.id.log_key(), error = %e, "undecodable concurrent save replaced");
-                        Data::new()
-                    });
-                    self.session.lock().rebase(data);
-                }
+                    }
+                },
                 Err(e) => return Err(e.into()),
             }
         }
         Err(SessionError::Contention(inner.max_retries))
+    }
+
+    /// Moves the session to a fresh ID (after `cycle_id`), atomically
+    /// against the old record's version: if the old record was ended
+    /// meanwhile (a logout, a revoke), no new session is made; if it was
+    /// saved meanwhile, that save is merged and the rotation tried again.
+    async fn rotate(&mut self, old: Origin) -> Result<(), SessionError> {
+        let inner = &self.manager.inner;
+        let now = now();
+        let mut version = old.version;
+        let (mut conflicts, mut collisions) = (0, 0);
+        loop {
+            if self.session.lock().data.is_empty() {
+                // Emptied by the merge: nothing to carry over.
+                return self.update(Origin { version, ..old }).await;
+            }
+            let (id, record) = self.new_record(now)?;
+            let forward = crate::rotation::forward(
+                &*inner.codec,
+                &old.key,
+                version,
+                old.created_at,
+                old.expires_at,
+                &record.key,
+                now,
+            )?;
+            match observe::store_op(
+                "rotate",
+                &old.id,
+                inner.store.rotate(&forward, version, &record),
+            )
+            .await
+            {
+                Ok(()) => {
+                    observe::count(observe::CREATED, 1);
+                    observe::count(observe::ENDED, 1);
+                    observe::count(observe::SAVES, 1);
+                    tracing::debug!(target: "session_core", session = %id.log_key(), "session moved to a new ID");
+                    self.saved(id, record, now);
+                    return Ok(());
+                }
+                Err(StoreError::NotFound) => {
+                    self.ended(&old.id);
+                    return Ok(());
+                }
+                Err(StoreError::Conflict) => {
+                    conflicts += 1;
+                    if conflicts > inner.max_retries {
+                        return Err(SessionError::Contention(inner.max_retries));
+                    }
+                    match self.rebase(&old).await? {
+                        Some((latest, _)) => version = latest,
+                        None => {
+                            self.ended(&old.id);
+                            return Ok(());
+                        }
+                    }
+                }
+                Err(StoreError::Duplicate) => {
+                    collisions += 1;
+                    if collisions >= CREATE_ATTEMPTS {
+                        return Err(StoreError::Duplicate.into());
+                    }
+                    tracing::warn!(target: "session_core", "new session ID collided; generating another");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// Extends the expiry of an unchanged session when it is due; re-signs
@@ -649,13 +783,8 @@ impl Commit<'_> {
 
     fn ended(&mut self, id: &SessionId) {
         tracing::info!(target: "session_core", session = %id.log_key(), "session was ended by a concurrent request; not saving");
-        {
-            let mut state = self.session.lock();
-            state.origin = None;
-            state.data.clear();
-            state.changes.clear();
-            state.modified = false;
-        }
+        self.session.lock().data.clear();
+        self.forget();
         self.response.ended_concurrently = true;
         self.remove_cookie();
     }

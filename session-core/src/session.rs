@@ -131,8 +131,11 @@ pub(crate) struct State {
     pub(crate) accessed: bool,
     /// The stored record this session still refers to.
     pub(crate) origin: Option<Origin>,
-    /// Sessions to delete when the request ends (after `flush`/`cycle_id`).
+    /// Sessions to delete when the request ends (after `flush`).
     pub(crate) retired: Vec<Origin>,
+    /// The stored record [`Session::cycle_id`] moves to a new ID when the
+    /// request ends (atomically against its version).
+    pub(crate) rotating: Option<Origin>,
     pub(crate) destroyed: bool,
     pub(crate) rules: ExpiryRules,
 }
@@ -416,7 +419,7 @@ impl Session {
     pub fn cycle_id(&self) {
         let mut state = self.lock();
         if let Some(origin) = state.origin.take() {
-            state.retired.push(origin);
+            state.rotating = Some(origin);
         }
         state.modified = true;
     }
@@ -651,6 +654,7 @@ impl State {
             accessed: false,
             origin,
             retired: Vec::new(),
+            rotating: None,
             destroyed: false,
             rules,
         }
@@ -683,9 +687,9 @@ impl State {
     }
 
     fn flush(&mut self) {
-        if let Some(origin) = self.origin.take() {
-            self.retired.push(origin);
-        }
+        // A rotation not yet done is moot: the old record just ends.
+        let stored = self.origin.take().into_iter().chain(self.rotating.take());
+        self.retired.extend(stored);
         self.data.clear();
         self.changes.clear();
         self.modified = true;

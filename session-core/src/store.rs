@@ -9,7 +9,8 @@
 //! | [`load`](SessionStore::load) | the live record, or `None` | write anything; return an expired record |
 //! | [`create`](SessionStore::create) | insert if absent | overwrite ([`StoreError::Duplicate`]) |
 //! | [`update`](SessionStore::update) | compare-and-swap on the version | recreate a deleted record ([`StoreError::NotFound`]); ignore the version ([`StoreError::Conflict`]) |
-//! | [`delete`](SessionStore::delete) | end it | fail if it is already gone |
+//! | [`delete`](SessionStore::delete) | end it, durably | fail if it is already gone |
+//! | [`rotate`](SessionStore::rotate) | replace the old record (compare-and-swap) and create the new one, as one step | do either alone (a rotation must not bring back an ended session, nor leave a logout behind) |
 //! | [`touch`](SessionStore::touch) | extend the expiry only | rewrite data |
 //! | [`delete_expired`](SessionStore::delete_expired) | sweep, returning the count | block other operations for long |
 //! | user index (optional) | list / end a user's sessions | scan every record where the engine can index |
@@ -361,6 +362,62 @@ pub trait SessionStore: Send + Sync + 'static {
     /// ```
     async fn update(&self, record: &Record, expected_version: u64) -> Result<(), StoreError>;
 
+    /// Moves a session to a new key (ID rotation, as on login), as one
+    /// step: **only if** the record under `old.key` is live at
+    /// `expected_version`, replaces it with `old` (as [`update`] would)
+    /// and inserts `new` (as [`create`] would). The manager passes as
+    /// `old` a short-lived forward to the new record, so a logout that
+    /// raced the rotation can still find and end it.
+    ///
+    /// - [`StoreError::NotFound`]: no live record under `old.key` (it was
+    ///   ended, as by a logout or a revoke); nothing changes.
+    /// - [`StoreError::Conflict`]: the old record is at another version (a
+    ///   concurrent save); nothing changes. The manager reloads,
+    ///   re-applies its changes and tries again.
+    /// - [`StoreError::Duplicate`]: a live record already sits under
+    ///   `new.key`; nothing changes.
+    /// - Any other error: nothing may have changed (the user stays logged
+    ///   in under the old ID).
+    ///
+    /// The default ([`rotate_in_steps`]) is built from the other
+    /// operations, in an order that keeps these promises between
+    /// concurrent requests but not across a crash between its steps
+    /// (which can leave the new record behind, unknown to any client, to
+    /// expire). Stores that can do it atomically should override it.
+    ///
+    /// [`update`]: SessionStore::update
+    /// [`create`]: SessionStore::create
+    ///
+    /// ```
+    /// # use session_core::{Record, SessionStore, StoreError, StoreKey};
+    /// # use session_store_memory::MemoryStore;
+    /// # use time::Duration;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), StoreError> {
+    /// use session_conformance::fixtures::record;
+    /// let store = MemoryStore::new();
+    /// let old = record(Duration::hours(1), Some("ada"));
+    /// store.create(&old).await?;
+    /// let new = record(Duration::hours(1), Some("ada"));
+    /// let forward = Record { version: 2, data: b"moved".to_vec(), user: None, ..old.clone() };
+    /// store.rotate(&forward, old.version, &new).await?;
+    /// assert_eq!(store.load(&old.key).await?, Some(forward.clone()));
+    /// assert_eq!(store.load(&new.key).await?, Some(new.clone()));
+    /// // The old record changed: rotating it again at version 1 creates nothing.
+    /// let again = record(Duration::hours(1), Some("ada"));
+    /// assert!(matches!(store.rotate(&forward, 1, &again).await, Err(StoreError::Conflict)));
+    /// assert_eq!(store.load(&again.key).await?, None);
+    /// # Ok(()) }
+    /// ```
+    async fn rotate(
+        &self,
+        old: &Record,
+        expected_version: u64,
+        new: &Record,
+    ) -> Result<(), StoreError> {
+        rotate_in_steps(self, old, expected_version, new).await
+    }
+
     /// Removes the record under `key`. Succeeds when there is none.
     ///
     /// ```
@@ -572,6 +629,73 @@ pub trait SessionStore: Send + Sync + 'static {
     }
 }
 
+/// [`SessionStore::rotate`] built from `create`, `update` and `delete`
+/// (the new record is created first, and deleted again when the old one
+/// cannot be replaced): the trait's default, for a store to call where
+/// its engine cannot rotate in one atomic step (as across the nodes of a
+/// cluster).
+///
+/// ```
+/// # use session_core::{Record, SessionStore, StoreError};
+/// # use session_store_memory::MemoryStore;
+/// # use time::Duration;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), StoreError> {
+/// use session_conformance::fixtures::record;
+/// let store = MemoryStore::new();
+/// let old = record(Duration::hours(1), None);
+/// store.create(&old).await?;
+/// let new = record(Duration::hours(1), None);
+/// let forward = Record { version: 2, ..old.clone() };
+/// // A stale version: nothing is created, the old record stays.
+/// let stale = session_core::store::rotate_in_steps(&store, &forward, 7, &new).await;
+/// assert!(matches!(stale, Err(StoreError::Conflict)));
+/// assert_eq!(store.load(&new.key).await?, None);
+/// session_core::store::rotate_in_steps(&store, &forward, old.version, &new).await?;
+/// assert_eq!(store.load(&old.key).await?, Some(forward));
+/// # Ok(()) }
+/// ```
+pub async fn rotate_in_steps<S: SessionStore + ?Sized>(
+    store: &S,
+    old: &Record,
+    expected_version: u64,
+    new: &Record,
+) -> Result<(), StoreError> {
+    store.create(new).await?;
+    match store.update(old, expected_version).await {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            store.delete(&new.key).await?;
+            Err(e)
+        }
+    }
+}
+
+/// Ends the record under `key` only if it is live at `expected_version`,
+/// with the contract's own operations: a compare-and-swap to an expired,
+/// unbound tombstone (from then on a concurrent save or touch of it fails
+/// as for an ended session), then a delete to tidy it away. Answers as
+/// `update` does: [`StoreError::NotFound`] or [`StoreError::Conflict`]
+/// when nothing was ended.
+pub(crate) async fn end_at_version<S: SessionStore + ?Sized>(
+    store: &S,
+    key: &StoreKey,
+    expected_version: u64,
+) -> Result<(), StoreError> {
+    let tombstone = Record {
+        key: key.clone(),
+        data: Vec::new(),
+        version: expected_version.saturating_add(1),
+        created_at: OffsetDateTime::UNIX_EPOCH,
+        expires_at: OffsetDateTime::UNIX_EPOCH,
+        user: None,
+    };
+    store.update(&tombstone, expected_version).await?;
+    // The tombstone is dead already; the delete is what makes the end
+    // durable on stores that sync deletes.
+    store.delete(key).await
+}
+
 #[async_trait]
 impl<S: SessionStore + ?Sized> SessionStore for Arc<S> {
     async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
@@ -585,6 +709,14 @@ impl<S: SessionStore + ?Sized> SessionStore for Arc<S> {
     }
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
         (**self).delete(key).await
+    }
+    async fn rotate(
+        &self,
+        old: &Record,
+        expected_version: u64,
+        new: &Record,
+    ) -> Result<(), StoreError> {
+        (**self).rotate(old, expected_version, new).await
     }
     async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<(), StoreError> {
         (**self).touch(key, expires_at).await

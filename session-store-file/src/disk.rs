@@ -10,7 +10,12 @@
 //! stripe's lock file (`flock`), so processes sharing the directory never
 //! interleave a read-check-write. Writes go to a temporary file that is
 //! synced and then renamed over the old one, so a reader (which takes no
-//! lock) and a crash both see either the old or the new record.
+//! lock) and a crash both see either the old or the new record. Removals
+//! sync the directory before they return, so a logout survives a power
+//! loss. A user-index marker is written (under the session's lock) before
+//! the session it lists, and removed only under that lock after checking
+//! that the session is not that user's, so the index never misses a
+//! session that exists.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, ErrorKind, Write};
@@ -37,6 +42,18 @@ fn digest(s: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// Whether `file` can be a session's file name (and so a marker's).
+fn is_name(file: &str) -> bool {
+    file.len() == 64 && file.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Syncs a directory, so the entries added or removed in it are on disk.
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    #[cfg(test)]
+    tests::DIR_SYNCS.with(|n| n.set(n.get() + 1));
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io_error)
 }
 
 fn io_error(e: io::Error) -> StoreError {
@@ -82,6 +99,29 @@ impl Disk {
     }
 
     /// The record in `name`'s file, live or not; `None` when there is none.
+    /// The locks of two sessions' stripes, taken in stripe order; one lock
+    /// when they share a stripe (a second `flock` of the same file would
+    /// wait for the first).
+    fn lock_both(&self, a: &str, b: &str) -> Result<Vec<File>, StoreError> {
+        let (first, second) = if a[..2] <= b[..2] { (a, b) } else { (b, a) };
+        let mut locks = vec![self.lock(first)?];
+        if first[..2] != second[..2] {
+            locks.push(self.lock(second)?);
+        }
+        Ok(locks)
+    }
+
+    /// Removes a session's file (if any) and syncs its directory, so the
+    /// removal is on disk when this returns.
+    fn remove(&self, name: &str) -> Result<(), StoreError> {
+        let path = self.path(name);
+        match fs::remove_file(&path) {
+            Ok(()) => sync_dir(path.parent().expect("session files live in a directory")),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_error(e)),
+        }
+    }
+
     fn read(&self, name: &str, key: &StoreKey) -> Result<Option<Record>, StoreError> {
         let bytes = match fs::read(self.path(name)) {
             Ok(bytes) => bytes,
@@ -120,13 +160,13 @@ impl Disk {
                 .open(&temp)?;
             file.write_all(&format::encode(record))?;
             file.sync_all()?;
-            fs::rename(&temp, &path)?;
-            File::open(dir)?.sync_all()
+            fs::rename(&temp, &path)
         })();
         if result.is_err() {
             let _ = fs::remove_file(&temp);
         }
-        result.map_err(io_error)
+        result.map_err(io_error)?;
+        sync_dir(dir)
     }
 
     fn index(&self, user: &str, name: &str) -> Result<(), StoreError> {
@@ -183,10 +223,35 @@ impl Disk {
     pub(crate) fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
         let name = Self::name(key);
         let _lock = self.lock(&name)?;
-        match fs::remove_file(self.path(&name)) {
-            Err(e) if e.kind() != ErrorKind::NotFound => Err(io_error(e)),
-            _ => Ok(()),
+        self.remove(&name)
+    }
+
+    pub(crate) fn rotate(
+        &self,
+        old: &Record,
+        expected_version: u64,
+        new: &Record,
+    ) -> Result<(), StoreError> {
+        let (old_name, new_name) = (Self::name(&old.key), Self::name(&new.key));
+        let _locks = self.lock_both(&old_name, &new_name)?;
+        match self.live(&old_name, &old.key) {
+            Ok(Some(current)) if current.version == expected_version => {}
+            Ok(Some(_)) => return Err(StoreError::Conflict),
+            Ok(None) | Err(StoreError::Corrupt(_)) => return Err(StoreError::NotFound),
+            Err(e) => return Err(e),
         }
+        match self.live(&new_name, &new.key) {
+            Ok(Some(_)) => return Err(StoreError::Duplicate),
+            Ok(None) | Err(StoreError::Corrupt(_)) => {}
+            Err(e) => return Err(e),
+        }
+        if let Some(user) = &new.user {
+            self.index(user, &new_name)?;
+        }
+        // New first: a crash between the two leaves the old session as it
+        // was (and an orphan no client knows, which expires).
+        self.write(&new_name, new)?;
+        self.write(&old_name, old)
     }
 
     pub(crate) fn touch(
@@ -223,7 +288,7 @@ impl Disk {
                     if old {
                         stale.push(entry.path());
                     }
-                } else if file.len() == 64 && file.bytes().all(|b| b.is_ascii_hexdigit()) {
+                } else if is_name(&file) {
                     names.push(file);
                 }
             }
@@ -292,15 +357,32 @@ impl Disk {
         };
         let mut found = Vec::new();
         for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let record = fs::read(self.path(&name))
-                .ok()
-                .and_then(|b| format::decode(&b).ok());
-            match record {
-                Some(r) if r.user.as_deref() == Some(user) && r.is_live_at(now()) => {
-                    found.push((name, r))
-                }
-                _ => {
+            // Markers are named like session files; anything else is not ours.
+            let Some(name) = entry
+                .file_name()
+                .to_str()
+                .filter(|n| is_name(n))
+                .map(str::to_owned)
+            else {
+                continue;
+            };
+            let users = |disk: &Disk| {
+                fs::read(disk.path(&name))
+                    .ok()
+                    .and_then(|b| format::decode(&b).ok())
+                    .filter(|r| r.user.as_deref() == Some(user) && r.is_live_at(now()))
+            };
+            if let Some(record) = users(self) {
+                found.push((name, record));
+                continue;
+            }
+            // Not this user's live session, as far as a lock-free read can
+            // tell. Only under the session's lock is that certain: a
+            // create or login may be between its marker and its file.
+            let _lock = self.lock(&name)?;
+            match users(self) {
+                Some(record) => found.push((name, record)),
+                None => {
                     let _ = fs::remove_file(entry.path());
                 }
             }
@@ -336,12 +418,123 @@ impl Disk {
             // Still this user's live session under the lock?
             if let Some(current) = self.live(&name, &record.key).ok().flatten()
                 && current.user.as_deref() == Some(user)
-                && fs::remove_file(self.path(&name)).is_ok()
             {
+                self.remove(&name)?;
                 ended += 1;
             }
             let _ = fs::remove_file(self.user_dir(user).join(&name));
         }
         Ok(ended)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use session_core::time::Duration;
+    use session_core::{SessionId, StoreKey};
+
+    use super::*;
+
+    thread_local! {
+        /// Directory syncs made by this thread.
+        pub(super) static DIR_SYNCS: Cell<usize> = const { Cell::new(0) };
+    }
+
+    fn disk() -> (Disk, PathBuf) {
+        let root = std::env::temp_dir().join(format!(
+            "session-disk-{}-{}",
+            std::process::id(),
+            SessionId::generate().store_key()
+        ));
+        (Disk::open(&root).unwrap(), root)
+    }
+
+    fn record(user: Option<&str>) -> Record {
+        let now = now();
+        Record {
+            key: SessionId::generate().store_key(),
+            data: b"{}".to_vec(),
+            version: 1,
+            created_at: now,
+            expires_at: now + Duration::hours(1),
+            user: user.map(str::to_owned),
+        }
+    }
+
+    fn syncs_during(f: impl FnOnce()) -> usize {
+        let before = DIR_SYNCS.with(Cell::get);
+        f();
+        DIR_SYNCS.with(Cell::get) - before
+    }
+
+    #[test]
+    fn removals_sync_the_directory() {
+        let (disk, root) = disk();
+        let a = record(Some("ada"));
+        let b = record(Some("ada"));
+        disk.create(&a).unwrap();
+        disk.create(&b).unwrap();
+        assert_eq!(syncs_during(|| disk.delete(&a.key).unwrap()), 1, "logout");
+        assert_eq!(
+            syncs_during(|| assert_eq!(disk.delete_sessions_of("ada", None).unwrap(), 1)),
+            1,
+            "revoke"
+        );
+        // Nothing removed, nothing to sync.
+        assert_eq!(syncs_during(|| disk.delete(&a.key).unwrap()), 0);
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn stray_files_in_a_user_directory_are_left_alone() {
+        let (disk, root) = disk();
+        let live = record(Some("ada"));
+        disk.create(&live).unwrap();
+        let dir = disk.user_dir("ada");
+        fs::write(dir.join("x"), b"").unwrap();
+        fs::write(dir.join("é"), b"").unwrap();
+        fs::write(dir.join("z".repeat(64)), b"").unwrap();
+        {
+            use std::os::unix::ffi::OsStrExt;
+            fs::write(dir.join(std::ffi::OsStr::from_bytes(b"\xff\xfe")), b"").unwrap();
+        }
+        let listed = disk.sessions_of("ada").unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].key, live.key);
+        assert_eq!(disk.delete_sessions_of("ada", None).unwrap(), 1);
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn a_marker_is_pruned_only_under_its_sessions_lock() {
+        // A create that has written its marker but not yet its file holds
+        // the session's lock; a listing meanwhile must not drop the marker.
+        let (disk, root) = disk();
+        let record = record(Some("ada"));
+        let name = Disk::name(&record.key);
+        let lock = disk.lock(&name).unwrap();
+        disk.index("ada", &name).unwrap();
+        let (disk, record) = (std::sync::Arc::new(disk), std::sync::Arc::new(record));
+        let listing = {
+            let disk = disk.clone();
+            std::thread::spawn(move || disk.sessions_of("ada").unwrap())
+        };
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        disk.write(&name, &record).unwrap();
+        drop(lock);
+        assert_eq!(
+            listing.join().unwrap().len(),
+            1,
+            "the listing waited for the create"
+        );
+        let key: &StoreKey = &record.key;
+        assert_eq!(
+            disk.sessions_of("ada").unwrap()[0].key,
+            *key,
+            "the marker survived"
+        );
+        fs::remove_dir_all(root).unwrap();
     }
 }

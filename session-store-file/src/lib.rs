@@ -162,6 +162,17 @@ impl SessionStore for FileStore {
         self.run(move |d| d.delete(&key)).await
     }
 
+    async fn rotate(
+        &self,
+        old: &Record,
+        expected_version: u64,
+        new: &Record,
+    ) -> Result<(), StoreError> {
+        let (old, new) = (old.clone(), new.clone());
+        self.run(move |d| d.rotate(&old, expected_version, &new))
+            .await
+    }
+
     async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<(), StoreError> {
         let key = key.clone();
         self.run(move |d| d.touch(&key, expires_at)).await

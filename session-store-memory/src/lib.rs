@@ -8,9 +8,13 @@
 //!   concurrent requests rarely wait for each other.
 //! - **Bounded**: it holds at most [`capacity`](MemoryStoreBuilder::capacity)
 //!   sessions (default 100 000). When a shard is full, expired records go
-//!   first; then, by default, the session closest to expiry is evicted
-//!   ([`WhenFull::EvictSoonestExpiring`], the policy of a cache), or new
-//!   sessions are refused with [`StoreError::Unavailable`] ([`WhenFull::Reject`]).
+//!   first; then, by default, the anonymous session closest to expiry is
+//!   evicted, and a logged-in user's session never is: with no anonymous
+//!   session left to evict, the new one is refused with
+//!   [`StoreError::Unavailable`] ([`WhenFull::EvictAnonymous`]). A client
+//!   that creates sessions in a loop can so push out only other anonymous
+//!   sessions. [`WhenFull::EvictSoonestExpiring`] (a cache's policy) and
+//!   [`WhenFull::Reject`] are the alternatives.
 //! - **Swept**: expired records are removed when a shard fills up, and
 //!   by a background task every minute when the store is built inside a
 //!   Tokio runtime. The task stops when the last clone of the store is
@@ -81,8 +85,15 @@ const SWEEP_BATCH: usize = 1024;
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum WhenFull {
-    /// Evict the session of the shard that expires soonest (default).
+    /// Evict the anonymous session (bound to no user) of the shard that
+    /// expires soonest; when the shard holds only sessions bound to users,
+    /// refuse the new session with [`StoreError::Unavailable`] (default).
+    /// A client that creates anonymous sessions in a loop then pushes out
+    /// only other anonymous sessions, never a logged-in user.
     #[default]
+    EvictAnonymous,
+    /// Evict the session of the shard that expires soonest, logged in or
+    /// not: the policy of a cache, for sessions that are cheap to lose.
     EvictSoonestExpiring,
     /// Refuse the new session with [`StoreError::Unavailable`].
     Reject,
@@ -122,6 +133,9 @@ struct Inner {
 struct Shard {
     records: HashMap<StoreKey, Record>,
     by_expiry: BTreeSet<(OffsetDateTime, StoreKey)>,
+    /// The anonymous records (bound to no user) of `by_expiry`: the ones
+    /// [`WhenFull::EvictAnonymous`] may push out.
+    anonymous: BTreeSet<(OffsetDateTime, StoreKey)>,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -393,15 +407,21 @@ impl Inner {
     /// Removes a record from a locked shard, keeping both indexes right.
     fn remove(&self, shard: &mut Shard, key: &StoreKey) -> Option<Record> {
         let record = shard.records.remove(key)?;
-        shard.by_expiry.remove(&(record.expires_at, key.clone()));
+        let entry = (record.expires_at, key.clone());
+        if record.user.is_none() {
+            shard.anonymous.remove(&entry);
+        }
+        shard.by_expiry.remove(&entry);
         self.unindex_user(record.user.as_deref(), key);
         Some(record)
     }
 
     fn insert(&self, shard: &mut Shard, record: Record) {
-        shard
-            .by_expiry
-            .insert((record.expires_at, record.key.clone()));
+        let entry = (record.expires_at, record.key.clone());
+        if record.user.is_none() {
+            shard.anonymous.insert(entry.clone());
+        }
+        shard.by_expiry.insert(entry);
         self.index_user(record.user.as_deref(), &record.key);
         shard.records.insert(record.key.clone(), record);
     }
@@ -436,6 +456,91 @@ impl Inner {
         total
     }
 
+    /// Makes room in a full shard for `record`, as the policy says.
+    fn make_room(
+        &self,
+        shard: &mut Shard,
+        record: &Record,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        if shard.records.len() < self.per_shard {
+            return Ok(());
+        }
+        self.sweep(shard, now, usize::MAX);
+        if shard.records.len() < self.per_shard {
+            return Ok(());
+        }
+        let victim = match self.when_full {
+            WhenFull::Reject => None,
+            WhenFull::EvictAnonymous => shard.anonymous.first(),
+            WhenFull::EvictSoonestExpiring => shard.by_expiry.first(),
+        };
+        let Some((_, victim)) = victim.cloned() else {
+            let bound = if record.user.is_some() {
+                "a logged-in"
+            } else {
+                "an anonymous"
+            };
+            tracing::warn!(target: "session_store_memory", "store full; refused {bound} session");
+            return Err(StoreError::unavailable(format!(
+                "the memory session store is full (capacity {}); refused {bound} session",
+                self.per_shard * SHARDS
+            )));
+        };
+        self.remove(shard, &victim);
+        tracing::warn!(target: "session_store_memory", policy = ?self.when_full, "store full; evicted the session closest to expiry");
+        Ok(())
+    }
+
+    /// `rotate` with its shards locked: `new_shard` is `None` when the new
+    /// key falls in the old key's shard.
+    fn rotate(
+        &self,
+        old_shard: &mut Shard,
+        new_shard: Option<&mut Shard>,
+        old: &Record,
+        expected_version: u64,
+        new: &Record,
+    ) -> Result<(), StoreError> {
+        let now = now();
+        let live_at = |shard: &Shard| match shard.records.get(&old.key) {
+            Some(r) if r.is_live_at(now) && r.version == expected_version => Ok(()),
+            Some(r) if r.is_live_at(now) => Err(StoreError::Conflict),
+            _ => Err(StoreError::NotFound),
+        };
+        live_at(old_shard)?;
+        let taken = |shard: &Shard| {
+            shard
+                .records
+                .get(&new.key)
+                .is_some_and(|r| r.is_live_at(now))
+        };
+        if new_shard.as_deref().map_or_else(|| taken(old_shard), taken) {
+            return Err(StoreError::Duplicate);
+        }
+        // Room for the new record is made (or refused) before anything
+        // changes, so a refusal leaves the old record as it was.
+        match new_shard {
+            Some(shard) => {
+                self.remove(shard, &new.key);
+                self.make_room(shard, new, now)?;
+                self.remove(old_shard, &old.key);
+                self.insert(old_shard, old.clone());
+                self.insert(shard, new.clone());
+            }
+            None => {
+                self.remove(old_shard, &new.key);
+                self.make_room(old_shard, new, now)?;
+                // Making room may have evicted the old record itself.
+                live_at(old_shard)?;
+                self.remove(old_shard, &old.key);
+                self.insert(old_shard, old.clone());
+                self.insert(old_shard, new.clone());
+            }
+        }
+        Ok(())
+    }
+
     fn live(&self, key: &StoreKey, now: OffsetDateTime) -> Option<Record> {
         read(self.shard(key))
             .records
@@ -446,14 +551,24 @@ impl Inner {
 }
 
 /// Sets a stored record's expiry, moving its entry in the shard's expiry index.
+/// Moves `record`'s expiry, and its place in the shard's expiry order.
 fn move_expiry(
     by_expiry: &mut BTreeSet<(OffsetDateTime, StoreKey)>,
+    anonymous: &mut BTreeSet<(OffsetDateTime, StoreKey)>,
     record: &mut Record,
     expires_at: OffsetDateTime,
 ) {
     if record.expires_at != expires_at {
-        by_expiry.remove(&(record.expires_at, record.key.clone()));
-        by_expiry.insert((expires_at, record.key.clone()));
+        let (old, new) = (
+            (record.expires_at, record.key.clone()),
+            (expires_at, record.key.clone()),
+        );
+        if record.user.is_none() {
+            anonymous.remove(&old);
+            anonymous.insert(new.clone());
+        }
+        by_expiry.remove(&old);
+        by_expiry.insert(new);
         record.expires_at = expires_at;
     }
 }
@@ -476,22 +591,7 @@ impl SessionStore for MemoryStore {
             return Err(StoreError::Duplicate);
         }
         inner.remove(&mut shard, &record.key);
-        if shard.records.len() >= inner.per_shard {
-            inner.sweep(&mut shard, now, usize::MAX);
-        }
-        if shard.records.len() >= inner.per_shard {
-            match inner.when_full {
-                WhenFull::Reject => {
-                    return Err(StoreError::unavailable("the memory session store is full"));
-                }
-                WhenFull::EvictSoonestExpiring => {
-                    if let Some((_, victim)) = shard.by_expiry.first().cloned() {
-                        inner.remove(&mut shard, &victim);
-                        tracing::warn!(target: "session_store_memory", "store full; evicted the session closest to expiry");
-                    }
-                }
-            }
-        }
+        inner.make_room(&mut shard, record, now)?;
         inner.insert(&mut shard, record.clone());
         Ok(())
     }
@@ -514,7 +614,12 @@ impl SessionStore for MemoryStore {
             return Ok(());
         }
         // The common save: new data, maybe a new expiry; updated in place.
-        move_expiry(&mut shard.by_expiry, old, record.expires_at);
+        move_expiry(
+            &mut shard.by_expiry,
+            &mut shard.anonymous,
+            old,
+            record.expires_at,
+        );
         old.data.clone_from(&record.data);
         old.version = record.version;
         old.created_at = record.created_at;
@@ -527,12 +632,41 @@ impl SessionStore for MemoryStore {
         Ok(())
     }
 
+    async fn rotate(
+        &self,
+        old: &Record,
+        expected_version: u64,
+        new: &Record,
+    ) -> Result<(), StoreError> {
+        let inner = &self.inner;
+        let (a, b) = (index_of(old.key.as_str()), index_of(new.key.as_str()));
+        // Both shards locked, in index order (one lock when they are the
+        // same), so the check and the move are one step.
+        if a == b {
+            let mut shard = write(&inner.shards[a]);
+            return inner.rotate(&mut shard, None, old, expected_version, new);
+        }
+        let mut low = write(&inner.shards[a.min(b)]);
+        let mut high = write(&inner.shards[a.max(b)]);
+        let (old_shard, new_shard) = if a < b {
+            (&mut *low, &mut *high)
+        } else {
+            (&mut *high, &mut *low)
+        };
+        inner.rotate(old_shard, Some(new_shard), old, expected_version, new)
+    }
+
     async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<(), StoreError> {
         let mut shard = write(self.inner.shard(key));
         let shard = &mut *shard;
         match shard.records.get_mut(key) {
             Some(record) if record.is_live_at(now()) => {
-                move_expiry(&mut shard.by_expiry, record, expires_at);
+                move_expiry(
+                    &mut shard.by_expiry,
+                    &mut shard.anonymous,
+                    record,
+                    expires_at,
+                );
                 Ok(())
             }
             _ => Err(StoreError::NotFound),
@@ -680,6 +814,118 @@ mod tests {
                 .unwrap()
                 .is_some()
         );
+    }
+
+    /// Keys that all fall in one shard.
+    fn same_shard(n: usize) -> Vec<String> {
+        let keys: Vec<String> = (0..10_000).map(|i| format!("k{i}")).collect();
+        let shard = index_of(&keys[0]);
+        keys.into_iter()
+            .filter(|k| index_of(k) == shard)
+            .take(n)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_flood_of_anonymous_sessions_never_evicts_a_logged_in_user() {
+        // Four sessions per shard; in one shard two users and two visitors.
+        let store = MemoryStore::builder().capacity(4 * SHARDS).build();
+        let keys = same_shard(200);
+        store
+            .create(&record(&keys[0], 100, Some("ada")))
+            .await
+            .unwrap();
+        store
+            .create(&record(&keys[1], 50, Some("bob")))
+            .await
+            .unwrap();
+        store.create(&record(&keys[2], 500, None)).await.unwrap();
+        store.create(&record(&keys[3], 600, None)).await.unwrap();
+        // The flood: each new anonymous session evicts an anonymous one.
+        for key in &keys[4..] {
+            store.create(&record(key, 1000, None)).await.unwrap();
+        }
+        for (key, user) in [(&keys[0], "ada"), (&keys[1], "bob")] {
+            let kept = store.load(&StoreKey::new(key.as_str())).await.unwrap();
+            assert_eq!(
+                kept.and_then(|r| r.user).as_deref(),
+                Some(user),
+                "{user}'s session was evicted by the flood"
+            );
+        }
+        assert!(
+            store
+                .load(&StoreKey::new(keys[199].as_str()))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(store.sessions_of("ada").await.unwrap().len(), 1);
+
+        // A shard holding only logged-in users refuses the newcomer.
+        let store = MemoryStore::builder().capacity(2 * SHARDS).build();
+        store
+            .create(&record(&keys[0], 100, Some("ada")))
+            .await
+            .unwrap();
+        store
+            .create(&record(&keys[1], 100, Some("bob")))
+            .await
+            .unwrap();
+        for user in [None, Some("eve")] {
+            let err = store
+                .create(&record(&keys[2], 100, user))
+                .await
+                .unwrap_err();
+            assert!(err.is_unavailable(), "{err}");
+            assert!(err.to_string().contains("full"), "{err}");
+        }
+        // A user bound by an update is protected too.
+        let store = MemoryStore::builder().capacity(2 * SHARDS).build();
+        store.create(&record(&keys[0], 100, None)).await.unwrap();
+        store.create(&record(&keys[1], 900, None)).await.unwrap();
+        let bound = Record {
+            version: 2,
+            ..record(&keys[0], 100, Some("ada"))
+        };
+        store.update(&bound, 1).await.unwrap();
+        store.create(&record(&keys[2], 100, None)).await.unwrap();
+        assert!(
+            store
+                .load(&StoreKey::new(keys[0].as_str()))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            store
+                .load(&StoreKey::new(keys[1].as_str()))
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn the_cache_policy_evicts_whatever_expires_soonest() {
+        let store = MemoryStore::builder()
+            .capacity(SHARDS)
+            .when_full(WhenFull::EvictSoonestExpiring)
+            .build();
+        let keys = same_shard(2);
+        store
+            .create(&record(&keys[0], 100, Some("ada")))
+            .await
+            .unwrap();
+        store.create(&record(&keys[1], 200, None)).await.unwrap();
+        assert!(
+            store
+                .load(&StoreKey::new(keys[0].as_str()))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(store.sessions_of("ada").await.unwrap().is_empty());
     }
 
     #[tokio::test]

@@ -11,10 +11,19 @@
 //!   key its own hash tag, and every script touches that one key only, so
 //!   the same code runs on a cluster.
 //! - The user index is a set per user (`<prefix>user:{<user>}`) of session
-//!   keys. It is written *before* a session is bound (in the same pipeline
-//!   on a single node), so every live session of a user is always listed;
-//!   entries of sessions that ended since are skipped and removed when the
-//!   set is read, and the set itself expires with the user's last session.
+//!   keys. A write that binds a session to a user adds the entry before its
+//!   script and again after it (one pipeline on a single node), so every
+//!   session of a user is listed from the moment the write returns, even
+//!   if the set was pruned while the write ran. Entries of sessions that
+//!   ended are skipped when the set is read; on a single node they are
+//!   removed by a script that checks, in the same step, that the session
+//!   is not (or not yet) bound to the user; on a cluster (where the set and
+//!   the session sit in different slots) only entries of sessions the
+//!   store itself ended are removed, and the rest go when the set expires
+//!   with the user's last session.
+//! - `rotate` (a new ID on login) is one script on a single node; on a
+//!   cluster, where the two keys sit in different slots, it runs
+//!   [in steps](session_core::store::rotate_in_steps).
 //! - Nothing uses `KEYS`.
 //! - When Redis goes away, operations fail with [`StoreError::Unavailable`]
 //!   and the connection comes back by itself once Redis does.
@@ -94,6 +103,28 @@ struct Inner {
     update: Lua,
     touch: Lua,
     end_if_user: Lua,
+    rotate: Lua,
+    prune: Lua,
+}
+
+/// A user-index entry a write adds: `key` in `user`'s set, kept until at
+/// least `expires_at`.
+#[derive(Clone, Copy)]
+struct Index<'a> {
+    user: &'a str,
+    key: &'a StoreKey,
+    expires_at: OffsetDateTime,
+}
+
+impl<'a> Index<'a> {
+    /// The entry for `record`, when it is bound to a user.
+    fn of(record: &'a Record) -> Option<Self> {
+        Some(Index {
+            user: record.user.as_deref()?,
+            key: &record.key,
+            expires_at: record.expires_at,
+        })
+    }
 }
 
 impl fmt::Debug for RedisStore {
@@ -236,6 +267,8 @@ impl RedisStoreBuilder {
                 update: Lua::new(scripts::UPDATE),
                 touch: Lua::new(scripts::TOUCH),
                 end_if_user: Lua::new(scripts::END_IF_USER),
+                rotate: Lua::new(scripts::ROTATE),
+                prune: Lua::new(scripts::PRUNE),
             }),
         }
     }
@@ -351,38 +384,42 @@ impl RedisStore {
     }
 
     /// Adds `key` to `user`'s index set, which lives at least until `expires_at`.
-    fn index_commands(
-        &self,
-        pipe: &mut Pipeline,
-        user: &str,
-        key: &StoreKey,
-        expires_at: OffsetDateTime,
-    ) {
-        let set = self.user_key(user);
-        let ttl = (expires_at - now()).whole_seconds().max(1);
+    fn index_commands(&self, pipe: &mut Pipeline, index: Index<'_>) {
+        let set = self.user_key(index.user);
+        let ttl = (index.expires_at - now()).whole_seconds().max(1);
         pipe.cmd("SADD")
             .arg(&set)
-            .arg(self.session_key(key))
+            .arg(self.session_key(index.key))
             .ignore();
         pipe.cmd("EXPIRE").arg(&set).arg(ttl).arg("NX").ignore();
         pipe.cmd("EXPIRE").arg(&set).arg(ttl).arg("GT").ignore();
     }
 
-    /// Runs `script` on `key` with `EVALSHA` (falling back to `EVAL`,
-    /// which caches it, when Redis does not know the script yet); with
-    /// `index`, first adds the session to the user's set (in the same
-    /// pipeline on a single node).
+    /// Adds (or keeps alive) a user-index entry, in a round trip of its own.
+    async fn write_index(&self, index: Index<'_>) -> Result<(), StoreError> {
+        let mut pipe = redis::pipe();
+        self.index_commands(&mut pipe, index);
+        self.pipeline::<()>(&pipe).await.map_err(store_error)
+    }
+
+    /// Runs a script on `keys` (Redis keys). A write that binds a session
+    /// to a user adds its index entry before the script and again after it:
+    /// before, so the session is never bound unlisted; after, so an entry
+    /// pruned while the script ran (the session not yet there) is back
+    /// when the write returns.
     async fn run_script<T: FromRedisValue>(
         &self,
         lua: &Lua,
-        key: &StoreKey,
+        keys: &[String],
         args: &[Vec<u8>],
-        index: Option<(&str, OffsetDateTime)>,
+        index: Option<Index<'_>>,
     ) -> Result<T, StoreError> {
-        let session_key = self.session_key(key);
         let call = |verb: &str, script_arg: &str| {
             let mut cmd = redis::cmd(verb);
-            cmd.arg(script_arg).arg(1).arg(&session_key);
+            cmd.arg(script_arg).arg(keys.len());
+            for key in keys {
+                cmd.arg(key);
+            }
             for arg in args {
                 cmd.arg(arg.as_slice());
             }
@@ -390,37 +427,58 @@ impl RedisStore {
         };
         let evalsha = call("EVALSHA", lua.script.get_hash());
         let result = match (self.conn.clone(), index) {
-            (Conn::Single(mut c), Some((user, expires_at))) => {
+            (Conn::Single(mut c), Some(index)) => {
                 let mut pipe = redis::pipe();
-                self.index_commands(&mut pipe, user, key, expires_at);
+                self.index_commands(&mut pipe, index);
                 pipe.add_command(evalsha);
-                match pipe.query_async::<(T,)>(&mut c).await {
-                    Ok((value,)) => return Ok(value),
-                    Err(e) => Err(e),
-                }
+                self.index_commands(&mut pipe, index);
+                pipe.query_async::<(T,)>(&mut c).await.map(|(value,)| value)
             }
             (conn, index) => {
-                if let Some((user, expires_at)) = index {
-                    let mut pipe = redis::pipe();
-                    self.index_commands(&mut pipe, user, key, expires_at);
-                    self.pipeline::<()>(&pipe).await.map_err(store_error)?;
+                if let Some(index) = index {
+                    self.write_index(index).await?;
                 }
-                match conn {
+                let result = match conn {
                     Conn::Single(mut c) => evalsha.query_async(&mut c).await,
                     Conn::Cluster(mut c) => evalsha.query_async(&mut c).await,
+                };
+                if let (Ok(_), Some(index)) = (&result, index) {
+                    self.write_index(index).await?;
                 }
+                result
             }
         };
         match result {
             Err(e) if e.code() == Some("NOSCRIPT") => {
-                // The index entry (if any) is already written; EVAL loads the script.
-                self.query(&call("EVAL", lua.source)).await
+                // EVAL loads the script; the entry is written again after it.
+                let value = self.query(&call("EVAL", lua.source)).await?;
+                if let Some(index) = index {
+                    self.write_index(index).await?;
+                }
+                Ok(value)
             }
             other => other.map_err(store_error),
         }
     }
 
-    /// Every key under the prefix, by `SCAN`.
+    /// Removes `user`'s index entries of sessions that are not bound to
+    /// the user. On a single node each goes only if, in the same step, its
+    /// session is still not bound (a session being created keeps its
+    /// entry); on a cluster nothing is removed here (see the crate docs).
+    async fn prune(&self, user: &str, keys: &[StoreKey]) -> Result<(), StoreError> {
+        if matches!(self.conn, Conn::Cluster(_)) {
+            return Ok(());
+        }
+        for key in keys {
+            let member = self.session_key(key);
+            let script_keys = [self.user_key(user), member.clone()];
+            let args = [user.as_bytes().to_vec(), member.into_bytes()];
+            self.run_script::<i64>(&self.inner.prune, &script_keys, &args, None)
+                .await?;
+        }
+        Ok(())
+    }
+
     async fn scan_prefix(&self) -> Result<Vec<String>, StoreError> {
         // Every glob character escaped, the escape character first.
         let pattern = format!(
@@ -623,9 +681,13 @@ impl SessionStore for RedisStore {
     }
 
     async fn create(&self, record: &Record) -> Result<(), StoreError> {
-        let index = record.user.as_deref().map(|u| (u, record.expires_at));
         let created: i64 = self
-            .run_script(&self.inner.create, &record.key, &record_args(record), index)
+            .run_script(
+                &self.inner.create,
+                &[self.session_key(&record.key)],
+                &record_args(record),
+                Index::of(record),
+            )
             .await?;
         if created == 1 {
             Ok(())
@@ -637,9 +699,13 @@ impl SessionStore for RedisStore {
     async fn update(&self, record: &Record, expected_version: u64) -> Result<(), StoreError> {
         let mut args = vec![expected_version.to_string().into_bytes()];
         args.extend(record_args(record));
-        let index = record.user.as_deref().map(|u| (u, record.expires_at));
         let outcome: i64 = self
-            .run_script(&self.inner.update, &record.key, &args, index)
+            .run_script(
+                &self.inner.update,
+                &[self.session_key(&record.key)],
+                &args,
+                Index::of(record),
+            )
             .await?;
         match outcome {
             1 => Ok(()),
@@ -648,15 +714,41 @@ impl SessionStore for RedisStore {
         }
     }
 
+    async fn rotate(
+        &self,
+        old: &Record,
+        expected_version: u64,
+        new: &Record,
+    ) -> Result<(), StoreError> {
+        if matches!(self.conn, Conn::Cluster(_)) {
+            return session_core::store::rotate_in_steps(self, old, expected_version, new).await;
+        }
+        let mut args = vec![expected_version.to_string().into_bytes()];
+        args.extend(record_args(old));
+        args.extend(record_args(new));
+        let keys = [self.session_key(&old.key), self.session_key(&new.key)];
+        let outcome: i64 = self
+            .run_script(&self.inner.rotate, &keys, &args, Index::of(new))
+            .await?;
+        match outcome {
+            1 => Ok(()),
+            0 => Err(StoreError::Conflict),
+            -2 => Err(StoreError::Duplicate),
+            _ => Err(StoreError::NotFound),
+        }
+    }
+
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
-        // The user's set keeps a stale entry, skipped and removed when read.
+        // The user's set keeps a stale entry, skipped when read.
         self.query::<()>(redis::cmd("DEL").arg(self.session_key(key)))
             .await
     }
 
     async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<(), StoreError> {
         let args = [expires_at.unix_timestamp().to_string().into_bytes()];
-        let reply: Vec<Value> = self.run_script(&self.inner.touch, key, &args, None).await?;
+        let reply: Vec<Value> = self
+            .run_script(&self.inner.touch, &[self.session_key(key)], &args, None)
+            .await?;
         match reply.as_slice() {
             [] => Err(StoreError::NotFound),
             [_] => Ok(()),
@@ -664,9 +756,12 @@ impl SessionStore for RedisStore {
                 // Keep the user's set alive as long as this session.
                 let user: String = redis::from_redis_value_ref(user)
                     .map_err(|e| StoreError::Corrupt(format!("user is not text: {e}")))?;
-                let mut pipe = redis::pipe();
-                self.index_commands(&mut pipe, &user, key, expires_at);
-                self.pipeline::<()>(&pipe).await.map_err(store_error)
+                self.write_index(Index {
+                    user: &user,
+                    key,
+                    expires_at,
+                })
+                .await
             }
         }
     }
@@ -726,7 +821,7 @@ impl SessionStore for RedisStore {
                 Err(e) => return Err(e),
             }
         }
-        self.unindex(user, &stale).await?;
+        self.prune(user, &stale).await?;
         sessions.sort_by(|a, b| (a.created_at, &a.key).cmp(&(b.created_at, &b.key)));
         Ok(sessions)
     }
@@ -736,21 +831,31 @@ impl SessionStore for RedisStore {
         user: &str,
         keep: Option<&StoreKey>,
     ) -> Result<u64, StoreError> {
-        let mut ended = 0;
-        let mut gone = Vec::new();
+        let (mut ended, mut stale) = (Vec::new(), Vec::new());
         for key in self.indexed(user).await? {
             if Some(&key) == keep {
                 continue;
             }
             let args = [user.as_bytes().to_vec()];
             let deleted: i64 = self
-                .run_script(&self.inner.end_if_user, &key, &args, None)
+                .run_script(
+                    &self.inner.end_if_user,
+                    &[self.session_key(&key)],
+                    &args,
+                    None,
+                )
                 .await?;
-            ended += deleted as u64;
-            gone.push(key);
+            if deleted == 1 {
+                ended.push(key);
+            } else {
+                stale.push(key);
+            }
         }
-        self.unindex(user, &gone).await?;
-        Ok(ended)
+        // A session this revoke ended never comes back (IDs are not
+        // reused): its entry can go at once.
+        self.unindex(user, &ended).await?;
+        self.prune(user, &stale).await?;
+        Ok(ended.len() as u64)
     }
 }
 

@@ -35,7 +35,10 @@ use session_core::time::OffsetDateTime;
 use session_core::{Record, SessionStore, StoreError, StoreKey, async_trait, now};
 use sha2::{Digest, Sha256};
 
-use crate::{DEFAULT_TIMEOUT, Engine, OpenError, Pool, SqlStore, on_pool, store_error, within};
+use crate::{
+    DEFAULT_TIMEOUT, Engine, OpenError, Pool, SqlStore, on_pool, on_pool_durably, store_error,
+    within,
+};
 
 /// A [`SessionStore`] on Django's `django_session` table. See the [module docs](self).
 ///
@@ -381,7 +384,7 @@ impl SessionStore for DjangoSqlStore {
 
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
         within(self.timeout, async {
-            on_pool!(&self.pool, |p| sqlx::query(&self.q.delete)
+            on_pool_durably!(&self.pool, |p| sqlx::query(&self.q.delete)
                 .bind(key.as_str())
                 .execute(p)
                 .await

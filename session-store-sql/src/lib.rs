@@ -83,6 +83,8 @@ use sqlx::sqlite::{
 
 use crate::queries::{Queries, SWEEP_BATCH};
 
+mod rotate;
+
 /// The SQL engine behind a [`SqlStore`].
 ///
 /// ```
@@ -223,6 +225,47 @@ macro_rules! on_pool {
     };
 }
 pub(crate) use on_pool;
+
+/// As [`on_pool!`], for a statement that ends sessions (a logout, a
+/// revoke): on SQLite it runs on one connection switched to
+/// `synchronous = FULL` for it, so its commit is synced to disk before it
+/// returns (the pool runs at `NORMAL`, where a power loss may undo the
+/// last commits, which for a save is harmless and for a logout is not).
+/// PostgreSQL and MySQL/MariaDB sync every commit by default.
+macro_rules! on_pool_durably {
+    ($pool:expr, |$p:ident| $body:expr) => {
+        match $pool {
+            #[cfg(feature = "sqlite")]
+            $crate::Pool::Sqlite(pool) => {
+                async {
+                    let mut conn = pool.acquire().await?;
+                    sqlx::query("PRAGMA synchronous = FULL")
+                        .execute(&mut *conn)
+                        .await?;
+                    let result = {
+                        let $p = &mut *conn;
+                        $body
+                    };
+                    if sqlx::query("PRAGMA synchronous = NORMAL")
+                        .execute(&mut *conn)
+                        .await
+                        .is_err()
+                    {
+                        // Left at FULL: slower, never less durable.
+                        tracing::debug!(target: "session_store_sql", "a connection stays at synchronous = FULL");
+                    }
+                    result
+                }
+                .await
+            }
+            #[cfg(feature = "postgres")]
+            $crate::Pool::Postgres($p) => $body,
+            #[cfg(feature = "mysql")]
+            $crate::Pool::MySql($p) => $body,
+        }
+    };
+}
+pub(crate) use on_pool_durably;
 
 /// Why a store could not be opened.
 ///
@@ -983,12 +1026,31 @@ impl SessionStore for SqlStore {
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
         within(self.timeout, async {
             let q = &self.inner.queries.delete;
-            on_pool!(&self.inner.pool, |p| sqlx::query(q)
+            on_pool_durably!(&self.inner.pool, |p| sqlx::query(q)
                 .bind(key.as_str())
                 .execute(p)
                 .await
                 .map(|_| ()))
             .map_err(store_error)
+        })
+        .await
+    }
+
+    async fn rotate(
+        &self,
+        old: &Record,
+        expected_version: u64,
+        new: &Record,
+    ) -> Result<(), StoreError> {
+        within(self.timeout, async {
+            let inner = &self.inner;
+            match rotate::rotate(&inner.pool, &inner.queries, old, expected_version, new).await? {
+                Some(()) => Ok(()),
+                None => match self.live_version(&old.key, now().unix_timestamp()).await? {
+                    Some(_) => Err(StoreError::Conflict),
+                    None => Err(StoreError::NotFound),
+                },
+            }
         })
         .await
     }
@@ -1080,7 +1142,7 @@ impl SessionStore for SqlStore {
             let q = &self.inner.queries.delete_sessions_of;
             // No stored key is empty, so "" keeps nothing.
             let keep = keep.map_or("", StoreKey::as_str);
-            on_pool!(&self.inner.pool, |p| sqlx::query(q)
+            on_pool_durably!(&self.inner.pool, |p| sqlx::query(q)
                 .bind(user)
                 .bind(keep)
                 .bind(now().unix_timestamp())

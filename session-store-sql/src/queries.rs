@@ -65,6 +65,7 @@ impl Queries {
             ),
             live_version: q("SELECT version FROM {table} WHERE id = ? AND expires_at > ?"),
             delete: q("DELETE FROM {table} WHERE id = ?"),
+
             touch: q("UPDATE {table} SET expires_at = ? WHERE id = ? AND expires_at > ?"),
             delete_expired: q(delete_expired),
             sessions_of: q("SELECT {id}, created_at, expires_at FROM {table} \

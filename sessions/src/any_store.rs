@@ -297,6 +297,14 @@ impl SessionStore for AnyStore {
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
         self.as_dyn().delete(key).await
     }
+    async fn rotate(
+        &self,
+        old: &Record,
+        expected_version: u64,
+        new: &Record,
+    ) -> Result<(), StoreError> {
+        self.as_dyn().rotate(old, expected_version, new).await
+    }
     async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<(), StoreError> {
         self.as_dyn().touch(key, expires_at).await
     }

@@ -48,6 +48,7 @@ pub struct Target {
     writes: Option<Probe>,
     loads: Option<Probe>,
     set_down: Option<Switch>,
+    drops_non_utf8_headers: bool,
 }
 
 impl Target {
@@ -67,7 +68,22 @@ impl Target {
             writes: None,
             loads: None,
             set_down: None,
+            drops_non_utf8_headers: false,
         }
+    }
+
+    /// Says that the framework drops a header whose bytes are not UTF-8
+    /// before the session layer sees it (Rocket 0.5 does), so a `Cookie`
+    /// header with such a byte cannot carry the session there; the suite
+    /// then skips those cases and checks all the others.
+    ///
+    /// ```no_run
+    /// let target = session_conformance::http::Target::new("http://127.0.0.1:8000")
+    ///     .drops_non_utf8_headers();
+    /// ```
+    pub fn drops_non_utf8_headers(mut self) -> Self {
+        self.drops_non_utf8_headers = true;
+        self
     }
 
     /// Counts the loads that reach the server's store, so the suite can
@@ -155,6 +171,8 @@ pub struct Answer {
     pub content_type: String,
     /// The `Location` (of a redirect).
     pub location: String,
+    /// The `Cache-Control` headers, comma-joined (empty when none).
+    pub cache_control: String,
     /// The body, as JSON when it is JSON (else `Null`).
     pub json: Value,
     /// The body as text.
@@ -290,10 +308,40 @@ impl Browser {
         path: &str,
         body: Option<(&str, String)>,
     ) -> Answer {
+        let cookie = (!self.jar.is_empty()).then(|| {
+            let pairs: Vec<String> = self.jar.iter().map(|(n, v)| format!("{n}={v}")).collect();
+            pairs.join("; ").into_bytes()
+        });
+        self.send_raw(method, path, cookie.as_slice(), body).await
+    }
+
+    /// Sends a request with these `Cookie` header values, byte for byte
+    /// and one header each (whatever the jar holds), as a browser with
+    /// other sites' cookies would, or HTTP/2 with one header per cookie;
+    /// keeps the cookies of the answer.
+    ///
+    /// ```no_run
+    /// # session_conformance::block_on(async {
+    /// use session_conformance::http::{Browser, Target};
+    /// let target = Target::new("http://127.0.0.1:8000");
+    /// let mut browser = Browser::new(&target);
+    /// let headers: [&[u8]; 2] = [b"theme=caf\xc3\xa9", b"lang=fr"];
+    /// let answer = browser.send_raw(reqwest::Method::GET, "/api/session", &headers, None).await;
+    /// assert_eq!(answer.status, 200);
+    /// # });
+    /// ```
+    pub async fn send_raw(
+        &mut self,
+        method: Method,
+        path: &str,
+        cookie_headers: &[impl AsRef<[u8]>],
+        body: Option<(&str, String)>,
+    ) -> Answer {
         let mut request = self.client.request(method, format!("{}{path}", self.base));
-        if !self.jar.is_empty() {
-            let header: Vec<String> = self.jar.iter().map(|(n, v)| format!("{n}={v}")).collect();
-            request = request.header("Cookie", header.join("; "));
+        for header in cookie_headers {
+            let value = reqwest::header::HeaderValue::from_bytes(header.as_ref())
+                .expect("a header value a browser can send");
+            request = request.header("Cookie", value);
         }
         if let Some((content_type, body)) = body {
             request = request.header("Content-Type", content_type).body(body);
@@ -312,6 +360,7 @@ impl Browser {
         let vary = all("vary");
         let content_type = all("content-type").join(",");
         let location = all("location").join(",");
+        let cache_control = all("cache-control").join(",");
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
         let json = serde_json::from_str(&text).unwrap_or(Value::Null);
@@ -333,6 +382,7 @@ impl Browser {
             vary,
             content_type,
             location,
+            cache_control,
             json,
             text,
         }
@@ -440,6 +490,8 @@ pub async fn run_all(target: &Target) {
     a_value_too_deep_to_load_again_is_refused(target).await;
     an_oversized_body_is_a_413_with_a_json_error(target).await;
     an_unreachable_store_is_a_503_with_a_json_error(target).await;
+    a_failed_save_replaces_the_whole_response(target).await;
+    other_cookies_never_hide_the_session(target).await;
     a_user_lists_and_ends_their_other_sessions(target).await;
     the_page_counts_visits(target).await;
     the_page_forms_log_in_and_out(target).await;
@@ -974,6 +1026,130 @@ pub async fn an_unreachable_store_is_a_503_with_a_json_error(target: &Target) {
         json!({"durable": true}),
         "the outage lost the session"
     );
+}
+
+/// A save that fails (the store went away while the handler worked) is
+/// answered by the error response alone: none of the handler's headers
+/// (here its `Cache-Control`) and no cookie go out with it.
+///
+/// ```no_run
+/// use session_conformance::http::{Target, a_failed_save_replaces_the_whole_response};
+/// // Against a server running the demo's routes (see `session-demo`):
+/// session_conformance::block_on(a_failed_save_replaces_the_whole_response(&Target::new("http://127.0.0.1:8000")));
+/// ```
+pub async fn a_failed_save_replaces_the_whole_response(target: &Target) {
+    let Some(set_down) = target.set_down.clone() else {
+        return;
+    };
+    let mut b = Browser::new(target);
+    let first = b.put("durable", json!(true)).await;
+    assert!(
+        !first.cache_control.is_empty(),
+        "the demo's JSON answers carry a Cache-Control of their own: {first:?}"
+    );
+    let mut slow = b.clone();
+    let write = tokio::spawn(async move {
+        slow.send(Method::PUT, "/api/session/x?delay_ms=600", Some(json!(1)))
+            .await
+    });
+    // The handler has loaded the session and works; the store goes away.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    set_down(true);
+    let a = write.await.expect("slow write");
+    set_down(false);
+    assert_eq!(a.status, 503, "{}", a.text);
+    assert!(a.content_type.contains("json"), "{}", a.content_type);
+    assert!(a.json["error"].is_string(), "{}", a.text);
+    assert!(a.set_cookies.is_empty(), "{:?}", a.set_cookies);
+    assert!(
+        a.cache_control.is_empty(),
+        "the handler's headers went out with the error: Cache-Control {:?}",
+        a.cache_control
+    );
+    assert_eq!(b.get("/api/session").await.json, json!({"durable": true}));
+}
+
+/// Whatever else a browser sends in `Cookie` never hides or replaces the
+/// session: another cookie with raw UTF-8 (`café`) or a byte that is not
+/// UTF-8, a malformed one (`b="unterminated`), or the cookies in several
+/// `Cookie` headers (as HTTP/2 sends them). Reads see the session, and
+/// writes land in it.
+///
+/// ```no_run
+/// use session_conformance::http::{Target, other_cookies_never_hide_the_session};
+/// // Against a server running the demo's routes (see `session-demo`):
+/// session_conformance::block_on(other_cookies_never_hide_the_session(&Target::new("http://127.0.0.1:8000")));
+/// ```
+pub async fn other_cookies_never_hide_the_session(target: &Target) {
+    let mut b = Browser::new(target);
+    b.put("kept", json!(0)).await;
+    let pair = b.session_cookie().expect("a session").into_bytes();
+    let joined = |parts: &[&[u8]]| parts.join(&b"; "[..]);
+    let cases: Vec<(&str, Vec<Vec<u8>>)> = vec![
+        (
+            "raw UTF-8 after",
+            vec![joined(&[&pair, "theme=café".as_bytes()])],
+        ),
+        (
+            "raw UTF-8 before",
+            vec![joined(&["name=Zoë 😀".as_bytes(), &pair])],
+        ),
+        (
+            "a byte that is not UTF-8",
+            vec![joined(&[b"theme=caf\xe9", &pair])],
+        ),
+        (
+            "unterminated quotes before",
+            vec![joined(&[b"b=\"unterminated", &pair])],
+        ),
+        (
+            "unterminated quotes after",
+            vec![joined(&[&pair, b"b=\"unterminated"])],
+        ),
+        (
+            "one header per cookie",
+            vec![b"a=1".to_vec(), pair.clone(), b"z=2".to_vec()],
+        ),
+        (
+            "one header per cookie, non-UTF-8 beside",
+            vec![b"t=\xff\xfe".to_vec(), pair.clone()],
+        ),
+    ];
+    let mut written = Vec::new();
+    for (n, (what, headers)) in cases.into_iter().enumerate() {
+        if target.drops_non_utf8_headers && headers.iter().any(|h| std::str::from_utf8(h).is_err())
+        {
+            continue;
+        }
+        let mut other = Browser::new(target);
+        let read = other
+            .send_raw(Method::GET, "/api/session", &headers, None)
+            .await;
+        assert_eq!(read.status, 200, "{what}: {}", read.text);
+        assert_eq!(
+            read.json["kept"],
+            json!(0),
+            "{what}: the session was not seen: {}",
+            read.text
+        );
+        let key = format!("k{n}");
+        let body = Some(("application/json", json!(n).to_string()));
+        let path = format!("/api/session/{key}");
+        let write = other.send_raw(Method::PUT, &path, &headers, body).await;
+        assert_eq!(write.status, 200, "{what}: {}", write.text);
+        written.push(n);
+        if let Some(set) = write.cookie() {
+            assert_eq!(
+                format!("{}={}", set.name(), set.value()).into_bytes(),
+                pair,
+                "{what}: the write replaced the session with another one"
+            );
+        }
+    }
+    let seen = b.get("/api/session").await.json;
+    for n in written {
+        assert_eq!(seen[format!("k{n}")], json!(n), "a write was lost: {seen}");
+    }
 }
 
 /// A logged-in user sees their sessions (digests, never IDs) and can end

@@ -140,6 +140,31 @@ impl SessionManager {
         RequestSession::new(self.clone(), Raw::read(self, cookie_headers))
     }
 
+    /// As [`request`](Self::request), from `Cookie` header values as the
+    /// bytes they arrived in (what adapters have): a header with bytes
+    /// that are not UTF-8 (another cookie's value, as browsers send them)
+    /// is read with those bytes replaced, which leaves the session cookie
+    /// (ASCII, or else rejected) as it was. Several headers (one per
+    /// cookie, as HTTP/2 sends them) are read together.
+    ///
+    /// ```
+    /// # use session_core::{KeyRing, SessionManager};
+    /// # let manager = SessionManager::new(session_store_memory::MemoryStore::new(), KeyRing::new([7u8; 32]).unwrap());
+    /// let headers: [&[u8]; 2] = [b"theme=caf\xe9", "session=forged; name=Zo\u{eb}".as_bytes()];
+    /// let request = manager.request_from_bytes(headers);
+    /// assert!(request.loaded().is_none());
+    /// ```
+    pub fn request_from_bytes<'a>(
+        &self,
+        cookie_headers: impl IntoIterator<Item = &'a [u8]>,
+    ) -> RequestSession {
+        let headers: Vec<std::borrow::Cow<'a, str>> = cookie_headers
+            .into_iter()
+            .map(String::from_utf8_lossy)
+            .collect();
+        self.request(headers.iter().map(|h| h.as_ref()))
+    }
+
     /// The cookie settings.
     ///
     /// ```

@@ -11,7 +11,13 @@ use serde_json::{Value, json};
 use sessions::time::Duration;
 use sessions::{Expiry, Session, SessionError, SessionManager};
 
-/// An answer: a status and a JSON body.
+/// The `Cache-Control` of every successful JSON answer: they depend on the
+/// session, so no cache may keep them. (Error answers are not cached by
+/// default and go without it.)
+pub const CACHE_CONTROL: &str = "no-store";
+
+/// An answer: a status and a JSON body (sent with [`CACHE_CONTROL`] when
+/// it is a success).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
     /// The HTTP status.
@@ -21,6 +27,11 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// The `Cache-Control` header this answer carries, if any.
+    pub fn cache_control(&self) -> Option<&'static str> {
+        (200..300).contains(&self.status).then_some(CACHE_CONTROL)
+    }
+
     fn ok(body: Value) -> Self {
         Reply { status: 200, body }
     }

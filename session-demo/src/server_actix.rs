@@ -3,7 +3,7 @@
 use std::net::TcpListener;
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::LOCATION;
+use actix_web::http::header::{CACHE_CONTROL, LOCATION};
 use actix_web::web::{self, Bytes, Data, Form, Path, Query};
 use actix_web::{App, HttpResponse, HttpServer};
 use sessions::SessionManager;
@@ -14,7 +14,11 @@ use crate::{Fail, Ready, Stopper};
 
 fn reply(r: Reply) -> HttpResponse {
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    HttpResponse::build(status).json(r.body)
+    let mut response = HttpResponse::build(status);
+    if let Some(cache_control) = r.cache_control() {
+        response.insert_header((CACHE_CONTROL, cache_control));
+    }
+    response.json(r.body)
 }
 
 fn home() -> HttpResponse {

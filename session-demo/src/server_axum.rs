@@ -5,7 +5,9 @@ use std::net::TcpListener;
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::extract::{Form, Path, Query, State};
+use axum::http::HeaderValue;
 use axum::http::StatusCode;
+use axum::http::header::CACHE_CONTROL;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post, put};
 use axum::{Router, ServiceExt};
@@ -18,7 +20,13 @@ use crate::{Fail, Ready, Stopper, runtime};
 
 fn reply(r: Reply) -> Response {
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, axum::Json(r.body)).into_response()
+    let mut response = (status, axum::Json(&r.body)).into_response();
+    if let Some(cache_control) = r.cache_control() {
+        response
+            .headers_mut()
+            .insert(CACHE_CONTROL, HeaderValue::from_static(cache_control));
+    }
+    response
 }
 
 /// The request body, read up to the demo's limit, or the answer when it

@@ -18,7 +18,12 @@ struct Json(Reply);
 impl<'r> Responder<'r, 'static> for Json {
     fn respond_to(self, req: &'r rocket::Request<'_>) -> rocket::response::Result<'static> {
         let status = Status::new(self.0.status);
-        (status, (ContentType::JSON, self.0.body.to_string())).respond_to(req)
+        let mut response =
+            (status, (ContentType::JSON, self.0.body.to_string())).respond_to(req)?;
+        if let Some(cache_control) = self.0.cache_control() {
+            response.set_raw_header("Cache-Control", cache_control);
+        }
+        Ok(response)
     }
 }
 

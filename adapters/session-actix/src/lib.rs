@@ -45,6 +45,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+use std::cell::OnceCell;
 use std::fmt;
 use std::future::{Future, Ready, ready};
 use std::ops::Deref;
@@ -54,10 +55,11 @@ use std::sync::Arc;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::error::InternalError;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{COOKIE, HeaderValue, SET_COOKIE, VARY};
+use actix_web::http::header::{COOKIE, HeaderMap, HeaderValue, SET_COOKIE, VARY};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
-use session_core::{RequestSession, SessionError, SessionManager};
+use session_core::{RequestSession, SessionError, SessionManager, SessionResponse};
 
 type ErrorHandler = Arc<dyn Fn(&SessionError) -> HttpResponse + Send + Sync>;
 
@@ -210,12 +212,12 @@ pub struct SessionService<S> {
 struct Handle {
     manager: SessionManager,
     on_error: ErrorHandler,
+    /// The request's session, set by the first extractor that needs it
+    /// (the cookie is read then, not before). The middleware keeps its own
+    /// reference, so it finds the session even when the services inside
+    /// answer with an error instead of a response.
+    started: Rc<OnceCell<RequestSession>>,
 }
-
-/// The request's session, put in the request by the first extractor that
-/// needs it (the cookie is read then, not before).
-#[derive(Clone)]
-struct Started(RequestSession);
 
 impl<S, B> Service<ServiceRequest> for SessionService<S>
 where
@@ -230,30 +232,37 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let on_error = Arc::clone(&self.middleware.on_error);
+        let started = Rc::new(OnceCell::new());
         req.extensions_mut().insert(Handle {
             manager: self.middleware.manager.clone(),
             on_error: Arc::clone(&on_error),
+            started: Rc::clone(&started),
         });
         let service = Rc::clone(&self.service);
         Box::pin(async move {
-            let mut response = service.call(req).await?;
-            let started = response.request().extensions().get::<Started>().cloned();
+            let result = service.call(req).await;
             // A route that never took the session: nothing to save.
-            let Some(Started(request)) = started else {
-                return Ok(response.map_into_left_body());
+            let Some(request) = started.get().cloned() else {
+                return result.map(ServiceResponse::map_into_left_body);
+            };
+            let mut response = match result {
+                Ok(response) => response,
+                // An error from the services inside is an answer like any
+                // other: the session is saved (or not) by its status, and
+                // the headers go with the error's response, as in the other
+                // adapters.
+                Err(err) => {
+                    let mut response = err.error_response();
+                    match request.finish(response.status().as_u16()).await {
+                        Ok(outcome) => apply(outcome, response.headers_mut()),
+                        Err(session_err) => response = on_error(&session_err),
+                    }
+                    return Err(InternalError::from_response(err, response).into());
+                }
             };
             match request.finish(response.status().as_u16()).await {
                 Ok(outcome) => {
-                    let headers = response.headers_mut();
-                    if let Some(cookie) = outcome
-                        .set_cookie
-                        .and_then(|c| HeaderValue::try_from(c).ok())
-                    {
-                        headers.append(SET_COOKIE, cookie);
-                    }
-                    if outcome.vary_cookie {
-                        headers.append(VARY, HeaderValue::from_static("Cookie"));
-                    }
+                    apply(outcome, response.headers_mut());
                     Ok(response.map_into_left_body())
                 }
                 Err(err) => {
@@ -387,15 +396,22 @@ fn start(req: &HttpRequest) -> Result<(RequestSession, ErrorHandler), SessionRej
         .get::<Handle>()
         .cloned()
         .ok_or(SessionRejection::MissingMiddleware)?;
-    let mut extensions = req.extensions_mut();
-    if let Some(Started(request)) = extensions.get::<Started>() {
-        return Ok((request.clone(), handle.on_error));
+    let request = handle.started.get_or_init(|| {
+        let cookies = req.headers().get_all(COOKIE).map(|v| v.as_bytes());
+        handle.manager.request_from_bytes(cookies)
+    });
+    Ok((request.clone(), handle.on_error))
+}
+
+/// Moves the session's headers into a response.
+fn apply(outcome: SessionResponse, headers: &mut HeaderMap) {
+    if let Some(cookie) = outcome
+        .set_cookie
+        .and_then(|c| HeaderValue::try_from(c).ok())
+    {
+        headers.append(SET_COOKIE, cookie);
     }
-    let cookies = req
-        .headers()
-        .get_all(COOKIE)
-        .filter_map(|v| v.to_str().ok());
-    let request = handle.manager.request(cookies);
-    extensions.insert(Started(request.clone()));
-    Ok((request, handle.on_error))
+    if outcome.vary_cookie {
+        headers.append(VARY, HeaderValue::from_static("Cookie"));
+    }
 }

@@ -539,12 +539,8 @@ fn start(parts: &Parts) -> Result<(RequestSession, ErrorHandler), SessionRejecti
         .ok_or(SessionRejection::MissingLayer)?
         .0;
     let request = slot.request.get_or_init(|| {
-        let cookies = parts
-            .headers
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok());
-        slot.shared.manager.request(cookies)
+        let cookies = parts.headers.get_all(COOKIE).iter().map(|v| v.as_bytes());
+        slot.shared.manager.request_from_bytes(cookies)
     });
     Ok((request.clone(), Arc::clone(&slot.shared.on_error)))
 }

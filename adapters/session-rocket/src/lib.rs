@@ -239,13 +239,14 @@ impl Fairing for SessionFairing {
             }
             Err(err) => {
                 let error = (self.on_error)(&err);
-                let replacement = Response::build()
+                // The whole response is replaced, as in the other adapters:
+                // none of the handler's headers (Location, Cache-Control,
+                // a cookie of its own) may go out with an error.
+                *res = Response::build()
                     .status(Status::new(error.status))
                     .header(error.content_type)
                     .sized_body(error.body.len(), Cursor::new(error.body))
                     .finalize();
-                res.merge(replacement);
-                res.remove_header("Set-Cookie");
             }
         }
     }

@@ -5,7 +5,9 @@ Usage: django_helper.py migrate | write JSON | write-shared JSON KEY... |
        update KEY JSON | read KEY | delete KEY | exists KEY | authhash PASSWORD
 Environment: DJANGO_DB (sqlite:PATH or postgres://user@host:port/name),
 DJANGO_SECRET, DJANGO_FALLBACKS (comma-separated), DJANGO_SESSION_ENGINE
-(db, the default, or cache) and DJANGO_REDIS (the cache's redis:// URL).
+(db, the default, or cache), DJANGO_REDIS (the cache's redis:// URL), and
+DJANGO_KEY_PREFIX and DJANGO_CACHE_VERSION (the cache's KEY_PREFIX and
+VERSION).
 """
 import json
 import os
@@ -31,7 +33,12 @@ else:
 engine = os.environ.get("DJANGO_SESSION_ENGINE", "db")
 caches = {}
 if os.environ.get("DJANGO_REDIS"):
-    caches = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["DJANGO_REDIS"]}}
+    caches = {"default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": os.environ["DJANGO_REDIS"],
+        "KEY_PREFIX": os.environ.get("DJANGO_KEY_PREFIX", ""),
+        "VERSION": int(os.environ.get("DJANGO_CACHE_VERSION", "1")),
+    }}
 settings.configure(
     CACHES=caches or {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
     SESSION_ENGINE=f"django.contrib.sessions.backends.{engine}",

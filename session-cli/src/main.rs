@@ -20,7 +20,7 @@ use sessions::django::signing::DjangoSigner;
 use sessions::time::OffsetDateTime;
 use sessions::{
     AnyStore, CookieConfig, DjangoSqlStore, IdFormat, KeyRing, SessionId, SessionManager,
-    SessionStore, StoreError, open_store,
+    SessionStore, StoreError, StoreKey, open_store,
 };
 
 /// Operate a session store: clear expired sessions, count, inspect, revoke,
@@ -77,28 +77,32 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         top: usize,
     },
-    /// List a user's sessions (digests of their IDs, never the IDs).
+    /// List a user's sessions by their keys (digests of their IDs, never
+    /// the IDs).
     List {
         /// The user.
         #[arg(long)]
         user: String,
     },
-    /// End a user's sessions, or one session.
+    /// End a user's sessions, or one session: by `--user`, by `--key` (as
+    /// `list` shows it), or else the cookie value `id.tag` (needs the
+    /// secret) or raw ID read from standard input, so that a live
+    /// credential never stands in the command line (shell history, `ps`).
     Revoke {
         /// End every session of this user (for example after a password change).
-        #[arg(long, conflicts_with = "session")]
+        #[arg(long, conflicts_with = "key")]
         user: Option<String>,
-        /// The session: a cookie value `id.tag` (needs the secret) or a raw ID.
-        /// IDs may start with `-`, so such a value is taken as the session.
-        #[arg(required_unless_present = "user", allow_hyphen_values = true)]
-        session: Option<String>,
+        /// End the session stored under this key (a digest `list` prints).
+        #[arg(long)]
+        key: Option<String>,
     },
-    /// Show one session's data: give a cookie value `id.tag` (needs the
-    /// secret) or a raw ID.
+    /// Show one session's data: by `--key` (as `list` shows it), or else
+    /// the cookie value `id.tag` (needs the secret) or raw ID read from
+    /// standard input.
     Inspect {
-        /// The cookie value or ID (which may start with `-`).
-        #[arg(allow_hyphen_values = true)]
-        session: String,
+        /// The session's key (a digest `list` prints).
+        #[arg(long)]
+        key: Option<String>,
     },
     /// Create or upgrade the SQL schema.
     Migrate,
@@ -247,7 +251,7 @@ async fn run(cli: &Cli) -> Result<Output, Failure> {
                 .collect();
             let json: Vec<Value> = list
                 .iter()
-                .map(|s| json!({ "id": s.key.as_str(), "created": s.created_at.unix_timestamp(), "expires": s.expires_at.unix_timestamp() }))
+                .map(|s| json!({ "key": s.key.as_str(), "created": date(s.created_at), "expires": date(s.expires_at) }))
                 .collect();
             let text = if text.is_empty() {
                 format!("no sessions of user {user}")
@@ -268,37 +272,37 @@ async fn run(cli: &Cli) -> Result<Output, Failure> {
                 json!({ "ended": ended }),
             ))
         }
-        Command::Revoke {
-            session: Some(session),
-            ..
-        } => {
+        Command::Revoke { key, .. } => {
             let manager = manager(cli, store)?;
-            let id = session_id(cli, &manager, session)?;
+            let chosen = chosen(cli, &manager, key.as_deref())?;
             if manager
-                .inspect(&id)
+                .inspect_key(&chosen.key)
                 .await
                 .map_err(Failure::store)?
                 .is_none()
             {
                 return Err(Failure {
                     code: 3,
-                    message: format!("no live session {}", id.log_key()),
+                    message: format!("no live session {}", chosen.shown),
                 });
             }
-            manager.end(&id).await.map_err(from_store)?;
+            manager.end_key(&chosen.key).await.map_err(from_store)?;
             Ok(Output::new(
-                format!("ended session {}", id.store_key()),
+                format!("ended session {}", chosen.shown),
                 json!({ "ended": 1 }),
             ))
         }
-        Command::Revoke { .. } => Err(Failure::usage("give --user USER or a session")),
-        Command::Inspect { session } => {
+        Command::Inspect { key } => {
             let manager = manager(cli, store)?;
-            let id = session_id(cli, &manager, session)?;
-            let Some(found) = manager.inspect(&id).await.map_err(Failure::store)? else {
+            let chosen = chosen(cli, &manager, key.as_deref())?;
+            let Some(found) = manager
+                .inspect_key(&chosen.key)
+                .await
+                .map_err(Failure::store)?
+            else {
                 return Err(Failure {
                     code: 3,
-                    message: format!("no live session {}", id.log_key()),
+                    message: format!("no live session {}", chosen.shown),
                 });
             };
             let r = &found.record;
@@ -307,13 +311,13 @@ async fn run(cli: &Cli) -> Result<Output, Failure> {
                 Err(e) => json!({ "undecodable": e.to_string() }),
             };
             let json = json!({
-                "id": r.key.as_str(), "version": r.version, "user": r.user,
-                "created": r.created_at.unix_timestamp(), "expires": r.expires_at.unix_timestamp(),
+                "key": chosen.shown, "version": r.version, "user": r.user,
+                "created": date(r.created_at), "expires": date(r.expires_at),
                 "data": data,
             });
             let text = format!(
                 "session {}\nversion  {}\nuser     {}\ncreated  {}\nexpires  {}\ndata\n{}",
-                r.key,
+                chosen.shown,
                 r.version,
                 r.user.as_deref().unwrap_or("-"),
                 date(r.created_at),
@@ -461,6 +465,55 @@ fn manager(cli: &Cli, store: Arc<dyn SessionStore>) -> Result<SessionManager, Fa
         .cookie(CookieConfig::new(cli.cookie_name.clone()))
         .build()
         .map_err(|e| Failure::usage(e.to_string()))
+}
+
+/// The session a command works on, and how to name it in output.
+struct Chosen {
+    key: StoreKey,
+    /// What the output calls it: the store key, a digest of the ID
+    /// (never a live ID: in Django mode the store key *is* the ID, so a
+    /// digest of it is shown instead).
+    shown: String,
+}
+
+/// The session given by `--key`, or else read from standard input.
+fn chosen(cli: &Cli, manager: &SessionManager, key: Option<&str>) -> Result<Chosen, Failure> {
+    if let Some(key) = key {
+        if cli.django {
+            return Err(Failure::usage(
+                "Django keys are live session IDs: give the cookie or ID on standard input instead",
+            ));
+        }
+        let key = key.trim();
+        if key.len() != 64 || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Failure::usage(
+                "a key is 64 hex digits, as `list` prints it",
+            ));
+        }
+        return Ok(Chosen {
+            key: StoreKey::new(key.to_ascii_lowercase()),
+            shown: key.to_ascii_lowercase(),
+        });
+    }
+    let mut input = String::new();
+    std::io::stdin()
+        .read_line(&mut input)
+        .map_err(|e| Failure::usage(format!("cannot read standard input: {e}")))?;
+    if input.trim().is_empty() {
+        return Err(Failure::usage(
+            "give --key KEY, or the session's cookie value or ID on standard input",
+        ));
+    }
+    let id = session_id(cli, manager, &input)?;
+    let shown = if cli.django {
+        id.log_key()
+    } else {
+        id.store_key().as_str().to_owned()
+    };
+    Ok(Chosen {
+        key: id.store_key(),
+        shown,
+    })
 }
 
 /// The session ID in `input`: a signed cookie value (verified) or a raw ID.

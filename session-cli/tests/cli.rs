@@ -14,16 +14,31 @@ const SECRET: &str = "the CLI test's secret, long enough to sign";
 const WRONG: &str = "somebody else's secret, also long enough";
 
 fn cli(store: &str, secret: Option<&str>, args: &[&str]) -> Output {
+    cli_with_input(store, secret, args, "")
+}
+
+/// Runs the CLI with `input` on its standard input (where it reads a
+/// session's cookie or ID, never from its arguments).
+fn cli_with_input(store: &str, secret: Option<&str>, args: &[&str], input: &str) -> Output {
+    use std::io::Write;
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_session-cli"));
     cmd.arg("--store")
         .arg(store)
         .args(args)
         .env_remove("SESSION_SECRET")
-        .env_remove("SESSION_STORE");
+        .env_remove("SESSION_STORE")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     if let Some(secret) = secret {
         cmd.env("SESSION_SECRET", secret);
     }
-    cmd.output().expect("session-cli runs")
+    let mut child = cmd.spawn().expect("session-cli runs");
+    let mut stdin = child.stdin.take().expect("a pipe");
+    // The CLI may exit before reading (a usage error): ignore a broken pipe.
+    let _ = stdin.write_all(input.as_bytes());
+    drop(stdin);
+    child.wait_with_output().expect("session-cli runs")
 }
 
 /// The count the CLI prints, with its stderr when it failed.
@@ -114,24 +129,24 @@ async fn tour(url: &str, expires_natively: bool) {
 
     // A wrong secret: a clear message, exit 2, nothing touched.
     for command in ["inspect", "revoke"] {
-        let o = cli(url, Some(WRONG), &[command, &bob]);
+        let o = cli_with_input(url, Some(WRONG), &[command], &bob);
         assert_eq!(code(&o), 2, "{command} with a wrong secret: {}", stderr(&o));
         assert!(stderr(&o).contains("does not verify"), "{}", stderr(&o));
     }
-    let o = cli(url, None, &["inspect", &bob_value]);
+    let o = cli_with_input(url, None, &["inspect"], &bob_value);
     assert_eq!(code(&o), 2, "a cookie without the secret");
     assert!(stderr(&o).contains("needs the secret"), "{}", stderr(&o));
     assert_eq!(count(url), "4", "a refused command changed the store");
 
     // Inspect by cookie (with the secret) and by raw ID (without).
-    let o = cli(url, Some(SECRET), &["--json", "inspect", &bob]);
+    let o = cli_with_input(url, Some(SECRET), &["--json", "inspect"], &bob);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let shown: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(
         (shown["user"].as_str(), shown["data"]["name"].as_str()),
         (Some("bob"), Some("bob"))
     );
-    let o = cli(url, None, &["inspect", &bob_id]);
+    let o = cli_with_input(url, None, &["inspect"], &bob_id);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stdout(&o).contains("\"name\": \"bob\""), "{}", stdout(&o));
     assert!(!stdout(&o).contains(&bob_id), "inspect printed the raw ID");
@@ -139,19 +154,47 @@ async fn tour(url: &str, expires_natively: bool) {
     let o = cli(url, None, &["list", "--user", "alice"]);
     assert_eq!(stdout(&o).lines().count(), 3, "{}", stdout(&o));
     assert!(!stdout(&o).contains(&bob_id));
+    // Inspect and revoke by the key `list` prints (no secret, no live ID).
+    let o = cli(url, None, &["--json", "list", "--user", "alice"]);
+    let listed: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let first = listed[0]["key"]
+        .as_str()
+        .expect("list names keys")
+        .to_owned();
+    assert!(
+        sessions::time::OffsetDateTime::parse(
+            listed[0]["created"].as_str().expect("a date"),
+            &sessions::time::format_description::well_known::Rfc3339
+        )
+        .is_ok(),
+        "JSON dates are RFC 3339: {listed}"
+    );
+    let o = cli(url, None, &["--json", "inspect", "--key", &first]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let shown: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(shown["user"], "alice", "{shown}");
+    let o = cli(url, None, &["revoke", "--key", &first]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = cli(url, None, &["inspect", "--key", &first]);
+    assert_eq!(code(&o), 3, "a revoked session: {}", stderr(&o));
+    let o = cli(url, None, &["inspect", "--key", "not-a-key"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    // Nothing on standard input and no --key: a usage error.
+    let o = cli(url, None, &["inspect"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
 
     let o = cli(url, None, &["revoke", "--user", "alice"]);
     assert_eq!(
         (code(&o), stdout(&o)),
-        (0, "ended 3 sessions of user alice".to_owned()),
+        (0, "ended 2 sessions of user alice".to_owned()),
         "{}",
         stderr(&o)
     );
     assert_eq!(count(url), "1");
 
-    let o = cli(url, Some(SECRET), &["revoke", &bob]);
+    let o = cli_with_input(url, Some(SECRET), &["revoke"], &bob);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let o = cli(url, Some(SECRET), &["inspect", &bob]);
+    let o = cli_with_input(url, Some(SECRET), &["inspect"], &bob);
     assert_eq!(code(&o), 3, "an ended session: {}", stderr(&o));
     assert_eq!(count(url), "0");
 
@@ -252,12 +295,12 @@ fn ids_that_start_with_a_hyphen_are_sessions_not_options() {
     assert_eq!(code(&cli(&url, None, &["migrate"])), 0);
     let id = format!("-{}", "A".repeat(42));
     let cookie = format!("{id}.{}", "t".repeat(43));
-    for (args, exit, says) in [
-        (["inspect", id.as_str()], 3, "no live session"),
-        (["revoke", id.as_str()], 3, "no live session"),
-        (["inspect", cookie.as_str()], 2, "does not verify"),
+    for (args, input, exit, says) in [
+        (["inspect"], id.as_str(), 3, "no live session"),
+        (["revoke"], id.as_str(), 3, "no live session"),
+        (["inspect"], cookie.as_str(), 2, "does not verify"),
     ] {
-        let o = cli(&url, Some(SECRET), &args);
+        let o = cli_with_input(&url, Some(SECRET), &args, input);
         assert_eq!(code(&o), exit, "{args:?}: {}", stderr(&o));
         assert!(stderr(&o).contains(says), "{args:?}: {}", stderr(&o));
     }
@@ -330,21 +373,28 @@ fn django_mode_inspects_and_revokes_a_django_apps_sessions() {
     django(&["migrate"]);
     let key = django(&["write", r#"{"_auth_user_id": "42", "cart": ["é"]}"#]);
 
-    let o = cli(
+    let o = cli_with_input(
         &db,
         Some(secret),
-        &["--django", "--json", "inspect", &format!("sessionid={key}")],
+        &["--django", "--json", "inspect"],
+        &format!("sessionid={key}"),
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        !stdout(&o).contains(&key),
+        "the CLI printed a live Django session key: {}",
+        stdout(&o)
+    );
     let shown: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(
         shown["data"],
         serde_json::json!({"_auth_user_id": "42", "cart": ["é"]})
     );
-    let o = cli(
+    let o = cli_with_input(
         &db,
         Some("not the Django secret"),
-        &["--django", "--json", "inspect", &key],
+        &["--django", "--json", "inspect"],
+        &key,
     );
     let shown: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert!(
@@ -368,8 +418,11 @@ fn django_mode_inspects_and_revokes_a_django_apps_sessions() {
         0
     );
 
-    let o = cli(&db, Some(secret), &["--django", "revoke", &key]);
+    let o = cli(&db, Some(secret), &["--django", "revoke", "--key", &key]);
+    assert_eq!(code(&o), 2, "Django keys are live IDs: {}", stderr(&o));
+    let o = cli_with_input(&db, Some(secret), &["--django", "revoke"], &key);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!stdout(&o).contains(&key), "{}", stdout(&o));
     assert_eq!(
         django(&["exists", &key]),
         "false",

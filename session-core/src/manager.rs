@@ -335,15 +335,45 @@ impl SessionManager {
     /// # Ok(()) }
     /// ```
     pub async fn inspect(&self, id: &SessionId) -> Result<Option<Inspection>, SessionError> {
-        let key = id.store_key();
-        let load = self.inner.store.load(&key);
-        let Some(record) = crate::observe::store_op("load", id, load).await? else {
+        self.inspect_key(&id.store_key()).await
+    }
+
+    /// As [`inspect`](Self::inspect), by the key the session is stored
+    /// under (the digest operators' listings show, which is no live ID).
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Store`] when the store fails.
+    ///
+    /// ```
+    /// # use session_core::{KeyRing, SessionManager};
+    /// # use session_store_memory::MemoryStore;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let manager = SessionManager::new(MemoryStore::new(), KeyRing::new([7u8; 32])?);
+    /// let request = manager.request(None);
+    /// request.load().await?.set_user("alice")?;
+    /// request.finish(200).await?;
+    /// let listed = manager.sessions_of("alice").await?.pop().expect("one session");
+    /// let seen = manager.inspect_key(&listed.key).await?.expect("a live session");
+    /// assert_eq!(seen.record.user.as_deref(), Some("alice"));
+    /// # Ok(()) }
+    /// ```
+    pub async fn inspect_key(&self, key: &StoreKey) -> Result<Option<Inspection>, SessionError> {
+        let Some(record) = self.inner.store.load(key).await? else {
             return Ok(None);
         };
         if !record.is_live_at(crate::now()) {
             return Ok(None);
         }
         let data = self.inner.codec.decode(&record.data);
+        // A rotated-out ID's forward is no session.
+        if data
+            .as_ref()
+            .is_ok_and(|d| crate::rotation::moved_to(d).is_some())
+        {
+            return Ok(None);
+        }
         Ok(Some(Inspection { record, data }))
     }
 
@@ -377,6 +407,34 @@ impl SessionManager {
         crate::observe::store_op("delete", id, end).await?;
         crate::observe::count(crate::observe::ENDED, 1);
         tracing::info!(target: "session_core", session = %id.log_key(), "ended a session");
+        Ok(())
+    }
+
+    /// As [`end`](Self::end), by the key the session is stored under (the
+    /// digest operators' listings show).
+    ///
+    /// # Errors
+    ///
+    /// When the store fails.
+    ///
+    /// ```
+    /// # use session_core::{KeyRing, SessionManager};
+    /// # use session_store_memory::MemoryStore;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let manager = SessionManager::new(MemoryStore::new(), KeyRing::new([7u8; 32])?);
+    /// let request = manager.request(None);
+    /// request.load().await?.set_user("alice")?;
+    /// request.finish(200).await?;
+    /// let listed = manager.sessions_of("alice").await?.pop().expect("one session");
+    /// manager.end_key(&listed.key).await?;
+    /// assert!(manager.sessions_of("alice").await?.is_empty());
+    /// # Ok(()) }
+    /// ```
+    pub async fn end_key(&self, key: &StoreKey) -> Result<(), StoreError> {
+        crate::rotation::end_following(&*self.inner.store, &*self.inner.codec, key).await?;
+        crate::observe::count(crate::observe::ENDED, 1);
+        tracing::info!(target: "session_core", "ended a session by its store key");
         Ok(())
     }
 

@@ -3,7 +3,7 @@
 //! `SESSION_ENGINE = "django.contrib.sessions.backends.cache"` and the same
 //! Redis shares them.
 //!
-//! Keys are `:<VERSION>:<KEY_PREFIX>django.contrib.sessions.cache<session key>`
+//! Keys are `<KEY_PREFIX>:<VERSION>:django.contrib.sessions.cache<session key>`
 //! (Django's default key function; version 1, empty prefix by default), each
 //! holding an unsigned pickle of the session dict (use the manager's Django
 //! mode with `session_core::django::pickle::PickleCodec`) and a TTL.
@@ -61,6 +61,12 @@ fn version_of(bytes: &[u8]) -> u64 {
     u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
 }
 
+/// Django's default cache key function (`django.core.cache.backends.base.
+/// default_key_func`): `"%s:%s:%s" % (key_prefix, version, key)`.
+fn django_key(key_prefix: &str, version: u32, key: &str) -> String {
+    format!("{key_prefix}:{version}:{key}")
+}
+
 impl DjangoCacheStore {
     /// Django's default cache keys (version 1, no `KEY_PREFIX`) on the Redis
     /// server at `url`.
@@ -92,13 +98,13 @@ impl DjangoCacheStore {
     /// // CACHES = {"default": {..., "KEY_PREFIX": "shop", "VERSION": 2}}
     /// let store = DjangoCacheStore::with_keys(RedisStore::connect("redis://127.0.0.1:6379").await?, "shop", 2);
     /// let key = session_core::StoreKey::new("abcdefgh");
-    /// assert_eq!(store.key(&key), ":2:shopdjango.contrib.sessions.cacheabcdefgh");
+    /// assert_eq!(store.key(&key), "shop:2:django.contrib.sessions.cacheabcdefgh");
     /// # Ok(()) }
     /// ```
     pub fn with_keys(redis: RedisStore, key_prefix: &str, version: u32) -> Self {
         DjangoCacheStore {
             redis,
-            prefix: format!(":{version}:{key_prefix}django.contrib.sessions.cache"),
+            prefix: django_key(key_prefix, version, "django.contrib.sessions.cache"),
             update: std::sync::Arc::new(Script::new(UPDATE)),
         }
     }
@@ -117,7 +123,7 @@ impl DjangoCacheStore {
     /// ```
     pub fn cached_db(redis: RedisStore, key_prefix: &str, version: u32) -> Self {
         DjangoCacheStore {
-            prefix: format!(":{version}:{key_prefix}django.contrib.sessions.cached_db"),
+            prefix: django_key(key_prefix, version, "django.contrib.sessions.cached_db"),
             ..Self::with_keys(redis, key_prefix, version)
         }
     }
@@ -157,6 +163,40 @@ impl DjangoCacheStore {
             .arg(expires_at.unix_timestamp())
             .to_owned();
         self.redis.query::<()>(&cmd).await
+    }
+
+    /// Replaces the cached copy of a session with `data` only if one is
+    /// cached: a copy that is gone (a logout removed it, or it expired)
+    /// stays gone, and a reader then falls back to the database, as
+    /// Django's `cached_db` does on a miss.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use session_store_redis::DjangoCacheStore;
+    /// let store = DjangoCacheStore::connect("redis://127.0.0.1:6379").await?;
+    /// let key = session_core::StoreKey::new("abcdefghijklmnopqrstuvwxyz012345");
+    /// let later = session_core::now() + session_core::time::Duration::hours(1);
+    /// store.replace(&key, b"pickle", later).await?; // nothing cached: nothing written
+    /// # Ok(()) }
+    /// ```
+    pub async fn replace(
+        &self,
+        key: &StoreKey,
+        data: &[u8],
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        if !expires_at.gt(&now()) {
+            return self.delete(key).await;
+        }
+        let cmd = redis::cmd("SET")
+            .arg(self.key(key))
+            .arg(data)
+            .arg("EXAT")
+            .arg(expires_at.unix_timestamp())
+            .arg("XX")
+            .to_owned();
+        self.redis.query::<Option<String>>(&cmd).await.map(drop)
     }
 
     /// The Redis key of a session.

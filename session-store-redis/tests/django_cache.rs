@@ -6,7 +6,7 @@ use session_conformance::{fixtures, services};
 use session_core::django::pickle::PickleCodec;
 use session_core::django::signing::DjangoSigner;
 use session_core::{KeyRing, SessionManager};
-use session_store_redis::DjangoCacheStore;
+use session_store_redis::{DjangoCacheStore, RedisStore};
 
 const SECRET: &str = "django-insecure-cache-backend-secret";
 
@@ -14,13 +14,21 @@ fn redis_url() -> String {
     services::url("SESSION_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 }
 
+/// The Django app's cache settings: a `KEY_PREFIX` and a `VERSION`, so the
+/// keys both sides build must agree on more than the defaults.
+const KEY_PREFIX: &str = "shop";
+const VERSION: u32 = 3;
+
 fn django(db: &str, args: &[&str]) -> String {
     let redis = redis_url();
+    let version = VERSION.to_string();
     let env = [
         ("DJANGO_DB", db),
         ("DJANGO_SECRET", SECRET),
         ("DJANGO_SESSION_ENGINE", "cache"),
         ("DJANGO_REDIS", redis.as_str()),
+        ("DJANGO_KEY_PREFIX", KEY_PREFIX),
+        ("DJANGO_CACHE_VERSION", version.as_str()),
     ];
     services::run_django(&env, args)
 }
@@ -30,8 +38,8 @@ async fn shared_with_djangos_cache_backend() {
     if let Err(e) = services::django() {
         return services::unavailable::<()>("Django", e).unwrap_or(());
     }
-    let store = match DjangoCacheStore::connect(&redis_url()).await {
-        Ok(s) => s,
+    let store = match RedisStore::connect(&redis_url()).await {
+        Ok(s) => DjangoCacheStore::with_keys(s, KEY_PREFIX, VERSION),
         Err(e) => return services::unavailable::<()>("Redis", e).unwrap_or(()),
     };
     let dir = std::env::temp_dir().join(services::unique_name("django-cache"));

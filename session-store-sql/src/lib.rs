@@ -469,8 +469,7 @@ impl SqlStoreBuilder {
     /// 10 seconds): a database that stops answering (a network partition,
     /// a frozen server, a table locked by another client) then answers
     /// requests with 503 instead of holding them forever. Every operation
-    /// but `stats` (which counts the whole table) is bounded; a sweep is
-    /// bounded batch by batch. A write that timed out may still be applied
+    /// is bounded (`stats` included); a sweep is bounded batch by batch. A write that timed out may still be applied
     /// once the database answers, as with any timeout: the request saw an
     /// error, and the record's version keeps later writes consistent.
     ///
@@ -1074,36 +1073,39 @@ impl SessionStore for SqlStore {
     }
 
     async fn stats(&self, top_users: usize) -> Result<StoreStats, StoreError> {
-        let queries = &self.inner.queries;
-        let now = now().unix_timestamp();
-        let (hour, day) = (now + 3600, now + 86_400);
-        let (live, expired, within_hour, within_day): (i64, i64, i64, i64) =
-            on_pool!(&self.inner.pool, |p| sqlx::query_as(&queries.stats)
-                .bind(now)
-                .bind(now)
-                .bind(now)
-                .bind(hour)
-                .bind(now)
-                .bind(day)
-                .fetch_one(p)
-                .await)
-            .map_err(store_error)?;
-        let limit = i64::try_from(top_users).unwrap_or(i64::MAX);
-        let users: Vec<(String, i64)> =
-            on_pool!(&self.inner.pool, |p| sqlx::query_as(&queries.top_users)
-                .bind(now)
-                .bind(limit)
-                .fetch_all(p)
-                .await)
-            .map_err(store_error)?;
-        let count = |n: i64| u64::try_from(n).unwrap_or(0);
-        let mut stats = StoreStats::default();
-        stats.live = count(live);
-        stats.expired = Some(count(expired));
-        stats.expiring_within_hour = count(within_hour);
-        stats.expiring_within_day = count(within_day);
-        stats.top_users = users.into_iter().map(|(u, n)| (u, count(n))).collect();
-        Ok(stats)
+        within(self.timeout, async {
+            let queries = &self.inner.queries;
+            let now = now().unix_timestamp();
+            let (hour, day) = (now + 3600, now + 86_400);
+            let (live, expired, within_hour, within_day): (i64, i64, i64, i64) =
+                on_pool!(&self.inner.pool, |p| sqlx::query_as(&queries.stats)
+                    .bind(now)
+                    .bind(now)
+                    .bind(now)
+                    .bind(hour)
+                    .bind(now)
+                    .bind(day)
+                    .fetch_one(p)
+                    .await)
+                .map_err(store_error)?;
+            let limit = i64::try_from(top_users).unwrap_or(i64::MAX);
+            let users: Vec<(String, i64)> =
+                on_pool!(&self.inner.pool, |p| sqlx::query_as(&queries.top_users)
+                    .bind(now)
+                    .bind(limit)
+                    .fetch_all(p)
+                    .await)
+                .map_err(store_error)?;
+            let count = |n: i64| u64::try_from(n).unwrap_or(0);
+            let mut stats = StoreStats::default();
+            stats.live = count(live);
+            stats.expired = Some(count(expired));
+            stats.expiring_within_hour = count(within_hour);
+            stats.expiring_within_day = count(within_day);
+            stats.top_users = users.into_iter().map(|(u, n)| (u, count(n))).collect();
+            Ok(stats)
+        })
+        .await
     }
 
     fn supports_user_index(&self) -> bool {

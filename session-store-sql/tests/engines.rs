@@ -309,6 +309,14 @@ async fn stalled_engine_is_an_error_then_recovers(url: &str, engine: &str) {
     proxy.stall();
     session_conformance::fixtures::load_is_unavailable(&manager, &cookie, Duration::from_secs(3))
         .await;
+    // The operators' statistics are bounded too.
+    let stats = tokio::time::timeout(Duration::from_secs(3), manager.store().stats(5))
+        .await
+        .expect("stats hung on a stalled engine");
+    assert!(
+        stats.as_ref().is_err_and(StoreError::is_unavailable),
+        "{stats:?}"
+    );
 
     proxy.resume();
     loads_again(&manager, &cookie).await;

@@ -61,14 +61,21 @@ impl DjangoCachedDbStore {
         DjangoCachedDbStore { db, cache, signer }
     }
 
-    /// Puts the record's data into the cache as Django would.
-    async fn refresh_cache(&self, record: &Record) -> Result<(), StoreError> {
+    /// Puts the record's data into the cache as Django would; with
+    /// `only_if_cached`, only over a copy that is there (see
+    /// [`DjangoCacheStore::replace`]).
+    async fn refresh_cache(&self, record: &Record, only_if_cached: bool) -> Result<(), StoreError> {
         let text = std::str::from_utf8(&record.data)
             .map_err(|_| StoreError::backend("Django session data must be text"))?;
         match self
             .signer
             .unsign_object(SESSION_SALT, text, None, now().unix_timestamp())
         {
+            Ok(dict) if only_if_cached => {
+                self.cache
+                    .replace(&record.key, &pickle::dumps(&dict), record.expires_at)
+                    .await
+            }
             Ok(dict) => {
                 self.cache
                     .put(&record.key, &pickle::dumps(&dict), record.expires_at)
@@ -88,12 +95,15 @@ impl SessionStore for DjangoCachedDbStore {
 
     async fn create(&self, record: &Record) -> Result<(), StoreError> {
         self.db.create(record).await?;
-        self.refresh_cache(record).await
+        self.refresh_cache(record, false).await
     }
 
     async fn update(&self, record: &Record, expected_version: u64) -> Result<(), StoreError> {
         self.db.update(record, expected_version).await?;
-        self.refresh_cache(record).await
+        // Only over a cached copy: a logout between the two writes removed
+        // the copy (and then the row), and must not find it put back, or
+        // Django, which reads the cache first, would see the session live.
+        self.refresh_cache(record, true).await
     }
 
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {

@@ -4,6 +4,7 @@
 #![cfg(all(feature = "django", feature = "redis", feature = "sqlite"))]
 
 use serde_json::{Value, json};
+use session_conformance::proxy::TcpProxy;
 use session_conformance::{fixtures, services};
 use sessions::django::signing::DjangoSigner;
 use sessions::django_cache::DjangoCacheStore;
@@ -29,17 +30,21 @@ async fn shared_with_djangos_cached_db_backend() {
         ("DJANGO_SECRET", SECRET),
         ("DJANGO_SESSION_ENGINE", "cached_db"),
         ("DJANGO_REDIS", redis_url.as_str()),
+        // A KEY_PREFIX and VERSION, so both sides' keys must agree on more
+        // than the defaults.
+        ("DJANGO_KEY_PREFIX", "shop"),
+        ("DJANGO_CACHE_VERSION", "3"),
     ];
     let django = |args: &[&str]| services::run_django(&env, args);
     django(&["migrate"]);
     let signer = DjangoSigner::new(SECRET, Vec::<&str>::new()).unwrap();
     let store = DjangoCachedDbStore::new(
         DjangoSqlStore::connect(&db).await.unwrap(),
-        DjangoCacheStore::cached_db(redis, "", 1),
+        DjangoCacheStore::cached_db(redis, "shop", 3),
         signer.clone(),
     );
     let manager = SessionManager::builder(store, KeyRing::new([3u8; 32]).unwrap())
-        .django(signer)
+        .django(signer.clone())
         .build()
         .unwrap();
 
@@ -85,5 +90,48 @@ async fn shared_with_djangos_cached_db_backend() {
     django(&["delete", &key]);
     assert!(slow.finish(200).await.unwrap().ended_concurrently);
     assert_eq!(django(&["read", &key]), "{}");
+
+    // Django logs out between a Rust save's two writes (the row is saved,
+    // the cache write still on its way): the logout stands in the cache,
+    // which Django reads first.
+    let target = tokio::net::lookup_host(
+        redis_url
+            .trim_start_matches("redis://")
+            .trim_end_matches('/'),
+    )
+    .await
+    .unwrap()
+    .next()
+    .unwrap();
+    let proxy = TcpProxy::start(target).await.unwrap();
+    let slow_redis = RedisStore::builder()
+        .timeout(std::time::Duration::from_secs(20))
+        .connect(&format!("redis://{}", proxy.addr()))
+        .await
+        .unwrap();
+    let slow_store = DjangoCachedDbStore::new(
+        DjangoSqlStore::connect(&db).await.unwrap(),
+        DjangoCacheStore::cached_db(slow_redis, "shop", 3),
+        signer.clone(),
+    );
+    let slow_manager = SessionManager::builder(slow_store, KeyRing::new([3u8; 32]).unwrap())
+        .django(signer.clone())
+        .build()
+        .unwrap();
+    let key = django(&["write", r#"{"user_id": 7}"#]);
+    let cookie = format!("sessionid={key}");
+    let request = slow_manager.request([cookie.as_str()]);
+    request.load().await.unwrap().insert("late", 1).unwrap();
+    proxy.stall();
+    let saving = tokio::spawn(async move { request.finish(200).await });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    django(&["delete", &key]);
+    proxy.resume();
+    saving.await.unwrap().unwrap();
+    assert_eq!(
+        django(&["exists", &key]),
+        "false",
+        "a save racing Django's logout put the session back in the cache"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }

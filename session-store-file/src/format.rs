@@ -5,6 +5,17 @@
 //! {"key":"…","version":3,"created_at":1700000000,"expires_at":1701209600,"user":"42"}\n
 //! <data bytes, to the end of the file>
 //! ```
+//!
+//! Public so that tools (and the fuzzer) can read the files the store
+//! writes:
+//!
+//! ```
+//! use session_store_file::format;
+//! let record = session_conformance::fixtures::record(session_core::time::Duration::hours(1), Some("ada"));
+//! assert_eq!(format::decode(&format::encode(&record))?, record);
+//! assert!(format::decode(b"not a session file").is_err());
+//! # Ok::<(), session_core::StoreError>(())
+//! ```
 
 use serde::{Deserialize, Serialize};
 use session_core::time::OffsetDateTime;
@@ -22,7 +33,12 @@ struct Header {
 }
 
 /// The bytes of a session file holding `record`.
-pub(crate) fn encode(record: &Record) -> Vec<u8> {
+///
+/// ```
+/// let record = session_conformance::fixtures::record(session_core::time::Duration::hours(1), None);
+/// assert!(session_store_file::format::encode(&record).starts_with(b"session-file 1\n"));
+/// ```
+pub fn encode(record: &Record) -> Vec<u8> {
     let header = Header {
         key: record.key.as_str().to_owned(),
         version: record.version,
@@ -39,8 +55,19 @@ pub(crate) fn encode(record: &Record) -> Vec<u8> {
     out
 }
 
-/// Reads a session file; anything that is not exactly this format is corrupt.
-pub(crate) fn decode(bytes: &[u8]) -> Result<Record, StoreError> {
+/// Reads a session file; anything that is not exactly this format is
+/// [`StoreError::Corrupt`] (never a panic, whatever the bytes).
+///
+/// # Errors
+///
+/// [`StoreError::Corrupt`], saying what is wrong.
+///
+/// ```
+/// use session_core::StoreError;
+/// let err = session_store_file::format::decode(b"session-file 1\n{}").unwrap_err();
+/// assert!(matches!(err, StoreError::Corrupt(_)));
+/// ```
+pub fn decode(bytes: &[u8]) -> Result<Record, StoreError> {
     let corrupt = |why: &str| StoreError::Corrupt(format!("session file: {why}"));
     let rest = bytes
         .strip_prefix(MAGIC)

@@ -40,7 +40,7 @@
 #![warn(missing_docs)]
 
 mod disk;
-mod format;
+pub mod format;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -304,7 +304,7 @@ impl DjangoSqlStore {
 #[async_trait]
 impl SessionStore for DjangoSqlStore {
     async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
-        within(self.timeout, async {
+        within(self.timeout, || async {
             let now = now();
             let row: Option<(String, i64)> = on_pool!(&self.pool, |p| sqlx::query_as(&self.q.load)
                 .bind(key.as_str())
@@ -330,7 +330,7 @@ impl SessionStore for DjangoSqlStore {
     }
 
     async fn create(&self, record: &Record) -> Result<(), StoreError> {
-        within(self.timeout, async {
+        within(self.timeout, || async {
             let data = text(record)?;
             let result = on_pool!(&self.pool, |p| sqlx::query(&self.q.insert)
                 .bind(record.key.as_str())
@@ -350,7 +350,7 @@ impl SessionStore for DjangoSqlStore {
     }
 
     async fn update(&self, record: &Record, expected_version: u64) -> Result<(), StoreError> {
-        within(self.timeout, async {
+        within(self.timeout, || async {
             let data = text(record)?;
             let q = &self.q;
             let now = now().unix_timestamp();
@@ -383,7 +383,7 @@ impl SessionStore for DjangoSqlStore {
     }
 
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
-        within(self.timeout, async {
+        within(self.timeout, || async {
             on_pool_durably!(&self.pool, |p| sqlx::query(&self.q.delete)
                 .bind(key.as_str())
                 .execute(p)
@@ -395,7 +395,7 @@ impl SessionStore for DjangoSqlStore {
     }
 
     async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<(), StoreError> {
-        within(self.timeout, async {
+        within(self.timeout, || async {
             crate::touch(&self.pool, &self.q.touch, key, expires_at).await
         })
         .await
@@ -406,7 +406,7 @@ impl SessionStore for DjangoSqlStore {
     }
 
     async fn delete_expired_batch(&self, max: u64) -> Result<u64, StoreError> {
-        within(self.timeout, async {
+        within(self.timeout, || async {
             crate::delete_expired_batch(&self.pool, &self.q.delete_expired, max).await
         })
         .await

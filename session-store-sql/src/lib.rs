@@ -864,16 +864,74 @@ pub(crate) async fn sweep(store: &impl SessionStore) -> Result<u64, StoreError> 
 
 /// Runs one store operation, failing with [`StoreError::Unavailable`]
 /// when it has not finished within `limit` (the database stopped
-/// answering, or something holds a lock the operation waits for).
-pub(crate) async fn within<T>(
-    limit: Duration,
-    operation: impl Future<Output = Result<T, StoreError>>,
-) -> Result<T, StoreError> {
-    match tokio::time::timeout(limit, operation).await {
-        Ok(result) => result,
-        Err(_) => Err(StoreError::unavailable(format!(
+/// answering, or something holds a lock the operation waits for). An
+/// attempt the engine refused as a transient lock conflict (a deadlock, a
+/// serialization failure, SQLite busy) rolled back and is tried again,
+/// after a pause that doubles with each try and is jittered, within the
+/// same limit.
+pub(crate) async fn within<T, F, Fut>(limit: Duration, mut operation: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    let conflict = std::sync::Mutex::new(None);
+    let attempts = async {
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match operation().await {
+                Err(e) if is_transient(&e) => {
+                    tracing::debug!(target: "session_store_sql", error = %e, "lock conflict; trying again");
+                    *conflict.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+                    tokio::time::sleep(jittered(pause)).await;
+                    pause = (pause * 2).min(Duration::from_millis(64));
+                }
+                other => return other,
+            }
+        }
+    };
+    let outcome = tokio::time::timeout(limit, attempts).await;
+    let conflict = conflict.into_inner().unwrap_or_else(|p| p.into_inner());
+    match (outcome, conflict) {
+        (Ok(result), _) => result,
+        (Err(_), Some(conflict)) => Err(StoreError::unavailable(format!(
+            "lock conflicts lasted past {limit:?}; the last: {conflict}"
+        ))),
+        (Err(_), None) => Err(StoreError::unavailable(format!(
             "the database did not answer within {limit:?}"
         ))),
+    }
+}
+
+/// Between half and all of `pause`, so writers that collided spread out.
+fn jittered(pause: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let half = pause / 2;
+    half + Duration::from_nanos(u64::from(nanos) % (half.as_nanos() as u64).max(1))
+}
+
+/// A lock conflict the engine resolved by refusing this attempt, which
+/// it rolled back: trying again is safe and likely to succeed.
+#[derive(Debug)]
+struct Transient(sqlx::Error);
+
+impl fmt::Display for Transient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (a lock conflict)", self.0)
+    }
+}
+
+impl std::error::Error for Transient {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+fn is_transient(e: &StoreError) -> bool {
+    match e {
+        StoreError::Backend(source) | StoreError::Unavailable(source) => source.is::<Transient>(),
+        _ => false,
     }
 }
 
@@ -890,9 +948,18 @@ pub(crate) fn store_error(e: sqlx::Error) -> StoreError {
         | sqlx::Error::ColumnNotFound(_) => StoreError::Corrupt(e.to_string()),
         sqlx::Error::Database(ref db) => {
             let code = db.code().unwrap_or_default();
-            // SQLSTATE class 08 (connection exception) and PostgreSQL's
-            // 57P01-57P03 (the server is shutting down or starting up).
-            if code.starts_with("08") || code.starts_with("57P") || sqlite_busy(db.as_ref()) {
+            if sqlite_busy(db.as_ref()) {
+                // Busy past the busy timeout, or at once where waiting
+                // could deadlock: unavailable if it lasts, tried again
+                // until then.
+                StoreError::Unavailable(Box::new(Transient(e)))
+            } else if code == "40001" || code == "40P01" {
+                // Serialization failure, deadlock (PostgreSQL; MySQL and
+                // MariaDB report their deadlock 1213 as 40001).
+                StoreError::Backend(Box::new(Transient(e)))
+            } else if code.starts_with("08") || code.starts_with("57P") {
+                // SQLSTATE class 08 (connection exception) and PostgreSQL's
+                // 57P01-57P03 (the server is shutting down or starting up).
                 StoreError::unavailable(e)
             } else {
                 StoreError::backend(e)
@@ -921,7 +988,7 @@ fn sqlite_busy(db: &dyn sqlx::error::DatabaseError) -> bool {
 #[async_trait]
 impl SessionStore for SqlStore {
     async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
-        within(self.timeout, async {
+        within(self.timeout, || async {
             let q = &self.inner.queries.load;
             let row: Option<Row> = on_pool!(&self.inner.pool, |p| sqlx::query_as(q)
                 .bind(key.as_str())
@@ -945,7 +1012,7 @@ impl SessionStore for SqlStore {
     }
 
     async fn create(&self, record: &Record) -> Result<(), StoreError> {
-        within(self.timeout, async {
+        within(self.timeout, || async {
             let q = &self.inner.queries.insert;
             let version = version_param(record.version)?;
             let result = on_pool!(&self.inner.pool, |p| sqlx::query(q)
@@ -970,7 +1037,7 @@ impl SessionStore for SqlStore {
     }
 
     async fn update(&self, record: &Record, expected_version: u64) -> Result<(), StoreError> {
-        within(self.timeout, async {
+        within(self.timeout, || async {
             let queries = &self.inner.queries;
             let now = now().unix_timestamp();
             let (version, expected) = (
@@ -1023,7 +1090,7 @@ impl SessionStore for SqlStore {
     }
 
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
-        within(self.timeout, async {
+        within(self.timeout, || async {
             let q = &self.inner.queries.delete;
             on_pool_durably!(&self.inner.pool, |p| sqlx::query(q)
                 .bind(key.as_str())
@@ -1041,7 +1108,7 @@ impl SessionStore for SqlStore {
         expected_version: u64,
         new: &Record,
     ) -> Result<(), StoreError> {
-        within(self.timeout, async {
+        within(self.timeout, || async {
             let inner = &self.inner;
             match rotate::rotate(&inner.pool, &inner.queries, old, expected_version, new).await? {
                 Some(()) => Ok(()),
@@ -1055,7 +1122,7 @@ impl SessionStore for SqlStore {
     }
 
     async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<(), StoreError> {
-        within(self.timeout, async {
+        within(self.timeout, || async {
             touch(&self.inner.pool, &self.inner.queries.touch, key, expires_at).await
         })
         .await
@@ -1066,14 +1133,14 @@ impl SessionStore for SqlStore {
     }
 
     async fn delete_expired_batch(&self, max: u64) -> Result<u64, StoreError> {
-        within(self.timeout, async {
+        within(self.timeout, || async {
             delete_expired_batch(&self.inner.pool, &self.inner.queries.delete_expired, max).await
         })
         .await
     }
 
     async fn stats(&self, top_users: usize) -> Result<StoreStats, StoreError> {
-        within(self.timeout, async {
+        within(self.timeout, || async {
             let queries = &self.inner.queries;
             let now = now().unix_timestamp();
             let (hour, day) = (now + 3600, now + 86_400);
@@ -1113,7 +1180,7 @@ impl SessionStore for SqlStore {
     }
 
     async fn sessions_of(&self, user: &str) -> Result<Vec<SessionInfo>, StoreError> {
-        within(self.timeout, async {
+        within(self.timeout, || async {
             let q = &self.inner.queries.sessions_of;
             let rows: Vec<(String, i64, i64)> = on_pool!(&self.inner.pool, |p| sqlx::query_as(q)
                 .bind(user)
@@ -1140,7 +1207,7 @@ impl SessionStore for SqlStore {
         user: &str,
         keep: Option<&StoreKey>,
     ) -> Result<u64, StoreError> {
-        within(self.timeout, async {
+        within(self.timeout, || async {
             let q = &self.inner.queries.delete_sessions_of;
             // No stored key is empty, so "" keeps nothing.
             let keep = keep.map_or("", StoreKey::as_str);

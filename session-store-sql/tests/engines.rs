@@ -373,9 +373,9 @@ mod sqlite {
         .await;
     }
 
-    /// SQLite's own "database is locked", after a pool's busy timeout,
-    /// is "unavailable" (503), as the store's timeout is: the same wait,
-    /// the same answer.
+    /// SQLite's own "database is locked", after a pool's busy timeout, is
+    /// tried again within the store's time bound, then "unavailable" (503)
+    /// naming the lock.
     #[tokio::test]
     async fn busy_database_is_unavailable() {
         use sqlx::{ConnectOptions, Executor};
@@ -387,7 +387,9 @@ mod sqlite {
             .clone()
             .busy_timeout(Duration::from_millis(100));
         let impatient = sqlx::sqlite::SqlitePoolOptions::new().connect_lazy_with(options.clone());
-        let impatient = SqlStore::with_table(impatient, store.table()).unwrap();
+        let impatient = SqlStore::with_table(impatient, store.table())
+            .unwrap()
+            .with_timeout(Duration::from_millis(600));
         let mut other = options.connect().await.unwrap();
         other.execute("BEGIN IMMEDIATE").await.unwrap();
         let request = manager(&impatient).request(None);

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::store_url::Target;
 use session_core::time::OffsetDateTime;
 use session_core::{
     Record, SessionInfo, SessionStore, StoreError, StoreKey, StoreStats, async_trait,
@@ -123,63 +124,44 @@ pub enum AnyStore {
 /// # Ok(()) }
 /// ```
 pub async fn open_store(url: &str) -> Result<AnyStore, OpenError> {
-    let (url, table) = take_param(url, "table");
-    let (url, prefix) = take_param(&url, "prefix");
-    let url = url.as_str();
-    let scheme = url
-        .split(':')
-        .next()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+    let url = crate::StoreUrl::parse(url)?;
     #[allow(unused_variables)]
     let engine = |e: Box<dyn std::error::Error + Send + Sync>| OpenError::Engine(e);
-    #[allow(unused_variables)]
-    let (table, prefix) = (table, prefix);
-    match scheme.as_str() {
+    #[allow(unreachable_patterns, unused_variables)]
+    match url.target {
         #[cfg(feature = "memory")]
-        "memory" => Ok(AnyStore::Memory(session_store_memory::MemoryStore::new())),
+        Target::Memory => Ok(AnyStore::Memory(session_store_memory::MemoryStore::new())),
         #[cfg(feature = "file")]
-        "file" => {
-            let dir = url["file:".len()..].trim_start_matches("//");
-            if dir.is_empty() {
-                return Err(engine(
-                    "file: needs a directory, as in file:/var/lib/app/sessions".into(),
-                ));
-            }
-            session_store_file::FileStore::open(dir)
-                .map(AnyStore::File)
-                .map_err(|e| engine(e.into()))
-        }
-        #[cfg(feature = "sqlite")]
-        "sqlite" => sql(url, table).await,
-        #[cfg(feature = "postgres")]
-        "postgres" | "postgresql" => sql(url, table).await,
-        #[cfg(feature = "mysql")]
-        "mysql" | "mariadb" => sql(url, table).await,
+        Target::File(dir) => session_store_file::FileStore::open(dir)
+            .map(AnyStore::File)
+            .map_err(|e| engine(e.into())),
+        #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+        Target::Sql {
+            url: sql_url,
+            table,
+        } if enabled_sql(url.scheme()) => sql(&sql_url, table).await,
         #[cfg(feature = "redis")]
-        "redis" | "rediss" => redis_builder(prefix)
-            .connect(url)
+        Target::Redis { url, prefix } => redis_builder(prefix)
+            .connect(&url)
             .await
             .map(AnyStore::Redis)
             .map_err(|e| engine(e.into())),
         #[cfg(feature = "redis")]
-        "redis+cluster" => {
-            // After the scheme's `:` (ASCII, so a char boundary), without
-            // the `//` a well-formed URL has.
-            let nodes: Vec<String> = url[scheme.len() + 1..]
-                .trim_start_matches("//")
-                .split(',')
-                .filter(|n| !n.is_empty())
-                .map(|n| format!("redis://{n}"))
-                .collect();
-            redis_builder(prefix)
-                .connect_cluster(nodes)
-                .await
-                .map(AnyStore::Redis)
-                .map_err(|e| engine(e.into()))
-        }
-        _ => Err(OpenError::Unsupported(scheme)),
+        Target::Cluster { nodes, prefix } => redis_builder(prefix)
+            .connect_cluster(nodes)
+            .await
+            .map(AnyStore::Redis)
+            .map_err(|e| engine(e.into())),
+        _ => Err(OpenError::Unsupported(url.scheme().to_owned())),
     }
+}
+
+/// Whether the SQL engine of `scheme` is compiled in.
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+fn enabled_sql(scheme: &str) -> bool {
+    (scheme == "sqlite" && cfg!(feature = "sqlite"))
+        || (matches!(scheme, "postgres" | "postgresql") && cfg!(feature = "postgres"))
+        || (matches!(scheme, "mysql" | "mariadb") && cfg!(feature = "mysql"))
 }
 
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
@@ -202,30 +184,6 @@ fn redis_builder(prefix: Option<String>) -> session_store_redis::RedisStoreBuild
         Some(prefix) => builder.prefix(prefix),
         None => builder,
     }
-}
-
-/// Removes the query parameter `name` from `url`, returning its value.
-fn take_param(url: &str, name: &str) -> (String, Option<String>) {
-    let Some((base, query)) = url.split_once('?') else {
-        return (url.to_owned(), None);
-    };
-    let mut value = None;
-    let rest: Vec<&str> = query
-        .split('&')
-        .filter(|pair| match pair.split_once('=') {
-            Some((k, v)) if k == name => {
-                value = Some(v.to_owned());
-                false
-            }
-            _ => !pair.is_empty(),
-        })
-        .collect();
-    let url = if rest.is_empty() {
-        base.to_owned()
-    } else {
-        format!("{base}?{}", rest.join("&"))
-    };
-    (url, value)
 }
 
 impl AnyStore {
@@ -337,21 +295,6 @@ impl SessionStore for AnyStore {
 
 #[cfg(test)]
 mod tests {
-    use super::take_param;
-
-    #[test]
-    fn own_parameters_are_taken_out_of_the_url() {
-        assert_eq!(
-            take_param("sqlite:a.db?table=s&mode=rwc", "table"),
-            ("sqlite:a.db?mode=rwc".into(), Some("s".into()))
-        );
-        assert_eq!(
-            take_param("redis://h/?prefix=app:", "prefix"),
-            ("redis://h/".into(), Some("app:".into()))
-        );
-        assert_eq!(take_param("memory:", "table"), ("memory:".into(), None));
-    }
-
     /// Mistyped and hostile URLs (as an operator may pass to the CLI) are
     /// errors, never a panic: every one is opened in a task of its own so a
     /// panic would be caught and reported with its URL.

@@ -51,6 +51,15 @@
 ))]
 mod any_store;
 mod cleanup;
+#[cfg(any(
+    feature = "memory",
+    feature = "file",
+    feature = "sqlite",
+    feature = "postgres",
+    feature = "mysql",
+    feature = "redis"
+))]
+mod store_url;
 
 #[cfg(any(
     feature = "memory",
@@ -69,6 +78,15 @@ pub use session_store_file::FileStore;
 pub use session_store_memory::{MemoryStore, WhenFull};
 #[cfg(feature = "redis")]
 pub use session_store_redis::{RedisStore, django_cache};
+#[cfg(any(
+    feature = "memory",
+    feature = "file",
+    feature = "sqlite",
+    feature = "postgres",
+    feature = "mysql",
+    feature = "redis"
+))]
+pub use store_url::StoreUrl;
 #[cfg(all(
     feature = "django",
     feature = "redis",

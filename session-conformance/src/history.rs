@@ -275,9 +275,15 @@ async fn run<S: SessionStore>(store: Arc<S>, seed: u64) -> History {
     let jars: Vec<Arc<Mutex<Option<String>>>> =
         (0..BROWSERS).map(|_| Arc::new(Mutex::new(None))).collect();
     let counter = Arc::new(AtomicU64::new(0));
+    let browsing = Arc::new(std::sync::atomic::AtomicUsize::new(BROWSERS));
     let mut tasks = JoinSet::new();
     for (browser, jar) in jars.iter().enumerate() {
-        let (manager, jar, counter) = (manager.clone(), jar.clone(), counter.clone());
+        let (manager, jar, counter, browsing) = (
+            manager.clone(),
+            jar.clone(),
+            counter.clone(),
+            browsing.clone(),
+        );
         let mut rng = StdRng::seed_from_u64(seed.wrapping_mul(31).wrapping_add(browser as u64));
         tasks.spawn(async move {
             let mut done = Vec::new();
@@ -297,7 +303,22 @@ async fn run<S: SessionStore>(store: Arc<S>, seed: u64) -> History {
                     .map(|plan| tab_request(&manager, &jar, &counter, &barrier, start, plan));
                 done.extend(futures_join_all(requests).await);
             }
+            browsing.fetch_sub(1, Ordering::SeqCst);
             (done, Vec::new())
+        });
+    }
+    if manager.store().supports_user_index() {
+        // A user keeps their devices page open: listings all along, which
+        // tidy the index while sessions are being created and bound.
+        let manager = manager.clone();
+        let mut rng = StdRng::seed_from_u64(seed ^ 0xd1ce);
+        tasks.spawn(async move {
+            while browsing.load(Ordering::SeqCst) > 0 {
+                let user = user_of(rng.random_range(0..BROWSERS));
+                manager.sessions_of(user).await.expect("sessions_of");
+                tokio::time::sleep(Duration::from_micros(rng.random_range(20..200))).await;
+            }
+            (Vec::new(), Vec::new())
         });
     }
     {

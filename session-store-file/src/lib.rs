@@ -16,6 +16,11 @@
 //!   listing a user's sessions reads only those.
 //! - **Sweeping**: [`SessionStore::delete_expired`] walks the directory;
 //!   run it periodically (the files are never removed by themselves).
+//! - **Durable**: a save and a removal (logout, revoke, flush) are synced,
+//!   file and directory, before they return: a crash, power loss
+//!   included, undoes neither. A rotation writes the new file before it
+//!   replaces the old one, so a crash between them leaves the user logged
+//!   in under the old ID.
 //!
 //! Unix only (it relies on `flock` and file modes).
 //!

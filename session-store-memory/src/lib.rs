@@ -19,6 +19,7 @@
 //!   by a background task every minute when the store is built inside a
 //!   Tokio runtime. The task stops when the last clone of the store is
 //!   dropped.
+//! - **Not durable**: the sessions live and die with the process.
 //! - **User index**: [`SessionStore::sessions_of`] and
 //!   [`SessionStore::delete_sessions_of`] answer from an index, not a scan.
 //!

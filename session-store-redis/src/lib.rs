@@ -27,6 +27,9 @@
 //! - Nothing uses `KEYS`.
 //! - When Redis goes away, operations fail with [`StoreError::Unavailable`]
 //!   and the connection comes back by itself once Redis does.
+//! - Durability is Redis's: an acknowledged write (a save or a logout)
+//!   survives a crash of Redis as far as its persistence (`appendonly`,
+//!   `appendfsync`) keeps it.
 //!
 //! Requires Redis 7.0 or newer (for `EXPIRE … NX|GT`).
 //!

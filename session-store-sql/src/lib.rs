@@ -23,7 +23,14 @@
 //! by the SHA-256 of the session ID, times are Unix seconds.
 //!
 //! SQLite runs in WAL mode with a busy timeout, so concurrent writers wait
-//! for each other instead of failing with "database is locked".
+//! for each other instead of failing with "database is locked". Saves run
+//! at `synchronous = NORMAL` (a power loss may undo the last saves);
+//! statements that end sessions (logout, revoke, flush) at `FULL`, synced
+//! before they return, so a crash never brings a logged-out session back.
+//! PostgreSQL and MySQL/MariaDB sync every commit with their default
+//! settings. A deadlock, serialization failure or SQLite busy is tried
+//! again (with a jittered, doubling pause) within the operation's time
+//! bound. ID rotation is one transaction.
 //!
 //! Every operation is bounded in time (10 seconds by default,
 //! [`SqlStoreBuilder::timeout`]): a database that stops answering, or a

@@ -290,3 +290,29 @@ impl Drop for TcpProxy {
         self.abort_all();
     }
 }
+
+/// The address of the engine a URL names (`scheme://[user@]host:port/…`),
+/// for a [`TcpProxy`] to forward to.
+///
+/// ```
+/// # session_conformance::block_on(async {
+/// let addr = session_conformance::proxy::engine_addr("redis://127.0.0.1:6379/0").await.unwrap();
+/// assert_eq!(addr.port(), 6379);
+/// let addr = session_conformance::proxy::engine_addr("postgres://app:pw@127.0.0.1:5432/db").await.unwrap();
+/// assert_eq!(addr.port(), 5432);
+/// # });
+/// ```
+///
+/// # Errors
+///
+/// When the URL has no `scheme://host:port` or the host does not resolve.
+pub async fn engine_addr(url: &str) -> io::Result<SocketAddr> {
+    let invalid = || io::Error::new(io::ErrorKind::InvalidInput, "a URL of scheme://host:port");
+    let (_, rest) = url.split_once("://").ok_or_else(invalid)?;
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    let host = rest.split(['/', '?']).next().ok_or_else(invalid)?;
+    tokio::net::lookup_host(host)
+        .await?
+        .next()
+        .ok_or_else(invalid)
+}

@@ -153,16 +153,7 @@ impl DjangoCacheStore {
         data: &[u8],
         expires_at: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        if !expires_at.gt(&now()) {
-            return self.delete(key).await;
-        }
-        let cmd = redis::cmd("SET")
-            .arg(self.key(key))
-            .arg(data)
-            .arg("EXAT")
-            .arg(expires_at.unix_timestamp())
-            .to_owned();
-        self.redis.query::<()>(&cmd).await
+        self.set(key, data, expires_at, false).await
     }
 
     /// Replaces the cached copy of a session with `data` only if one is
@@ -186,16 +177,30 @@ impl DjangoCacheStore {
         data: &[u8],
         expires_at: OffsetDateTime,
     ) -> Result<(), StoreError> {
+        self.set(key, data, expires_at, true).await
+    }
+
+    /// `SET` with Django's expiry (an expiry in the past deletes), and
+    /// with `XX` (only over a key that is there) when `only_if_cached`.
+    async fn set(
+        &self,
+        key: &StoreKey,
+        data: &[u8],
+        expires_at: OffsetDateTime,
+        only_if_cached: bool,
+    ) -> Result<(), StoreError> {
         if !expires_at.gt(&now()) {
             return self.delete(key).await;
         }
-        let cmd = redis::cmd("SET")
-            .arg(self.key(key))
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.key(key))
             .arg(data)
             .arg("EXAT")
-            .arg(expires_at.unix_timestamp())
-            .arg("XX")
-            .to_owned();
+            .arg(expires_at.unix_timestamp());
+        if only_if_cached {
+            cmd.arg("XX");
+        }
+        // `OK`, or nil when `XX` found nothing.
         self.redis.query::<Option<String>>(&cmd).await.map(drop)
     }
 

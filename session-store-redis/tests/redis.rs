@@ -109,15 +109,9 @@ async fn garbage_keys_are_no_session() {
 /// gives up on Redis after 500 ms; `None` (skip) when Redis is unreachable.
 async fn session_through_proxy(name: &str) -> Option<(TcpProxy, SessionManager, String)> {
     drop(single().await?);
-    let target = tokio::net::lookup_host(
-        redis_url()
-            .trim_start_matches("redis://")
-            .trim_end_matches('/'),
-    )
-    .await
-    .unwrap()
-    .next()
-    .unwrap();
+    let target = session_conformance::proxy::engine_addr(&redis_url())
+        .await
+        .unwrap();
     let proxy = TcpProxy::start(target).await.unwrap();
     let store = RedisStore::builder()
         .prefix(format!("{}:", services::unique_name(name)))

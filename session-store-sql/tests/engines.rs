@@ -171,10 +171,7 @@ fn via(url: &str, addr: std::net::SocketAddr) -> String {
 }
 
 async fn target_of(url: &str) -> std::net::SocketAddr {
-    let (_, rest) = url.split_once("://").unwrap();
-    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
-    let host = rest.split('/').next().unwrap();
-    tokio::net::lookup_host(host).await.unwrap().next().unwrap()
+    session_conformance::proxy::engine_addr(url).await.unwrap()
 }
 
 /// A session stored through a proxy in front of the engine at `url`, by a

@@ -94,15 +94,9 @@ async fn shared_with_djangos_cached_db_backend() {
     // Django logs out between a Rust save's two writes (the row is saved,
     // the cache write still on its way): the logout stands in the cache,
     // which Django reads first.
-    let target = tokio::net::lookup_host(
-        redis_url
-            .trim_start_matches("redis://")
-            .trim_end_matches('/'),
-    )
-    .await
-    .unwrap()
-    .next()
-    .unwrap();
+    let target = session_conformance::proxy::engine_addr(&redis_url)
+        .await
+        .unwrap();
     let proxy = TcpProxy::start(target).await.unwrap();
     let slow_redis = RedisStore::builder()
         .timeout(std::time::Duration::from_secs(20))

@@ -40,6 +40,7 @@
 
 use std::future::Future;
 
+mod contention;
 pub mod counting;
 pub mod example;
 pub mod fixtures;
@@ -143,6 +144,7 @@ macro_rules! store_cases {
             random_operations_follow_the_contract,
             random_requests_follow_the_session_rules,
             concurrent_histories_keep_the_promises,
+            sustained_writes_to_one_session_all_land,
         );
     };
 }

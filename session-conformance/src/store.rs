@@ -15,6 +15,7 @@ use session_core::{
 use tokio::sync::{Barrier, Notify};
 use tokio::task::JoinSet;
 
+pub use crate::contention::sustained_writes_to_one_session_all_land;
 pub use crate::history::concurrent_histories_keep_the_promises;
 pub use crate::request_model::random_requests_follow_the_session_rules;
 pub use crate::rotation::{

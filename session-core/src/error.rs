@@ -91,14 +91,17 @@ pub enum SessionError {
     #[error(transparent)]
     Codec(#[from] CodecError),
     /// Too many concurrent writers kept changing the session; this request's
-    /// changes were not saved.
+    /// changes were not saved. The store is fine: a 503 with `Retry-After`
+    /// (see [`retry_after`](Self::retry_after)) tells the client to try
+    /// again shortly.
     #[error("gave up saving the session after {0} conflicting concurrent writes")]
     Contention(u32),
 }
 
 impl SessionError {
     /// The HTTP status an adapter answers with by default: 503 when the
-    /// store is unavailable, 500 otherwise.
+    /// store is unavailable or the session too contended to save (then
+    /// with [`retry_after`](Self::retry_after)), 500 otherwise.
     ///
     /// ```
     /// use session_core::{SessionError, StoreError};
@@ -115,17 +118,33 @@ impl SessionError {
     }
 
     /// A short message for the client that names no internals: "the
-    /// session store is unavailable" for a 503, "session error" otherwise.
+    /// session store is unavailable", "the session is busy with concurrent
+    /// changes; try again", or "session error".
+    ///
+    /// ```
+    /// use session_core::{SessionError, StoreError};
+    /// assert_eq!(SessionError::Contention(3).public_message(), "the session is busy with concurrent changes; try again");
+    /// let down = SessionError::from(StoreError::unavailable(std::io::Error::other("refused")));
+    /// assert_eq!(down.public_message(), "the session store is unavailable");
+    /// ```
+    pub fn public_message(&self) -> &'static str {
+        match self {
+            SessionError::Contention(_) => "the session is busy with concurrent changes; try again",
+            _ if self.status_code() == 503 => "the session store is unavailable",
+            _ => "session error",
+        }
+    }
+
+    /// Seconds after which the client may try again, for a `Retry-After`
+    /// header: `Some(1)` when the session was too contended to save (the
+    /// writers that won are done by then), `None` otherwise.
     ///
     /// ```
     /// use session_core::SessionError;
-    /// assert_eq!(SessionError::Contention(3).public_message(), "the session store is unavailable");
+    /// assert_eq!(SessionError::Contention(64).retry_after(), Some(1));
+    /// assert_eq!(SessionError::Destroyed.retry_after(), None);
     /// ```
-    pub fn public_message(&self) -> &'static str {
-        if self.status_code() == 503 {
-            "the session store is unavailable"
-        } else {
-            "session error"
-        }
+    pub fn retry_after(&self) -> Option<u32> {
+        matches!(self, SessionError::Contention(_)).then_some(1)
     }
 }

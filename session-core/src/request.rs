@@ -440,6 +440,17 @@ async fn fetch(manager: &SessionManager, id: &SessionId) -> Result<Option<Fetche
     Ok(Some((data, origin)))
 }
 
+/// The wait before the retry after `losses` lost compare-and-swaps: about
+/// 0.5 ms doubling up to 32 ms, each between half and all of that.
+fn backoff(losses: u32) -> std::time::Duration {
+    let ceiling = std::time::Duration::from_micros(500 << losses.min(6));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let half = ceiling / 2;
+    half + std::time::Duration::from_nanos(u64::from(nanos) % half.as_nanos().max(1) as u64)
+}
+
 struct Commit<'a> {
     manager: &'a SessionManager,
     session: &'a Session,
@@ -564,11 +575,19 @@ impl Commit<'_> {
     /// re-applies this request's own changes on top of it. Returns the
     /// latest version and creation time, or `None` when the session has
     /// ended meanwhile.
+    ///
+    /// Before the reload, a request that lost more than once waits a
+    /// little (growing with each loss, jittered), so writers that keep
+    /// colliding spread out instead of spinning.
     async fn rebase(
         &self,
         origin: &Origin,
+        losses: u32,
     ) -> Result<Option<(u64, time::OffsetDateTime)>, SessionError> {
         observe::count(observe::CONFLICTS, 1);
+        if losses > 0 {
+            tokio::time::sleep(backoff(losses)).await;
+        }
         tracing::debug!(target: "session_core", session = %origin.id.log_key(), "concurrent save; re-applying this request's changes");
         let Some((data, latest)) = fetch(self.manager, &origin.id).await? else {
             return Ok(None);
@@ -639,7 +658,7 @@ impl Commit<'_> {
                     self.ended(&origin.id);
                     return Ok(());
                 }
-                Err(StoreError::Conflict) => match self.rebase(&origin).await? {
+                Err(StoreError::Conflict) => match self.rebase(&origin, attempt).await? {
                     Some(latest) => (version, created_at) = latest,
                     None => {
                         self.ended(&origin.id);
@@ -700,7 +719,7 @@ impl Commit<'_> {
                     if conflicts > inner.max_retries {
                         return Err(SessionError::Contention(inner.max_retries));
                     }
-                    match self.rebase(&old).await? {
+                    match self.rebase(&old, conflicts - 1).await? {
                         Some((latest, _)) => version = latest,
                         None => {
                             self.ended(&old.id);

@@ -24,6 +24,8 @@ pub struct Reply {
     pub status: u16,
     /// The JSON body.
     pub body: Value,
+    /// A `Retry-After` in seconds, if any.
+    pub retry_after: Option<u32>,
 }
 
 impl Reply {
@@ -33,13 +35,18 @@ impl Reply {
     }
 
     fn ok(body: Value) -> Self {
-        Reply { status: 200, body }
+        Reply {
+            status: 200,
+            body,
+            retry_after: None,
+        }
     }
 
     fn error(status: u16, message: impl Into<String>) -> Self {
         Reply {
             status,
             body: json!({ "error": message.into() }),
+            retry_after: None,
         }
     }
 }
@@ -71,7 +78,10 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Reply> {
 /// The answer to a session error: 503 when the store is unreachable, 500
 /// otherwise, with a JSON body that names no internals.
 pub fn session_error(err: &SessionError) -> Reply {
-    Reply::error(err.status_code(), err.public_message())
+    Reply {
+        retry_after: err.retry_after(),
+        ..Reply::error(err.status_code(), err.public_message())
+    }
 }
 
 fn written(result: Result<(), SessionError>, session: &Session) -> Reply {

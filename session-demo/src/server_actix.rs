@@ -18,6 +18,9 @@ fn reply(r: Reply) -> HttpResponse {
     if let Some(cache_control) = r.cache_control() {
         response.insert_header((CACHE_CONTROL, cache_control));
     }
+    if let Some(seconds) = r.retry_after {
+        response.insert_header((actix_web::http::header::RETRY_AFTER, seconds.to_string()));
+    }
     response.json(r.body)
 }
 

@@ -26,6 +26,11 @@ fn reply(r: Reply) -> Response {
             .headers_mut()
             .insert(CACHE_CONTROL, HeaderValue::from_static(cache_control));
     }
+    if let Some(seconds) = r.retry_after {
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, seconds.into());
+    }
     response
 }
 

@@ -23,6 +23,9 @@ impl<'r> Responder<'r, 'static> for Json {
         if let Some(cache_control) = self.0.cache_control() {
             response.set_raw_header("Cache-Control", cache_control);
         }
+        if let Some(seconds) = self.0.retry_after {
+            response.set_raw_header("Retry-After", seconds.to_string());
+        }
         Ok(response)
     }
 }
@@ -131,6 +134,7 @@ fn error_response(e: &::sessions::SessionError) -> ErrorResponse {
         status: r.status,
         content_type: ContentType::JSON,
         body: r.body.to_string(),
+        retry_after: r.retry_after,
     }
 }
 

@@ -90,6 +90,17 @@ async fn shared_with_djangos_cache_backend() {
         r#"{"made_in": "rust"}"#
     );
 
+    // A session past 64 KiB (Python frames pickles in 64 KiB pieces; a
+    // frame must not end inside an opcode) reads in Django.
+    let big: Vec<String> = (0..30_000).map(|i| format!("v{i}")).collect();
+    let request = manager.request(None);
+    request.load().await.unwrap().insert("big", &big).unwrap();
+    let large = fixtures::finish(&request).await;
+    let large = large.strip_prefix("sessionid=").unwrap().to_owned();
+    let seen: Value = serde_json::from_str(&django(&db, &["read", &large])).unwrap();
+    assert_eq!(seen["big"].as_array().map(Vec::len), Some(big.len()));
+    assert_eq!(seen["big"][29_999], "v29999");
+
     // Django logs out while Rust writes: the logout stands.
     let slow = manager.request([cookie.as_str()]);
     slow.load().await.unwrap().insert("late", 1).unwrap();
@@ -115,6 +126,7 @@ async fn shared_with_djangos_cache_backend() {
         key.as_str(),
         shared.as_str(),
         created.strip_prefix("sessionid=").unwrap(),
+        large.as_str(),
     ] {
         manager
             .store()

@@ -70,14 +70,20 @@ type ErrorHandler = Arc<dyn Fn(&SessionError) -> HttpResponse + Send + Sync>;
 /// use session_core::{SessionError, StoreError};
 /// let down = SessionError::from(StoreError::unavailable(std::io::Error::other("refused")));
 /// assert_eq!(session_actix::default_error_response(&down).status().as_u16(), 503);
+/// // Too contended to save: the store is fine, the client may retry soon.
+/// let busy = session_actix::default_error_response(&SessionError::Contention(64));
+/// assert_eq!(busy.headers().get("retry-after").unwrap(), "1");
 /// ```
 pub fn default_error_response(err: &SessionError) -> HttpResponse {
     let status =
         StatusCode::from_u16(err.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = err.public_message();
-    HttpResponse::build(status)
-        .content_type("text/plain; charset=utf-8")
-        .body(body)
+    let mut response = HttpResponse::build(status);
+    response.content_type("text/plain; charset=utf-8");
+    if let Some(seconds) = err.retry_after() {
+        response.insert_header((actix_web::http::header::RETRY_AFTER, seconds.to_string()));
+    }
+    response.body(body)
 }
 
 /// The middleware that gives every request its session. See the [crate docs](crate).

@@ -109,12 +109,22 @@ type ErrorHandler = Arc<dyn Fn(&SessionError) -> Response + Send + Sync>;
 /// use session_core::{SessionError, StoreError};
 /// let down = SessionError::from(StoreError::unavailable(std::io::Error::other("refused")));
 /// assert_eq!(session_axum::default_error_response(&down).status(), 503);
+/// // Too contended to save: the store is fine, the client may retry soon.
+/// let busy = session_axum::default_error_response(&SessionError::Contention(64));
+/// assert_eq!(busy.status(), 503);
+/// assert_eq!(busy.headers()["retry-after"], "1");
 /// ```
 pub fn default_error_response(err: &SessionError) -> Response {
     let status =
         StatusCode::from_u16(err.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = err.public_message();
-    (status, body).into_response()
+    let mut response = (status, body).into_response();
+    if let Some(seconds) = err.retry_after() {
+        response
+            .headers_mut()
+            .insert(http::header::RETRY_AFTER, seconds.into());
+    }
+    response
 }
 
 /// The tower layer that gives every request its session. See the [crate docs](crate).

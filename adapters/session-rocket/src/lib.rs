@@ -66,6 +66,7 @@ use session_core::{RequestSession, SessionError, SessionManager};
 ///         status: 503,
 ///         content_type: ContentType::Plain,
 ///         body: "the session store is unavailable".into(),
+///         retry_after: None,
 ///     }
 /// );
 /// ```
@@ -77,6 +78,8 @@ pub struct ErrorResponse {
     pub content_type: ContentType,
     /// The body.
     pub body: String,
+    /// A `Retry-After` in seconds, if any (see [`SessionError::retry_after`]).
+    pub retry_after: Option<u32>,
 }
 
 type ErrorHandler = Arc<dyn Fn(&SessionError) -> ErrorResponse + Send + Sync>;
@@ -88,6 +91,8 @@ type ErrorHandler = Arc<dyn Fn(&SessionError) -> ErrorResponse + Send + Sync>;
 /// use session_core::{SessionError, StoreError};
 /// let down = SessionError::from(StoreError::unavailable(std::io::Error::other("refused")));
 /// assert_eq!(session_rocket::default_error_response(&down).status, 503);
+/// // Too contended to save: the store is fine, the client may retry soon.
+/// assert_eq!(session_rocket::default_error_response(&SessionError::Contention(64)).retry_after, Some(1));
 /// ```
 pub fn default_error_response(err: &SessionError) -> ErrorResponse {
     let status = err.status_code();
@@ -96,6 +101,7 @@ pub fn default_error_response(err: &SessionError) -> ErrorResponse {
         status,
         content_type: ContentType::Plain,
         body: body.to_owned(),
+        retry_after: err.retry_after(),
     }
 }
 
@@ -175,6 +181,7 @@ impl SessionFairing {
     ///     status: err.status_code(),
     ///     content_type: ContentType::JSON,
     ///     body: r#"{"error":"sessions are unavailable"}"#.into(),
+    ///     retry_after: err.retry_after(),
     /// });
     /// ```
     pub fn on_error(
@@ -242,11 +249,15 @@ impl Fairing for SessionFairing {
                 // The whole response is replaced, as in the other adapters:
                 // none of the handler's headers (Location, Cache-Control,
                 // a cookie of its own) may go out with an error.
-                *res = Response::build()
+                let mut replacement = Response::build();
+                replacement
                     .status(Status::new(error.status))
                     .header(error.content_type)
-                    .sized_body(error.body.len(), Cursor::new(error.body))
-                    .finalize();
+                    .sized_body(error.body.len(), Cursor::new(error.body));
+                if let Some(seconds) = error.retry_after {
+                    replacement.header(Header::new("Retry-After", seconds.to_string()));
+                }
+                *res = replacement.finalize();
             }
         }
     }

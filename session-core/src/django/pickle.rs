@@ -58,9 +58,6 @@ const NONE: u8 = b'N';
 const NEWTRUE: u8 = 0x88;
 const NEWFALSE: u8 = 0x89;
 
-/// The most a frame may hold before Python starts a new one.
-const FRAME_TARGET: usize = 64 * 1024;
-
 /// Pickles `value` with protocol 5, as `pickle.dumps(obj, 5)` does for
 /// plain data (floats that are integral are written as floats, integers
 /// beyond 64 bits cannot occur in JSON).
@@ -78,17 +75,17 @@ pub fn dumps(value: &Value) -> Vec<u8> {
     let mut body = Vec::new();
     write(&mut body, value);
     body.push(STOP);
-    let mut out = vec![PROTO, 5];
-    // Python frames the whole small pickle in one frame (4 bytes or more);
-    // large ones are split by the pickler at 64 KiB, which readers accept
-    // either way.
-    for chunk in body.chunks(FRAME_TARGET) {
-        if chunk.len() >= 4 {
-            out.push(FRAME);
-            out.extend_from_slice(&(chunk.len() as u64).to_le_bytes());
-        }
-        out.extend_from_slice(chunk);
+    let mut out = Vec::with_capacity(body.len() + 11);
+    out.extend_from_slice(&[PROTO, 5]);
+    // One frame for the whole pickle (4 bytes or more), as Python frames a
+    // small one. Python's pickler splits large ones at about 64 KiB, but
+    // only between opcodes: a frame may not end inside an opcode (its
+    // reader refuses that), and one frame of any size reads the same.
+    if body.len() >= 4 {
+        out.push(FRAME);
+        out.extend_from_slice(&(body.len() as u64).to_le_bytes());
     }
+    out.extend_from_slice(&body);
     out
 }
 
@@ -692,6 +689,16 @@ mod tests {
         assert!(err.to_string().contains("nested too deeply"), "{err}");
         // Far deeper: refused without recursing once per level.
         assert!(loads(&nested(1_000_000)).is_err());
+    }
+
+    #[test]
+    fn a_pickle_past_64_kib_reads_back() {
+        // Found by the pickle fuzz target: dumps cut frames every 64 KiB
+        // even inside an opcode, which no reader (Python's included) takes.
+        let value = json!({"big": (0..30_000).map(|i| format!("v{i}")).collect::<Vec<_>>()});
+        let bytes = dumps(&value);
+        assert!(bytes.len() > 3 * 64 * 1024, "{}", bytes.len());
+        assert_eq!(loads(&bytes).unwrap(), value);
     }
 
     #[test]

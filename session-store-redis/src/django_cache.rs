@@ -230,7 +230,7 @@ impl SessionStore for DjangoCacheStore {
             .redis
             .pipeline(&pipe)
             .await
-            .map_err(crate::store_error)?;
+            .map_err(crate::conn::store_error)?;
         let Some(data) = data else { return Ok(None) };
         let now = now();
         // A key Django wrote without a timeout lives until deleted.

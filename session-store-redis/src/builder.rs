@@ -1,0 +1,154 @@
+//! Configuring and connecting a store.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::RedisError;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
+
+use crate::conn::Conn;
+use crate::scripts::{self, Lua};
+use crate::store::{Inner, RedisStore};
+
+/// How long a command may wait for its answer, and a connection attempt
+/// for the server, before the operation fails as unavailable.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Configures a [`RedisStore`]; see [`RedisStore::builder`].
+///
+/// ```no_run
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use session_store_redis::RedisStore;
+/// let store = RedisStore::builder()
+///     .prefix("shop:session:")
+///     .timeout(std::time::Duration::from_millis(500))
+///     .connect("redis://127.0.0.1:6379")
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct RedisStoreBuilder {
+    prefix: String,
+    timeout: Duration,
+}
+
+impl Default for RedisStoreBuilder {
+    fn default() -> Self {
+        RedisStoreBuilder {
+            prefix: "session:".into(),
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+impl RedisStoreBuilder {
+    /// The prefix of every key the store writes (default `session:`).
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use session_store_redis::RedisStore;
+    /// let store = RedisStore::builder().prefix("app1:").connect("redis://127.0.0.1:6379").await?;
+    /// let key = session_core::StoreKey::new("ab12");
+    /// assert_eq!(store.session_key(&key), "app1:{ab12}");
+    /// # Ok(()) }
+    /// ```
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// How long a command or connection attempt may take before the
+    /// operation fails with [`StoreError::Unavailable`](session_core::StoreError::Unavailable) (default 2 s).
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use session_store_redis::RedisStore;
+    /// use session_core::SessionStore;
+    /// let store = RedisStore::builder()
+    ///     .timeout(std::time::Duration::from_millis(300))
+    ///     .connect("redis://127.0.0.1:6379")
+    ///     .await?;
+    /// // If Redis stops answering, operations fail within about 300 ms:
+    /// if let Err(e) = store.load(&session_core::SessionId::generate().store_key()).await {
+    ///     assert!(e.is_unavailable());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Connects to a single Redis server.
+    ///
+    /// # Errors
+    ///
+    /// When the URL is invalid or the server cannot be reached.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use session_store_redis::RedisStore;
+    /// let store = RedisStore::builder().connect("redis://:password@redis.internal:6379/2").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect(self, url: &str) -> Result<RedisStore, RedisError> {
+        let client = redis::Client::open(url)?;
+        let config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(self.timeout))
+            .set_connection_timeout(Some(self.timeout))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_secs(1));
+        let conn = ConnectionManager::new_with_config(client, config).await?;
+        Ok(self.build(Conn::Single(conn)))
+    }
+
+    /// Connects to a Redis Cluster through any of its nodes.
+    ///
+    /// # Errors
+    ///
+    /// When a URL is invalid or no node can be reached.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use session_store_redis::RedisStore;
+    /// let store = RedisStore::builder()
+    ///     .prefix("app:")
+    ///     .connect_cluster(["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"])
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect_cluster<I, S>(self, nodes: I) -> Result<RedisStore, RedisError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let nodes: Vec<String> = nodes.into_iter().map(|s| s.as_ref().to_owned()).collect();
+        let client = ClusterClientBuilder::new(nodes)
+            .connection_timeout(self.timeout)
+            .response_timeout(self.timeout)
+            .build()?;
+        let conn = client.get_async_connection().await?;
+        Ok(self.build(Conn::Cluster(conn)))
+    }
+
+    fn build(self, conn: Conn) -> RedisStore {
+        RedisStore {
+            conn,
+            inner: Arc::new(Inner {
+                prefix: self.prefix,
+                create: Lua::new(scripts::CREATE),
+                update: Lua::new(scripts::UPDATE),
+                touch: Lua::new(scripts::TOUCH),
+                end_if_user: Lua::new(scripts::END_IF_USER),
+                rotate: Lua::new(scripts::ROTATE),
+                prune: Lua::new(scripts::PRUNE),
+            }),
+        }
+    }
+}

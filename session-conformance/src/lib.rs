@@ -35,6 +35,7 @@
 //!
 //! A failing case panics with a message naming the broken promise.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -59,6 +59,7 @@
 //!   ([`SessionError::status_code`] gives 503 or 500), never a silent new
 //!   session that would log the user out.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -77,6 +77,7 @@
 //! this request ran is not saved again: the response goes out with a cookie
 //! that deletes the session cookie.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -39,6 +39,7 @@
 //! [`SessionFairing::on_error`] customises it. A session ended by a
 //! concurrent request is not saved again; the response deletes the cookie.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -49,7 +49,7 @@
 //! layer is called as it is, and would turn the handler into a route again
 //! on every request (an allocation and about 180 instructions each time):
 //!
-//! [`Router::with_state`]: axum::Router::with_state
+//! [`Router::with_state`]: https://docs.rs/axum/0.8/axum/struct.Router.html#method.with_state
 //!
 //! ```no_run
 //! use axum::{Router, ServiceExt, extract::Request, routing::get};
@@ -88,8 +88,9 @@ use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
-use axum::extract::FromRequestParts;
-use axum::response::{IntoResponse, Response};
+use axum_core::body::Body;
+use axum_core::extract::FromRequestParts;
+use axum_core::response::{IntoResponse, Response};
 use http::header::{COOKIE, SET_COOKIE, VARY};
 use http::request::Parts;
 use http::{HeaderValue, Request, StatusCode};
@@ -266,9 +267,14 @@ struct Slot {
     request: OnceLock<RequestSession>,
 }
 
-impl<S, B> Service<Request<B>> for SessionService<S>
+/// Any response body: the inner service's answers (an axum router's, or
+/// those of layers that change the body, such as compression) come out as
+/// axum's [`Body`], which an axum router's body already is (no copy).
+impl<S, B, ResBody> Service<Request<B>> for SessionService<S>
 where
-    S: Service<Request<B>, Response = Response, Error = Infallible>,
+    S: Service<Request<B>, Response = http::Response<ResBody>, Error = Infallible>,
+    ResBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    ResBody::Error: Into<axum_core::BoxError>,
 {
     type Response = Response;
     type Error = Infallible;
@@ -344,9 +350,11 @@ pin_project! {
     }
 }
 
-impl<F> Future for SessionFuture<F>
+impl<F, ResBody> Future for SessionFuture<F>
 where
-    F: Future<Output = Result<Response, Infallible>>,
+    F: Future<Output = Result<http::Response<ResBody>, Infallible>>,
+    ResBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    ResBody::Error: Into<axum_core::BoxError>,
 {
     type Output = Result<Response, Infallible>;
 
@@ -355,6 +363,7 @@ where
             match self.as_mut().project().state.project() {
                 StateProj::Handler { inner, slot } => {
                     let Ok(response) = std::task::ready!(inner.poll(cx));
+                    let response = response.map(Body::new);
                     let slot = slot.take().expect("polled after completion");
                     // A route that never loaded the session: nothing to save.
                     let Some(request) = slot.request.get().filter(|r| r.loaded().is_some()) else {

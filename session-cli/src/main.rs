@@ -34,8 +34,9 @@ use sessions::{
 struct Cli {
     /// The store: memory:, file:DIR, sqlite:PATH, postgres://…, mysql://…,
     /// redis://…, redis+cluster://h:p,h:p (add ?table=NAME or ?prefix=P).
-    #[arg(long, env = "SESSION_STORE", hide_env_values = true)]
-    store: String,
+    /// Before or after the subcommand.
+    #[arg(long, env = "SESSION_STORE", hide_env_values = true, global = true)]
+    store: Option<String>,
 
     /// Print JSON instead of text.
     #[arg(long, global = true)]
@@ -348,16 +349,23 @@ async fn run(cli: &Cli) -> Result<Output, Failure> {
 /// (then there is no `AnyStore` to migrate).
 async fn open(cli: &Cli) -> Result<(Arc<dyn SessionStore>, Option<AnyStore>), Failure> {
     if cli.django {
-        let store = DjangoSqlStore::connect(&cli.store)
+        let store = DjangoSqlStore::connect(store_url(cli)?)
             .await
             .map_err(Failure::store)?;
         return Ok((Arc::new(store), None));
     }
-    let store = open_store(&cli.store).await.map_err(|e| match e {
+    let store = open_store(store_url(cli)?).await.map_err(|e| match e {
         sessions::OpenError::Unsupported(_) => Failure::usage(e.to_string()),
         other => Failure::store(other),
     })?;
     Ok((Arc::new(store.clone()), Some(store)))
+}
+
+/// The store's URL, from `--store` or `SESSION_STORE`.
+fn store_url(cli: &Cli) -> Result<&str, Failure> {
+    cli.store
+        .as_deref()
+        .ok_or_else(|| Failure::usage("give the store: --store URL, or SESSION_STORE"))
 }
 
 async fn clear_expired(store: &dyn SessionStore, batch: u64) -> Result<Output, Failure> {
@@ -365,7 +373,11 @@ async fn clear_expired(store: &dyn SessionStore, batch: u64) -> Result<Output, F
     let bar = if std::io::stderr().is_terminal() {
         let total = store.stats(0).await.ok().and_then(|s| s.expired);
         let bar = match total {
-            Some(n) => indicatif::ProgressBar::new(n),
+            // The default bar shows no message; this one does.
+            Some(n) => indicatif::ProgressBar::new(n).with_style(
+                indicatif::ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len}")
+                    .expect("a valid template"),
+            ),
             None => indicatif::ProgressBar::new_spinner(),
         };
         bar.set_message("removing expired sessions");
@@ -539,7 +551,7 @@ fn session_id(cli: &Cli, manager: &SessionManager, input: &str) -> Result<Sessio
 async fn check(cli: &Cli) -> Result<Output, Failure> {
     let mut checks: Vec<(String, bool, String)> = Vec::new();
     if cli.django {
-        match DjangoSqlStore::connect(&cli.store).await {
+        match DjangoSqlStore::connect(store_url(cli)?).await {
             Ok(store) => {
                 checks.push(("connection".into(), true, "connected".into()));
                 match store
@@ -570,7 +582,7 @@ async fn check(cli: &Cli) -> Result<Output, Failure> {
         }
         return Ok(check_output(checks, ok));
     }
-    match open_store(&cli.store).await {
+    match open_store(store_url(cli)?).await {
         Ok(store) => {
             checks.push(("connection".into(), true, "connected".into()));
             if let AnyStore::Sql(sql) = &store {

@@ -309,6 +309,25 @@ fn ids_that_start_with_a_hyphen_are_sessions_not_options() {
 }
 
 #[test]
+fn the_store_may_follow_the_subcommand_and_must_be_given() {
+    let url = sqlite_url();
+    assert_eq!(code(&cli(&url, None, &["migrate"])), 0);
+    let after = Command::new(env!("CARGO_BIN_EXE_session-cli"))
+        .args(["count", "--store", &url])
+        .env_remove("SESSION_STORE")
+        .output()
+        .unwrap();
+    assert_eq!(code(&after), 0, "{}", stderr(&after));
+    let none = Command::new(env!("CARGO_BIN_EXE_session-cli"))
+        .arg("count")
+        .env_remove("SESSION_STORE")
+        .output()
+        .unwrap();
+    assert_eq!(code(&none), 2);
+    assert!(stderr(&none).contains("--store"), "{}", stderr(&none));
+}
+
+#[test]
 fn wrong_urls_and_unreachable_engines_are_clear_errors() {
     let o = cli("foo://nowhere", None, &["count"]);
     assert_eq!(code(&o), 2);

@@ -3,9 +3,13 @@
 use crate::OpenError;
 
 /// A store URL, read: which engine, and this crate's own parameters
-/// (`table=NAME` for SQL, `prefix=P` for Redis) taken out of it. Reading
-/// opens nothing and reaches no server, so a configuration can be checked
-/// before it is used; [`open_store`](crate::open_store) reads, then opens.
+/// (`table=NAME` for SQL, `prefix=P` for Redis, percent-decoded) taken out
+/// of it; the rest goes to the engine's driver as it is (`sqlite:a.db`
+/// and `sqlite://a.db` are the relative file `a.db`, as sqlx reads them).
+/// On a Redis Cluster URL, credentials given once reach every node:
+/// `redis+cluster://:pw@h1:7000,h2:7000`. Reading opens nothing and
+/// reaches no server, so a configuration can be checked before it is
+/// used; [`open_store`](crate::open_store) reads, then opens.
 ///
 /// ```
 /// use sessions::StoreUrl;
@@ -89,12 +93,18 @@ impl StoreUrl {
             }
             "redis" | "rediss" => Target::Redis { url, prefix },
             "redis+cluster" => {
-                // Without the `//` a well-formed URL has.
-                let nodes: Vec<String> = rest
-                    .trim_start_matches("//")
+                // `[//][userinfo@]host:port,host:port[/db]`: the userinfo
+                // and the path go to every node.
+                let rest = rest.trim_start_matches("//");
+                let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+                let (userinfo, hosts) = match authority.rsplit_once('@') {
+                    Some((userinfo, hosts)) => (format!("{userinfo}@"), hosts),
+                    None => (String::new(), authority),
+                };
+                let nodes: Vec<String> = hosts
                     .split(',')
                     .filter(|n| !n.is_empty())
-                    .map(|n| format!("redis://{n}"))
+                    .map(|n| format!("redis://{userinfo}{n}{path}"))
                     .collect();
                 if nodes.is_empty() {
                     return Err(OpenError::Engine(
@@ -128,12 +138,15 @@ fn take_param(url: &str, name: &str) -> (String, Option<String>) {
     let mut value = None;
     let rest: Vec<&str> = query
         .split('&')
-        .filter(|pair| match pair.split_once('=') {
-            Some((k, v)) if k == name => {
-                value = Some(v.to_owned());
-                false
+        .filter(|pair| {
+            // One pair, percent-decoded as a form would be.
+            match url::form_urlencoded::parse(pair.as_bytes()).next() {
+                Some((k, v)) if k == name => {
+                    value = Some(v.into_owned());
+                    false
+                }
+                _ => !pair.is_empty(),
             }
-            _ => !pair.is_empty(),
         })
         .collect();
     let url = if rest.is_empty() {
@@ -161,6 +174,62 @@ mod tests {
             panic!("a Redis URL")
         };
         assert_eq!((url.as_str(), prefix.as_deref()), ("redis://h", Some("p:")));
+    }
+
+    #[test]
+    fn parameters_are_percent_decoded() {
+        let Target::Redis { prefix, .. } = StoreUrl::parse("redis://h?prefix=app%3Asess%20")
+            .unwrap()
+            .target
+        else {
+            panic!("a Redis URL")
+        };
+        assert_eq!(prefix.as_deref(), Some("app:sess "));
+        let Target::Sql { table, .. } = StoreUrl::parse("sqlite:a.db?table=web%5Fsessions")
+            .unwrap()
+            .target
+        else {
+            panic!("a SQL URL")
+        };
+        assert_eq!(table.as_deref(), Some("web_sessions"));
+    }
+
+    #[test]
+    fn cluster_credentials_reach_every_node() {
+        let url =
+            StoreUrl::parse("redis+cluster://app:p%40ss@h1:7000,h2:7001/0?prefix=x:").unwrap();
+        let Target::Cluster { nodes, prefix } = url.target else {
+            panic!("a cluster URL")
+        };
+        assert_eq!(
+            nodes,
+            [
+                "redis://app:p%40ss@h1:7000/0",
+                "redis://app:p%40ss@h2:7001/0"
+            ]
+        );
+        assert_eq!(prefix.as_deref(), Some("x:"));
+        let Target::Cluster { nodes, .. } = StoreUrl::parse("redis+cluster://h1:7000,h2:7001")
+            .unwrap()
+            .target
+        else {
+            panic!("a cluster URL")
+        };
+        assert_eq!(nodes, ["redis://h1:7000", "redis://h2:7001"]);
+    }
+
+    #[test]
+    fn sqlite_urls_reach_sqlx_as_written() {
+        for url in [
+            "sqlite:a.db",
+            "sqlite://a.db",
+            "sqlite:///tmp/a.db?mode=rwc",
+        ] {
+            let Target::Sql { url: passed, table } = StoreUrl::parse(url).unwrap().target else {
+                panic!("a SQL URL")
+            };
+            assert_eq!((passed.as_str(), table), (url, None));
+        }
     }
 
     #[test]

@@ -449,3 +449,34 @@ fn django_mode_inspects_and_revokes_a_django_apps_sessions() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn tls_only_engines_are_reached_from_their_urls() {
+    use session_conformance::tls::{Certificates, TlsPostgres, TlsRedis};
+    let certs = Certificates::generate();
+    let (postgres, redis) = match (TlsPostgres::start(&certs), TlsRedis::start(&certs)) {
+        (Ok(p), Ok(r)) => (p, r),
+        (Err(e), _) | (_, Err(e)) => {
+            return services::unavailable::<()>("TLS engines the test starts", e).unwrap_or(());
+        }
+    };
+    let ca = postgres.dir.join("ca.pem");
+    std::fs::write(&ca, &certs.ca).unwrap();
+    let ca = ca.display();
+    let pg = format!(
+        "postgres://postgres@127.0.0.1:{}/postgres?sslmode=verify-full&sslrootcert={ca}",
+        postgres.port
+    );
+    assert_eq!(code(&cli(&pg, None, &["migrate"])), 0);
+    let rediss = format!("rediss://127.0.0.1:{}?tls_ca={ca}", redis.port);
+    for url in [pg.as_str(), rediss.as_str()] {
+        assert_eq!(count(url), "0", "{url}");
+    }
+    // Without the CA: refused, an error naming the engine, not a hang.
+    let o = cli(
+        &format!("rediss://127.0.0.1:{}", redis.port),
+        None,
+        &["count"],
+    );
+    assert_ne!(code(&o), 0);
+}

@@ -53,6 +53,7 @@ mod rotation;
 pub mod services;
 pub mod store;
 pub mod store_model;
+pub mod tls;
 
 /// Runs a future to completion on a fresh multi-threaded Tokio runtime
 /// (the macro's tests use this, so your crate needs no Tokio of its own).

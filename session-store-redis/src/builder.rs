@@ -28,10 +28,21 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 ///     .await?;
 /// # Ok(()) }
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RedisStoreBuilder {
     prefix: String,
     timeout: Duration,
+    #[cfg(feature = "rustls")]
+    root_certificate: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for RedisStoreBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStoreBuilder")
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for RedisStoreBuilder {
@@ -39,6 +50,8 @@ impl Default for RedisStoreBuilder {
         RedisStoreBuilder {
             prefix: "session:".into(),
             timeout: DEFAULT_TIMEOUT,
+            #[cfg(feature = "rustls")]
+            root_certificate: None,
         }
     }
 }
@@ -83,6 +96,36 @@ impl RedisStoreBuilder {
         self
     }
 
+    /// Trusts this CA (a PEM certificate) for `rediss://` URLs instead of
+    /// the system's certificate store: a managed Redis with a private CA,
+    /// or a test server.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use session_store_redis::RedisStore;
+    /// let ca = std::fs::read("/etc/ssl/redis-ca.pem")?;
+    /// let store = RedisStore::builder()
+    ///     .root_certificate(ca)
+    ///     .connect("rediss://:password@redis.internal:6380")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "rustls")]
+    pub fn root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_certificate = Some(pem.into());
+        self
+    }
+
+    /// The TLS settings for `redis`'s clients, when a CA was given.
+    #[cfg(feature = "rustls")]
+    fn certificates(&self) -> Option<redis::TlsCertificates> {
+        Some(redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(self.root_certificate.clone()?),
+        })
+    }
+
     /// Connects to a single Redis server.
     ///
     /// # Errors
@@ -97,6 +140,12 @@ impl RedisStoreBuilder {
     /// # Ok(()) }
     /// ```
     pub async fn connect(self, url: &str) -> Result<RedisStore, RedisError> {
+        #[cfg(feature = "rustls")]
+        let client = match self.certificates() {
+            Some(certificates) => redis::Client::build_with_tls(url, certificates)?,
+            None => redis::Client::open(url)?,
+        };
+        #[cfg(not(feature = "rustls"))]
         let client = redis::Client::open(url)?;
         let config = ConnectionManagerConfig::new()
             .set_response_timeout(Some(self.timeout))
@@ -129,10 +178,15 @@ impl RedisStoreBuilder {
         S: AsRef<str>,
     {
         let nodes: Vec<String> = nodes.into_iter().map(|s| s.as_ref().to_owned()).collect();
-        let client = ClusterClientBuilder::new(nodes)
+        let builder = ClusterClientBuilder::new(nodes)
             .connection_timeout(self.timeout)
-            .response_timeout(self.timeout)
-            .build()?;
+            .response_timeout(self.timeout);
+        #[cfg(feature = "rustls")]
+        let builder = match self.certificates() {
+            Some(certificates) => builder.certs(certificates),
+            None => builder,
+        };
+        let client = builder.build()?;
         let conn = client.get_async_connection().await?;
         Ok(self.build(Conn::Cluster(conn)))
     }

@@ -141,13 +141,21 @@ pub async fn open_store(url: &str) -> Result<AnyStore, OpenError> {
             table,
         } if enabled_sql(url.scheme()) => sql(&sql_url, table).await,
         #[cfg(feature = "redis")]
-        Target::Redis { url, prefix } => redis_builder(prefix)
+        Target::Redis {
+            url,
+            prefix,
+            tls_ca,
+        } => redis_builder(prefix, tls_ca)?
             .connect(&url)
             .await
             .map(AnyStore::Redis)
             .map_err(|e| engine(e.into())),
         #[cfg(feature = "redis")]
-        Target::Cluster { nodes, prefix } => redis_builder(prefix)
+        Target::Cluster {
+            nodes,
+            prefix,
+            tls_ca,
+        } => redis_builder(prefix, tls_ca)?
             .connect_cluster(nodes)
             .await
             .map(AnyStore::Redis)
@@ -177,12 +185,33 @@ async fn sql(url: &str, table: Option<String>) -> Result<AnyStore, OpenError> {
         .map_err(|e| OpenError::Engine(e.into()))
 }
 
+/// A Redis builder with the URL's own parameters: the key prefix, and the
+/// CA to trust for `rediss://` (a PEM file, with the `rustls` feature).
 #[cfg(feature = "redis")]
-fn redis_builder(prefix: Option<String>) -> session_store_redis::RedisStoreBuilder {
-    let builder = session_store_redis::RedisStore::builder();
-    match prefix {
-        Some(prefix) => builder.prefix(prefix),
-        None => builder,
+fn redis_builder(
+    prefix: Option<String>,
+    tls_ca: Option<String>,
+) -> Result<session_store_redis::RedisStoreBuilder, OpenError> {
+    let mut builder = session_store_redis::RedisStore::builder();
+    if let Some(prefix) = prefix {
+        builder = builder.prefix(prefix);
+    }
+    let Some(path) = tls_ca else {
+        return Ok(builder);
+    };
+    #[cfg(feature = "rustls")]
+    {
+        let pem = std::fs::read(&path).map_err(|e| {
+            OpenError::Engine(format!("tls_ca: cannot read the CA file {path}: {e}").into())
+        })?;
+        Ok(builder.root_certificate(pem))
+    }
+    #[cfg(not(feature = "rustls"))]
+    {
+        let _ = (builder, path);
+        Err(OpenError::Engine(
+            "tls_ca needs the `rustls` feature of the `sessions` crate".into(),
+        ))
     }
 }
 

@@ -3,8 +3,8 @@
 use crate::OpenError;
 
 /// A store URL, read: which engine, and this crate's own parameters
-/// (`table=NAME` for SQL, `prefix=P` for Redis, percent-decoded) taken out
-/// of it; the rest goes to the engine's driver as it is (`sqlite:a.db`
+/// (`table=NAME` for SQL, `prefix=P` and `tls_ca=PEM FILE` for Redis,
+/// percent-decoded) taken out of it; the rest goes to the engine's driver as it is (`sqlite:a.db`
 /// and `sqlite://a.db` are the relative file `a.db`, as sqlx reads them).
 /// On a Redis Cluster URL, credentials given once reach every node:
 /// `redis+cluster://:pw@h1:7000,h2:7000`. Reading opens nothing and
@@ -41,10 +41,12 @@ pub(crate) enum Target {
     Redis {
         url: String,
         prefix: Option<String>,
+        tls_ca: Option<String>,
     },
     Cluster {
         nodes: Vec<String>,
         prefix: Option<String>,
+        tls_ca: Option<String>,
     },
 }
 
@@ -74,6 +76,7 @@ impl StoreUrl {
     pub fn parse(url: &str) -> Result<StoreUrl, OpenError> {
         let (url, table) = take_param(url, "table");
         let (url, prefix) = take_param(&url, "prefix");
+        let (url, tls_ca) = take_param(&url, "tls_ca");
         // What follows the scheme's `:` (nothing when there is none).
         let (scheme, rest) = url.split_once(':').unwrap_or((url.as_str(), ""));
         let scheme = scheme.to_ascii_lowercase();
@@ -91,7 +94,11 @@ impl StoreUrl {
             "sqlite" | "postgres" | "postgresql" | "mysql" | "mariadb" => {
                 Target::Sql { url, table }
             }
-            "redis" | "rediss" => Target::Redis { url, prefix },
+            "redis" | "rediss" => Target::Redis {
+                url,
+                prefix,
+                tls_ca,
+            },
             "redis+cluster" => {
                 // `[//][userinfo@]host:port,host:port[/db]`: the userinfo
                 // and the path go to every node.
@@ -112,7 +119,11 @@ impl StoreUrl {
                             .into(),
                     ));
                 }
-                Target::Cluster { nodes, prefix }
+                Target::Cluster {
+                    nodes,
+                    prefix,
+                    tls_ca,
+                }
             }
             _ => return Err(OpenError::Unsupported(scheme)),
         };
@@ -169,7 +180,8 @@ mod tests {
         };
         assert_eq!(url, "postgres://u@h/db?sslmode=require&x=1");
         assert_eq!(table.as_deref(), Some("t"));
-        let Target::Redis { url, prefix } = StoreUrl::parse("redis://h?prefix=p:").unwrap().target
+        let Target::Redis { url, prefix, .. } =
+            StoreUrl::parse("redis://h?prefix=p:").unwrap().target
         else {
             panic!("a Redis URL")
         };
@@ -198,7 +210,7 @@ mod tests {
     fn cluster_credentials_reach_every_node() {
         let url =
             StoreUrl::parse("redis+cluster://app:p%40ss@h1:7000,h2:7001/0?prefix=x:").unwrap();
-        let Target::Cluster { nodes, prefix } = url.target else {
+        let Target::Cluster { nodes, prefix, .. } = url.target else {
             panic!("a cluster URL")
         };
         assert_eq!(

@@ -10,7 +10,7 @@ use std::process::Command;
 
 const FEATURES: &[&str] = &[
     "memory", "file", "sqlite", "postgres", "mysql", "redis", "axum", "actix", "rocket", "django",
-    "metrics",
+    "rustls", "metrics",
 ];
 
 /// Combinations that enable items no single feature does: Django's

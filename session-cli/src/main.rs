@@ -105,7 +105,8 @@ enum Command {
         #[arg(long)]
         key: Option<String>,
     },
-    /// Create or upgrade the SQL schema.
+    /// Create or upgrade the SQL schema; on Redis, move sessions of an
+    /// older layout to the current one.
     Migrate,
     /// Check the connection, the schema and the key ring.
     Check,

@@ -65,7 +65,7 @@ impl RedisStoreBuilder {
     /// # use session_store_redis::RedisStore;
     /// let store = RedisStore::builder().prefix("app1:").connect("redis://127.0.0.1:6379").await?;
     /// let key = session_core::StoreKey::new("ab12");
-    /// assert_eq!(store.session_key(&key), "app1:{ab12}");
+    /// assert_eq!(store.session_key(&key), "app1:{!ab12}");
     /// # Ok(()) }
     /// ```
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
@@ -202,6 +202,9 @@ impl RedisStoreBuilder {
                 end_if_user: Lua::new(scripts::END_IF_USER),
                 rotate: Lua::new(scripts::ROTATE),
                 prune: Lua::new(scripts::PRUNE),
+                index: Lua::new(scripts::INDEX),
+                move_legacy: Lua::new(scripts::MOVE_LEGACY),
+                end_legacy: Lua::new(scripts::END_LEGACY),
             }),
         }
     }

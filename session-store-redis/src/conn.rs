@@ -35,17 +35,42 @@ impl RedisStore {
         }
     }
 
-    /// Runs a script on `keys` (Redis keys). A write that binds a session
-    /// to a user adds its index entry before the script and again after it:
-    /// before, so the session is never bound unlisted; after, so an entry
-    /// pruned while the script ran (the session not yet there) is back
-    /// when the write returns.
+    /// Runs a write script on `keys` (Redis keys) with `args`. A write that
+    /// binds a session writes its user-index entry: on a single node in
+    /// the same step (the index key and the entry go to the script, see
+    /// [`crate::scripts`]); on a cluster before the script, so the session
+    /// is never bound unlisted, and again after it, so an entry pruned
+    /// while the script ran (the session not yet there) is back when the
+    /// write returns.
     pub(crate) async fn run_script<T: FromRedisValue>(
         &self,
         lua: &Lua,
         keys: &[String],
         args: &[Vec<u8>],
         index: Option<Index<'_>>,
+    ) -> Result<T, StoreError> {
+        let Some(index) = index else {
+            return self.eval(lua, keys, args).await;
+        };
+        if let Conn::Single(_) = self.conn {
+            let mut keys = keys.to_vec();
+            keys.push(self.user_key(index.user));
+            let mut args = args.to_vec();
+            args.extend(index.args());
+            return self.eval(lua, &keys, &args).await;
+        }
+        self.write_index(index).await?;
+        let value = self.eval(lua, keys, args).await?;
+        self.write_index(index).await?;
+        Ok(value)
+    }
+
+    /// `EVALSHA`, and `EVAL` when Redis does not know the script yet.
+    pub(crate) async fn eval<T: FromRedisValue>(
+        &self,
+        lua: &Lua,
+        keys: &[String],
+        args: &[Vec<u8>],
     ) -> Result<T, StoreError> {
         let call = |verb: &str, script_arg: &str| {
             let mut cmd = redis::cmd(verb);
@@ -58,38 +83,20 @@ impl RedisStore {
             }
             cmd
         };
-        let evalsha = call("EVALSHA", lua.script.get_hash());
-        let result = match (self.conn.clone(), index) {
-            (Conn::Single(mut c), Some(index)) => {
-                let mut pipe = redis::pipe();
-                self.index_commands(&mut pipe, index);
-                pipe.add_command(evalsha);
-                self.index_commands(&mut pipe, index);
-                pipe.query_async::<(T,)>(&mut c).await.map(|(value,)| value)
+        let result = match self.conn.clone() {
+            Conn::Single(mut c) => {
+                call("EVALSHA", lua.script.get_hash())
+                    .query_async(&mut c)
+                    .await
             }
-            (conn, index) => {
-                if let Some(index) = index {
-                    self.write_index(index).await?;
-                }
-                let result = match conn {
-                    Conn::Single(mut c) => evalsha.query_async(&mut c).await,
-                    Conn::Cluster(mut c) => evalsha.query_async(&mut c).await,
-                };
-                if let (Ok(_), Some(index)) = (&result, index) {
-                    self.write_index(index).await?;
-                }
-                result
+            Conn::Cluster(mut c) => {
+                call("EVALSHA", lua.script.get_hash())
+                    .query_async(&mut c)
+                    .await
             }
         };
         match result {
-            Err(e) if e.code() == Some("NOSCRIPT") => {
-                // EVAL loads the script; the entry is written again after it.
-                let value = self.query(&call("EVAL", lua.source)).await?;
-                if let Some(index) = index {
-                    self.write_index(index).await?;
-                }
-                Ok(value)
-            }
+            Err(e) if e.code() == Some("NOSCRIPT") => self.query(&call("EVAL", lua.source)).await,
             other => other.map_err(store_error),
         }
     }
@@ -118,6 +125,8 @@ pub(crate) fn store_error(e: RedisError) -> StoreError {
         StoreError::unavailable(e)
     } else if e.code() == Some("WRONGTYPE") || e.to_string().contains("WRONGTYPE") {
         StoreError::Corrupt(format!("a key of the wrong type is in the way: {e}"))
+    } else if e.code() == Some("CORRUPT") || e.to_string().contains("CORRUPT") {
+        StoreError::Corrupt(e.to_string())
     } else {
         StoreError::backend(e)
     }

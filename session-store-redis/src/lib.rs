@@ -3,24 +3,36 @@
 //! Redis is the cache engine: sessions expire through Redis's own TTLs, and
 //! every operation of the store contract is one round trip.
 //!
-//! - `load` is one `HMGET` of the session's hash.
-//! - `create`, `update` and `touch` are Lua scripts: `create` inserts only
-//!   if absent, `update` checks the version and refuses a missing key (a
-//!   compare-and-swap with no `WATCH` loop), `touch` moves the expiry alone.
-//! - Each session lives under `<prefix>{<store key>}`; the braces make the
-//!   key its own hash tag, and every script touches that one key only, so
-//!   the same code runs on a cluster.
-//! - The user index is a set per user (`<prefix>user:{<user>}`) of session
-//!   keys. A write that binds a session to a user adds the entry before its
-//!   script and again after it (one pipeline on a single node), so every
-//!   session of a user is listed from the moment the write returns, even
-//!   if the set was pruned while the write ran. Entries of sessions that
-//!   ended are skipped when the set is read; on a single node they are
-//!   removed by a script that checks, in the same step, that the session
-//!   is not (or not yet) bound to the user; on a cluster (where the set and
-//!   the session sit in different slots) only entries of sessions the
-//!   store itself ended are removed, and the rest go when the set expires
-//!   with the user's last session.
+//! - A session is one string: a 21-byte header (format, version, created,
+//!   expires), the user ID and the data, under `<prefix>{<key>}` where
+//!   `<key>` is 16 characters (96 bits) of the store key's digest, which
+//!   keeps the key within Redis's smallest allocation for it (a clash of
+//!   two live sessions is as likely as one in 10¹¹ for a billion of them,
+//!   and is refused as a duplicate, so the manager draws another ID); the
+//!   braces make it the key's hash tag, so the same code runs on a
+//!   cluster. Redis memory per session is within a few bytes of the data
+//!   itself (see BENCHMARKS.md).
+//! - `load` is one `GET`.
+//! - `create`, `update` and `touch` are Lua scripts (or a plain `SET … NX`
+//!   for an anonymous create): `create` inserts only if absent, `update`
+//!   compares the stored version in the same step as it writes and refuses
+//!   a missing key (a compare-and-swap with no `WATCH` loop), `touch`
+//!   moves the expiry alone.
+//! - The user index is a sorted set per user (`<prefix>u:{<user>}`) of the
+//!   user's sessions, scored with their expiry rounded up to the hour. On
+//!   a single node a write that binds a session adds its entry in the same
+//!   script, and a save that keeps the user and the hour leaves it alone;
+//!   on a cluster (where the index and the session sit in different slots)
+//!   the entry is written before the script and again after it, so every
+//!   session of a user is listed from the moment the write returns, even if
+//!   the index was pruned while the write ran. Entries go when their score
+//!   has passed; entries of ended sessions are skipped when the index is
+//!   read and, on a single node, removed by a script that checks in the
+//!   same step that the session is not (or not yet) bound to the user.
+//! - Sessions written by the 0.1 releases (a hash per session under the
+//!   whole hex key, a plain set per user) still load: each moves to the
+//!   current layout the first time it is loaded or listed, and
+//!   [`RedisStore::migrate`] (`session-cli migrate`) moves them all.
 //! - `rotate` (a new ID on login) is one script on a single node; on a
 //!   cluster, where the two keys sit in different slots, it runs
 //!   [in steps](session_core::store::rotate_in_steps).
@@ -54,9 +66,11 @@ mod builder;
 mod conn;
 pub mod django_cache;
 mod index;
+mod legacy;
 mod scan;
 mod scripts;
 mod store;
+mod value;
 
 pub use builder::RedisStoreBuilder;
 pub use django_cache::DjangoCacheStore;

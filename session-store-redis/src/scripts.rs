@@ -1,84 +1,202 @@
-//! The Lua scripts that make `create`, `update`, `touch` and "end this
-//! user's session" single atomic round trips. Each of those touches
-//! exactly one key (the session's hash), so they run unchanged on Redis
-//! Cluster. `ROTATE` and `PRUNE` touch two keys (in different hash slots),
-//! so they run on a single node only; on a cluster the store does their
-//! work in steps.
+//! The Lua scripts that make the store's writes single atomic steps.
 //!
-//! A session is a hash: `d` data, `v` version, `c` created and `e` expires
-//! (Unix seconds), `u` user (absent when unbound); the key's own expiry is
-//! set to `e`, so Redis drops it at the same instant it stops being live.
+//! A session is one string (see [`crate::value`]): format and version in
+//! its first nine bytes, expiry at bytes 15 to 19 (1-based, as Lua
+//! counts), the user ID's length at 20 and 21 and the ID after it. Its
+//! key's own expiry is the session's, so Redis drops it the moment it stops
+//! being live.
+//!
+//! A write that binds a session takes, on a single node, the user's index
+//! as its last key and the index entry as its last four arguments
+//! (member, score, the current time, the user), and writes the entry in
+//! the same step. On a cluster, where the index sits in another slot, both
+//! are left out and the store writes the entry with [`INDEX`] before and
+//! after the script. Arguments cost Redis time, so no script gets any it
+//! does not use.
 
-/// KEYS: session. ARGV: data, version, created, expires, has_user (0/1), user.
+/// Helpers every script starts with.
+macro_rules! lua {
+    ($body:literal) => {
+        concat!(
+            r"
+local STEP = 3600
+local function expiry(v)
+  local a, b, c, d, e = string.byte(v, 15, 19)
+  return (((a * 256 + b) * 256 + c) * 256 + d) * 256 + e
+end
+local function user_of(v)
+  if #v < 21 or string.byte(v, 1) ~= 1 then return false end
+  local n = string.byte(v, 20) * 256 + string.byte(v, 21)
+  if n == 0 then return false end
+  return string.sub(v, 22, 21 + n)
+end
+local function put(k, v, at)
+  if tonumber(at) > 0 then
+    redis.call('SET', k, v, 'EXAT', at)
+  else
+    redis.call('DEL', k)
+  end
+end
+local function index(k, at)
+  redis.call('ZADD', k, 'GT', ARGV[at + 1], ARGV[at])
+  redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. ARGV[at + 2])
+  if redis.call('EXPIRETIME', k) < tonumber(ARGV[at + 1]) then
+    redis.call('EXPIREAT', k, ARGV[at + 1])
+  end
+end
+",
+            $body
+        )
+    };
+}
+
+/// KEYS: the user's index. ARGV: member, score, the current time. Adds
+/// the entry: its score only
+/// grows, the index lives at least as long as its highest score, and
+/// entries whose score has passed go.
+pub(crate) const INDEX: &str = lua!(
+    r"
+index(KEYS[1], 1)
+return 1
+"
+);
+
+/// KEYS: session[, index]. ARGV: value, expires (Unix seconds)[, index
+/// entry].
 /// Returns 1 when created, 0 when the key exists.
-pub(crate) const CREATE: &str = r"
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'd', ARGV[1], 'v', ARGV[2], 'c', ARGV[3], 'e', ARGV[4])
-if ARGV[5] == '1' then redis.call('HSET', KEYS[1], 'u', ARGV[6]) end
-redis.call('EXPIREAT', KEYS[1], ARGV[4])
+pub(crate) const CREATE: &str = lua!(
+    r"
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EXAT', ARGV[2]) then return 0 end
+if KEYS[2] then index(KEYS[2], 3) end
 return 1
-";
+"
+);
 
-/// KEYS: session. ARGV: expected version, data, version, created, expires,
-/// has_user (0/1), user. Returns 1 when updated, 0 on a version conflict,
+/// KEYS: session[, index]. ARGV: the format byte and version expected,
+/// value, expires[, index entry]. Returns 1 when updated, 0 on a version conflict,
 /// -1 when there is no live session (nothing is created).
-pub(crate) const UPDATE: &str = r"
-local v = redis.call('HGET', KEYS[1], 'v')
-if not v then return -1 end
-if v ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'd', ARGV[2], 'v', ARGV[3], 'c', ARGV[4], 'e', ARGV[5])
-if ARGV[6] == '1' then redis.call('HSET', KEYS[1], 'u', ARGV[7]) else redis.call('HDEL', KEYS[1], 'u') end
-redis.call('EXPIREAT', KEYS[1], ARGV[5])
+///
+/// The write and the read of what it replaces are one `SET … GET`; on a
+/// conflict (or a missing key) the script puts back what was there, so the
+/// common case costs one command. The index is written only when the user
+/// changed or the entry's score would grow: an entry's score is at least
+/// its session's expiry rounded up to the step (see
+/// [`crate::value::index_score`]), so most saves leave it be.
+pub(crate) const UPDATE: &str = lua!(
+    r"
+local cur
+if tonumber(ARGV[3]) > 0 then
+  cur = redis.call('SET', KEYS[1], ARGV[2], 'GET', 'EXAT', ARGV[3])
+  if not cur then
+    redis.call('DEL', KEYS[1])
+    return -1
+  end
+  if string.sub(cur, 1, 9) ~= ARGV[1] then
+    if #cur >= 21 and string.byte(cur, 1) == 1 then
+      redis.call('SET', KEYS[1], cur, 'EXAT', expiry(cur))
+    else
+      redis.call('SET', KEYS[1], cur, 'KEEPTTL')
+    end
+    return 0
+  end
+else
+  cur = redis.call('GET', KEYS[1])
+  if not cur then return -1 end
+  if string.sub(cur, 1, 9) ~= ARGV[1] then return 0 end
+  redis.call('DEL', KEYS[1])
+end
+if KEYS[2] and (user_of(cur) ~= ARGV[7]
+    or math.ceil(expiry(cur) / STEP) * STEP < tonumber(ARGV[5])) then
+  index(KEYS[2], 4)
+end
 return 1
-";
+"
+);
 
-/// KEYS: old session, new session. ARGV: expected version of the old
-/// one, then the record to leave under the old key and the new record,
-/// each as for `CREATE` (six values). Returns 1 when done, 0 on a version
-/// conflict, -1 when the old session is gone, -2 when the new key is
-/// taken (nothing changes unless 1).
-pub(crate) const ROTATE: &str = r"
-local v = redis.call('HGET', KEYS[1], 'v')
-if not v then return -1 end
-if v ~= ARGV[1] then return 0 end
+/// KEYS: old session, new session[, index]. ARGV: the format byte and
+/// version expected of the old one, value and expires of the record left
+/// under the old key, value and expires of the new record[, index entry]. Returns 1
+/// when done, 0 on a version conflict, -1 when the old session is gone,
+/// -2 when the new key is taken (nothing changes unless 1).
+pub(crate) const ROTATE: &str = lua!(
+    r"
+local cur = redis.call('GET', KEYS[1])
+if not cur then return -1 end
+if string.sub(cur, 1, 9) ~= ARGV[1] then return 0 end
 if redis.call('EXISTS', KEYS[2]) == 1 then return -2 end
-redis.call('HSET', KEYS[1], 'd', ARGV[2], 'v', ARGV[3], 'c', ARGV[4], 'e', ARGV[5])
-if ARGV[6] == '1' then redis.call('HSET', KEYS[1], 'u', ARGV[7]) else redis.call('HDEL', KEYS[1], 'u') end
-redis.call('EXPIREAT', KEYS[1], ARGV[5])
-redis.call('HSET', KEYS[2], 'd', ARGV[8], 'v', ARGV[9], 'c', ARGV[10], 'e', ARGV[11])
-if ARGV[12] == '1' then redis.call('HSET', KEYS[2], 'u', ARGV[13]) end
-redis.call('EXPIREAT', KEYS[2], ARGV[11])
+put(KEYS[1], ARGV[2], ARGV[3])
+put(KEYS[2], ARGV[4], ARGV[5])
+if KEYS[3] then index(KEYS[3], 6) end
 return 1
-";
+"
+);
 
-/// KEYS: user's set, session. ARGV: user, the set's member for the
-/// session. Removes the member unless the session is bound to the user,
-/// in one step, so a session created meanwhile keeps its entry. Returns 1
-/// when it removed the member.
-pub(crate) const PRUNE: &str = r"
-if redis.call('HGET', KEYS[2], 'u') == ARGV[1] then return 0 end
-return redis.call('SREM', KEYS[1], ARGV[2])
-";
+/// KEYS: session. ARGV: expires as five big-endian bytes, and as Unix
+/// seconds. Returns {} when there is no live session, {old expires} when
+/// touched, {old expires, user} when touched and bound to a user (the
+/// store then raises the user's index entry if it must).
+pub(crate) const TOUCH: &str = lua!(
+    r"
+local head = redis.call('GETRANGE', KEYS[1], 0, 20)
+if head == '' then return {} end
+if #head < 21 or string.byte(head, 1) ~= 1 then
+  return redis.error_reply('CORRUPT stored session has an unknown format')
+end
+redis.call('SETRANGE', KEYS[1], 14, ARGV[1])
+redis.call('EXPIREAT', KEYS[1], ARGV[2])
+local n = string.byte(head, 20) * 256 + string.byte(head, 21)
+if n == 0 then return {expiry(head)} end
+return {expiry(head), redis.call('GETRANGE', KEYS[1], 21, 20 + n)}
+"
+);
 
-/// KEYS: session. ARGV: expires. Returns {} when there is no live session,
-/// {1} when touched, {1, user} when touched and bound to a user.
-pub(crate) const TOUCH: &str = r"
-if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
-redis.call('HSET', KEYS[1], 'e', ARGV[1])
-redis.call('EXPIREAT', KEYS[1], ARGV[1])
-local u = redis.call('HGET', KEYS[1], 'u')
-if u then return {1, u} end
-return {1}
-";
+/// KEYS: user's index, session. ARGV: user, the session's member.
+/// Removes the member unless the session is bound to the user, in one
+/// step, so a session bound meanwhile keeps its entry. Returns 1 when it
+/// removed the member.
+pub(crate) const PRUNE: &str = lua!(
+    r"
+local cur = redis.call('GET', KEYS[2])
+if cur and user_of(cur) == ARGV[1] then return 0 end
+return redis.call('ZREM', KEYS[1], ARGV[2])
+"
+);
 
 /// KEYS: session. ARGV: user. Deletes the session if it is bound to the
 /// user; returns 1 when it did.
-pub(crate) const END_IF_USER: &str = r"
-if redis.call('HGET', KEYS[1], 'u') == ARGV[1] then
+pub(crate) const END_IF_USER: &str = lua!(
+    r"
+local cur = redis.call('GET', KEYS[1])
+if cur and user_of(cur) == ARGV[1] then
   redis.call('DEL', KEYS[1])
   return 1
 end
 return 0
+"
+);
+
+/// KEYS: a session in the old layout (a hash), its key in this one[,
+/// index]. ARGV: the version the hash was read at, value, expires[, index
+/// entry].
+/// Moves the session if the hash is still at that version. Returns 1 when
+/// moved, 0 when the hash changed or went, -2 when the new key is taken.
+pub(crate) const MOVE_LEGACY: &str = lua!(
+    r"
+if redis.call('HGET', KEYS[1], 'v') ~= ARGV[1] then return 0 end
+if not redis.call('SET', KEYS[2], ARGV[2], 'NX', 'EXAT', ARGV[3]) then return -2 end
+redis.call('DEL', KEYS[1])
+if KEYS[3] then index(KEYS[3], 4) end
+return 1
+"
+);
+
+/// KEYS: a session in the old layout. ARGV: a version. Deletes the hash
+/// if it is at that version (a cluster's last step of moving it); returns
+/// 1 when it did.
+pub(crate) const END_LEGACY: &str = r"
+if redis.call('HGET', KEYS[1], 'v') ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
 ";
 
 /// A script with its source, for the `EVAL` fallback.
@@ -92,6 +210,17 @@ impl Lua {
         Lua {
             script: redis::Script::new(source),
             source,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_scripts_round_index_scores_as_the_store_does() {
+        let step = format!("local STEP = {}\n", crate::value::INDEX_STEP);
+        for script in [super::INDEX, super::CREATE, super::UPDATE, super::ROTATE] {
+            assert!(script.contains(&step));
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The store: [`RedisStore`] and its mapping of the store contract onto
-//! Redis hashes and scripts.
+//! Redis strings and scripts.
 
 use std::fmt;
 use std::sync::Arc;
@@ -14,6 +14,7 @@ use crate::RedisStoreBuilder;
 use crate::conn::Conn;
 use crate::index::Index;
 use crate::scripts::Lua;
+use crate::value::{self, Stored};
 
 /// A [`SessionStore`] on Redis. See the [crate docs](crate). Cheap to clone.
 ///
@@ -27,7 +28,7 @@ use crate::scripts::Lua;
 /// let request = manager.request(None);
 /// request.load().await?.set_user("alice")?;
 /// request.finish(200).await?;
-/// assert!(!manager.sessions_of("alice").await?.is_empty()); // the per-user set
+/// assert!(!manager.sessions_of("alice").await?.is_empty()); // the user's index
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -44,6 +45,9 @@ pub(crate) struct Inner {
     pub(crate) end_if_user: Lua,
     pub(crate) rotate: Lua,
     pub(crate) prune: Lua,
+    pub(crate) index: Lua,
+    pub(crate) move_legacy: Lua,
+    pub(crate) end_legacy: Lua,
 }
 
 impl fmt::Debug for RedisStore {
@@ -110,7 +114,8 @@ impl RedisStore {
         Self::builder().connect_cluster(nodes).await
     }
 
-    /// The Redis key of a session.
+    /// The Redis key of a session: the prefix and, as its hash tag, 16
+    /// characters of the store key's digest (see the crate docs).
     ///
     /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")]
@@ -121,88 +126,58 @@ impl RedisStore {
     /// // For looking a session up with redis-cli (the ID itself is never in a key):
     /// let redis_key = store.session_key(&id.store_key());
     /// assert!(redis_key.starts_with("session:{") && !redis_key.contains(id.expose()));
+    /// assert_eq!(redis_key.len(), "session:{}".len() + 16);
     /// # Ok(()) }
     /// ```
     pub fn session_key(&self, key: &StoreKey) -> String {
-        format!("{}{{{}}}", self.inner.prefix, key.as_str())
+        format!("{}{{{}}}", self.inner.prefix, value::key_part(key))
     }
 
-    /// The Redis key of a user's index set.
+    /// The Redis key of a user's index: a sorted set of the user's
+    /// sessions.
     ///
     /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # use session_store_redis::RedisStore;
     /// let store = RedisStore::connect("redis://127.0.0.1:6379").await?;
-    /// assert_eq!(store.user_key("alice"), "session:user:{alice}");
+    /// assert_eq!(store.user_key("alice"), "session:u:{alice}");
     /// # Ok(()) }
     /// ```
     pub fn user_key(&self, user: &str) -> String {
-        format!("{}user:{{{}}}", self.inner.prefix, user)
+        format!("{}u:{{{}}}", self.inner.prefix, user)
     }
 
-    pub(crate) fn store_key_of(&self, redis_key: &str) -> Option<StoreKey> {
-        let rest = redis_key.strip_prefix(&self.inner.prefix)?;
-        Some(StoreKey::new(rest.strip_prefix('{')?.strip_suffix('}')?))
+    /// The stored session under `redis_key`, parsed by `parse`.
+    pub(crate) async fn get<T>(
+        &self,
+        redis_key: &str,
+        parse: impl FnOnce(Stored<'_>) -> T,
+    ) -> Result<Option<T>, StoreError> {
+        let value: Option<Vec<u8>> = self.query(redis::cmd("GET").arg(redis_key)).await?;
+        value
+            .as_deref()
+            .map(|v| Stored::parse(v).map(parse))
+            .transpose()
     }
 }
 
-fn int_field(field: &Option<Vec<u8>>, name: &str) -> Result<i64, StoreError> {
-    field
-        .as_deref()
-        .and_then(|b| std::str::from_utf8(b).ok())
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| StoreError::Corrupt(format!("field {name} is missing or not an integer")))
+fn seconds(at: OffsetDateTime) -> Vec<u8> {
+    at.unix_timestamp().to_string().into_bytes()
 }
 
-fn time_field(field: &Option<Vec<u8>>, name: &str) -> Result<OffsetDateTime, StoreError> {
-    let secs = int_field(field, name)?;
-    OffsetDateTime::from_unix_timestamp(secs)
-        .map_err(|_| StoreError::Corrupt(format!("field {name} out of range")))
-}
-
-fn record_args(record: &Record) -> Vec<Vec<u8>> {
-    vec![
-        record.data.clone(),
-        record.version.to_string().into_bytes(),
-        record.created_at.unix_timestamp().to_string().into_bytes(),
-        record.expires_at.unix_timestamp().to_string().into_bytes(),
-        if record.user.is_some() {
-            b"1".to_vec()
-        } else {
-            b"0".to_vec()
-        },
-        record.user.clone().unwrap_or_default().into_bytes(),
-    ]
-}
-
-#[async_trait]
 #[async_trait]
 impl SessionStore for RedisStore {
     async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
-        let fields: Vec<Option<Vec<u8>>> = self
-            .query(
-                redis::cmd("HMGET")
-                    .arg(self.session_key(key))
-                    .arg(&["d", "v", "c", "e", "u"]),
-            )
-            .await?;
-        let [data, version, created, expires, user] = <[Option<Vec<u8>>; 5]>::try_from(fields)
-            .map_err(|_| StoreError::Corrupt("unexpected reply to HMGET".to_owned()))?;
-        if data.is_none() && version.is_none() && expires.is_none() {
-            return Ok(None);
-        }
-        let record = Record {
-            key: key.clone(),
-            data: data.ok_or_else(|| StoreError::Corrupt("no data field".to_owned()))?,
-            version: u64::try_from(int_field(&version, "v")?)
-                .map_err(|_| StoreError::Corrupt("negative version".to_owned()))?,
-            created_at: time_field(&created, "c")?,
-            expires_at: time_field(&expires, "e")?,
-            user: user
-                .map(String::from_utf8)
-                .transpose()
-                .map_err(|_| StoreError::Corrupt("user is not UTF-8".to_owned()))?,
+        let record = match self
+            .get(&self.session_key(key), |s| s.into_record(key.clone()))
+            .await?
+        {
+            Some(record) => record,
+            None => match self.load_legacy(key).await? {
+                Some(record) => record,
+                None => return Ok(None),
+            },
         };
         // Redis drops the key at its expiry; this covers clock skew between
         // the application and Redis.
@@ -210,15 +185,29 @@ impl SessionStore for RedisStore {
     }
 
     async fn create(&self, record: &Record) -> Result<(), StoreError> {
-        let created: i64 = self
-            .run_script(
-                &self.inner.create,
-                &[self.session_key(&record.key)],
-                &record_args(record),
-                Index::of(record),
-            )
-            .await?;
-        if created == 1 {
+        let value = value::encode(record)?;
+        let redis_key = self.session_key(&record.key);
+        let created = match Index::of(record) {
+            // Nothing to index: a plain `SET … NX`.
+            None => self
+                .query::<Option<String>>(
+                    redis::cmd("SET")
+                        .arg(&redis_key)
+                        .arg(value)
+                        .arg("NX")
+                        .arg("EXAT")
+                        .arg(record.expires_at.unix_timestamp()),
+                )
+                .await?
+                .is_some(),
+            Some(index) => {
+                let args = [value, seconds(record.expires_at)];
+                self.run_script::<i64>(&self.inner.create, &[redis_key], &args, Some(index))
+                    .await?
+                    == 1
+            }
+        };
+        if created {
             Ok(())
         } else {
             Err(StoreError::Duplicate)
@@ -226,8 +215,11 @@ impl SessionStore for RedisStore {
     }
 
     async fn update(&self, record: &Record, expected_version: u64) -> Result<(), StoreError> {
-        let mut args = vec![expected_version.to_string().into_bytes()];
-        args.extend(record_args(record));
+        let args = [
+            value::expected(expected_version),
+            value::encode(record)?,
+            seconds(record.expires_at),
+        ];
         let outcome: i64 = self
             .run_script(
                 &self.inner.update,
@@ -249,12 +241,17 @@ impl SessionStore for RedisStore {
         expected_version: u64,
         new: &Record,
     ) -> Result<(), StoreError> {
-        if matches!(self.conn, Conn::Cluster(_)) {
+        // One script indexes one record; a forward is never bound.
+        if matches!(self.conn, Conn::Cluster(_)) || old.user.is_some() {
             return session_core::store::rotate_in_steps(self, old, expected_version, new).await;
         }
-        let mut args = vec![expected_version.to_string().into_bytes()];
-        args.extend(record_args(old));
-        args.extend(record_args(new));
+        let args = [
+            value::expected(expected_version),
+            value::encode(old)?,
+            seconds(old.expires_at),
+            value::encode(new)?,
+            seconds(new.expires_at),
+        ];
         let keys = [self.session_key(&old.key), self.session_key(&new.key)];
         let outcome: i64 = self
             .run_script(&self.inner.rotate, &keys, &args, Index::of(new))
@@ -268,21 +265,30 @@ impl SessionStore for RedisStore {
     }
 
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
-        // The user's set keeps a stale entry, skipped when read.
+        // The user's index keeps an entry, skipped when read and gone once
+        // its score (the session's last expiry) has passed.
         self.query::<()>(redis::cmd("DEL").arg(self.session_key(key)))
             .await
     }
 
     async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<(), StoreError> {
-        let args = [expires_at.unix_timestamp().to_string().into_bytes()];
+        let args = [
+            value::seconds(expires_at, "expiry")?.to_vec(),
+            seconds(expires_at),
+        ];
         let reply: Vec<Value> = self
             .run_script(&self.inner.touch, &[self.session_key(key)], &args, None)
             .await?;
         match reply.as_slice() {
             [] => Err(StoreError::NotFound),
             [_] => Ok(()),
-            [_, user, ..] => {
-                // Keep the user's set alive as long as this session.
+            [old, user, ..] => {
+                let old: i64 = redis::from_redis_value_ref(old)
+                    .map_err(|e| StoreError::Corrupt(format!("expiry is not a number: {e}")))?;
+                if value::index_score_of(old) >= value::index_score(expires_at) {
+                    return Ok(());
+                }
+                // Raise the user's index entry to the new expiry.
                 let user: String = redis::from_redis_value_ref(user)
                     .map_err(|e| StoreError::Corrupt(format!("user is not text: {e}")))?;
                 self.write_index(Index {
@@ -308,18 +314,26 @@ impl SessionStore for RedisStore {
     /// cluster.
     async fn stats(&self, top_users: usize) -> Result<StoreStats, StoreError> {
         let now = now();
-        let user_prefix = format!("{}user:", self.inner.prefix);
         let mut live = Vec::new();
-        for key in self.scan_prefix().await? {
-            if key.starts_with(&user_prefix) {
-                continue;
-            }
-            let Some(store_key) = self.store_key_of(&key) else {
-                continue;
+        for redis_key in self.scan_prefix().await? {
+            let Some(tag) = redis_key
+                .strip_prefix(self.inner.prefix.as_str())
+                .and_then(|rest| rest.strip_prefix('{'))
+                .and_then(|rest| rest.strip_suffix('}'))
+            else {
+                continue; // a user index
             };
-            match self.load(&store_key).await {
-                Ok(Some(r)) => live.push((r.expires_at, r.user)),
-                Ok(None) | Err(StoreError::Corrupt(_)) => {}
+            let found = if crate::legacy::is_legacy_tag(tag) {
+                self.read_legacy(&redis_key, StoreKey::new(tag))
+                    .await
+                    .map(|r| r.map(|r| (r.expires_at, r.user)))
+            } else {
+                self.get(&redis_key, |s| (s.expires_at, s.user.map(str::to_owned)))
+                    .await
+            };
+            match found {
+                Ok(Some((expires_at, user))) if expires_at > now => live.push((expires_at, user)),
+                Ok(_) | Err(StoreError::Corrupt(_)) => {}
                 Err(e) => return Err(e),
             }
         }

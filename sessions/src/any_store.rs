@@ -216,11 +216,13 @@ fn redis_builder(
 }
 
 impl AnyStore {
-    /// Creates or upgrades the SQL schema; nothing to do for other engines.
+    /// Creates or upgrades the SQL schema, or moves Redis sessions of an
+    /// older layout to the current one ([`RedisStore::migrate`](session_store_redis::RedisStore::migrate));
+    /// nothing to do for other engines.
     ///
     /// # Errors
     ///
-    /// When a migration statement fails.
+    /// When a migration statement fails, or the engine does.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -240,6 +242,12 @@ impl AnyStore {
             AnyStore::Sql(store) => store
                 .migrate()
                 .await
+                .map_err(|e| OpenError::Engine(e.into())),
+            #[cfg(feature = "redis")]
+            AnyStore::Redis(store) => store
+                .migrate()
+                .await
+                .map(drop)
                 .map_err(|e| OpenError::Engine(e.into())),
             #[allow(unreachable_patterns)]
             _ => Ok(()),

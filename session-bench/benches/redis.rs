@@ -1,0 +1,409 @@
+//! Redis: memory per session and Redis's own CPU per operation, our
+//! store against tower-sessions' Redis store (`tower-sessions-redis-store`
+//! 0.16 on `tower-sessions-core` 0.14), on a private `redis-server` that
+//! this benchmark starts (so `INFO memory` counts nothing else) and stops.
+//!
+//! ```text
+//! cargo bench -p session-bench --bench redis
+//! ```
+//!
+//! Both sides write the same session data through their own session
+//! types: five keys (a user ID, a name, two roles, a CSRF-like token, a
+//! timestamp), and a logged-in session with no other keys (ours binds the
+//! user with `set_user`; tower-sessions has no binding, so the user ID is
+//! its one key). Every one of our sessions is bound to a user of its own,
+//! so our figures include a user index per session, the worst case for
+//! us (tower-sessions keeps no index).
+//!
+//! Memory: `INFO memory`'s `used_memory` before and after writing the
+//! sessions, divided by their number; and `MEMORY USAGE` of one session
+//! key. CPU: `INFO commandstats` over a fixed number of saves (one
+//! compare-and-swap script for us, one `SET` for tower-sessions) and loads
+//! (`GET` on both sides), and the server's whole CPU time (`INFO cpu`,
+//! network included) over the same number of load-change-save requests.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::MultiplexedConnection;
+use session_core::time::{Duration as Span, OffsetDateTime};
+use session_core::{KeyRing, Record, SessionManager, SessionStore};
+use tower_sessions_core_014::SessionStore as _;
+use tower_sessions_core_014::session::{Id, Session};
+use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
+
+/// Sessions written per shape and side.
+const SESSIONS: u64 = 5_000;
+/// Operations per CPU measurement.
+const OPS: u64 = 20_000;
+
+/// A `redis-server` of the benchmark's own on a free loopback port.
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    fn start() -> Server {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server runs (it is on the machine for the store's tests)");
+        // Stopped on drop, whether it comes up or not.
+        let server = Server { child, port };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("redis-server did not listen on {port}");
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn info(c: &mut MultiplexedConnection, section: &str) -> HashMap<String, String> {
+    let text: String = redis::cmd("INFO")
+        .arg(section)
+        .query_async(c)
+        .await
+        .unwrap();
+    text.lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.to_owned(), v.trim().to_owned()))
+        .collect()
+}
+
+async fn used_memory(c: &mut MultiplexedConnection) -> f64 {
+    info(c, "memory").await["used_memory"].parse().unwrap()
+}
+
+/// Seconds of CPU the server has used.
+async fn server_cpu(c: &mut MultiplexedConnection) -> f64 {
+    let cpu = info(c, "cpu").await;
+    cpu["used_cpu_user"].parse::<f64>().unwrap() + cpu["used_cpu_sys"].parse::<f64>().unwrap()
+}
+
+/// `(calls, microseconds)` of each command since the last `CONFIG RESETSTAT`.
+async fn commandstats(c: &mut MultiplexedConnection) -> HashMap<String, (f64, f64)> {
+    info(c, "commandstats")
+        .await
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let name = k.strip_prefix("cmdstat_")?.to_owned();
+            let field = |f: &str| -> Option<f64> {
+                v.split(',')
+                    .find_map(|kv| kv.strip_prefix(&format!("{f}=")))?
+                    .parse()
+                    .ok()
+            };
+            Some((name, (field("calls")?, field("usec")?)))
+        })
+        .collect()
+}
+
+async fn command(c: &mut MultiplexedConnection, args: &[&str]) {
+    let mut cmd = redis::cmd(args[0]);
+    for arg in &args[1..] {
+        cmd.arg(*arg);
+    }
+    cmd.query_async::<()>(c).await.unwrap();
+}
+
+#[derive(Clone, Copy)]
+enum Shape {
+    FiveKeys,
+    LoggedIn,
+    /// The five keys, and (ours) no user binding, so no user index.
+    Unbound,
+}
+
+const SHAPES: [Shape; 3] = [Shape::FiveKeys, Shape::LoggedIn, Shape::Unbound];
+
+impl Shape {
+    fn name(self) -> &'static str {
+        match self {
+            Shape::FiveKeys => "five keys",
+            Shape::LoggedIn => "logged in, no other keys",
+            Shape::Unbound => "five keys, no user index",
+        }
+    }
+}
+
+const TOKEN: &str = "q2Vx7pN4LmT9sRbK0aYcWf3HdJ6uZ8eG1iOnXv5tQwE";
+const NAME: &str = "Alice Example";
+const ROLES: [&str; 2] = ["admin", "editor"];
+
+/// One side of the comparison.
+trait Side {
+    /// Writes one session of `shape` for user `n`; returns its handle.
+    async fn create(&self, shape: Shape, n: u64) -> String;
+    /// Loads the session `handle` names, changes one key, saves it.
+    async fn load_change_save(&self, handle: &str, n: u64);
+    /// Loads the session `handle` names.
+    async fn load(&self, handle: &str);
+    /// Saves the session `handle` names `times` times, with no load between
+    /// (the store's save alone).
+    async fn saves(&self, handles: &[String], times: u64);
+    /// The Redis key of a session.
+    fn redis_key(&self, handle: &str) -> String;
+}
+
+struct Ours {
+    manager: SessionManager,
+    store: session_store_redis::RedisStore,
+}
+
+impl Side for Ours {
+    async fn create(&self, shape: Shape, n: u64) -> String {
+        let request = self.manager.request(None);
+        let session = request.load().await.unwrap();
+        if let Shape::FiveKeys | Shape::Unbound = shape {
+            session.insert("user_id", n).unwrap();
+            session.insert("name", NAME).unwrap();
+            session.insert("roles", ROLES).unwrap();
+            session.insert("csrf", TOKEN).unwrap();
+            session.insert("ts", 1_764_900_000 + n).unwrap();
+        }
+        if let Shape::FiveKeys | Shape::LoggedIn = shape {
+            session.set_user(n.to_string()).unwrap();
+        }
+        session_conformance::fixtures::finish(&request).await
+    }
+
+    async fn load_change_save(&self, handle: &str, n: u64) {
+        let request = self.manager.request([handle]);
+        request.load().await.unwrap().insert("ts", n).unwrap();
+        request.finish(200).await.unwrap();
+    }
+
+    async fn load(&self, handle: &str) {
+        let request = self.manager.request([handle]);
+        assert!(!request.load().await.unwrap().is_empty());
+        request.finish(200).await.unwrap();
+    }
+
+    async fn saves(&self, handles: &[String], times: u64) {
+        let mut records: Vec<Record> = Vec::new();
+        for handle in handles {
+            let key = self.manager.verify_cookie(handle).unwrap().store_key();
+            records.push(self.store.load(&key).await.unwrap().unwrap());
+        }
+        for i in 0..times as usize {
+            let record = &mut records[i % handles.len()];
+            record.version += 1;
+            record.expires_at = OffsetDateTime::now_utc() + Span::days(14);
+            self.store.update(record, record.version - 1).await.unwrap();
+        }
+    }
+
+    fn redis_key(&self, handle: &str) -> String {
+        self.store
+            .session_key(&self.manager.verify_cookie(handle).unwrap().store_key())
+    }
+}
+
+struct Theirs {
+    store: Arc<tower_sessions_redis_store::RedisStore<Pool>>,
+}
+
+impl Side for Theirs {
+    async fn create(&self, shape: Shape, n: u64) -> String {
+        let session = Session::new(None, self.store.clone(), None);
+        session.insert("user_id", n).await.unwrap();
+        if let Shape::FiveKeys | Shape::Unbound = shape {
+            session.insert("name", NAME).await.unwrap();
+            session.insert("roles", ROLES).await.unwrap();
+            session.insert("csrf", TOKEN).await.unwrap();
+            session.insert("ts", 1_764_900_000 + n).await.unwrap();
+        }
+        session.save().await.unwrap();
+        session.id().unwrap().to_string()
+    }
+
+    async fn load_change_save(&self, handle: &str, n: u64) {
+        let session = Session::new(Some(handle.parse().unwrap()), self.store.clone(), None);
+        session.insert("ts", n).await.unwrap();
+        session.save().await.unwrap();
+    }
+
+    async fn load(&self, handle: &str) {
+        let session = Session::new(Some(handle.parse().unwrap()), self.store.clone(), None);
+        assert!(session.get::<u64>("user_id").await.unwrap().is_some());
+    }
+
+    async fn saves(&self, handles: &[String], times: u64) {
+        let mut records = Vec::new();
+        for handle in handles {
+            let id: Id = handle.parse().unwrap();
+            records.push(self.store.load(&id).await.unwrap().unwrap());
+        }
+        for i in 0..times as usize {
+            let record = &mut records[i % handles.len()];
+            record.expiry_date = OffsetDateTime::now_utc() + Span::days(14);
+            self.store.save(record).await.unwrap();
+        }
+    }
+
+    fn redis_key(&self, handle: &str) -> String {
+        handle.to_owned()
+    }
+}
+
+/// What one side measured.
+#[derive(Default)]
+struct Figures {
+    /// Bytes per session, by shape: `used_memory` and `MEMORY USAGE`.
+    memory: Vec<(f64, f64)>,
+    /// Microseconds of Redis CPU per call of each command, store saves alone.
+    save: Vec<(String, f64, f64)>,
+    /// Likewise for loads.
+    load: Vec<(String, f64, f64)>,
+    /// Microseconds of server CPU per load-change-save request.
+    cycle: f64,
+}
+
+async fn measure(side: &impl Side, c: &mut MultiplexedConnection) -> Figures {
+    let mut figures = Figures::default();
+    // Scripts loaded and the server warm before the baseline.
+    side.create(Shape::FiveKeys, 0).await;
+    for shape in SHAPES {
+        command(c, &["FLUSHALL", "SYNC"]).await;
+        let before = used_memory(c).await;
+        let mut handles = Vec::new();
+        for n in 1..=SESSIONS {
+            handles.push(side.create(shape, n).await);
+        }
+        // Let Redis finish growing its tables before the reading.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let after = used_memory(c).await;
+        let usage: f64 = redis::cmd("MEMORY")
+            .arg("USAGE")
+            .arg(side.redis_key(&handles[0]))
+            .arg("SAMPLES")
+            .arg(0)
+            .query_async(c)
+            .await
+            .unwrap();
+        figures
+            .memory
+            .push(((after - before) / SESSIONS as f64, usage));
+    }
+    // CPU, on the five-key sessions.
+    command(c, &["FLUSHALL", "SYNC"]).await;
+    let mut handles = Vec::new();
+    for n in 1..=SESSIONS {
+        handles.push(side.create(Shape::FiveKeys, n).await);
+    }
+    let per_call = |stats: HashMap<String, (f64, f64)>| {
+        let mut rows: Vec<(String, f64, f64)> = stats
+            .into_iter()
+            .filter(|(name, _)| !matches!(name.as_str(), "config" | "info" | "script"))
+            .map(|(name, (calls, usec))| (name, calls / OPS as f64, usec / calls))
+            .collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        rows
+    };
+    command(c, &["CONFIG", "RESETSTAT"]).await;
+    side.saves(&handles[..1000], OPS).await;
+    figures.save = per_call(commandstats(c).await);
+    command(c, &["CONFIG", "RESETSTAT"]).await;
+    for i in 0..OPS {
+        side.load(&handles[(i % SESSIONS) as usize]).await;
+    }
+    figures.load = per_call(commandstats(c).await);
+    let cpu = server_cpu(c).await;
+    for i in 0..OPS {
+        side.load_change_save(&handles[(i % SESSIONS) as usize], i)
+            .await;
+    }
+    figures.cycle = (server_cpu(c).await - cpu) * 1e6 / OPS as f64;
+    figures
+}
+
+fn commands(rows: &[(String, f64, f64)]) -> String {
+    rows.iter()
+        .map(|(name, per_op, usec)| format!("{name} {per_op:.2}x {usec:.2} µs"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn main() {
+    let server = Server::start();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = redis::Client::open(server.url()).unwrap();
+        let mut c = client.get_multiplexed_async_connection().await.unwrap();
+        let store = session_store_redis::RedisStore::connect(&server.url())
+            .await
+            .unwrap();
+        let ours = Ours {
+            manager: SessionManager::new(store.clone(), KeyRing::new([7u8; 32]).unwrap()),
+            store,
+        };
+        let pool = Pool::new(Config::from_url(&server.url()).unwrap(), None, None, None, 2).unwrap();
+        pool.init().await.unwrap();
+        let theirs = Theirs {
+            store: Arc::new(tower_sessions_redis_store::RedisStore::new(pool)),
+        };
+        let t = measure(&theirs, &mut c).await;
+        let o = measure(&ours, &mut c).await;
+
+        println!(
+            "Redis memory per session ({SESSIONS} sessions; ours bound to a user of its own each, but in the last shape)"
+        );
+        println!("{:<44} {:>15} {:>8} {:>8}", "", "tower-sessions", "ours", "ratio");
+        for (i, shape) in SHAPES.iter().enumerate() {
+            let ((tu, tk), (ou, ok)) = (t.memory[i], o.memory[i]);
+            println!(
+                "{:<44} {:>15} {:>8} {:>7.2}x",
+                format!("{}: used_memory", shape.name()),
+                format!("{tu:.0} B"),
+                format!("{ou:.0} B"),
+                ou / tu
+            );
+            println!(
+                "{:<44} {:>15} {:>8} {:>7.2}x",
+                format!("{}: MEMORY USAGE", shape.name()),
+                format!("{tk:.0} B"),
+                format!("{ok:.0} B"),
+                ok / tk
+            );
+        }
+        println!();
+        println!("Redis CPU ({OPS} operations each; commands per operation and µs per call)");
+        println!("saves alone, tower-sessions: {}", commands(&t.save));
+        println!("saves alone, ours:           {}", commands(&o.save));
+        println!("loads, tower-sessions:       {}", commands(&t.load));
+        println!("loads, ours:                 {}", commands(&o.load));
+        println!(
+            "server CPU per load-change-save request: tower-sessions {:.2} µs, ours {:.2} µs ({:.2}x)",
+            t.cycle,
+            o.cycle,
+            o.cycle / t.cycle
+        );
+    });
+}

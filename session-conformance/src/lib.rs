@@ -131,6 +131,7 @@ macro_rules! store_cases {
             delete_expired_batches_add_up,
             stats_count_live_expiring_and_users,
             user_index_lists_and_ends_a_users_sessions,
+            user_index_lists_keys_of_every_shape,
             user_index_follows_updates_and_deletes,
             concurrent_writers_of_one_session_all_land,
             logout_racing_a_slow_write_stays_logged_out,

@@ -652,6 +652,57 @@ pub async fn stats_count_live_expiring_and_users<S: SessionStore>(store: S) {
     }
 }
 
+/// The user index lists every session of a user whatever its key's
+/// bytes: 256 native keys, each starting with another byte value (a store
+/// that packs keys into its index must not mistake any for another shape),
+/// and keys of other shapes and lengths.
+///
+/// ```no_run
+/// // In your store's tests (or through `store_tests!`, which runs every case):
+/// session_conformance::block_on(session_conformance::store::user_index_lists_keys_of_every_shape(
+///     session_store_memory::MemoryStore::new(),
+/// ));
+/// ```
+pub async fn user_index_lists_keys_of_every_shape<S: SessionStore>(store: S) {
+    if !store.supports_user_index() {
+        return;
+    }
+    let user = format!("shapes-{}", &fresh_key().as_str()[..8]);
+    let mut keys: Vec<StoreKey> = (0..=255u8)
+        .map(|first| StoreKey::new(format!("{first:02x}{}", &fresh_key().as_str()[2..])))
+        .collect();
+    let tail = fresh_key();
+    keys.extend((28..=36).map(|n| StoreKey::new(&tail.as_str()[..n])));
+    keys.push(StoreKey::new(format!("!{}", &tail.as_str()[..31])));
+    keys.push(StoreKey::new(tail.as_str().to_uppercase()));
+    for key in &keys {
+        store
+            .create(&record(key, b"{}", Duration::hours(1), Some(&user)))
+            .await
+            .expect("create");
+    }
+    let mut listed: Vec<StoreKey> = store
+        .sessions_of(&user)
+        .await
+        .expect("sessions_of")
+        .into_iter()
+        .map(|s| s.key)
+        .collect();
+    listed.sort();
+    keys.sort();
+    assert_eq!(
+        listed, keys,
+        "sessions_of must list every session of the user"
+    );
+    assert_eq!(
+        store
+            .delete_sessions_of(&user, None)
+            .await
+            .expect("delete_sessions_of"),
+        keys.len() as u64
+    );
+}
+
 /// The user index lists a user's live sessions and ends them, sparing `keep`.
 ///
 /// ```no_run

@@ -53,23 +53,30 @@ pub(crate) fn key_part(key: &StoreKey) -> String {
 }
 
 /// The member that stands for `key` in a user index: the whole digest as
-/// 32 bytes for native keys, `!` and the key for others.
+/// 32 bytes for native keys; for others `!` and the key, and a `#` after
+/// it when it is 31 bytes or longer, so that no such member is 32 bytes
+/// long (a digest can start with any byte, `!` included).
 pub(crate) fn member(key: &StoreKey) -> Vec<u8> {
     match digest(key) {
         Some(bytes) => bytes.to_vec(),
-        None => format!("!{}", key.as_str()).into_bytes(),
+        None => {
+            let mut member = format!("!{}", key.as_str()).into_bytes();
+            if member.len() >= 32 {
+                member.push(b'#');
+            }
+            member
+        }
     }
 }
 
 /// The store key a user-index member stands for.
 pub(crate) fn key_of_member(member: &[u8]) -> Option<StoreKey> {
-    if let Some(raw) = member.strip_prefix(b"!") {
-        return std::str::from_utf8(raw).ok().map(StoreKey::new);
-    }
-    if member.len() != 32 {
-        return None;
-    }
-    Some(StoreKey::new(hex::encode(member)))
+    let text = match member.len() {
+        32 => return Some(StoreKey::new(hex::encode(member))),
+        0..32 => member.strip_prefix(b"!")?,
+        _ => member.strip_prefix(b"!")?.strip_suffix(b"#")?,
+    };
+    std::str::from_utf8(text).ok().map(StoreKey::new)
 }
 
 /// The 32 bytes of a native store key (64 lowercase hex digits).
@@ -288,11 +295,23 @@ mod tests {
                 .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
         );
         assert_eq!(key_of_member(&member(&key)), Some(key.clone()));
-        // Keys of another shape (Django's, a custom store key) are kept whole.
-        for other in ["abc", &key.as_str().to_uppercase(), &key.as_str()[..63]] {
+        // A digest may start with `!`, the mark of other keys' members.
+        let bang = StoreKey::new(format!("21{}", &key.as_str()[2..]));
+        assert_eq!(key_of_member(&member(&bang)), Some(bang.clone()));
+        assert_eq!(member(&bang).len(), 32);
+        // Keys of another shape (Django's, a custom store key) are kept
+        // whole, at every length around the digest's.
+        let long = "k".repeat(40);
+        let others = (28..=34).map(|n| long[..n].to_owned());
+        for other in others.chain([
+            "abc".into(),
+            key.as_str().to_uppercase(),
+            key.as_str()[..63].into(),
+        ]) {
             let other = StoreKey::new(other);
             assert_eq!(key_part(&other), format!("!{}", other.as_str()));
-            assert_eq!(key_of_member(&member(&other)), Some(other));
+            assert_eq!(key_of_member(&member(&other)), Some(other.clone()));
+            assert_ne!(member(&other).len(), 32, "{other:?}");
         }
         assert_eq!(key_of_member(b"short"), None);
     }

@@ -91,14 +91,19 @@ impl StoreUrl {
                 }
                 Target::File(dir.to_owned())
             }
-            "sqlite" | "postgres" | "postgresql" | "mysql" | "mariadb" => {
+            "sqlite" => Target::Sql { url, table },
+            "postgres" | "postgresql" | "mysql" | "mariadb" => {
+                check(&scheme, &url)?;
                 Target::Sql { url, table }
             }
-            "redis" | "rediss" => Target::Redis {
-                url,
-                prefix,
-                tls_ca,
-            },
+            "redis" | "rediss" => {
+                check(&scheme, &url)?;
+                Target::Redis {
+                    url,
+                    prefix,
+                    tls_ca,
+                }
+            }
             "redis+cluster" => {
                 // `[//][userinfo@]host:port,host:port[/db]`: the userinfo
                 // and the path go to every node.
@@ -113,6 +118,9 @@ impl StoreUrl {
                     .filter(|n| !n.is_empty())
                     .map(|n| format!("redis://{userinfo}{n}{path}"))
                     .collect();
+                for node in &nodes {
+                    check("redis+cluster", node)?;
+                }
                 if nodes.is_empty() {
                     return Err(OpenError::Engine(
                         "redis+cluster: needs at least one node, as in redis+cluster://h1:7000,h2:7000"
@@ -139,6 +147,20 @@ impl StoreUrl {
     pub fn scheme(&self) -> &str {
         &self.scheme
     }
+}
+
+/// Reads a server URL with the `url` crate, so that a malformed one is
+/// refused here with the part that is wrong named, and never the URL (it
+/// may hold a password).
+fn check(scheme: &str, url: &str) -> Result<(), OpenError> {
+    let parsed = url::Url::parse(url)
+        .map_err(|e| OpenError::Engine(format!("the {scheme} URL is malformed: {e}").into()))?;
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(OpenError::Engine(
+            format!("the {scheme} URL names no host").into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Removes the query parameter `name` from `url`, returning its value.
@@ -251,6 +273,32 @@ mod tests {
             assert!(StoreUrl::parse(url).is_err(), "{url}");
         }
         assert!(StoreUrl::parse("memory").is_ok());
+    }
+
+    #[test]
+    fn malformed_server_urls_name_the_bad_part_and_never_the_password() {
+        for (url, part) in [
+            ("postgres://app:hunter2@db:port/app", "port"),
+            ("mysql://app:hunter2@[::1/app", "IPv6"),
+            ("redis://:hunter2@:6379", "host"),
+            ("rediss://:hunter2@", "host"),
+            ("redis+cluster://u:hunter2@h1:7000,h2:x", "port"),
+        ] {
+            let e = StoreUrl::parse(url).expect_err(url).to_string();
+            assert!(e.contains(part), "{url}: {e}");
+            assert!(!e.contains("hunter2"), "{url}: {e}");
+        }
+        for url in [
+            "postgres://app:hunter2@db:5432/app?sslmode=require",
+            "postgresql://app@db/app",
+            "mysql://root:pw@127.0.0.1:3306/test",
+            "redis://:pw@127.0.0.1:6379/2",
+            "rediss://redis.internal",
+            "sqlite://relative.db",
+            "sqlite::memory:",
+        ] {
+            assert!(StoreUrl::parse(url).is_ok(), "{url}");
+        }
     }
 
     #[test]

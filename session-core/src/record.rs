@@ -105,17 +105,26 @@ impl Record {
     }
 }
 
-/// A summary of one live session, as listed by a store's user index.
+/// A summary of one live session, as listed by a store's user index: made
+/// from its [`Record`], and ordered as [`SessionStore::sessions_of`](crate::SessionStore::sessions_of)
+/// lists them (oldest first, then by key).
 ///
 /// ```
-/// use session_core::{SessionInfo, StoreKey};
-/// use time::OffsetDateTime;
-/// let info = SessionInfo {
-///     key: StoreKey::new("ab"),
-///     created_at: OffsetDateTime::UNIX_EPOCH,
-///     expires_at: OffsetDateTime::UNIX_EPOCH,
+/// use session_core::{Record, SessionInfo, StoreKey};
+/// use time::{Duration, OffsetDateTime};
+/// let record = |key: &str, age: i64| Record {
+///     key: StoreKey::new(key),
+///     data: b"{}".to_vec(),
+///     version: 1,
+///     created_at: OffsetDateTime::UNIX_EPOCH + Duration::days(age),
+///     expires_at: OffsetDateTime::UNIX_EPOCH + Duration::days(30),
+///     user: Some("alice".into()),
 /// };
-/// assert_eq!(info.key.as_str(), "ab");
+/// let mut listed: Vec<SessionInfo> =
+///     [record("b", 2), record("c", 1), record("a", 2)].iter().map(SessionInfo::from).collect();
+/// listed.sort();
+/// let keys: Vec<&str> = listed.iter().map(|s| s.key.as_str()).collect();
+/// assert_eq!(keys, ["c", "a", "b"]);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionInfo {
@@ -125,6 +134,32 @@ pub struct SessionInfo {
     pub created_at: OffsetDateTime,
     /// When it expires unless used again.
     pub expires_at: OffsetDateTime,
+}
+
+impl From<&Record> for SessionInfo {
+    fn from(record: &Record) -> Self {
+        SessionInfo {
+            key: record.key.clone(),
+            created_at: record.created_at,
+            expires_at: record.expires_at,
+        }
+    }
+}
+
+impl Ord for SessionInfo {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.created_at, &self.key, self.expires_at).cmp(&(
+            other.created_at,
+            &other.key,
+            other.expires_at,
+        ))
+    }
+}
+
+impl PartialOrd for SessionInfo {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 /// The current time in UTC, truncated to whole seconds: the precision every

@@ -394,13 +394,9 @@ impl Disk {
         let mut sessions: Vec<SessionInfo> = self
             .indexed(user)?
             .into_iter()
-            .map(|(_, r)| SessionInfo {
-                key: r.key,
-                created_at: r.created_at,
-                expires_at: r.expires_at,
-            })
+            .map(|(_, r)| SessionInfo::from(&r))
             .collect();
-        sessions.sort_by(|a, b| (a.created_at, &a.key).cmp(&(b.created_at, &b.key)));
+        sessions.sort();
         Ok(sessions)
     }
 

@@ -719,13 +719,9 @@ impl SessionStore for MemoryStore {
             .iter()
             .filter_map(|key| inner.live(key, now))
             .filter(|r| r.user.as_deref() == Some(user))
-            .map(|r| SessionInfo {
-                key: r.key,
-                created_at: r.created_at,
-                expires_at: r.expires_at,
-            })
+            .map(|r| SessionInfo::from(&r))
             .collect();
-        sessions.sort_by(|a, b| (a.created_at, &a.key).cmp(&(b.created_at, &b.key)));
+        sessions.sort();
         Ok(sessions)
     }
 

@@ -354,18 +354,16 @@ impl SessionStore for RedisStore {
         let mut stale = Vec::new();
         for key in self.indexed(user).await? {
             match self.load(&key).await {
-                Ok(Some(r)) if r.user.as_deref() == Some(user) => sessions.push(SessionInfo {
-                    key,
-                    created_at: r.created_at,
-                    expires_at: r.expires_at,
-                }),
+                Ok(Some(r)) if r.user.as_deref() == Some(user) => {
+                    sessions.push(SessionInfo::from(&r));
+                }
                 Ok(_) => stale.push(key),
                 Err(StoreError::Corrupt(_)) => stale.push(key),
                 Err(e) => return Err(e),
             }
         }
         self.prune(user, &stale).await?;
-        sessions.sort_by(|a, b| (a.created_at, &a.key).cmp(&(b.created_at, &b.key)));
+        sessions.sort();
         Ok(sessions)
     }
 

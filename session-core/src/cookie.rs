@@ -20,6 +20,7 @@ use ::cookie::{Cookie, Expiration};
 use time::{Duration, OffsetDateTime};
 
 use crate::ConfigError;
+use crate::cookie_value::Rejection;
 
 /// Cookies with a longer value are rejected before any other check (browsers
 /// cap a whole cookie at 4096 bytes).
@@ -377,26 +378,6 @@ pub(crate) enum Found<'a> {
     Absent,
     Value(&'a str),
     Rejected(Rejection),
-}
-
-/// Why a session cookie was not accepted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Rejection {
-    Malformed,
-    Duplicated,
-    Oversized,
-    BadSignature,
-}
-
-impl Rejection {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Rejection::Malformed => "malformed session cookie",
-            Rejection::Duplicated => "more than one session cookie",
-            Rejection::Oversized => "oversized session cookie",
-            Rejection::BadSignature => "session cookie signature does not verify",
-        }
-    }
 }
 
 #[cfg(test)]

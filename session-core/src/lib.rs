@@ -65,6 +65,7 @@
 
 pub mod codec;
 pub mod cookie;
+pub mod cookie_value;
 #[cfg(feature = "django")]
 pub mod django;
 pub mod error;
@@ -87,7 +88,7 @@ pub use expiry::{Expiry, ExpiryRules};
 pub use id::{IdFormat, SessionId, StoreKey};
 pub use keys::{KeyRing, MIN_SECRET_LEN, Verified};
 pub use manager::{
-    CookieRejected, DEFAULT_MAX_CONFLICT_RETRIES, Inspection, SessionManager, SessionManagerBuilder,
+    DEFAULT_MAX_CONFLICT_RETRIES, Inspection, SessionManager, SessionManagerBuilder,
 };
 pub use record::{Record, SessionInfo, now};
 pub use request::{RequestSession, SessionResponse};

@@ -7,6 +7,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::cookie::SetCookie;
+use crate::cookie_value::{CookieValues, Rejection};
 use crate::request::Raw;
 use crate::{
     Codec, ConfigError, CookieConfig, ExpiryRules, IdFormat, JsonCodec, KeyRing, Record,
@@ -54,7 +55,8 @@ pub struct SessionManager {
 
 pub(crate) struct Inner {
     pub(crate) store: Arc<dyn SessionStore>,
-    pub(crate) keys: KeyRing,
+    /// Writes and reads the cookie's value.
+    pub(crate) values: CookieValues,
     pub(crate) cookie: CookieConfig,
     /// The cookie's `Set-Cookie` values, partly rendered once.
     pub(crate) set_cookie: SetCookie,
@@ -62,9 +64,6 @@ pub(crate) struct Inner {
     pub(crate) codec: Arc<dyn Codec>,
     pub(crate) id_format: IdFormat,
     pub(crate) max_retries: u32,
-    /// Whether cookies carry an HMAC tag (off only in Django mode, where the
-    /// cookie holds Django's bare session key).
-    pub(crate) signed_cookies: bool,
     /// Django's signed-cookie backend: the session lives in the cookie.
     #[cfg(feature = "django")]
     pub(crate) cookie_backend: Option<crate::django::signing::DjangoSigner>,
@@ -76,7 +75,7 @@ impl fmt::Debug for SessionManager {
             .field("cookie", &self.inner.cookie)
             .field("rules", &self.inner.rules)
             .field("id_format", &self.inner.id_format)
-            .field("keys", &self.inner.keys)
+            .field("keys", self.inner.values.keys())
             .finish_non_exhaustive()
     }
 }
@@ -286,26 +285,12 @@ impl SessionManager {
     ///
     /// # Errors
     ///
-    /// A [`CookieRejected`] saying why the value is not a valid session cookie.
-    pub fn verify_cookie(&self, value: &str) -> Result<SessionId, CookieRejected> {
-        let inner = &self.inner;
+    /// A [`Rejection`] saying why the value is not a valid session cookie.
+    pub fn verify_cookie(&self, value: &str) -> Result<SessionId, Rejection> {
         let value = value.trim();
-        let prefix = format!("{}=", inner.cookie.name());
+        let prefix = format!("{}=", self.inner.cookie.name());
         let value = value.strip_prefix(&prefix).unwrap_or(value);
-        if !inner.signed_cookies {
-            return SessionId::parse_in(inner.id_format, value)
-                .ok_or(CookieRejected("malformed session key"));
-        }
-        let (id, tag) = value
-            .rsplit_once('.')
-            .ok_or(CookieRejected("not a signed session cookie (no '.')"))?;
-        match inner.keys.verify(inner.cookie.name(), id, tag) {
-            None => Err(CookieRejected(
-                "the signature does not verify with the given secret",
-            )),
-            Some(_) => SessionId::parse_in(inner.id_format, id)
-                .ok_or(CookieRejected("malformed session ID")),
-        }
+        self.inner.values.decode(value).map(|(id, _)| id)
     }
 
     /// The stored record of `id` and its decoded data, without touching it
@@ -450,19 +435,6 @@ impl SessionManager {
         self.inner.id_format
     }
 }
-
-/// Why [`SessionManager::verify_cookie`] refused a value.
-///
-/// ```
-/// # use session_core::{KeyRing, SessionManager};
-/// # let manager = SessionManager::new(session_store_memory::MemoryStore::new(), KeyRing::new([7u8; 32])?);
-/// let refused = manager.verify_cookie("no-dot-here").unwrap_err();
-/// assert_eq!(refused.to_string(), "not a signed session cookie (no '.')");
-/// # Ok::<(), session_core::ConfigError>(())
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct CookieRejected(&'static str);
 
 /// One stored session as [`SessionManager::inspect`] sees it.
 ///
@@ -685,14 +657,18 @@ impl SessionManagerBuilder {
         Ok(SessionManager {
             inner: Arc::new(Inner {
                 store: self.store,
-                keys: self.keys,
+                values: CookieValues::new(
+                    self.keys,
+                    self.cookie.name(),
+                    self.id_format,
+                    self.signed_cookies,
+                ),
                 set_cookie: SetCookie::new(&self.cookie),
                 cookie: self.cookie,
                 rules,
                 codec: self.codec,
                 id_format: self.id_format,
                 max_retries: self.max_retries,
-                signed_cookies: self.signed_cookies,
                 #[cfg(feature = "django")]
                 cookie_backend: self.cookie_backend,
             }),

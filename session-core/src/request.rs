@@ -60,8 +60,9 @@ use std::borrow::Cow;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::codec::Data;
-use crate::cookie::{Found, Rejection};
-use crate::keys::{TAG_LEN, Verified};
+use crate::cookie::Found;
+use crate::cookie_value::Rejection;
+use crate::keys::Verified;
 use crate::session::{Origin, State};
 use crate::{
     CodecError, Record, Session, SessionError, SessionId, SessionManager, StoreError, now, observe,
@@ -131,41 +132,23 @@ pub(crate) enum Incoming {
 
 impl Incoming {
     fn verify(manager: &SessionManager, raw: &Raw) -> Incoming {
-        let inner = &manager.inner;
         let value = match raw {
             Raw::Absent => return Incoming::Absent,
             Raw::Rejected(why) => return reject(*why),
             Raw::Value(value) => value,
         };
-        if !inner.signed_cookies {
-            // Django mode: the cookie is the bare key.
-            return match SessionId::parse_in(inner.id_format, value) {
-                Some(id) => Incoming::Valid { id, resign: false },
-                None => reject(Rejection::Malformed),
-            };
-        }
-        // "<id>.<tag>": the tag has a fixed length, so split from the end.
-        let Some((id, tag)) = value
-            .rsplit_once('.')
-            .filter(|(_, tag)| tag.len() == TAG_LEN)
-        else {
-            return reject(Rejection::Malformed);
-        };
-        let Some(verified) = inner.keys.verify(inner.cookie.name(), id, tag) else {
-            return reject(Rejection::BadSignature);
-        };
-        match SessionId::parse_in(inner.id_format, id) {
-            Some(id) => Incoming::Valid {
+        match manager.inner.values.decode(value) {
+            Ok((id, verified)) => Incoming::Valid {
                 id,
                 resign: verified == Verified::Fallback,
             },
-            None => reject(Rejection::Malformed),
+            Err(why) => reject(why),
         }
     }
 }
 
 fn reject(why: Rejection) -> Incoming {
-    tracing::info!(target: "session_core", reason = why.as_str(), "ignoring session cookie");
+    tracing::info!(target: "session_core", reason = %why, "ignoring session cookie");
     Incoming::Rejected
 }
 
@@ -388,9 +371,7 @@ impl RequestSession {
             session: &session,
             response: &mut response,
             signed: match (incoming, &self.inner.cookie) {
-                (Incoming::Valid { id, resign: false }, Raw::Value(value))
-                    if self.inner.manager.inner.signed_cookies =>
-                {
+                (Incoming::Valid { id, resign: false }, Raw::Value(value)) => {
                     Some((id, value.as_str()))
                 }
                 _ => None,
@@ -821,15 +802,7 @@ impl Commit<'_> {
             // sent to that same client), so timing reveals nothing, and the
             // constant-time `==` costs about 550 instructions a save.
             Some((signed_id, value)) if signed_id.expose() == id.expose() => Cow::Borrowed(value),
-            _ if inner.signed_cookies => {
-                let id = id.expose();
-                let mut value = String::with_capacity(id.len() + 1 + TAG_LEN);
-                value.push_str(id);
-                value.push('.');
-                inner.keys.append_tag(inner.cookie.name(), id, &mut value);
-                Cow::Owned(value)
-            }
-            _ => Cow::Borrowed(id.expose()),
+            _ => inner.values.encode(id),
         };
         let browser_close = {
             let state = self.session.lock();

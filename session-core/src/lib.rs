@@ -64,6 +64,7 @@
 #![warn(missing_docs)]
 
 pub mod codec;
+mod commit;
 pub mod cookie;
 pub mod cookie_value;
 #[cfg(feature = "django")]
@@ -76,6 +77,7 @@ pub mod manager;
 pub mod observe;
 pub mod record;
 pub mod request;
+pub mod response;
 mod rotation;
 pub mod session;
 pub mod store;
@@ -91,7 +93,8 @@ pub use manager::{
     DEFAULT_MAX_CONFLICT_RETRIES, Inspection, SessionManager, SessionManagerBuilder,
 };
 pub use record::{Record, SessionInfo, now};
-pub use request::{RequestSession, SessionResponse};
+pub use request::RequestSession;
+pub use response::SessionResponse;
 pub use session::{MAX_USER_LEN, MAX_VALUE_DEPTH, RESERVED_PREFIX, Session};
 pub use store::{BoxError, SessionStore, StoreError, StoreStats};
 /// Re-exported so stores and applications use the same `time` version.

@@ -1,0 +1,413 @@
+//! Writing a request's session to the store when the request finishes:
+//! the rules listed in [`request`](crate::request) (create under a fresh
+//! ID, compare-and-swap with merge and retry, rotate, end, touch), and the
+//! `Set-Cookie` that follows.
+
+use std::borrow::Cow;
+
+use crate::codec::Data;
+use crate::request::{Incoming, fetch};
+use crate::session::Origin;
+use crate::{
+    Record, Session, SessionError, SessionId, SessionManager, SessionResponse, StoreError, now,
+    observe,
+};
+
+/// How many fresh IDs `create` tries before giving up on duplicates (a
+/// duplicate 256-bit ID means a broken random source or a broken store).
+const CREATE_ATTEMPTS: u32 = 3;
+/// The wait before the retry after `losses` lost compare-and-swaps: about
+/// 0.5 ms doubling up to 32 ms, each between half and all of that.
+fn backoff(losses: u32) -> std::time::Duration {
+    let ceiling = std::time::Duration::from_micros(500 << losses.min(6));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let half = ceiling / 2;
+    half + std::time::Duration::from_nanos(u64::from(nanos) % half.as_nanos().max(1) as u64)
+}
+
+pub(crate) struct Commit<'a> {
+    pub(crate) manager: &'a SessionManager,
+    pub(crate) session: &'a Session,
+    pub(crate) response: &'a mut SessionResponse,
+    /// The request's cookie value and its ID, when the newest key signed
+    /// it: signing that ID again would give the same value (HMAC is
+    /// deterministic), so a cookie set for it reuses the value.
+    pub(crate) signed: Option<(&'a SessionId, &'a str)>,
+}
+
+impl Commit<'_> {
+    pub(crate) async fn run(mut self, incoming: &Incoming) -> Result<(), SessionError> {
+        let (retired, rotating, origin, stored, empty) = {
+            let mut state = self.session.lock();
+            let empty = state.data.is_empty() || state.destroyed;
+            // A read-only request (the common case) leaves the origin
+            // where it is: `touch` reads it there and copies it only when
+            // there is something to write.
+            let origin = if state.modified {
+                state.origin.clone()
+            } else {
+                None
+            };
+            (
+                std::mem::take(&mut state.retired),
+                state.rotating.take(),
+                origin,
+                state.origin.is_some(),
+                empty,
+            )
+        };
+        // `flush` and `destroy` (a logout) end the old record whatever
+        // happened to it meanwhile: a logout always wins.
+        for old in &retired {
+            self.end(old).await?;
+        }
+        let carried = !matches!(incoming, Incoming::Absent);
+
+        if let Some(old) = rotating {
+            if !empty {
+                return self.rotate(old).await;
+            }
+            // Rotated, then emptied: the old record ends, nothing new starts.
+            self.end(&old).await?;
+        } else if let Some(origin) = origin {
+            // Modified: an update, or the end of a session emptied key by
+            // key; both decided after merging concurrent saves.
+            return self.update(origin).await;
+        } else if !empty && !stored {
+            return self.create().await;
+        } else if !empty {
+            return self
+                .touch(matches!(incoming, Incoming::Valid { resign: true, .. }))
+                .await;
+        }
+        // Nothing stored any more: the browser drops its cookie.
+        if carried || !retired.is_empty() {
+            self.remove_cookie();
+        }
+        self.forget();
+        Ok(())
+    }
+
+    /// Ends a stored session whatever happened to it since this request
+    /// loaded it (a logout always wins; see [`crate::rotation`]).
+    async fn end(&self, old: &Origin) -> Result<(), SessionError> {
+        let inner = &self.manager.inner;
+        let end = crate::rotation::end_following(&*inner.store, &*inner.codec, &old.key);
+        observe::store_op("delete", &old.id, end).await?;
+        observe::count(observe::ENDED, 1);
+        Ok(())
+    }
+
+    /// The session refers to no stored record any more.
+    fn forget(&self) {
+        let mut state = self.session.lock();
+        state.origin = None;
+        state.modified = false;
+        state.changes.clear();
+    }
+
+    /// Saves a new session under a fresh ID.
+    async fn create(&mut self) -> Result<(), SessionError> {
+        let inner = &self.manager.inner;
+        let now = now();
+        for _ in 0..CREATE_ATTEMPTS {
+            let (id, record) = self.new_record(now)?;
+            match observe::store_op("create", &id, inner.store.create(&record)).await {
+                Ok(()) => {
+                    observe::count(observe::CREATED, 1);
+                    observe::count(observe::SAVES, 1);
+                    tracing::debug!(target: "session_core", session = %id.log_key(), "session created");
+                    self.saved(id, record, now);
+                    return Ok(());
+                }
+                Err(StoreError::Duplicate) => {
+                    tracing::warn!(target: "session_core", "new session ID collided; generating another");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Duplicate.into())
+    }
+
+    /// A fresh ID and the record of this session's data under it.
+    fn new_record(&self, now: time::OffsetDateTime) -> Result<(SessionId, Record), SessionError> {
+        let inner = &self.manager.inner;
+        let id = SessionId::generate_in(inner.id_format);
+        let state = self.session.lock();
+        let record = Record {
+            key: id.store_key(),
+            data: inner.codec.encode(&state.data)?,
+            version: 1,
+            created_at: now,
+            expires_at: state.next_expiry(now),
+            user: state.user(),
+        };
+        Ok((id, record))
+    }
+
+    /// After a version conflict on `origin`: reloads the latest record and
+    /// re-applies this request's own changes on top of it. Returns the
+    /// latest version and creation time, or `None` when the session has
+    /// ended meanwhile.
+    ///
+    /// Before the reload, a request that lost more than once waits a
+    /// little (growing with each loss, jittered), so writers that keep
+    /// colliding spread out instead of spinning.
+    async fn rebase(
+        &self,
+        origin: &Origin,
+        losses: u32,
+    ) -> Result<Option<(u64, time::OffsetDateTime)>, SessionError> {
+        observe::count(observe::CONFLICTS, 1);
+        if losses > 0 {
+            tokio::time::sleep(backoff(losses)).await;
+        }
+        tracing::debug!(target: "session_core", session = %origin.id.log_key(), "concurrent save; re-applying this request's changes");
+        let Some((data, latest)) = fetch(self.manager, &origin.id).await? else {
+            return Ok(None);
+        };
+        // Data that no longer decodes is replaced: this request's changes
+        // land on an empty map.
+        let data = data.unwrap_or_else(|e| {
+            tracing::warn!(target: "session_core", session = %origin.id.log_key(), error = %e, "undecodable concurrent save replaced");
+            Data::new()
+        });
+        self.session.lock().rebase(data);
+        Ok(Some((latest.version, latest.created_at)))
+    }
+
+    /// Compare-and-swap, re-applying this request's changes on conflicts.
+    /// Whether the session is empty (and so ends instead of being saved)
+    /// is decided on each attempt, after the merge.
+    async fn update(&mut self, origin: Origin) -> Result<(), SessionError> {
+        let inner = &self.manager.inner;
+        let now = now();
+        let (mut version, mut created_at) = (origin.version, origin.created_at);
+        for attempt in 0..=inner.max_retries {
+            let record = {
+                let state = self.session.lock();
+                if state.data.is_empty() {
+                    None
+                } else {
+                    Some(Record {
+                        key: origin.key.clone(),
+                        data: inner.codec.encode(&state.data)?,
+                        version: version + 1,
+                        created_at,
+                        expires_at: inner.rules.expires_at(state.expiry(), created_at, now),
+                        user: state.user(),
+                    })
+                }
+            };
+            let outcome = match &record {
+                Some(record) => {
+                    observe::store_op("update", &origin.id, inner.store.update(record, version))
+                        .await
+                }
+                // Emptied: ended against the version, so a key another
+                // request added meanwhile is merged, not deleted.
+                None => {
+                    observe::store_op(
+                        "delete",
+                        &origin.id,
+                        crate::store::end_at_version(&inner.store, &origin.key, version),
+                    )
+                    .await
+                }
+            };
+            match outcome {
+                Ok(()) => {
+                    let Some(record) = record else {
+                        observe::count(observe::ENDED, 1);
+                        self.remove_cookie();
+                        self.forget();
+                        return Ok(());
+                    };
+                    observe::count(observe::SAVES, 1);
+                    tracing::debug!(target: "session_core", session = %origin.id.log_key(), retries = attempt, "session saved");
+                    self.saved(origin.id, record, now);
+                    return Ok(());
+                }
+                Err(StoreError::NotFound) => {
+                    self.ended(&origin.id);
+                    return Ok(());
+                }
+                Err(StoreError::Conflict) => match self.rebase(&origin, attempt).await? {
+                    Some(latest) => (version, created_at) = latest,
+                    None => {
+                        self.ended(&origin.id);
+                        return Ok(());
+                    }
+                },
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(SessionError::Contention(inner.max_retries))
+    }
+
+    /// Moves the session to a fresh ID (after `cycle_id`), atomically
+    /// against the old record's version: if the old record was ended
+    /// meanwhile (a logout, a revoke), no new session is made; if it was
+    /// saved meanwhile, that save is merged and the rotation tried again.
+    async fn rotate(&mut self, old: Origin) -> Result<(), SessionError> {
+        let inner = &self.manager.inner;
+        let now = now();
+        let mut version = old.version;
+        let (mut conflicts, mut collisions) = (0, 0);
+        loop {
+            if self.session.lock().data.is_empty() {
+                // Emptied by the merge: nothing to carry over.
+                return self.update(Origin { version, ..old }).await;
+            }
+            let (id, record) = self.new_record(now)?;
+            let forward = crate::rotation::forward(
+                &*inner.codec,
+                &old.key,
+                version,
+                old.created_at,
+                old.expires_at,
+                &record.key,
+                now,
+            )?;
+            match observe::store_op(
+                "rotate",
+                &old.id,
+                inner.store.rotate(&forward, version, &record),
+            )
+            .await
+            {
+                Ok(()) => {
+                    observe::count(observe::CREATED, 1);
+                    observe::count(observe::ENDED, 1);
+                    observe::count(observe::SAVES, 1);
+                    tracing::debug!(target: "session_core", session = %id.log_key(), "session moved to a new ID");
+                    self.saved(id, record, now);
+                    return Ok(());
+                }
+                Err(StoreError::NotFound) => {
+                    self.ended(&old.id);
+                    return Ok(());
+                }
+                Err(StoreError::Conflict) => {
+                    conflicts += 1;
+                    if conflicts > inner.max_retries {
+                        return Err(SessionError::Contention(inner.max_retries));
+                    }
+                    match self.rebase(&old, conflicts - 1).await? {
+                        Some((latest, _)) => version = latest,
+                        None => {
+                            self.ended(&old.id);
+                            return Ok(());
+                        }
+                    }
+                }
+                Err(StoreError::Duplicate) => {
+                    collisions += 1;
+                    if collisions >= CREATE_ATTEMPTS {
+                        return Err(StoreError::Duplicate.into());
+                    }
+                    tracing::warn!(target: "session_core", "new session ID collided; generating another");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Extends the expiry of an unchanged session when it is due; re-signs
+    /// its cookie when an older key signed it.
+    async fn touch(&mut self, resign: bool) -> Result<(), SessionError> {
+        let inner = &self.manager.inner;
+        let now = now();
+        // The origin, and the new expiry when one is due.
+        let plan = {
+            let state = self.session.lock();
+            let Some(origin) = &state.origin else {
+                return Ok(());
+            };
+            let next = state.next_expiry(now);
+            let fixed = matches!(state.expiry(), crate::Expiry::At(_));
+            if !fixed && inner.rules.touch_due(origin.expires_at, next) {
+                Some((origin.clone(), Some(next)))
+            } else if resign {
+                Some((origin.clone(), None))
+            } else {
+                None
+            }
+        };
+        match plan {
+            None => {}
+            Some((origin, None)) => self.set_cookie(&origin.id, origin.expires_at, now),
+            Some((origin, Some(next))) => {
+                match observe::store_op("touch", &origin.id, inner.store.touch(&origin.key, next))
+                    .await
+                {
+                    Ok(()) => {
+                        observe::count(observe::TOUCHES, 1);
+                        tracing::trace!(target: "session_core", session = %origin.id.log_key(), "session expiry extended");
+                        self.set_cookie(&origin.id, next, now);
+                        self.session.lock().origin = Some(Origin {
+                            expires_at: next,
+                            ..origin
+                        });
+                    }
+                    Err(StoreError::NotFound) => self.ended(&origin.id),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Records what was stored and sets the cookie; `now` is the time the
+    /// record's expiry was computed from, so `Max-Age` is exactly the age.
+    fn saved(&mut self, id: SessionId, record: Record, now: time::OffsetDateTime) {
+        self.set_cookie(&id, record.expires_at, now);
+        let mut state = self.session.lock();
+        state.origin = Some(Origin {
+            id,
+            key: record.key,
+            version: record.version,
+            created_at: record.created_at,
+            expires_at: record.expires_at,
+        });
+        state.modified = false;
+        state.changes.clear();
+    }
+
+    fn ended(&mut self, id: &SessionId) {
+        tracing::info!(target: "session_core", session = %id.log_key(), "session was ended by a concurrent request; not saving");
+        self.session.lock().data.clear();
+        self.forget();
+        self.response.ended_concurrently = true;
+        self.remove_cookie();
+    }
+
+    fn set_cookie(
+        &mut self,
+        id: &SessionId,
+        expires_at: time::OffsetDateTime,
+        now: time::OffsetDateTime,
+    ) {
+        let inner = &self.manager.inner;
+        let value = match self.signed {
+            // A plain comparison: both IDs are the server's own (the
+            // request's was verified, the client holds it, and a new one is
+            // sent to that same client), so timing reveals nothing, and the
+            // constant-time `==` costs about 550 instructions a save.
+            Some((signed_id, value)) if signed_id.expose() == id.expose() => Cow::Borrowed(value),
+            _ => inner.values.encode(id),
+        };
+        let browser_close = {
+            let state = self.session.lock();
+            inner.rules.browser_close(state.expiry())
+        };
+        let max_age = (!browser_close).then(|| expires_at - now);
+        self.response.set_cookie = Some(inner.set_cookie.render(&value, max_age, now));
+    }
+
+    fn remove_cookie(&mut self) {
+        self.response.set_cookie = Some(self.manager.inner.set_cookie.removal());
+    }
+}

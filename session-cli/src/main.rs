@@ -239,7 +239,10 @@ async fn run(cli: &Cli) -> Result<Output, Failure> {
             ))
         }
         Command::List { user } => {
-            let list = store.sessions_of(user).await.map_err(from_store)?;
+            let list = user_index(&*store)?
+                .sessions_of(user)
+                .await
+                .map_err(from_store)?;
             let text: Vec<String> = list
                 .iter()
                 .map(|s| {
@@ -265,7 +268,7 @@ async fn run(cli: &Cli) -> Result<Output, Failure> {
         Command::Revoke {
             user: Some(user), ..
         } => {
-            let ended = store
+            let ended = user_index(&*store)?
                 .delete_sessions_of(user, None)
                 .await
                 .map_err(from_store)?;
@@ -344,6 +347,14 @@ async fn run(cli: &Cli) -> Result<Output, Failure> {
         }
         Command::Check => unreachable!("handled above"),
     }
+}
+
+/// The store's user index, or the failure a store without one gives.
+fn user_index(store: &dyn SessionStore) -> Result<&dyn sessions::UserIndex, Failure> {
+    store
+        .user_index()
+        .ok_or(StoreError::Unsupported("a user index"))
+        .map_err(from_store)
 }
 
 /// Opens the store: any engine by URL, or Django's table with `--django`

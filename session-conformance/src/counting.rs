@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use session_core::time::OffsetDateTime;
 use session_core::{
-    Record, SessionInfo, SessionStore, StoreError, StoreKey, StoreStats, async_trait,
+    Record, SessionInfo, SessionStore, StoreError, StoreKey, StoreStats, UserIndex, async_trait,
 };
 
 #[derive(Default)]
@@ -231,12 +231,17 @@ impl<S: SessionStore> SessionStore for CountingStore<S> {
     fn expires_natively(&self) -> bool {
         self.inner.expires_natively()
     }
-    fn supports_user_index(&self) -> bool {
-        self.inner.supports_user_index()
+    fn user_index(&self) -> Option<&dyn UserIndex> {
+        // Through this wrapper, so its calls are seen too.
+        self.inner.user_index().map(|_| self as &dyn UserIndex)
     }
+}
+
+#[async_trait]
+impl<S: SessionStore> UserIndex for CountingStore<S> {
     async fn sessions_of(&self, user: &str) -> Result<Vec<SessionInfo>, StoreError> {
         self.check()?;
-        self.inner.sessions_of(user).await
+        crate::inner_index(&self.inner)?.sessions_of(user).await
     }
     async fn delete_sessions_of(
         &self,
@@ -244,6 +249,8 @@ impl<S: SessionStore> SessionStore for CountingStore<S> {
         keep: Option<&StoreKey>,
     ) -> Result<u64, StoreError> {
         self.check()?;
-        self.inner.delete_sessions_of(user, keep).await
+        crate::inner_index(&self.inner)?
+            .delete_sessions_of(user, keep)
+            .await
     }
 }

@@ -32,7 +32,7 @@ use rand::{Rng, SeedableRng};
 use session_core::time::OffsetDateTime;
 use session_core::{
     Codec, JsonCodec, Record, SessionInfo, SessionManager, SessionStore, StoreError, StoreKey,
-    StoreStats, async_trait,
+    StoreStats, UserIndex, async_trait,
 };
 use tokio::task::JoinSet;
 
@@ -238,18 +238,25 @@ impl<S: SessionStore> SessionStore for Shaken<S> {
     fn expires_natively(&self) -> bool {
         self.inner.expires_natively()
     }
-    fn supports_user_index(&self) -> bool {
-        self.inner.supports_user_index()
+    fn user_index(&self) -> Option<&dyn UserIndex> {
+        // Through this wrapper, so its calls are seen too.
+        self.inner.user_index().map(|_| self as &dyn UserIndex)
     }
+}
+
+#[async_trait]
+impl<S: SessionStore> UserIndex for Shaken<S> {
     async fn sessions_of(&self, user: &str) -> Result<Vec<SessionInfo>, StoreError> {
-        self.around(self.inner.sessions_of(user)).await
+        self.around(crate::inner_index(&self.inner)?.sessions_of(user))
+            .await
     }
     async fn delete_sessions_of(
         &self,
         user: &str,
         keep: Option<&StoreKey>,
     ) -> Result<u64, StoreError> {
-        self.around(self.inner.delete_sessions_of(user, keep)).await
+        self.around(crate::inner_index(&self.inner)?.delete_sessions_of(user, keep))
+            .await
     }
 }
 
@@ -307,7 +314,7 @@ async fn run<S: SessionStore>(store: Arc<S>, seed: u64) -> History {
             (done, Vec::new())
         });
     }
-    if manager.store().supports_user_index() {
+    if manager.store().user_index().is_some() {
         // A user keeps their devices page open: listings all along, which
         // tidy the index while sessions are being created and bound.
         let manager = manager.clone();
@@ -331,7 +338,7 @@ async fn run<S: SessionStore>(store: Arc<S>, seed: u64) -> History {
                 // tidy the index while sessions are being bound.
                 let until = start.elapsed() + Duration::from_micros(rng.random_range(500..6000));
                 while start.elapsed() < until {
-                    if manager.store().supports_user_index() {
+                    if manager.store().user_index().is_some() {
                         let user = user_of(rng.random_range(0..BROWSERS));
                         manager.sessions_of(user).await.expect("sessions_of");
                     }
@@ -339,7 +346,7 @@ async fn run<S: SessionStore>(store: Arc<S>, seed: u64) -> History {
                 }
                 let user = user_of(rng.random_range(0..BROWSERS));
                 let begun = start.elapsed();
-                if manager.store().supports_user_index() {
+                if manager.store().user_index().is_some() {
                     manager.end_sessions_of(user, None).await.expect("revoke");
                 } else {
                     manager
@@ -642,7 +649,7 @@ impl History {
             }
         }
         // The user index is the truth.
-        if store.supports_user_index() {
+        if store.user_index().is_some() {
             let keys: BTreeSet<&StoreKey> = self.writes.iter().map(|w| &w.key).collect();
             for user in ["ana", "ben"] {
                 let mut truth = BTreeSet::new();
@@ -653,7 +660,7 @@ impl History {
                         truth.insert((*key).clone());
                     }
                 }
-                let listed: BTreeSet<StoreKey> = store
+                let listed: BTreeSet<StoreKey> = crate::index(store)
                     .sessions_of(user)
                     .await
                     .expect("sessions_of")
@@ -669,7 +676,10 @@ impl History {
             }
             // Leave nothing for the next history's users.
             for user in ["ana", "ben"] {
-                store.delete_sessions_of(user, None).await.expect("cleanup");
+                crate::index(store)
+                    .delete_sessions_of(user, None)
+                    .await
+                    .expect("cleanup");
             }
         }
         Ok(())

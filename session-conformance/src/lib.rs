@@ -182,3 +182,20 @@ macro_rules! store_tests {
         }
     };
 }
+
+/// The user index of a store that has one (for the kit's cases, which
+/// check `user_index().is_some()` first).
+pub(crate) fn index<S: session_core::SessionStore + ?Sized>(
+    store: &S,
+) -> &dyn session_core::UserIndex {
+    store.user_index().expect("the store has a user index")
+}
+
+/// The user index of `store`, or the answer a store without one gives.
+pub(crate) fn inner_index<S: session_core::SessionStore + ?Sized>(
+    store: &S,
+) -> Result<&dyn session_core::UserIndex, session_core::StoreError> {
+    store
+        .user_index()
+        .ok_or(session_core::StoreError::Unsupported("a user index"))
+}

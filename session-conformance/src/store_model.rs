@@ -177,7 +177,8 @@ impl Sequence {
                 self.check_load(store, k, seed).await;
             }
             Op::SessionsOf(u) => {
-                let mut listed: Vec<_> = match store.sessions_of(&self.users[u]).await {
+                let mut listed: Vec<_> = match crate::index(store).sessions_of(&self.users[u]).await
+                {
                     Ok(listed) => listed
                         .into_iter()
                         .map(|s| (s.key, s.created_at, s.expires_at))
@@ -205,7 +206,7 @@ impl Sequence {
                     })
                     .map(|(k, _)| *k)
                     .collect();
-                match store
+                match crate::index(store)
                     .delete_sessions_of(&self.users[u], keep_key.as_ref())
                     .await
                 {
@@ -261,7 +262,7 @@ impl Sequence {
 pub async fn random_operations_follow_the_contract<S: SessionStore>(store: S) {
     let seed = crate::seed();
     let mut rng = StdRng::seed_from_u64(seed);
-    let user_index = store.supports_user_index();
+    let user_index = store.user_index().is_some();
     for _ in 0..SEQUENCES {
         let tag = SessionId::generate().store_key();
         let mut sequence = Sequence {

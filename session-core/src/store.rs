@@ -13,7 +13,7 @@
 //! | [`rotate`](SessionStore::rotate) | replace the old record (compare-and-swap) and create the new one, as one step | do either alone (a rotation must not bring back an ended session, nor leave a logout behind) |
 //! | [`touch`](SessionStore::touch) | extend the expiry only | rewrite data |
 //! | [`delete_expired`](SessionStore::delete_expired) | sweep, returning the count | block other operations for long |
-//! | user index (optional) | list / end a user's sessions | scan every record where the engine can index |
+//! | [`user_index`](SessionStore::user_index) (optional, a [`UserIndex`]) | list / end a user's sessions | scan every record where the engine can index |
 //! | `stats`, `delete_expired_batch` (optional) | counts and stepwise sweeps for operators | |
 //!
 //! The `session-conformance` crate turns each row into tests; run it on any
@@ -555,78 +555,60 @@ pub trait SessionStore: Send + Sync + 'static {
         false
     }
 
-    /// Whether [`sessions_of`](Self::sessions_of) and
-    /// [`delete_sessions_of`](Self::delete_sessions_of) are supported.
+    /// The store's index of sessions by user, when it keeps one: what
+    /// "your other devices" and "log out everywhere" need. `None` (the
+    /// default) tells the manager to answer [`StoreError::Unsupported`].
     ///
     /// ```
-    /// # use session_core::{Record, SessionStore, StoreError, StoreKey};
-    /// # use session_store_memory::MemoryStore;
-    /// # use time::Duration;
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), StoreError> {
-    /// use session_conformance::fixtures::record;
-    /// let store = MemoryStore::new();
-    /// assert!(store.supports_user_index());
-    /// # Ok(()) }
+    /// # use session_core::SessionStore;
+    /// let store = session_store_memory::MemoryStore::new();
+    /// assert!(store.user_index().is_some());
     /// ```
-    fn supports_user_index(&self) -> bool {
-        false
+    fn user_index(&self) -> Option<&dyn UserIndex> {
+        None
     }
+}
 
-    /// The live sessions bound to `user` (see [`Record::user`]).
-    ///
-    /// ```
-    /// # use session_core::{Record, SessionStore, StoreError, StoreKey};
-    /// # use session_store_memory::MemoryStore;
-    /// # use time::Duration;
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), StoreError> {
-    /// use session_conformance::fixtures::record;
-    /// let store = MemoryStore::new();
-    /// let phone = record(Duration::hours(1), Some("alice"));
-    /// store.create(&phone).await?;
-    /// store.create(&record(Duration::hours(1), Some("bob"))).await?;
-    /// let listed = store.sessions_of("alice").await?;
-    /// assert_eq!(listed.len(), 1);
-    /// assert_eq!(listed[0].key, phone.key); // the digest, never the live ID
-    /// # Ok(()) }
-    /// ```
-    async fn sessions_of(&self, user: &str) -> Result<Vec<SessionInfo>, StoreError> {
-        let _ = user;
-        Err(StoreError::Unsupported("a user index"))
-    }
+/// A store's index of sessions by the user they are bound to (see
+/// [`Record::user`]), reached through [`SessionStore::user_index`]. A
+/// store that keeps one implements this trait and answers `Some(self)`
+/// there; a wrapper around a store forwards `user_index` and so forwards
+/// the index whole, or none of it.
+///
+/// ```
+/// # use session_core::{SessionStore, StoreError};
+/// # use time::Duration;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), StoreError> {
+/// use session_conformance::fixtures::record;
+/// let store = session_store_memory::MemoryStore::new();
+/// let (phone, laptop) = (
+///     record(Duration::hours(1), Some("alice")),
+///     record(Duration::hours(1), Some("alice")),
+/// );
+/// store.create(&phone).await?;
+/// store.create(&laptop).await?;
+/// let index = store.user_index().expect("the memory store keeps one");
+/// assert_eq!(index.sessions_of("alice").await?.len(), 2);
+/// // "Log out my other devices", from the laptop:
+/// assert_eq!(index.delete_sessions_of("alice", Some(&laptop.key)).await?, 1);
+/// assert_eq!(store.load(&phone.key).await?, None);
+/// # Ok(()) }
+/// ```
+#[async_trait]
+pub trait UserIndex: Send + Sync {
+    /// The live sessions bound to `user`, oldest first (as
+    /// [`SessionInfo`]'s ordering sorts them), each under its store key
+    /// (a digest, never the live ID).
+    async fn sessions_of(&self, user: &str) -> Result<Vec<SessionInfo>, StoreError>;
 
     /// Ends every session bound to `user` except `keep` (if given); returns
     /// how many it ended.
-    ///
-    /// ```
-    /// # use session_core::{Record, SessionStore, StoreError, StoreKey};
-    /// # use session_store_memory::MemoryStore;
-    /// # use time::Duration;
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), StoreError> {
-    /// use session_conformance::fixtures::record;
-    /// let store = MemoryStore::new();
-    /// let (phone, laptop) = (
-    ///     record(Duration::hours(1), Some("alice")),
-    ///     record(Duration::hours(1), Some("alice")),
-    /// );
-    /// store.create(&phone).await?;
-    /// store.create(&laptop).await?;
-    /// // "Log out my other devices", from the laptop:
-    /// assert_eq!(store.delete_sessions_of("alice", Some(&laptop.key)).await?, 1);
-    /// assert_eq!(store.load(&phone.key).await?, None);
-    /// assert!(store.load(&laptop.key).await?.is_some());
-    /// # Ok(()) }
-    /// ```
     async fn delete_sessions_of(
         &self,
         user: &str,
         keep: Option<&StoreKey>,
-    ) -> Result<u64, StoreError> {
-        let _ = (user, keep);
-        Err(StoreError::Unsupported("a user index"))
-    }
+    ) -> Result<u64, StoreError>;
 }
 
 /// [`SessionStore::rotate`] built from `create`, `update` and `delete`
@@ -733,17 +715,7 @@ impl<S: SessionStore + ?Sized> SessionStore for Arc<S> {
     fn expires_natively(&self) -> bool {
         (**self).expires_natively()
     }
-    fn supports_user_index(&self) -> bool {
-        (**self).supports_user_index()
-    }
-    async fn sessions_of(&self, user: &str) -> Result<Vec<SessionInfo>, StoreError> {
-        (**self).sessions_of(user).await
-    }
-    async fn delete_sessions_of(
-        &self,
-        user: &str,
-        keep: Option<&StoreKey>,
-    ) -> Result<u64, StoreError> {
-        (**self).delete_sessions_of(user, keep).await
+    fn user_index(&self) -> Option<&dyn UserIndex> {
+        (**self).user_index()
     }
 }

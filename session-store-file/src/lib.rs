@@ -53,7 +53,7 @@ use std::sync::Arc;
 
 use session_core::time::OffsetDateTime;
 use session_core::{
-    Record, SessionInfo, SessionStore, StoreError, StoreKey, StoreStats, async_trait,
+    Record, SessionInfo, SessionStore, StoreError, StoreKey, StoreStats, UserIndex, async_trait,
 };
 
 use crate::disk::Disk;
@@ -192,10 +192,13 @@ impl SessionStore for FileStore {
         self.run(move |d| d.stats(top_users)).await
     }
 
-    fn supports_user_index(&self) -> bool {
-        true
+    fn user_index(&self) -> Option<&dyn UserIndex> {
+        Some(self)
     }
+}
 
+#[async_trait]
+impl UserIndex for FileStore {
     async fn sessions_of(&self, user: &str) -> Result<Vec<SessionInfo>, StoreError> {
         let user = user.to_owned();
         self.run(move |d| d.sessions_of(&user)).await

@@ -52,7 +52,8 @@ use std::time::Duration;
 
 use session_core::time::OffsetDateTime;
 use session_core::{
-    Record, SessionInfo, SessionStore, StoreError, StoreKey, StoreStats, async_trait, now,
+    Record, SessionInfo, SessionStore, StoreError, StoreKey, StoreStats, UserIndex, async_trait,
+    now,
 };
 
 const SHARDS: usize = 32;
@@ -701,10 +702,13 @@ impl SessionStore for MemoryStore {
         ))
     }
 
-    fn supports_user_index(&self) -> bool {
-        true
+    fn user_index(&self) -> Option<&dyn UserIndex> {
+        Some(self)
     }
+}
 
+#[async_trait]
+impl UserIndex for MemoryStore {
     async fn sessions_of(&self, user: &str) -> Result<Vec<SessionInfo>, StoreError> {
         let inner = &self.inner;
         let keys: Vec<StoreKey> = inner

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use redis::{RedisError, Value};
 use session_core::time::OffsetDateTime;
 use session_core::{
-    Record, SessionInfo, SessionStore, StoreError, StoreKey, StoreStats, async_trait, now,
+    Record, SessionInfo, SessionStore, StoreError, StoreKey, StoreStats, UserIndex, async_trait,
+    now,
 };
 
 use crate::RedisStoreBuilder;
@@ -345,10 +346,13 @@ impl SessionStore for RedisStore {
         ))
     }
 
-    fn supports_user_index(&self) -> bool {
-        true
+    fn user_index(&self) -> Option<&dyn UserIndex> {
+        Some(self)
     }
+}
 
+#[async_trait]
+impl UserIndex for RedisStore {
     async fn sessions_of(&self, user: &str) -> Result<Vec<SessionInfo>, StoreError> {
         let mut sessions = Vec::new();
         let mut stale = Vec::new();

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use session_core::time::OffsetDateTime;
 use session_core::{
-    Record, SessionInfo, SessionStore, StoreError, StoreKey, StoreStats, async_trait, now,
+    Record, SessionInfo, SessionStore, StoreError, StoreKey, StoreStats, UserIndex, async_trait,
+    now,
 };
 
 use crate::queries::{Queries, SWEEP_BATCH};
@@ -530,10 +531,13 @@ impl SessionStore for SqlStore {
         .await
     }
 
-    fn supports_user_index(&self) -> bool {
-        true
+    fn user_index(&self) -> Option<&dyn UserIndex> {
+        Some(self)
     }
+}
 
+#[async_trait]
+impl UserIndex for SqlStore {
     async fn sessions_of(&self, user: &str) -> Result<Vec<SessionInfo>, StoreError> {
         within(self.timeout, || async {
             let q = &self.inner.queries.sessions_of;

@@ -5,7 +5,7 @@ use std::fmt;
 use crate::store_url::Target;
 use session_core::time::OffsetDateTime;
 use session_core::{
-    Record, SessionInfo, SessionStore, StoreError, StoreKey, StoreStats, async_trait,
+    Record, SessionStore, StoreError, StoreKey, StoreStats, UserIndex, async_trait,
 };
 
 /// Why [`open_store`] failed.
@@ -315,18 +315,8 @@ impl SessionStore for AnyStore {
     fn expires_natively(&self) -> bool {
         self.as_dyn().expires_natively()
     }
-    fn supports_user_index(&self) -> bool {
-        self.as_dyn().supports_user_index()
-    }
-    async fn sessions_of(&self, user: &str) -> Result<Vec<SessionInfo>, StoreError> {
-        self.as_dyn().sessions_of(user).await
-    }
-    async fn delete_sessions_of(
-        &self,
-        user: &str,
-        keep: Option<&StoreKey>,
-    ) -> Result<u64, StoreError> {
-        self.as_dyn().delete_sessions_of(user, keep).await
+    fn user_index(&self) -> Option<&dyn UserIndex> {
+        self.as_dyn().user_index()
     }
 }
 

@@ -106,7 +106,7 @@ impl Record {
 }
 
 /// A summary of one live session, as listed by a store's user index: made
-/// from its [`Record`], and ordered as [`SessionStore::sessions_of`](crate::SessionStore::sessions_of)
+/// from its [`Record`], and ordered as [`UserIndex::sessions_of`](crate::UserIndex::sessions_of)
 /// lists them (oldest first, then by key).
 ///
 /// ```

@@ -20,8 +20,8 @@
 //!   Tokio runtime. The task stops when the last clone of the store is
 //!   dropped.
 //! - **Not durable**: the sessions live and die with the process.
-//! - **User index**: [`SessionStore::sessions_of`] and
-//!   [`SessionStore::delete_sessions_of`] answer from an index, not a scan.
+//! - **User index**: [`UserIndex::sessions_of`] and
+//!   [`UserIndex::delete_sessions_of`] answer from an index, not a scan.
 //!
 //! ```
 //! use session_core::{KeyRing, SessionManager};

@@ -206,14 +206,14 @@ async fn run(cli: &Cli) -> Result<Output, Failure> {
     match &cli.command {
         Command::ClearExpired { batch } => clear_expired(&*store, *batch).await,
         Command::Count => {
-            let stats = store.stats(0).await.map_err(from_store)?;
+            let stats = tools(&*store)?.stats(0).await.map_err(from_store)?;
             Ok(Output::new(
                 stats.live.to_string(),
                 json!({ "live": stats.live }),
             ))
         }
         Command::Stats { top } => {
-            let s = store.stats(*top).await.map_err(from_store)?;
+            let s = tools(&*store)?.stats(*top).await.map_err(from_store)?;
             let mut text = format!(
                 "live sessions:            {}\nexpiring within an hour:  {}\nexpiring within a day:    {}\n",
                 s.live, s.expiring_within_hour, s.expiring_within_day
@@ -349,6 +349,14 @@ async fn run(cli: &Cli) -> Result<Output, Failure> {
     }
 }
 
+/// The store's counts and sweeps, or the failure a store without them gives.
+fn tools(store: &dyn SessionStore) -> Result<&dyn sessions::Maintenance, Failure> {
+    store
+        .maintenance()
+        .ok_or(StoreError::Unsupported("statistics"))
+        .map_err(from_store)
+}
+
 /// The store's user index, or the failure a store without one gives.
 fn user_index(store: &dyn SessionStore) -> Result<&dyn sessions::UserIndex, Failure> {
     store
@@ -383,7 +391,10 @@ fn store_url(cli: &Cli) -> Result<&str, Failure> {
 async fn clear_expired(store: &dyn SessionStore, batch: u64) -> Result<Output, Failure> {
     let batch = batch.max(1);
     let bar = if std::io::stderr().is_terminal() {
-        let total = store.stats(0).await.ok().and_then(|s| s.expired);
+        let total = match store.maintenance() {
+            Some(tools) => tools.stats(0).await.ok().and_then(|s| s.expired),
+            None => None,
+        };
         let bar = match total {
             // The default bar shows no message; this one does.
             Some(n) => indicatif::ProgressBar::new(n).with_style(
@@ -399,8 +410,7 @@ async fn clear_expired(store: &dyn SessionStore, batch: u64) -> Result<Output, F
     };
     let mut removed = 0;
     loop {
-        let n = store
-            .delete_expired_batch(batch)
+        let n = sessions::store::sweep_step(store, batch)
             .await
             .map_err(from_store)?;
         removed += n;
@@ -615,7 +625,11 @@ async fn check(cli: &Cli) -> Result<Output, Failure> {
                     Err(e) => checks.push(("schema".into(), false, e.to_string())),
                 }
             }
-            match store.stats(0).await {
+            let stats = match store.as_dyn().maintenance() {
+                Some(tools) => tools.stats(0).await,
+                None => Err(StoreError::Unsupported("statistics")),
+            };
+            match stats {
                 Ok(s) => checks.push(("read".into(), true, format!("{} live sessions", s.live))),
                 Err(StoreError::Unsupported(_)) => {}
                 Err(e) => checks.push(("read".into(), false, e.to_string())),

@@ -21,7 +21,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use session_core::time::OffsetDateTime;
 use session_core::{
-    Record, SessionInfo, SessionStore, StoreError, StoreKey, StoreStats, UserIndex, async_trait,
+    Maintenance, Record, SessionInfo, SessionStore, StoreError, StoreKey, StoreStats, UserIndex,
+    async_trait,
 };
 
 #[derive(Default)]
@@ -220,20 +221,32 @@ impl<S: SessionStore> SessionStore for CountingStore<S> {
         self.check()?;
         self.inner.delete_expired().await
     }
-    async fn delete_expired_batch(&self, max: u64) -> Result<u64, StoreError> {
-        self.check()?;
-        self.inner.delete_expired_batch(max).await
-    }
-    async fn stats(&self, top_users: usize) -> Result<StoreStats, StoreError> {
-        self.check()?;
-        self.inner.stats(top_users).await
-    }
     fn expires_natively(&self) -> bool {
         self.inner.expires_natively()
     }
     fn user_index(&self) -> Option<&dyn UserIndex> {
         // Through this wrapper, so its calls are seen too.
         self.inner.user_index().map(|_| self as &dyn UserIndex)
+    }
+    fn maintenance(&self) -> Option<&dyn Maintenance> {
+        // Through this wrapper, so its calls are seen too.
+        self.inner.maintenance().map(|_| self as &dyn Maintenance)
+    }
+}
+
+#[async_trait]
+impl<S: SessionStore> Maintenance for CountingStore<S> {
+    async fn stats(&self, top_users: usize) -> Result<StoreStats, StoreError> {
+        self.check()?;
+        crate::inner_maintenance(&self.inner)?
+            .stats(top_users)
+            .await
+    }
+    async fn delete_expired_batch(&self, max: u64) -> Result<u64, StoreError> {
+        self.check()?;
+        crate::inner_maintenance(&self.inner)?
+            .delete_expired_batch(max)
+            .await
     }
 }
 

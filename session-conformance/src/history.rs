@@ -31,8 +31,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use session_core::time::OffsetDateTime;
 use session_core::{
-    Codec, JsonCodec, Record, SessionInfo, SessionManager, SessionStore, StoreError, StoreKey,
-    StoreStats, UserIndex, async_trait,
+    Codec, JsonCodec, Maintenance, Record, SessionInfo, SessionManager, SessionStore, StoreError,
+    StoreKey, StoreStats, UserIndex, async_trait,
 };
 use tokio::task::JoinSet;
 
@@ -232,15 +232,30 @@ impl<S: SessionStore> SessionStore for Shaken<S> {
     async fn delete_expired(&self) -> Result<u64, StoreError> {
         self.around(self.inner.delete_expired()).await
     }
-    async fn stats(&self, top_users: usize) -> Result<StoreStats, StoreError> {
-        self.inner.stats(top_users).await
-    }
     fn expires_natively(&self) -> bool {
         self.inner.expires_natively()
     }
     fn user_index(&self) -> Option<&dyn UserIndex> {
         // Through this wrapper, so its calls are seen too.
         self.inner.user_index().map(|_| self as &dyn UserIndex)
+    }
+    fn maintenance(&self) -> Option<&dyn Maintenance> {
+        // Through this wrapper, so its calls are seen too.
+        self.inner.maintenance().map(|_| self as &dyn Maintenance)
+    }
+}
+
+#[async_trait]
+impl<S: SessionStore> Maintenance for Shaken<S> {
+    async fn stats(&self, top_users: usize) -> Result<StoreStats, StoreError> {
+        crate::inner_maintenance(&self.inner)?
+            .stats(top_users)
+            .await
+    }
+    async fn delete_expired_batch(&self, max: u64) -> Result<u64, StoreError> {
+        crate::inner_maintenance(&self.inner)?
+            .delete_expired_batch(max)
+            .await
     }
 }
 

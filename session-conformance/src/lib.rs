@@ -199,3 +199,12 @@ pub(crate) fn inner_index<S: session_core::SessionStore + ?Sized>(
         .user_index()
         .ok_or(session_core::StoreError::Unsupported("a user index"))
 }
+
+/// The maintenance tools of `store`, or the answer a store without them gives.
+pub(crate) fn inner_maintenance<S: session_core::SessionStore + ?Sized>(
+    store: &S,
+) -> Result<&dyn session_core::Maintenance, session_core::StoreError> {
+    store
+        .maintenance()
+        .ok_or(session_core::StoreError::Unsupported("statistics"))
+}

@@ -96,6 +96,6 @@ pub use record::{Record, SessionInfo, now};
 pub use request::RequestSession;
 pub use response::SessionResponse;
 pub use session::{MAX_USER_LEN, MAX_VALUE_DEPTH, RESERVED_PREFIX, Session};
-pub use store::{BoxError, SessionStore, StoreError, StoreStats, UserIndex};
+pub use store::{BoxError, Maintenance, SessionStore, StoreError, StoreStats, UserIndex};
 /// Re-exported so stores and applications use the same `time` version.
 pub use time;

@@ -14,7 +14,7 @@
 //! | [`touch`](SessionStore::touch) | extend the expiry only | rewrite data |
 //! | [`delete_expired`](SessionStore::delete_expired) | sweep, returning the count | block other operations for long |
 //! | [`user_index`](SessionStore::user_index) (optional, a [`UserIndex`]) | list / end a user's sessions | scan every record where the engine can index |
-//! | `stats`, `delete_expired_batch` (optional) | counts and stepwise sweeps for operators | |
+//! | [`maintenance`](SessionStore::maintenance) (optional, a [`Maintenance`]) | counts and stepwise sweeps for operators | |
 //!
 //! The `session-conformance` crate turns each row into tests; run it on any
 //! store you write.
@@ -181,7 +181,7 @@ impl StoreError {
     }
 }
 
-/// What [`SessionStore::stats`] reports.
+/// What [`Maintenance::stats`] reports.
 ///
 /// ```
 /// let stats = session_core::StoreStats::default();
@@ -481,61 +481,6 @@ pub trait SessionStore: Send + Sync + 'static {
     /// ```
     async fn delete_expired(&self) -> Result<u64, StoreError>;
 
-    /// Removes at most about `max` expired records and returns how many it
-    /// removed, so that a caller can sweep in steps (and show progress).
-    /// The default sweeps everything at once.
-    ///
-    /// ```
-    /// # use session_core::{Record, SessionStore, StoreError, StoreKey};
-    /// # use session_store_memory::MemoryStore;
-    /// # use time::Duration;
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), StoreError> {
-    /// use session_conformance::fixtures::record;
-    /// let store = MemoryStore::new();
-    /// store.create(&record(Duration::seconds(-5), None)).await?;
-    /// let mut removed = 0;
-    /// loop {
-    ///     let n = store.delete_expired_batch(500).await?;
-    ///     removed += n;
-    ///     if n == 0 {
-    ///         break;
-    ///     }
-    /// }
-    /// assert_eq!(removed, 1);
-    /// # Ok(()) }
-    /// ```
-    async fn delete_expired_batch(&self, max: u64) -> Result<u64, StoreError> {
-        let _ = max;
-        self.delete_expired().await
-    }
-
-    /// Counts for operators: live sessions, how many expire soon, the users
-    /// with the most sessions (up to `top_users`, where a user index exists).
-    /// Engines that cannot count answer [`StoreError::Unsupported`].
-    ///
-    /// ```
-    /// # use session_core::{Record, SessionStore, StoreError, StoreKey};
-    /// # use session_store_memory::MemoryStore;
-    /// # use time::Duration;
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), StoreError> {
-    /// use session_conformance::fixtures::record;
-    /// let store = MemoryStore::new();
-    /// store.create(&record(Duration::minutes(30), Some("alice"))).await?;
-    /// store.create(&record(Duration::days(3), Some("alice"))).await?;
-    /// store.create(&record(Duration::seconds(-5), None)).await?;
-    /// let stats = store.stats(10).await?;
-    /// assert_eq!((stats.live, stats.expired), (2, Some(1)));
-    /// assert_eq!(stats.expiring_within_hour, 1);
-    /// assert_eq!(stats.top_users, [("alice".to_owned(), 2)]);
-    /// # Ok(()) }
-    /// ```
-    async fn stats(&self, top_users: usize) -> Result<StoreStats, StoreError> {
-        let _ = top_users;
-        Err(StoreError::Unsupported("statistics"))
-    }
-
     /// Whether the engine removes expired records by itself (as Redis TTLs
     /// do), so that [`delete_expired`](Self::delete_expired) may find nothing.
     ///
@@ -566,6 +511,74 @@ pub trait SessionStore: Send + Sync + 'static {
     /// ```
     fn user_index(&self) -> Option<&dyn UserIndex> {
         None
+    }
+
+    /// What operators' tools ask beyond the contract (counts, sweeping in
+    /// steps), when the store offers it. `None` (the default): `stats`
+    /// answers [`StoreError::Unsupported`] and a sweep is one
+    /// [`delete_expired`](Self::delete_expired).
+    ///
+    /// ```
+    /// # use session_core::SessionStore;
+    /// let store = session_store_memory::MemoryStore::new();
+    /// assert!(store.maintenance().is_some());
+    /// ```
+    fn maintenance(&self) -> Option<&dyn Maintenance> {
+        None
+    }
+}
+
+/// Counts and stepwise sweeps for operators (`session-cli stats`,
+/// `cleanup`), reached through [`SessionStore::maintenance`]. A store that
+/// offers them implements this trait and answers `Some(self)` there; a
+/// wrapper forwards `maintenance` and so all of it or none.
+///
+/// ```
+/// # use session_core::{SessionStore, StoreError};
+/// # use time::Duration;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), StoreError> {
+/// use session_conformance::fixtures::record;
+/// let store = session_store_memory::MemoryStore::new();
+/// store.create(&record(Duration::minutes(30), Some("alice"))).await?;
+/// store.create(&record(Duration::days(3), Some("alice"))).await?;
+/// store.create(&record(Duration::seconds(-5), None)).await?;
+/// let tools = store.maintenance().expect("the memory store offers them");
+/// let stats = tools.stats(10).await?;
+/// assert_eq!((stats.live, stats.expired), (2, Some(1)));
+/// assert_eq!(stats.expiring_within_hour, 1);
+/// assert_eq!(stats.top_users, [("alice".to_owned(), 2)]);
+/// assert_eq!(tools.delete_expired_batch(500).await?, 1);
+/// # Ok(()) }
+/// ```
+#[async_trait]
+pub trait Maintenance: Send + Sync {
+    /// Counts for operators: live sessions, how many expire soon, the
+    /// users with the most sessions (up to `top_users`, where a user index
+    /// exists). Engines that cannot count answer
+    /// [`StoreError::Unsupported`].
+    async fn stats(&self, top_users: usize) -> Result<StoreStats, StoreError>;
+
+    /// Removes at most about `max` expired records and returns how many it
+    /// removed, so that a caller can sweep in steps (and show progress).
+    async fn delete_expired_batch(&self, max: u64) -> Result<u64, StoreError>;
+}
+
+/// Sweeps `store` in steps of `max` where it offers that, or all at once:
+/// what a cleanup loop calls.
+///
+/// ```
+/// # use session_core::StoreError;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), StoreError> {
+/// let store = session_store_memory::MemoryStore::new();
+/// assert_eq!(session_core::store::sweep_step(&store, 500).await?, 0);
+/// # Ok(()) }
+/// ```
+pub async fn sweep_step<S: SessionStore + ?Sized>(store: &S, max: u64) -> Result<u64, StoreError> {
+    match store.maintenance() {
+        Some(tools) => tools.delete_expired_batch(max).await,
+        None => store.delete_expired().await,
     }
 }
 
@@ -706,16 +719,13 @@ impl<S: SessionStore + ?Sized> SessionStore for Arc<S> {
     async fn delete_expired(&self) -> Result<u64, StoreError> {
         (**self).delete_expired().await
     }
-    async fn delete_expired_batch(&self, max: u64) -> Result<u64, StoreError> {
-        (**self).delete_expired_batch(max).await
-    }
-    async fn stats(&self, top_users: usize) -> Result<StoreStats, StoreError> {
-        (**self).stats(top_users).await
-    }
     fn expires_natively(&self) -> bool {
         (**self).expires_natively()
     }
     fn user_index(&self) -> Option<&dyn UserIndex> {
         (**self).user_index()
+    }
+    fn maintenance(&self) -> Option<&dyn Maintenance> {
+        (**self).maintenance()
     }
 }

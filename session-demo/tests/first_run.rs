@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use session_conformance::services;
 use sessions::time::Duration as TimeDuration;
-use sessions::{Record, SessionId, SessionStore, SqlStore, now};
+use sessions::{Maintenance, Record, SessionId, SessionStore, SqlStore, now};
 
 /// A running demo; killed when dropped, so a failed assertion leaves no
 /// server behind.

@@ -53,7 +53,8 @@ use std::sync::Arc;
 
 use session_core::time::OffsetDateTime;
 use session_core::{
-    Record, SessionInfo, SessionStore, StoreError, StoreKey, StoreStats, UserIndex, async_trait,
+    Maintenance, Record, SessionInfo, SessionStore, StoreError, StoreKey, StoreStats, UserIndex,
+    async_trait,
 };
 
 use crate::disk::Disk;
@@ -188,12 +189,23 @@ impl SessionStore for FileStore {
         self.run(Disk::delete_expired).await
     }
 
+    fn user_index(&self) -> Option<&dyn UserIndex> {
+        Some(self)
+    }
+    fn maintenance(&self) -> Option<&dyn Maintenance> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl Maintenance for FileStore {
     async fn stats(&self, top_users: usize) -> Result<StoreStats, StoreError> {
         self.run(move |d| d.stats(top_users)).await
     }
-
-    fn user_index(&self) -> Option<&dyn UserIndex> {
-        Some(self)
+    /// All at once: the store sweeps in one pass.
+    async fn delete_expired_batch(&self, max: u64) -> Result<u64, StoreError> {
+        let _ = max;
+        SessionStore::delete_expired(self).await
     }
 }
 

@@ -52,8 +52,8 @@ use std::time::Duration;
 
 use session_core::time::OffsetDateTime;
 use session_core::{
-    Record, SessionInfo, SessionStore, StoreError, StoreKey, StoreStats, UserIndex, async_trait,
-    now,
+    Maintenance, Record, SessionInfo, SessionStore, StoreError, StoreKey, StoreStats, UserIndex,
+    async_trait, now,
 };
 
 const SHARDS: usize = 32;
@@ -680,6 +680,16 @@ impl SessionStore for MemoryStore {
         Ok(self.inner.sweep_all(now()) as u64)
     }
 
+    fn user_index(&self) -> Option<&dyn UserIndex> {
+        Some(self)
+    }
+    fn maintenance(&self) -> Option<&dyn Maintenance> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl Maintenance for MemoryStore {
     async fn stats(&self, top_users: usize) -> Result<StoreStats, StoreError> {
         let now = now();
         let mut live = Vec::new();
@@ -701,9 +711,10 @@ impl SessionStore for MemoryStore {
             top_users,
         ))
     }
-
-    fn user_index(&self) -> Option<&dyn UserIndex> {
-        Some(self)
+    /// All at once: the store sweeps in one pass.
+    async fn delete_expired_batch(&self, max: u64) -> Result<u64, StoreError> {
+        let _ = max;
+        SessionStore::delete_expired(self).await
     }
 }
 

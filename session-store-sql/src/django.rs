@@ -32,7 +32,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use session_core::time::OffsetDateTime;
-use session_core::{Record, SessionStore, StoreError, StoreKey, async_trait, now};
+use session_core::{
+    Maintenance, Record, SessionStore, StoreError, StoreKey, StoreStats, async_trait, now,
+};
 use sha2::{Digest, Sha256};
 
 use crate::{
@@ -405,10 +407,22 @@ impl SessionStore for DjangoSqlStore {
         crate::sweep(self).await
     }
 
+    fn maintenance(&self) -> Option<&dyn Maintenance> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl Maintenance for DjangoSqlStore {
     async fn delete_expired_batch(&self, max: u64) -> Result<u64, StoreError> {
         within(self.timeout, || async {
             crate::delete_expired_batch(&self.pool, &self.q.delete_expired, max).await
         })
         .await
+    }
+    /// Not counted: the table is Django's, without the columns to count by.
+    async fn stats(&self, top_users: usize) -> Result<StoreStats, StoreError> {
+        let _ = top_users;
+        Err(StoreError::Unsupported("statistics"))
     }
 }

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use session_core::time::OffsetDateTime;
 use session_core::{
-    Record, SessionInfo, SessionStore, StoreError, StoreKey, StoreStats, UserIndex, async_trait,
-    now,
+    Maintenance, Record, SessionInfo, SessionStore, StoreError, StoreKey, StoreStats, UserIndex,
+    async_trait, now,
 };
 
 use crate::queries::{Queries, SWEEP_BATCH};
@@ -330,7 +330,7 @@ pub(crate) async fn delete_expired_batch(
 }
 
 /// Deletes expired rows in batches of [`SWEEP_BATCH`] until none are left.
-pub(crate) async fn sweep(store: &impl SessionStore) -> Result<u64, StoreError> {
+pub(crate) async fn sweep(store: &impl Maintenance) -> Result<u64, StoreError> {
     let mut total = 0;
     loop {
         let removed = store.delete_expired_batch(SWEEP_BATCH as u64).await?;
@@ -488,13 +488,16 @@ impl SessionStore for SqlStore {
         sweep(self).await
     }
 
-    async fn delete_expired_batch(&self, max: u64) -> Result<u64, StoreError> {
-        within(self.timeout, || async {
-            delete_expired_batch(&self.inner.pool, &self.inner.queries.delete_expired, max).await
-        })
-        .await
+    fn user_index(&self) -> Option<&dyn UserIndex> {
+        Some(self)
     }
+    fn maintenance(&self) -> Option<&dyn Maintenance> {
+        Some(self)
+    }
+}
 
+#[async_trait]
+impl Maintenance for SqlStore {
     async fn stats(&self, top_users: usize) -> Result<StoreStats, StoreError> {
         within(self.timeout, || async {
             let queries = &self.inner.queries;
@@ -530,9 +533,11 @@ impl SessionStore for SqlStore {
         })
         .await
     }
-
-    fn user_index(&self) -> Option<&dyn UserIndex> {
-        Some(self)
+    async fn delete_expired_batch(&self, max: u64) -> Result<u64, StoreError> {
+        within(self.timeout, || async {
+            delete_expired_batch(&self.inner.pool, &self.inner.queries.delete_expired, max).await
+        })
+        .await
     }
 }
 

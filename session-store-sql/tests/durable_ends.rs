@@ -6,7 +6,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use session_core::{KeyRing, SessionManager, SessionStore};
+use session_core::{KeyRing, Maintenance, SessionManager};
 use session_store_sql::SqlStore;
 
 #[derive(Clone, Default)]

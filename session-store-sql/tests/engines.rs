@@ -307,7 +307,8 @@ async fn stalled_engine_is_an_error_then_recovers(url: &str, engine: &str) {
     session_conformance::fixtures::load_is_unavailable(&manager, &cookie, Duration::from_secs(3))
         .await;
     // The operators' statistics are bounded too.
-    let stats = tokio::time::timeout(Duration::from_secs(3), manager.store().stats(5))
+    let tools = manager.store().maintenance().expect("SQL stores count");
+    let stats = tokio::time::timeout(Duration::from_secs(3), tools.stats(5))
         .await
         .expect("stats hung on a stalled engine");
     assert!(

@@ -5,7 +5,7 @@ use std::fmt;
 use crate::store_url::Target;
 use session_core::time::OffsetDateTime;
 use session_core::{
-    Record, SessionStore, StoreError, StoreKey, StoreStats, UserIndex, async_trait,
+    Maintenance, Record, SessionStore, StoreError, StoreKey, UserIndex, async_trait,
 };
 
 /// Why [`open_store`] failed.
@@ -306,17 +306,14 @@ impl SessionStore for AnyStore {
     async fn delete_expired(&self) -> Result<u64, StoreError> {
         self.as_dyn().delete_expired().await
     }
-    async fn delete_expired_batch(&self, max: u64) -> Result<u64, StoreError> {
-        self.as_dyn().delete_expired_batch(max).await
-    }
-    async fn stats(&self, top_users: usize) -> Result<StoreStats, StoreError> {
-        self.as_dyn().stats(top_users).await
-    }
     fn expires_natively(&self) -> bool {
         self.as_dyn().expires_natively()
     }
     fn user_index(&self) -> Option<&dyn UserIndex> {
         self.as_dyn().user_index()
+    }
+    fn maintenance(&self) -> Option<&dyn Maintenance> {
+        self.as_dyn().maintenance()
     }
 }
 

@@ -183,7 +183,7 @@ pub fn spawn_expired_cleanup<S: SessionStore>(
 mod tests {
     use super::*;
     use session_core::time::Duration as TimeDuration;
-    use session_core::{Record, SessionId, StoreKey, now};
+    use session_core::{Maintenance, Record, SessionId, StoreKey, now};
 
     fn temp_store(name: &str) -> (crate::FileStore, std::path::PathBuf) {
         let dir = std::env::temp_dir().join(format!(

@@ -4,7 +4,9 @@
 use session_core::django::signing::DjangoSigner;
 use session_core::django::{SESSION_SALT, pickle};
 use session_core::time::OffsetDateTime;
-use session_core::{Record, SessionStore, StoreError, StoreKey, async_trait, now};
+use session_core::{
+    Maintenance, Record, SessionStore, StoreError, StoreKey, StoreStats, async_trait, now,
+};
 use session_store_redis::DjangoCacheStore;
 use session_store_sql::DjangoSqlStore;
 
@@ -124,7 +126,19 @@ impl SessionStore for DjangoCachedDbStore {
         self.db.delete_expired().await
     }
 
+    fn maintenance(&self) -> Option<&dyn Maintenance> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl Maintenance for DjangoCachedDbStore {
     async fn delete_expired_batch(&self, max: u64) -> Result<u64, StoreError> {
         self.db.delete_expired_batch(max).await
+    }
+    /// Not counted: Django's table has no columns to count by.
+    async fn stats(&self, top_users: usize) -> Result<StoreStats, StoreError> {
+        let _ = top_users;
+        Err(StoreError::Unsupported("statistics"))
     }
 }

@@ -6,6 +6,8 @@
 use std::borrow::Cow;
 
 use crate::codec::Data;
+use crate::cookie_value::CookieValues;
+use crate::mode::CookieBackend;
 use crate::request::{Incoming, fetch};
 use crate::session::Origin;
 use crate::{
@@ -29,6 +31,8 @@ fn backoff(losses: u32) -> std::time::Duration {
 
 pub(crate) struct Commit<'a> {
     pub(crate) manager: &'a SessionManager,
+    /// Writes the cookie's value.
+    pub(crate) values: &'a CookieValues,
     pub(crate) session: &'a Session,
     pub(crate) response: &'a mut SessionResponse,
     /// The request's cookie value and its ID, when the newest key signed
@@ -397,7 +401,7 @@ impl Commit<'_> {
             // sent to that same client), so timing reveals nothing, and the
             // constant-time `==` costs about 550 instructions a save.
             Some((signed_id, value)) if signed_id.expose() == id.expose() => Cow::Borrowed(value),
-            _ => inner.values.encode(id),
+            _ => self.values.encode(id),
         };
         let browser_close = {
             let state = self.session.lock();
@@ -410,4 +414,34 @@ impl Commit<'_> {
     fn remove_cookie(&mut self) {
         self.response.set_cookie = Some(self.manager.inner.set_cookie.removal());
     }
+}
+
+/// Commits a session that travels whole in the cookie: written into the
+/// cookie when it changed, the cookie removed when the session became
+/// empty or was destroyed (if the request carried one), nothing otherwise.
+pub(crate) fn in_cookie(
+    manager: &SessionManager,
+    backend: &dyn CookieBackend,
+    session: &Session,
+    carried: bool,
+    response: &mut SessionResponse,
+) -> Result<(), SessionError> {
+    let inner = &manager.inner;
+    let mut state = session.lock();
+    if state.data.is_empty() || state.destroyed {
+        if carried && (state.modified || state.destroyed) {
+            response.set_cookie = Some(inner.set_cookie.removal());
+        }
+        return Ok(());
+    }
+    if !state.modified {
+        return Ok(());
+    }
+    let now = now();
+    let value = backend.write(&state.data, now)?;
+    let max_age =
+        (!inner.rules.browser_close(state.expiry())).then(|| state.next_expiry(now) - now);
+    response.set_cookie = Some(inner.set_cookie.render(&value, max_age, now));
+    state.modified = false;
+    Ok(())
 }

@@ -74,6 +74,7 @@ pub mod expiry;
 pub mod id;
 pub mod keys;
 pub mod manager;
+mod mode;
 pub mod observe;
 pub mod record;
 pub mod request;

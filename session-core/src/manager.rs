@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::cookie::SetCookie;
 use crate::cookie_value::{CookieValues, Rejection};
+use crate::mode::{CookieBackend, Mode};
 use crate::request::Raw;
 use crate::{
     Codec, ConfigError, CookieConfig, ExpiryRules, IdFormat, JsonCodec, KeyRing, Record,
@@ -55,8 +56,8 @@ pub struct SessionManager {
 
 pub(crate) struct Inner {
     pub(crate) store: Arc<dyn SessionStore>,
-    /// Writes and reads the cookie's value.
-    pub(crate) values: CookieValues,
+    /// How sessions are carried: an ID in the cookie, or all of it.
+    pub(crate) mode: Mode,
     pub(crate) cookie: CookieConfig,
     /// The cookie's `Set-Cookie` values, partly rendered once.
     pub(crate) set_cookie: SetCookie,
@@ -64,9 +65,6 @@ pub(crate) struct Inner {
     pub(crate) codec: Arc<dyn Codec>,
     pub(crate) id_format: IdFormat,
     pub(crate) max_retries: u32,
-    /// Django's signed-cookie backend: the session lives in the cookie.
-    #[cfg(feature = "django")]
-    pub(crate) cookie_backend: Option<crate::django::signing::DjangoSigner>,
 }
 
 impl fmt::Debug for SessionManager {
@@ -75,7 +73,13 @@ impl fmt::Debug for SessionManager {
             .field("cookie", &self.inner.cookie)
             .field("rules", &self.inner.rules)
             .field("id_format", &self.inner.id_format)
-            .field("keys", self.inner.values.keys())
+            .field(
+                "keys",
+                &match &self.inner.mode {
+                    Mode::Stored(values) => Some(values.keys()),
+                    Mode::InCookie(_) => None,
+                },
+            )
             .finish_non_exhaustive()
     }
 }
@@ -119,8 +123,7 @@ impl SessionManager {
             id_format: IdFormat::Native,
             max_retries: DEFAULT_MAX_CONFLICT_RETRIES,
             signed_cookies: true,
-            #[cfg(feature = "django")]
-            cookie_backend: None,
+            in_cookie: None,
         }
     }
 
@@ -298,7 +301,11 @@ impl SessionManager {
         let value = value.trim();
         let prefix = format!("{}=", self.inner.cookie.name());
         let value = value.strip_prefix(&prefix).unwrap_or(value);
-        self.inner.values.decode(value).map(|(id, _)| id)
+        match &self.inner.mode {
+            Mode::Stored(values) => values.decode(value).map(|(id, _)| id),
+            // No ID: the cookie is the session.
+            Mode::InCookie(_) => Err(Rejection::Malformed),
+        }
     }
 
     /// The stored record of `id` and its decoded data, without touching it
@@ -491,8 +498,8 @@ pub struct SessionManagerBuilder {
     id_format: IdFormat,
     max_retries: u32,
     signed_cookies: bool,
-    #[cfg(feature = "django")]
-    cookie_backend: Option<crate::django::signing::DjangoSigner>,
+    /// Set when the whole session travels in the cookie.
+    in_cookie: Option<Box<dyn CookieBackend>>,
 }
 
 impl fmt::Debug for SessionManagerBuilder {
@@ -630,7 +637,9 @@ impl SessionManagerBuilder {
     #[cfg(feature = "django")]
     pub fn django_signed_cookies(mut self, signer: crate::django::signing::DjangoSigner) -> Self {
         self = self.django(signer.clone());
-        self.cookie_backend = Some(signer);
+        self.in_cookie = Some(Box::new(crate::django::signed_cookies::SignedCookies(
+            signer,
+        )));
         self
     }
 
@@ -665,20 +674,21 @@ impl SessionManagerBuilder {
         Ok(SessionManager {
             inner: Arc::new(Inner {
                 store: self.store,
-                values: CookieValues::new(
-                    self.keys,
-                    self.cookie.name(),
-                    self.id_format,
-                    self.signed_cookies,
-                ),
+                mode: match self.in_cookie {
+                    Some(backend) => Mode::InCookie(backend),
+                    None => Mode::Stored(CookieValues::new(
+                        self.keys,
+                        self.cookie.name(),
+                        self.id_format,
+                        self.signed_cookies,
+                    )),
+                },
                 set_cookie: SetCookie::new(&self.cookie),
                 cookie: self.cookie,
                 rules,
                 codec: self.codec,
                 id_format: self.id_format,
                 max_retries: self.max_retries,
-                #[cfg(feature = "django")]
-                cookie_backend: self.cookie_backend,
             }),
         })
     }

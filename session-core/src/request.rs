@@ -59,10 +59,11 @@
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::codec::Data;
-use crate::commit::Commit;
+use crate::commit::{self, Commit};
 use crate::cookie::Found;
 use crate::cookie_value::Rejection;
 use crate::keys::Verified;
+use crate::mode::Mode;
 use crate::session::{Origin, State};
 use crate::{
     CodecError, Session, SessionError, SessionId, SessionManager, SessionResponse, StoreError, now,
@@ -134,7 +135,11 @@ impl Incoming {
             Raw::Rejected(why) => return reject(*why),
             Raw::Value(value) => value,
         };
-        match manager.inner.values.decode(value) {
+        let Mode::Stored(values) = &manager.inner.mode else {
+            // No ID to verify: the cookie is the session.
+            return reject(Rejection::Malformed);
+        };
+        match values.decode(value) {
             Ok((id, verified)) => Incoming::Valid {
                 id,
                 resign: verified == Verified::Fallback,
@@ -197,13 +202,11 @@ impl RequestSession {
             return Ok(session);
         }
         let inner = &self.inner.manager.inner;
-        #[cfg(feature = "django")]
-        if let Some(signer) = &inner.cookie_backend {
-            let data = crate::django::signed_cookies::read(
-                signer,
-                &self.inner.cookie,
-                inner.rules.idle.whole_seconds(),
-            );
+        if let Mode::InCookie(backend) = &inner.mode {
+            let data = match &self.inner.cookie {
+                Raw::Value(value) => backend.read(value, inner.rules.idle.whole_seconds(), now()),
+                Raw::Absent | Raw::Rejected(_) => Data::new(),
+            };
             let mut state = State::new(data, None, inner.rules);
             state.accessed = true;
             let mut slot = self.inner.session.lock().unwrap_or_else(|p| p.into_inner());
@@ -284,21 +287,19 @@ impl RequestSession {
         if status >= 500 {
             return Ok(response);
         }
-        #[cfg(feature = "django")]
-        if let Some(signer) = &self.inner.manager.inner.cookie_backend {
-            let carried = !matches!(self.inner.cookie, Raw::Absent);
-            crate::django::signed_cookies::write(
-                &self.inner.manager,
-                signer,
-                &session,
-                carried,
-                &mut response,
-            )?;
-            return Ok(response);
-        }
+        let manager = &self.inner.manager;
+        let values = match &manager.inner.mode {
+            Mode::Stored(values) => values,
+            Mode::InCookie(backend) => {
+                let carried = !matches!(self.inner.cookie, Raw::Absent);
+                commit::in_cookie(manager, backend.as_ref(), &session, carried, &mut response)?;
+                return Ok(response);
+            }
+        };
         let incoming = self.incoming();
         let commit = Commit {
-            manager: &self.inner.manager,
+            manager,
+            values,
             session: &session,
             response: &mut response,
             signed: match (incoming, &self.inner.cookie) {

@@ -9,71 +9,49 @@
 //! is an empty session.
 
 use serde_json::Value;
+use time::OffsetDateTime;
 
 use super::SIGNED_COOKIES_SALT;
 use super::signing::DjangoSigner;
 use crate::codec::Data;
 use crate::cookie::MAX_COOKIE_VALUE_LEN;
-use crate::request::Raw;
-use crate::{CodecError, Session, SessionError, SessionManager, SessionResponse};
+use crate::mode::CookieBackend;
+use crate::{CodecError, SessionError};
 
-/// The session a request's cookie carries; empty when absent, forged or
-/// older than `max_age` seconds.
-pub(crate) fn read(signer: &DjangoSigner, raw: &Raw, max_age: i64) -> Data {
-    let Raw::Value(value) = raw else {
-        return Data::new();
-    };
-    match signer.unsign_object(
-        SIGNED_COOKIES_SALT,
-        value,
-        Some(max_age),
-        crate::now().unix_timestamp(),
-    ) {
-        Ok(Value::Object(data)) => data,
-        Ok(_) => Data::new(),
-        Err(e) => {
-            tracing::info!(target: "session_core", reason = %e, "ignoring signed session cookie");
-            Data::new()
+/// The session in a cookie signed as Django signs it.
+pub(crate) struct SignedCookies(pub(crate) DjangoSigner);
+
+impl CookieBackend for SignedCookies {
+    fn read(&self, value: &str, max_age: i64, now: OffsetDateTime) -> Data {
+        match self.0.unsign_object(
+            SIGNED_COOKIES_SALT,
+            value,
+            Some(max_age),
+            now.unix_timestamp(),
+        ) {
+            Ok(Value::Object(data)) => data,
+            Ok(_) => Data::new(),
+            Err(e) => {
+                tracing::info!(target: "session_core", reason = %e, "ignoring signed session cookie");
+                Data::new()
+            }
         }
     }
-}
 
-/// Writes the session back into the cookie when it changed.
-pub(crate) fn write(
-    manager: &SessionManager,
-    signer: &DjangoSigner,
-    session: &Session,
-    carried: bool,
-    response: &mut SessionResponse,
-) -> Result<(), SessionError> {
-    let inner = &manager.inner;
-    let mut state = session.lock();
-    if state.data.is_empty() || state.destroyed {
-        if carried && (state.modified || state.destroyed) {
-            response.set_cookie = Some(inner.set_cookie.removal());
+    fn write(&self, data: &Data, now: OffsetDateTime) -> Result<String, SessionError> {
+        let value = self.0.sign_object(
+            SIGNED_COOKIES_SALT,
+            &Value::Object(data.clone()),
+            true,
+            now.unix_timestamp(),
+        );
+        if value.len() > MAX_COOKIE_VALUE_LEN {
+            return Err(CodecError::encode(format!(
+                "the session is {} bytes, too large for a cookie",
+                value.len()
+            ))
+            .into());
         }
-        return Ok(());
+        Ok(value)
     }
-    if !state.modified {
-        return Ok(());
-    }
-    let now = crate::now();
-    let value = signer.sign_object(
-        SIGNED_COOKIES_SALT,
-        &Value::Object(state.data.clone()),
-        true,
-        now.unix_timestamp(),
-    );
-    if value.len() > MAX_COOKIE_VALUE_LEN {
-        return Err(CodecError::encode(format!(
-            "the session is {} bytes, too large for a cookie",
-            value.len()
-        ))
-        .into());
-    }
-    let max_age =
-        (!inner.rules.browser_close(state.expiry())).then(|| state.next_expiry(now) - now);
-    response.set_cookie = Some(inner.set_cookie.render(&value, max_age, now));
-    state.modified = false;
-    Ok(())
 }

@@ -1,0 +1,32 @@
+//! How a manager carries sessions: an ID in the cookie and the data in the
+//! store (the native mode, and Django's database and cache backends), or
+//! the whole session in the cookie (Django's `signed_cookies` backend).
+//! The request lifecycle asks the mode; it has no branch of its own per
+//! backend.
+
+use time::OffsetDateTime;
+
+use crate::SessionError;
+use crate::codec::Data;
+use crate::cookie_value::CookieValues;
+
+/// How a manager carries sessions.
+pub(crate) enum Mode {
+    /// The cookie carries an ID (a signed native ID, or Django's bare
+    /// key), written and read by these values; the data lives in the store.
+    Stored(CookieValues),
+    /// The cookie carries the whole session; the store is not used.
+    InCookie(Box<dyn CookieBackend>),
+}
+
+/// Sessions that travel whole in the cookie: how the data is read from,
+/// and written into, the cookie's value. When to write or remove the
+/// cookie is the commit's to decide, as for stored sessions.
+pub(crate) trait CookieBackend: Send + Sync {
+    /// The data a cookie value carries; empty when it is forged, malformed
+    /// or older than `max_age` seconds.
+    fn read(&self, value: &str, max_age: i64, now: OffsetDateTime) -> Data;
+
+    /// The cookie value that carries `data`.
+    fn write(&self, data: &Data, now: OffsetDateTime) -> Result<String, SessionError>;
+}

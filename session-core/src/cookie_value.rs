@@ -47,46 +47,43 @@ pub enum Rejection {
     BadSignature,
 }
 
-/// Writes and reads cookie values for one manager: its key ring, cookie
-/// name and ID format.
+/// Writes and reads cookie values for one manager: its key ring (none in
+/// Django mode, where the value is the bare key), cookie name and ID
+/// format.
 pub(crate) struct CookieValues {
-    keys: KeyRing,
+    keys: Option<KeyRing>,
     name: String,
     format: IdFormat,
-    /// Off in Django mode, where the value is the bare key.
-    signed: bool,
 }
 
 impl CookieValues {
-    pub(crate) fn new(keys: KeyRing, name: &str, format: IdFormat, signed: bool) -> Self {
+    pub(crate) fn new(keys: Option<KeyRing>, name: &str, format: IdFormat) -> Self {
         CookieValues {
             keys,
             name: name.to_owned(),
             format,
-            signed,
         }
     }
 
     /// The key ring, for the manager's `Debug` output.
-    pub(crate) fn keys(&self) -> &KeyRing {
-        &self.keys
+    pub(crate) fn keys(&self) -> Option<&KeyRing> {
+        self.keys.as_ref()
     }
 
     /// The ID a cookie value carries, and which key signed it (always
     /// [`Verified::Current`] for Django's unsigned keys).
     pub(crate) fn decode(&self, value: &str) -> Result<(SessionId, Verified), Rejection> {
-        if !self.signed {
+        let Some(keys) = &self.keys else {
             return SessionId::parse_in(self.format, value)
                 .map(|id| (id, Verified::Current))
                 .ok_or(Rejection::Malformed);
-        }
+        };
         // "<id>.<tag>": the tag has a fixed length, so split from the end.
         let (id, tag) = value
             .rsplit_once('.')
             .filter(|(_, tag)| tag.len() == TAG_LEN)
             .ok_or(Rejection::Malformed)?;
-        let verified = self
-            .keys
+        let verified = keys
             .verify(&self.name, id, tag)
             .ok_or(Rejection::BadSignature)?;
         let id = SessionId::parse_in(self.format, id).ok_or(Rejection::Malformed)?;
@@ -96,13 +93,13 @@ impl CookieValues {
     /// The cookie value that carries `id`, signed by the newest key.
     pub(crate) fn encode<'a>(&self, id: &'a SessionId) -> Cow<'a, str> {
         let id = id.expose();
-        if !self.signed {
+        let Some(keys) = &self.keys else {
             return Cow::Borrowed(id);
-        }
+        };
         let mut value = String::with_capacity(id.len() + 1 + TAG_LEN);
         value.push_str(id);
         value.push('.');
-        self.keys.append_tag(&self.name, id, &mut value);
+        keys.append_tag(&self.name, id, &mut value);
         Cow::Owned(value)
     }
 }
@@ -117,7 +114,8 @@ mod tests {
         } else {
             IdFormat::Django
         };
-        CookieValues::new(KeyRing::new([3u8; 32]).unwrap(), "session", format, signed)
+        let keys = signed.then(|| KeyRing::new([3u8; 32]).unwrap());
+        CookieValues::new(keys, "session", format)
     }
 
     #[test]
@@ -153,10 +151,9 @@ mod tests {
         }
         // Signed by the ring's own key for another cookie name: refused.
         let elsewhere = CookieValues::new(
-            KeyRing::new([3u8; 32]).unwrap(),
+            Some(KeyRing::new([3u8; 32]).unwrap()),
             "other",
             IdFormat::Native,
-            true,
         );
         assert_eq!(
             v.decode(&elsewhere.encode(&id)).err(),
@@ -170,7 +167,7 @@ mod tests {
         let id = SessionId::generate();
         let value = old.encode(&id).into_owned();
         let ring = KeyRing::with_fallbacks([4u8; 32], [[3u8; 32]]).unwrap();
-        let rotated = CookieValues::new(ring, "session", IdFormat::Native, true);
+        let rotated = CookieValues::new(Some(ring), "session", IdFormat::Native);
         assert_eq!(rotated.decode(&value).unwrap().1, Verified::Fallback);
     }
 

@@ -76,7 +76,7 @@ impl fmt::Debug for SessionManager {
             .field(
                 "keys",
                 &match &self.inner.mode {
-                    Mode::Stored(values) => Some(values.keys()),
+                    Mode::Stored(values) => values.keys(),
                     Mode::InCookie(_) => None,
                 },
             )
@@ -115,14 +115,63 @@ impl SessionManager {
     /// ```
     pub fn builder(store: impl SessionStore, keys: KeyRing) -> SessionManagerBuilder {
         SessionManagerBuilder {
+            keys: Some(keys),
+            ..Self::builder_without_keys(store)
+        }
+    }
+
+    /// Starts configuring a manager in Django mode, sharing sessions with a
+    /// Django application through `store` (see
+    /// [`SessionManagerBuilder::django`]). No key ring: Django's session
+    /// keys travel unsigned.
+    ///
+    /// ```
+    /// use session_core::django::signing::DjangoSigner;
+    /// use session_core::{IdFormat, SessionManager};
+    ///
+    /// let signer = DjangoSigner::new("the Django app's SECRET_KEY", Vec::<&str>::new())?;
+    /// let manager = SessionManager::django(session_store_memory::MemoryStore::new(), signer).build()?;
+    /// assert_eq!(manager.id_format(), IdFormat::Django);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "django")]
+    pub fn django(
+        store: impl SessionStore,
+        signer: crate::django::signing::DjangoSigner,
+    ) -> SessionManagerBuilder {
+        Self::builder_without_keys(store).django(signer)
+    }
+
+    /// Starts configuring a manager for Django's `signed_cookies` backend
+    /// (see [`SessionManagerBuilder::django_signed_cookies`]): the whole
+    /// session in the cookie, so neither a store nor a key ring.
+    ///
+    /// ```
+    /// use session_core::django::signing::DjangoSigner;
+    /// use session_core::SessionManager;
+    ///
+    /// let signer = DjangoSigner::new("the Django app's SECRET_KEY", Vec::<&str>::new())?;
+    /// let manager = SessionManager::django_signed_cookies(signer).build()?;
+    /// assert_eq!(manager.cookie().name(), "sessionid");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "django")]
+    pub fn django_signed_cookies(
+        signer: crate::django::signing::DjangoSigner,
+    ) -> SessionManagerBuilder {
+        Self::django(crate::mode::NoStore, signer.clone()).django_signed_cookies(signer)
+    }
+
+    /// A builder with no key ring, for the modes that sign nothing.
+    fn builder_without_keys(store: impl SessionStore) -> SessionManagerBuilder {
+        SessionManagerBuilder {
             store: Arc::new(store),
-            keys,
+            keys: None,
             cookie: CookieConfig::default(),
             rules: ExpiryRules::default(),
             codec: Arc::new(JsonCodec),
             id_format: IdFormat::Native,
             max_retries: DEFAULT_MAX_CONFLICT_RETRIES,
-            signed_cookies: true,
             in_cookie: None,
         }
     }
@@ -491,13 +540,13 @@ pub struct Inspection {
 /// ```
 pub struct SessionManagerBuilder {
     store: Arc<dyn SessionStore>,
-    keys: KeyRing,
+    /// `None` in the modes that sign nothing (Django's).
+    keys: Option<KeyRing>,
     cookie: CookieConfig,
     rules: ExpiryRules,
     codec: Arc<dyn Codec>,
     id_format: IdFormat,
     max_retries: u32,
-    signed_cookies: bool,
     /// Set when the whole session travels in the cookie.
     in_cookie: Option<Box<dyn CookieBackend>>,
 }
@@ -593,7 +642,8 @@ impl SessionManagerBuilder {
     /// encoded by [`DjangoCodec`](crate::django::DjangoCodec) with the Django
     /// app's `SECRET_KEY`. Pair it with a store on Django's own table (for
     /// example `session_store_sql::DjangoSqlStore`). The key ring given to
-    /// the builder is then unused.
+    /// the builder is then dropped; [`SessionManager::django`] starts
+    /// without one.
     ///
     /// ```
     /// use session_core::django::signing::DjangoSigner;
@@ -611,7 +661,7 @@ impl SessionManagerBuilder {
     pub fn django(mut self, signer: crate::django::signing::DjangoSigner) -> Self {
         self.codec = Arc::new(crate::django::DjangoCodec::new(signer));
         self.id_format = IdFormat::Django;
-        self.signed_cookies = false;
+        self.keys = None;
         if self.cookie.name == CookieConfig::default().name {
             self.cookie.name = "sessionid".into();
         }
@@ -620,7 +670,8 @@ impl SessionManagerBuilder {
 
     /// Django's `signed_cookies` backend: the whole session travels in the
     /// `sessionid` cookie, signed with the Django app's `SECRET_KEY`; the
-    /// store is never used (give any, for example a `MemoryStore`). See
+    /// store is never used ([`SessionManager::django_signed_cookies`]
+    /// starts without one, or a key ring). See
     /// [`django::signed_cookies`](crate::django::signed_cookies).
     ///
     /// ```
@@ -680,7 +731,6 @@ impl SessionManagerBuilder {
                         self.keys,
                         self.cookie.name(),
                         self.id_format,
-                        self.signed_cookies,
                     )),
                 },
                 set_cookie: SetCookie::new(&self.cookie),

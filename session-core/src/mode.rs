@@ -9,6 +9,8 @@ use time::OffsetDateTime;
 use crate::SessionError;
 use crate::codec::Data;
 use crate::cookie_value::CookieValues;
+#[cfg(feature = "django")]
+use crate::{Record, SessionStore, StoreError, StoreKey, async_trait};
 
 /// How a manager carries sessions.
 pub(crate) enum Mode {
@@ -29,4 +31,35 @@ pub(crate) trait CookieBackend: Send + Sync {
 
     /// The cookie value that carries `data`.
     fn write(&self, data: &Data, now: OffsetDateTime) -> Result<String, SessionError>;
+}
+
+/// The store of a manager whose sessions travel whole in the cookie: it
+/// holds nothing, and what would need a store says so.
+#[cfg(feature = "django")]
+pub(crate) struct NoStore;
+
+#[cfg(feature = "django")]
+const NO_STORE: StoreError = StoreError::Unsupported("a store (the session travels in the cookie)");
+
+#[cfg(feature = "django")]
+#[async_trait]
+impl SessionStore for NoStore {
+    async fn load(&self, _: &StoreKey) -> Result<Option<Record>, StoreError> {
+        Ok(None)
+    }
+    async fn create(&self, _: &Record) -> Result<(), StoreError> {
+        Err(NO_STORE)
+    }
+    async fn update(&self, _: &Record, _: u64) -> Result<(), StoreError> {
+        Err(NO_STORE)
+    }
+    async fn delete(&self, _: &StoreKey) -> Result<(), StoreError> {
+        Ok(())
+    }
+    async fn touch(&self, _: &StoreKey, _: OffsetDateTime) -> Result<(), StoreError> {
+        Err(NO_STORE)
+    }
+    async fn delete_expired(&self) -> Result<u64, StoreError> {
+        Ok(0)
+    }
 }

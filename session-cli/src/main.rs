@@ -340,6 +340,14 @@ async fn run(cli: &Cli) -> Result<Output, Failure> {
                 });
             };
             any.migrate().await.map_err(Failure::store)?;
+            if let sessions::AnyStore::Redis(redis) = &any {
+                // Sessions of the store's 0.1 layout, all at once.
+                let moved = redis.migrate().await.map_err(from_store)?;
+                return Ok(Output::new(
+                    format!("{moved} sessions moved to the current layout"),
+                    json!({ "migrated": true, "moved": moved }),
+                ));
+            }
             Ok(Output::new(
                 "the schema is up to date",
                 json!({ "migrated": true }),

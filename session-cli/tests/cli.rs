@@ -279,6 +279,15 @@ async fn redis() {
         true,
     )
     .await;
+    // `migrate` moves sessions of the old layout; on a fresh prefix there
+    // are none, and it says so.
+    let base = services::url("SESSION_TEST_REDIS_URL", "redis://127.0.0.1:6379");
+    if open_store(&base).await.is_ok() {
+        let url = format!("{base}/?prefix={}:", services::unique_name("cli-migrate"));
+        let o = cli(&url, None, &["--json", "migrate"]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        assert_eq!(stdout(&o), r#"{"migrated":true,"moved":0}"#);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -216,13 +216,16 @@ fn redis_builder(
 }
 
 impl AnyStore {
-    /// Creates or upgrades the SQL schema, or moves Redis sessions of an
-    /// older layout to the current one ([`RedisStore::migrate`](session_store_redis::RedisStore::migrate));
-    /// nothing to do for other engines.
+    /// Creates or upgrades the SQL schema; nothing to do for other engines,
+    /// so it is cheap to call at every start. (Redis sessions written by
+    /// the store's 0.1 releases move to the current layout as they are
+    /// loaded; `RedisStore::migrate`, which walks the whole key space and
+    /// so is not run here, moves them all at once, as `session-cli migrate`
+    /// does.)
     ///
     /// # Errors
     ///
-    /// When a migration statement fails, or the engine does.
+    /// When a migration statement fails.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -242,12 +245,6 @@ impl AnyStore {
             AnyStore::Sql(store) => store
                 .migrate()
                 .await
-                .map_err(|e| OpenError::Engine(e.into())),
-            #[cfg(feature = "redis")]
-            AnyStore::Redis(store) => store
-                .migrate()
-                .await
-                .map(drop)
                 .map_err(|e| OpenError::Engine(e.into())),
             #[allow(unreachable_patterns)]
             _ => Ok(()),

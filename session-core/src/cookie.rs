@@ -256,11 +256,14 @@ impl CookieConfig {
         cookie
     }
 
-    /// Finds this cookie's value in a request's `Cookie` headers.
-    pub(crate) fn find<'a>(&self, headers: impl IntoIterator<Item = &'a str>) -> Found<'a> {
-        let mut found = Found::Absent;
+    /// Finds this cookie's value in a request's `Cookie` headers (any text:
+    /// borrowed, or read from bytes with what is not UTF-8 replaced).
+    pub(crate) fn find<H: AsRef<str>>(&self, headers: impl IntoIterator<Item = H>) -> Found {
+        // The first value found, judged at once (so an oversized one is
+        // never copied); a second one rejects the cookie whatever it is.
+        let mut found: Option<Result<String, Rejection>> = None;
         for header in headers {
-            for cookie in Cookie::split_parse(header).flatten() {
+            for cookie in Cookie::split_parse(header.as_ref()).flatten() {
                 if cookie.name() != self.name {
                     continue;
                 }
@@ -268,20 +271,24 @@ impl CookieConfig {
                     Some(raw) => raw,
                     None => return Found::Rejected(Rejection::Malformed),
                 };
-                found = match found {
-                    Found::Absent => Found::Value(value),
+                if found.is_some() {
                     // Two cookies of the same name: a planted cookie (cookie
                     // tossing) could be either, so trust neither.
-                    _ => return Found::Rejected(Rejection::Duplicated),
-                };
+                    return Found::Rejected(Rejection::Duplicated);
+                }
+                found = Some(if value.len() > MAX_COOKIE_VALUE_LEN {
+                    Err(Rejection::Oversized)
+                } else if !value.is_ascii() {
+                    Err(Rejection::Malformed)
+                } else {
+                    Ok(value.to_owned())
+                });
             }
         }
         match found {
-            Found::Value(v) if v.len() > MAX_COOKIE_VALUE_LEN => {
-                Found::Rejected(Rejection::Oversized)
-            }
-            Found::Value(v) if !v.is_ascii() => Found::Rejected(Rejection::Malformed),
-            other => other,
+            None => Found::Absent,
+            Some(Ok(value)) => Found::Value(value),
+            Some(Err(why)) => Found::Rejected(why),
         }
     }
 }
@@ -374,9 +381,9 @@ fn written(cookie: &Cookie<'_>) -> String {
 
 /// The outcome of looking for the session cookie in a request.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Found<'a> {
+pub(crate) enum Found {
     Absent,
-    Value(&'a str),
+    Value(String),
     Rejected(Rejection),
 }
 
@@ -543,8 +550,11 @@ mod tests {
     #[test]
     fn find_returns_the_one_value_or_a_rejection() {
         let c = CookieConfig::default();
-        assert_eq!(c.find(["a=1; session=xyz; b=2"]), Found::Value("xyz"));
-        assert_eq!(c.find(["a=1", "session=xyz"]), Found::Value("xyz"));
+        assert_eq!(
+            c.find(["a=1; session=xyz; b=2"]),
+            Found::Value("xyz".into())
+        );
+        assert_eq!(c.find(["a=1", "session=xyz"]), Found::Value("xyz".into()));
         assert_eq!(c.find(["a=1"]), Found::Absent);
         assert_eq!(c.find(Vec::<&str>::new()), Found::Absent);
         assert_eq!(c.find(["sessionx=1; xsession=2"]), Found::Absent);

@@ -209,11 +209,8 @@ impl SessionManager {
         &self,
         cookie_headers: impl IntoIterator<Item = &'a [u8]>,
     ) -> RequestSession {
-        let headers: Vec<std::borrow::Cow<'a, str>> = cookie_headers
-            .into_iter()
-            .map(String::from_utf8_lossy)
-            .collect();
-        self.request(headers.iter().map(|h| h.as_ref()))
+        let headers = cookie_headers.into_iter().map(String::from_utf8_lossy);
+        RequestSession::new(self.clone(), Raw::read(self, headers))
     }
 
     /// The cookie settings.

@@ -106,14 +106,14 @@ pub(crate) enum Raw {
 }
 
 impl Raw {
-    pub(crate) fn read<'a>(
+    pub(crate) fn read<H: AsRef<str>>(
         manager: &SessionManager,
-        headers: impl IntoIterator<Item = &'a str>,
+        headers: impl IntoIterator<Item = H>,
     ) -> Raw {
         match manager.inner.cookie.find(headers) {
             Found::Absent => Raw::Absent,
             Found::Rejected(why) => Raw::Rejected(why),
-            Found::Value(value) => Raw::Value(value.to_owned()),
+            Found::Value(value) => Raw::Value(value),
         }
     }
 }

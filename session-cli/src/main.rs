@@ -359,18 +359,12 @@ async fn run(cli: &Cli) -> Result<Output, Failure> {
 
 /// The store's counts and sweeps, or the failure a store without them gives.
 fn tools(store: &dyn SessionStore) -> Result<&dyn sessions::Maintenance, Failure> {
-    store
-        .maintenance()
-        .ok_or(StoreError::Unsupported("statistics"))
-        .map_err(from_store)
+    sessions::store::maintenance_of(store).map_err(from_store)
 }
 
 /// The store's user index, or the failure a store without one gives.
 fn user_index(store: &dyn SessionStore) -> Result<&dyn sessions::UserIndex, Failure> {
-    store
-        .user_index()
-        .ok_or(StoreError::Unsupported("a user index"))
-        .map_err(from_store)
+    sessions::store::user_index_of(store).map_err(from_store)
 }
 
 /// Opens the store: any engine by URL, or Django's table with `--django`
@@ -633,9 +627,9 @@ async fn check(cli: &Cli) -> Result<Output, Failure> {
                     Err(e) => checks.push(("schema".into(), false, e.to_string())),
                 }
             }
-            let stats = match store.as_dyn().maintenance() {
-                Some(tools) => tools.stats(0).await,
-                None => Err(StoreError::Unsupported("statistics")),
+            let stats = match sessions::store::maintenance_of(store.as_dyn()) {
+                Ok(tools) => tools.stats(0).await,
+                Err(e) => Err(e),
             };
             match stats {
                 Ok(s) => checks.push(("read".into(), true, format!("{} live sessions", s.live))),

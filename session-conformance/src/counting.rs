@@ -238,13 +238,13 @@ impl<S: SessionStore> SessionStore for CountingStore<S> {
 impl<S: SessionStore> Maintenance for CountingStore<S> {
     async fn stats(&self, top_users: usize) -> Result<StoreStats, StoreError> {
         self.check()?;
-        crate::inner_maintenance(&self.inner)?
+        session_core::store::maintenance_of(&self.inner)?
             .stats(top_users)
             .await
     }
     async fn delete_expired_batch(&self, max: u64) -> Result<u64, StoreError> {
         self.check()?;
-        crate::inner_maintenance(&self.inner)?
+        session_core::store::maintenance_of(&self.inner)?
             .delete_expired_batch(max)
             .await
     }
@@ -254,7 +254,9 @@ impl<S: SessionStore> Maintenance for CountingStore<S> {
 impl<S: SessionStore> UserIndex for CountingStore<S> {
     async fn sessions_of(&self, user: &str) -> Result<Vec<SessionInfo>, StoreError> {
         self.check()?;
-        crate::inner_index(&self.inner)?.sessions_of(user).await
+        session_core::store::user_index_of(&self.inner)?
+            .sessions_of(user)
+            .await
     }
     async fn delete_sessions_of(
         &self,
@@ -262,7 +264,7 @@ impl<S: SessionStore> UserIndex for CountingStore<S> {
         keep: Option<&StoreKey>,
     ) -> Result<u64, StoreError> {
         self.check()?;
-        crate::inner_index(&self.inner)?
+        session_core::store::user_index_of(&self.inner)?
             .delete_sessions_of(user, keep)
             .await
     }

@@ -248,12 +248,12 @@ impl<S: SessionStore> SessionStore for Shaken<S> {
 #[async_trait]
 impl<S: SessionStore> Maintenance for Shaken<S> {
     async fn stats(&self, top_users: usize) -> Result<StoreStats, StoreError> {
-        crate::inner_maintenance(&self.inner)?
+        session_core::store::maintenance_of(&self.inner)?
             .stats(top_users)
             .await
     }
     async fn delete_expired_batch(&self, max: u64) -> Result<u64, StoreError> {
-        crate::inner_maintenance(&self.inner)?
+        session_core::store::maintenance_of(&self.inner)?
             .delete_expired_batch(max)
             .await
     }
@@ -262,7 +262,7 @@ impl<S: SessionStore> Maintenance for Shaken<S> {
 #[async_trait]
 impl<S: SessionStore> UserIndex for Shaken<S> {
     async fn sessions_of(&self, user: &str) -> Result<Vec<SessionInfo>, StoreError> {
-        self.around(crate::inner_index(&self.inner)?.sessions_of(user))
+        self.around(session_core::store::user_index_of(&self.inner)?.sessions_of(user))
             .await
     }
     async fn delete_sessions_of(
@@ -270,7 +270,7 @@ impl<S: SessionStore> UserIndex for Shaken<S> {
         user: &str,
         keep: Option<&StoreKey>,
     ) -> Result<u64, StoreError> {
-        self.around(crate::inner_index(&self.inner)?.delete_sessions_of(user, keep))
+        self.around(session_core::store::user_index_of(&self.inner)?.delete_sessions_of(user, keep))
             .await
     }
 }

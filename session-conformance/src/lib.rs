@@ -190,21 +190,3 @@ pub(crate) fn index<S: session_core::SessionStore + ?Sized>(
 ) -> &dyn session_core::UserIndex {
     store.user_index().expect("the store has a user index")
 }
-
-/// The user index of `store`, or the answer a store without one gives.
-pub(crate) fn inner_index<S: session_core::SessionStore + ?Sized>(
-    store: &S,
-) -> Result<&dyn session_core::UserIndex, session_core::StoreError> {
-    store
-        .user_index()
-        .ok_or(session_core::StoreError::Unsupported("a user index"))
-}
-
-/// The maintenance tools of `store`, or the answer a store without them gives.
-pub(crate) fn inner_maintenance<S: session_core::SessionStore + ?Sized>(
-    store: &S,
-) -> Result<&dyn session_core::Maintenance, session_core::StoreError> {
-    store
-        .maintenance()
-        .ok_or(session_core::StoreError::Unsupported("statistics"))
-}

@@ -280,7 +280,9 @@ impl SessionManager {
     /// # Ok(()) }
     /// ```
     pub async fn sessions_of(&self, user: &str) -> Result<Vec<SessionInfo>, StoreError> {
-        self.user_index()?.sessions_of(user).await
+        crate::store::user_index_of(&*self.inner.store)?
+            .sessions_of(user)
+            .await
     }
 
     /// Ends every session of `user` except `keep` (for "log out my other
@@ -315,18 +317,12 @@ impl SessionManager {
         user: &str,
         keep: Option<&StoreKey>,
     ) -> Result<u64, StoreError> {
-        let ended = self.user_index()?.delete_sessions_of(user, keep).await?;
+        let ended = crate::store::user_index_of(&*self.inner.store)?
+            .delete_sessions_of(user, keep)
+            .await?;
         crate::observe::count(crate::observe::ENDED, ended);
         tracing::info!(target: "session_core", ended, "ended a user's sessions");
         Ok(ended)
-    }
-
-    /// The store's user index, or the error that says there is none.
-    fn user_index(&self) -> Result<&dyn crate::UserIndex, StoreError> {
-        self.inner
-            .store
-            .user_index()
-            .ok_or(StoreError::Unsupported("a user index"))
     }
 
     /// The session ID in a session cookie's value (`<id>.<tag>`, with or

@@ -564,6 +564,32 @@ pub trait Maintenance: Send + Sync {
     async fn delete_expired_batch(&self, max: u64) -> Result<u64, StoreError>;
 }
 
+/// The user index of `store`, or the [`StoreError::Unsupported`] a store
+/// without one answers.
+///
+/// ```
+/// let store = session_store_memory::MemoryStore::new();
+/// assert!(session_core::store::user_index_of(&store).is_ok());
+/// ```
+pub fn user_index_of<S: SessionStore + ?Sized>(store: &S) -> Result<&dyn UserIndex, StoreError> {
+    store
+        .user_index()
+        .ok_or(StoreError::Unsupported("a user index"))
+}
+
+/// The maintenance tools of `store`, or the [`StoreError::Unsupported`] a
+/// store without them answers.
+///
+/// ```
+/// let store = session_store_memory::MemoryStore::new();
+/// assert!(session_core::store::maintenance_of(&store).is_ok());
+/// ```
+pub fn maintenance_of<S: SessionStore + ?Sized>(store: &S) -> Result<&dyn Maintenance, StoreError> {
+    store
+        .maintenance()
+        .ok_or(StoreError::Unsupported("statistics"))
+}
+
 /// Sweeps `store` in steps of `max` where it offers that, or all at once:
 /// what a cleanup loop calls.
 ///

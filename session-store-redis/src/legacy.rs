@@ -177,11 +177,7 @@ impl RedisStore {
             return Ok(());
         }
         for member in &members {
-            let tag = member
-                .strip_prefix(self.inner.prefix.as_str())
-                .and_then(|rest| rest.strip_prefix('{'))
-                .and_then(|rest| rest.strip_suffix('}'));
-            if let Some(tag) = tag {
+            if let Some(tag) = self.tag_of(member) {
                 match self.load_legacy(&StoreKey::new(tag)).await {
                     Ok(_) | Err(StoreError::Corrupt(_)) => {}
                     Err(e) => return Err(e),
@@ -218,19 +214,13 @@ impl RedisStore {
         let mut moved = 0;
         let mut users = Vec::new();
         for redis_key in self.scan_prefix().await? {
-            let Some(rest) = redis_key.strip_prefix(self.inner.prefix.as_str()) else {
-                continue;
-            };
-            if let Some(user) = rest
-                .strip_prefix("user:{")
+            if let Some(user) = redis_key
+                .strip_prefix(self.inner.prefix.as_str())
+                .and_then(|rest| rest.strip_prefix("user:{"))
                 .and_then(|rest| rest.strip_suffix('}'))
             {
                 users.push(user.to_owned());
-            } else if let Some(tag) = rest
-                .strip_prefix('{')
-                .and_then(|rest| rest.strip_suffix('}'))
-                .filter(|tag| is_legacy_tag(tag))
-            {
+            } else if let Some(tag) = self.tag_of(&redis_key).filter(|tag| is_legacy_tag(tag)) {
                 match self.load_legacy(&StoreKey::new(tag)).await {
                     Ok(Some(_)) => moved += 1,
                     Ok(None) | Err(StoreError::Corrupt(_)) => {}

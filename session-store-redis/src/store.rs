@@ -149,6 +149,15 @@ impl RedisStore {
         format!("{}u:{{{}}}", self.inner.prefix, user)
     }
 
+    /// The part between the braces of a session's Redis key (`<prefix>{…}`,
+    /// in either layout); `None` for any other key, a user index's say.
+    pub(crate) fn tag_of<'k>(&self, redis_key: &'k str) -> Option<&'k str> {
+        redis_key
+            .strip_prefix(self.inner.prefix.as_str())?
+            .strip_prefix('{')?
+            .strip_suffix('}')
+    }
+
     /// The stored session under `redis_key`, parsed by `parse`.
     pub(crate) async fn get<T>(
         &self,
@@ -327,11 +336,7 @@ impl Maintenance for RedisStore {
         let now = now();
         let mut live = Vec::new();
         for redis_key in self.scan_prefix().await? {
-            let Some(tag) = redis_key
-                .strip_prefix(self.inner.prefix.as_str())
-                .and_then(|rest| rest.strip_prefix('{'))
-                .and_then(|rest| rest.strip_suffix('}'))
-            else {
+            let Some(tag) = self.tag_of(&redis_key) else {
                 continue; // a user index
             };
             let found = if crate::legacy::is_legacy_tag(tag) {

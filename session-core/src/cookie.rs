@@ -6,14 +6,29 @@
 //! are checked against the attributes those prefixes require when the
 //! manager is built.
 //!
+//! # The `__Host-` recipe
+//!
+//! For an app served over HTTPS on one host, name the cookie with the
+//! `__Host-` prefix: browsers then accept it only if it is `Secure`, has
+//! `Path=/` and no `Domain`, so a sibling subdomain (or a man in the middle
+//! on plain HTTP) cannot plant or overwrite the session cookie ("cookie
+//! tossing"). The defaults already meet the prefix's rules, and
+//! [`CookieConfig::validate`] (run when the manager is built) refuses a
+//! configuration that breaks them.
+//!
 //! ```
 //! use session_core::{CookieConfig, SameSite};
 //!
 //! let cookie = CookieConfig::new("__Host-session").same_site(SameSite::Strict);
 //! assert!(cookie.validate().is_ok());
-//! // A __Host- cookie may not name a domain.
+//! // A __Host- cookie may not name a domain, nor a path other than `/`.
 //! assert!(cookie.clone().domain("example.com").validate().is_err());
+//! assert!(cookie.clone().path("/app").validate().is_err());
 //! ```
+//!
+//! Development over plain HTTP needs `.secure(false)`, which the prefix
+//! forbids: use a plain name there (`session`), and `__Host-session` in
+//! production.
 
 pub use ::cookie::SameSite;
 use ::cookie::{Cookie, Expiration};
@@ -54,6 +69,7 @@ pub struct CookieConfig {
     pub(crate) secure: bool,
     pub(crate) http_only: bool,
     pub(crate) same_site: SameSite,
+    pub(crate) partitioned: bool,
 }
 
 impl Default for CookieConfig {
@@ -81,6 +97,7 @@ impl CookieConfig {
             secure: true,
             http_only: true,
             same_site: SameSite::Lax,
+            partitioned: false,
         }
     }
 
@@ -150,6 +167,23 @@ impl CookieConfig {
         self
     }
 
+    /// Sets `Partitioned` (default `false`): a CHIPS cookie ("Cookies
+    /// Having Independent Partitioned State"), which a browser keeps apart
+    /// for each top-level site the app is embedded in, so an app inside a
+    /// third-party iframe keeps its session where third-party cookies are
+    /// blocked. Requires `Secure`; embedded apps also need `SameSite=None`.
+    ///
+    /// ```
+    /// # use session_core::{CookieConfig, SameSite};
+    /// let embedded = CookieConfig::new("__Host-sid").same_site(SameSite::None).partitioned(true);
+    /// assert!(embedded.validate().is_ok());
+    /// assert!(CookieConfig::new("sid").partitioned(true).secure(false).validate().is_err());
+    /// ```
+    pub fn partitioned(mut self, partitioned: bool) -> Self {
+        self.partitioned = partitioned;
+        self
+    }
+
     /// The cookie's name.
     ///
     /// ```
@@ -203,6 +237,9 @@ impl CookieConfig {
         if self.domain.as_deref().is_some_and(|d| !attr_ok(d)) {
             return Err(ConfigError::CookieAttribute("Domain must be a host name"));
         }
+        if self.partitioned && !self.secure {
+            return Err(ConfigError::CookieAttribute("Partitioned requires Secure"));
+        }
         if self.same_site == SameSite::None && !self.secure {
             return Err(ConfigError::CookieAttribute(
                 "SameSite=None requires Secure",
@@ -253,6 +290,9 @@ impl CookieConfig {
         cookie.set_secure(self.secure);
         cookie.set_http_only(self.http_only);
         cookie.set_same_site(self.same_site);
+        if self.partitioned {
+            cookie.set_partitioned(true);
+        }
         cookie
     }
 
@@ -419,6 +459,10 @@ mod tests {
             CookieConfig::new("s").secure(false),
             CookieConfig::new("s").http_only(false),
             CookieConfig::new("s").http_only(false).secure(false),
+            CookieConfig::new("__Host-sid").partitioned(true),
+            CookieConfig::new("sid")
+                .same_site(SameSite::None)
+                .partitioned(true),
         ];
         for same_site in [SameSite::Strict, SameSite::Lax, SameSite::None] {
             all.push(CookieConfig::new("sid").same_site(same_site));
@@ -528,6 +572,13 @@ mod tests {
         );
         assert!(
             CookieConfig::new("__secure-s")
+                .secure(false)
+                .validate()
+                .is_err()
+        );
+        assert!(
+            CookieConfig::new("s")
+                .partitioned(true)
                 .secure(false)
                 .validate()
                 .is_err()

@@ -24,6 +24,50 @@
 //! # Ok::<(), session_core::SessionError>(())
 //! ```
 //!
+//! # A typed session
+//!
+//! Keep what belongs together in one struct under one key: one read, one
+//! write, and the compiler checks the fields. A field added later with
+//! `#[serde(default)]` reads sessions saved before it existed; a change
+//! that old data cannot be read as goes under a new key, and the old one
+//! is converted the first time it is seen ([`Session::remove_as`] takes it
+//! out only if it reads as the old type, so nothing is lost on a mistake).
+//!
+//! ```
+//! use serde::{Deserialize, Serialize};
+//! use session_core::{Session, SessionError};
+//!
+//! /// What version 1 of the app kept under "cart".
+//! #[derive(Deserialize)]
+//! struct CartV1 {
+//!     items: Vec<String>,
+//! }
+//!
+//! /// Today's cart: quantities per item, under "cart.v2".
+//! #[derive(Default, Serialize, Deserialize, PartialEq, Debug)]
+//! struct Cart {
+//!     items: Vec<(String, u32)>,
+//!     #[serde(default)] // added later: older carts read as `None`
+//!     coupon: Option<String>,
+//! }
+//!
+//! fn cart(session: &Session) -> Result<Cart, SessionError> {
+//!     if let Some(old) = session.remove_as::<CartV1>("cart")? {
+//!         let cart = Cart { items: old.items.into_iter().map(|i| (i, 1)).collect(), coupon: None };
+//!         session.insert("cart.v2", &cart)?;
+//!         return Ok(cart);
+//!     }
+//!     session.get_or_default("cart.v2")
+//! }
+//!
+//! let session = Session::detached();
+//! session.insert("cart", serde_json::json!({"items": ["apple"]}))?;
+//! assert_eq!(cart(&session)?.items, [("apple".to_owned(), 1)]);
+//! assert!(!session.contains_key("cart"), "converted once");
+//! assert_eq!(cart(&session)?, cart(&session)?);
+//! # Ok::<(), SessionError>(())
+//! ```
+//!
 //! # Where this differs from Django
 //!
 //! - Keys starting with `_session_` are reserved for the machinery (expiry,
@@ -206,6 +250,82 @@ impl Session {
                     })
             }
         }
+    }
+
+    /// The value under `key`, or `T::default()` when absent.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Deserialize`] if the stored value is not a `T` (a
+    /// value of another type is not silently replaced by the default).
+    ///
+    /// ```
+    /// # use session_core::{Session, SessionError};
+    /// let session = Session::detached();
+    /// assert_eq!(session.get_or_default::<u32>("visits")?, 0);
+    /// session.insert("visits", 3)?;
+    /// assert_eq!(session.get_or_default::<u32>("visits")?, 3);
+    /// assert!(session.get_or_default::<Vec<String>>("visits").is_err());
+    /// # Ok::<(), SessionError>(())
+    /// ```
+    pub fn get_or_default<T: DeserializeOwned + Default>(
+        &self,
+        key: &str,
+    ) -> Result<T, SessionError> {
+        Ok(self.get(key)?.unwrap_or_default())
+    }
+
+    /// The value under `key`, or `default` when absent.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Deserialize`] if the stored value is not a `T`.
+    ///
+    /// ```
+    /// # use session_core::{Session, SessionError};
+    /// let session = Session::detached();
+    /// assert_eq!(session.get_or("theme", "light".to_owned())?, "light");
+    /// session.insert("theme", "dark")?;
+    /// assert_eq!(session.get_or("theme", "light".to_owned())?, "dark");
+    /// # Ok::<(), SessionError>(())
+    /// ```
+    pub fn get_or<T: DeserializeOwned>(&self, key: &str, default: T) -> Result<T, SessionError> {
+        Ok(self.get(key)?.unwrap_or(default))
+    }
+
+    /// Removes `key` and returns its value as a `T`; `Ok(None)` when absent.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Deserialize`] if the stored value is not a `T`; the
+    /// value is then left in place, so a wrong type never loses data.
+    ///
+    /// ```
+    /// # use session_core::{Session, SessionError};
+    /// let session = Session::detached();
+    /// session.insert("cart", ["apple", "pear"])?;
+    /// assert!(session.remove_as::<u32>("cart").is_err());
+    /// assert!(session.contains_key("cart"), "kept after the type error");
+    /// let cart: Option<Vec<String>> = session.remove_as("cart")?;
+    /// assert_eq!(cart, Some(vec!["apple".to_owned(), "pear".to_owned()]));
+    /// assert!(!session.contains_key("cart"));
+    /// assert_eq!(session.remove_as::<Vec<String>>("cart")?, None);
+    /// # Ok::<(), SessionError>(())
+    /// ```
+    pub fn remove_as<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
+        if is_reserved(key) {
+            return Ok(None);
+        }
+        let mut state = self.lock();
+        let Some(value) = state.data.get(key) else {
+            return Ok(None);
+        };
+        let typed = T::deserialize(value).map_err(|source| SessionError::Deserialize {
+            key: key.to_owned(),
+            source,
+        })?;
+        state.remove(key);
+        Ok(Some(typed))
     }
 
     /// The raw JSON value under `key`.

@@ -5,6 +5,7 @@
 //! `GET /api/session`, `PUT|DELETE /api/session/{key}` (with `?delay_ms=N`
 //! and `?fail=1`), `POST /api/login`, `POST /api/logout`,
 //! `POST /api/expiry`, `GET /api/sessions`, `POST /api/sessions/revoke-others`,
+//! `GET /api/whoami` (a route that takes the session only if there is one),
 //! `GET /`, and `GET /health` (a route that never takes the session).
 //! Every adapter runs the same suite through the demo, which is how "the
 //! three frameworks behave identically" is checked.
@@ -479,6 +480,7 @@ pub async fn run_all(target: &Target) {
     cookie_attributes_and_vary(target).await;
     read_only_requests_set_no_cookie(target).await;
     routes_without_the_session_never_touch_it(target).await;
+    an_optional_session_is_never_created(target).await;
     logout_deletes_the_cookie(target).await;
     login_rotates_the_id(target).await;
     forged_cookies_get_a_fresh_session_and_no_store_write(target).await;
@@ -631,6 +633,71 @@ pub async fn routes_without_the_session_never_touch_it(target: &Target) {
     // The session is untouched and still there.
     let after = browser.get("/api/session").await;
     assert_eq!(after.json["theme"], "dark", "{}", after.text);
+}
+
+/// A route that takes the session only if there is one (`GET
+/// /api/whoami`, the optional-session extractor) answers a visitor without
+/// a session, or with a forged or ended cookie, without creating one: no
+/// store write, no `Set-Cookie` carrying a session. With a live session it
+/// sees it; with the store down it answers 503, never a silent "nobody".
+///
+/// ```no_run
+/// use session_conformance::http::{Target, an_optional_session_is_never_created};
+/// // Against a server running the demo's routes (see `session-demo`):
+/// session_conformance::block_on(an_optional_session_is_never_created(&Target::new("http://127.0.0.1:8000")));
+/// ```
+pub async fn an_optional_session_is_never_created(target: &Target) {
+    let nobody = json!({"session": false, "user": null, "username": null});
+    let mut visitor = Browser::new(target);
+    let before = writes(target);
+    let a = visitor.get("/api/whoami").await;
+    assert_eq!((a.status.as_u16(), &a.json), (200, &nobody), "{}", a.text);
+    assert!(a.set_cookies.is_empty(), "{:?}", a.set_cookies);
+    assert_eq!(visitor.session_cookie(), None);
+    assert_eq!(writes(target), before, "an optional session was written");
+
+    let mut user = Browser::new(target);
+    let login = user
+        .post("/api/login", json!({"user_id": 31, "username": "ada"}))
+        .await;
+    assert_eq!(login.status, 200, "{}", login.text);
+    let cookie = user.session_cookie().expect("logged in");
+    let (name, _) = cookie.split_once('=').expect("name=value");
+    let before = writes(target);
+    let a = user.get("/api/whoami").await;
+    assert_eq!(
+        a.json,
+        json!({"session": true, "user": "31", "username": "ada"})
+    );
+    assert!(a.set_cookies.is_empty(), "a read set a cookie");
+    assert!(a.vary.iter().any(|v| v.eq_ignore_ascii_case("cookie")));
+    assert_eq!(writes(target), before, "reading wrote");
+
+    let mut forger = Browser::new(target);
+    forger.set_cookie_raw(&format!("{name}=forged.value"));
+    let a = forger.get("/api/whoami").await;
+    assert_eq!(a.json, nobody);
+    assert!(
+        a.set_cookies.iter().all(|c| !c.contains('.')),
+        "a forged cookie got a session: {:?}",
+        a.set_cookies
+    );
+    assert_eq!(writes(target), before, "a forged cookie was written");
+
+    if let Some(set_down) = &target.set_down {
+        set_down(true);
+        let a = user.get("/api/whoami").await;
+        set_down(false);
+        assert_eq!(
+            a.status, 503,
+            "a store failure is not a logged-out user: {}",
+            a.text
+        );
+    }
+    user.post("/api/logout", json!({})).await;
+    let mut ended = Browser::new(target);
+    ended.set_cookie_raw(&cookie);
+    assert_eq!(ended.get("/api/whoami").await.json, nobody);
 }
 
 /// Logging out deletes the cookie and the old cookie opens nothing.

@@ -95,7 +95,9 @@ struct RequestInner {
     /// the signature is checked only when a handler loads the session.
     cookie: Raw,
     incoming: OnceLock<Incoming>,
-    session: Mutex<Option<Session>>,
+    /// The loaded session, and whether the request's cookie named a live
+    /// one when it was loaded.
+    session: Mutex<Option<(Session, bool)>>,
 }
 
 /// The session cookie of a request, before verification.
@@ -207,10 +209,10 @@ impl RequestSession {
                 Raw::Value(value) => backend.read(value, inner.rules.idle.whole_seconds(), now()),
                 Raw::Absent | Raw::Rejected(_) => Data::new(),
             };
+            let existed = !data.is_empty();
             let mut state = State::new(data, None, inner.rules);
             state.accessed = true;
-            let mut slot = self.inner.session.lock().unwrap_or_else(|p| p.into_inner());
-            return Ok(slot.get_or_insert(Session::from_state(state)).clone());
+            return Ok(self.keep(Session::from_state(state), existed));
         }
         let (data, origin) = match self.incoming() {
             Incoming::Valid { id, .. } => match fetch(&self.inner.manager, id).await? {
@@ -223,12 +225,56 @@ impl RequestSession {
             },
             Incoming::Absent | Incoming::Rejected => (Data::new(), None),
         };
+        let existed = origin.is_some();
         let mut state = State::new(data, origin, inner.rules);
         state.accessed = true;
-        let session = Session::from_state(state);
+        Ok(self.keep(Session::from_state(state), existed))
+    }
+
+    /// Keeps a freshly loaded session as the request's; of two concurrent
+    /// first loads, the one that landed first is kept.
+    fn keep(&self, session: Session, existed: bool) -> Session {
         let mut slot = self.inner.session.lock().unwrap_or_else(|p| p.into_inner());
-        // Two concurrent first loads: keep the one that landed first.
-        Ok(slot.get_or_insert(session).clone())
+        slot.get_or_insert((session, existed)).0.clone()
+    }
+
+    /// The session the request's cookie names, if it is live; `None` when
+    /// there is none (no cookie, a forged or expired one, an ended
+    /// session). For routes that work with or without a session: they
+    /// never create one, since nothing is saved for a session that was
+    /// not there (a handler that later calls [`load`](Self::load) and
+    /// writes does create one).
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Store`] when the store fails, as for [`load`](Self::load).
+    ///
+    /// ```
+    /// # use session_core::{KeyRing, SessionManager};
+    /// # use session_store_memory::MemoryStore;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let manager = SessionManager::new(MemoryStore::new(), KeyRing::new([7u8; 32])?);
+    /// // No cookie: no session, and none is created.
+    /// let request = manager.request(None);
+    /// assert!(request.load_existing().await?.is_none());
+    /// assert_eq!(request.finish(200).await?.set_cookie, None);
+    ///
+    /// // A live session is there to read and write.
+    /// let first = manager.request(None);
+    /// first.load().await?.insert("n", 1)?;
+    /// let cookie = first.finish(200).await?.cookie_pair().unwrap().to_owned();
+    /// let request = manager.request([cookie.as_str()]);
+    /// let session = request.load_existing().await?.expect("a live session");
+    /// assert_eq!(session.get::<u32>("n")?, Some(1));
+    /// # Ok(()) }
+    /// ```
+    pub async fn load_existing(&self) -> Result<Option<Session>, SessionError> {
+        self.load().await?;
+        let slot = self.inner.session.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(slot
+            .as_ref()
+            .and_then(|(session, existed)| existed.then(|| session.clone())))
     }
 
     /// The session if a handler has loaded it.
@@ -250,7 +296,8 @@ impl RequestSession {
             .session
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .clone()
+            .as_ref()
+            .map(|(session, _)| session.clone())
     }
 
     /// Saves what the handler did and says which headers to send. See the

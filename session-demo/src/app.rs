@@ -102,6 +102,17 @@ pub fn get(session: &Session) -> Reply {
     Reply::ok(session.to_json())
 }
 
+/// `GET /api/whoami`: who is logged in, for a route that works with or
+/// without a session and never creates one (`{"user": null, "session":
+/// false}` for a visitor without a session, and no cookie set).
+pub fn whoami(session: Option<&Session>) -> Reply {
+    Reply::ok(json!({
+        "session": session.is_some(),
+        "user": session.and_then(Session::user),
+        "username": session.and_then(|s| s.get::<String>("username").ok().flatten()),
+    }))
+}
+
 /// Query parameters of `PUT /api/session/{key}`.
 #[derive(Debug, Default, Deserialize)]
 pub struct PutQuery {

@@ -7,7 +7,7 @@ use actix_web::http::header::{CACHE_CONTROL, LOCATION};
 use actix_web::web::{self, Bytes, Data, Form, Path, Query};
 use actix_web::{App, HttpResponse, HttpServer};
 use sessions::SessionManager;
-use sessions::actix::{Session, SessionMiddleware};
+use sessions::actix::{OptionalSession, Session, SessionMiddleware};
 
 use crate::app::{self, LoginForm, PutQuery, Reply};
 use crate::{Fail, Ready, Stopper};
@@ -77,6 +77,10 @@ async fn put(
     }
 }
 
+async fn whoami(s: OptionalSession) -> HttpResponse {
+    reply(app::whoami(s.as_deref()))
+}
+
 async fn delete(s: Session, key: Path<String>) -> HttpResponse {
     reply(app::delete(&s, &key))
 }
@@ -133,6 +137,7 @@ where
                 .route("/api/session", web::get().to(get))
                 .route("/api/session/{key}", web::put().to(put))
                 .route("/api/session/{key}", web::delete().to(delete))
+                .route("/api/whoami", web::get().to(whoami))
                 .route("/api/login", web::post().to(login))
                 .route("/api/logout", web::post().to(logout))
                 .route("/api/expiry", web::post().to(expiry))

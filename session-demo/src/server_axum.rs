@@ -65,6 +65,10 @@ pub(crate) fn app(manager: SessionManager) -> SessionService<Router> {
         )
         .route("/api/session/{key}", put(put_key).delete(delete_key))
         .route(
+            "/api/whoami",
+            get(|s: Option<Session>| async move { reply(app::whoami(s.as_deref())) }),
+        )
+        .route(
             "/api/login",
             post(|s: Session, body: Body| async move {
                 match read(body).await {

@@ -8,7 +8,7 @@ use rocket::http::{ContentType, Status};
 use rocket::response::{Redirect, Responder};
 use rocket::{State, delete, get, post, put, routes};
 use sessions::SessionManager;
-use sessions::rocket::{ErrorResponse, Session, SessionFairing};
+use sessions::rocket::{ErrorResponse, OptionalSession, Session, SessionFairing};
 
 use crate::app::{self, PutQuery, Reply};
 use crate::{Fail, Ready, Stopper, runtime};
@@ -90,6 +90,11 @@ async fn put(
         Ok(body) => Json(app::put(&s, key, &PutQuery { delay_ms, fail }, &body).await),
         Err(answer) => answer,
     }
+}
+
+#[get("/api/whoami")]
+fn whoami(s: OptionalSession) -> Json {
+    Json(app::whoami(s.as_deref()))
 }
 
 #[delete("/api/session/<key>")]
@@ -178,6 +183,7 @@ where
                     get,
                     put,
                     delete,
+                    whoami,
                     login,
                     logout,
                     expiry,

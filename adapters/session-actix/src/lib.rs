@@ -380,6 +380,63 @@ impl ResponseError for SessionRejection {
     }
 }
 
+/// The session of the request if its cookie names a live one, `None`
+/// otherwise; a route that takes it works with or without a session and
+/// never creates one (no cookie is set for a visitor without a session).
+/// Use it rather than `Option<Session>`, which actix-web fills with `None`
+/// on any error: a store failure here is still an error response, never a
+/// silent `None` that would look like a logged-out user.
+///
+/// ```
+/// # use actix_web::{App, test, web};
+/// # use session_actix::{SessionMiddleware};
+/// # use session_core::{KeyRing, SessionManager};
+/// # use session_store_memory::MemoryStore;
+/// # #[actix_web::main]
+/// # async fn main() {
+/// # let manager = SessionManager::new(MemoryStore::new(), KeyRing::new([1u8; 32]).unwrap());
+/// use session_actix::OptionalSession;
+/// async fn greeting(OptionalSession(session): OptionalSession) -> String {
+///     match session.and_then(|s| s.user()) {
+///         Some(user) => format!("welcome back, {user}"),
+///         None => "hello, stranger".to_owned(),
+///     }
+/// }
+/// let app = test::init_service(
+///     App::new().wrap(SessionMiddleware::new(manager)).route("/", web::get().to(greeting)),
+/// )
+/// .await;
+/// let response = test::call_service(&app, test::TestRequest::get().uri("/").to_request()).await;
+/// assert!(response.headers().get("set-cookie").is_none(), "no session was created");
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct OptionalSession(pub Option<Session>);
+
+impl Deref for OptionalSession {
+    type Target = Option<Session>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl FromRequest for OptionalSession {
+    type Error = SessionRejection;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let started = start(req);
+        Box::pin(async move {
+            let (request, on_error) = started?;
+            match request.load_existing().await {
+                Ok(session) => Ok(OptionalSession(session.map(Session))),
+                Err(err) => Err(SessionRejection::Store(err, on_error)),
+            }
+        })
+    }
+}
+
 impl FromRequest for Session {
     type Error = SessionRejection;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;

@@ -89,7 +89,7 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
 use axum_core::body::Body;
-use axum_core::extract::FromRequestParts;
+use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum_core::response::{IntoResponse, Response};
 use http::header::{COOKIE, SET_COOKIE, VARY};
 use http::request::Parts;
@@ -537,6 +537,73 @@ impl<St: Send + Sync> FromRequestParts<St> for Session {
             Ok(session) => Ok(Session(session)),
             Err(err) => Err(SessionRejection::Store(err, ErrorHandlerRef(on_error))),
         }
+    }
+}
+
+/// `Option<Session>`: the session the request's cookie names, or `None`
+/// when there is none; never creates one (see [`OptionalSession`]).
+impl<St: Send + Sync> OptionalFromRequestParts<St> for Session {
+    type Rejection = SessionRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &St,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        let (request, on_error) = start(parts)?;
+        match request.load_existing().await {
+            Ok(session) => Ok(session.map(Session)),
+            Err(err) => Err(SessionRejection::Store(err, ErrorHandlerRef(on_error))),
+        }
+    }
+}
+
+/// The session of the request if its cookie names a live one, `None`
+/// otherwise; a route that takes it works with or without a session and
+/// never creates one (no cookie is set for a visitor without a session).
+/// The same as taking `Option<Session>`, under the name the actix-web and
+/// Rocket adapters use. A store failure is still an error response, never
+/// a silent `None` that would look like a logged-out user.
+///
+/// ```
+/// # use axum::{Router, body::Body, http::Request, routing::get};
+/// # use session_axum::{Session, SessionLayer};
+/// # use session_core::{KeyRing, SessionManager};
+/// # use session_store_memory::MemoryStore;
+/// # use tower::ServiceExt;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let manager = SessionManager::new(MemoryStore::new(), KeyRing::new([1u8; 32])?);
+/// # let get_root = || Request::get("/").body(Body::empty()).unwrap();
+/// use session_axum::OptionalSession;
+/// async fn greeting(OptionalSession(session): OptionalSession) -> String {
+///     match session.and_then(|s| s.user()) {
+///         Some(user) => format!("welcome back, {user}"),
+///         None => "hello, stranger".to_owned(),
+///     }
+/// }
+/// let app = Router::new().route("/", get(greeting)).layer(SessionLayer::new(manager));
+/// let response = app.oneshot(get_root()).await?;
+/// assert!(!response.headers().contains_key("set-cookie"), "no session was created");
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct OptionalSession(pub Option<Session>);
+
+impl Deref for OptionalSession {
+    type Target = Option<Session>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl<St: Send + Sync> FromRequestParts<St> for OptionalSession {
+    type Rejection = SessionRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, Self::Rejection> {
+        <Session as OptionalFromRequestParts<St>>::from_request_parts(parts, state)
+            .await
+            .map(OptionalSession)
     }
 }
 

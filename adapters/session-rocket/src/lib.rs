@@ -335,23 +335,94 @@ impl<'r> FromRequest<'r> for Session {
     type Error = SessionRejection;
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
-        let handle = req.local_cache(Handle::default);
-        let Some(manager) = &handle.manager else {
-            return Outcome::Error((
-                Status::InternalServerError,
-                SessionRejection::MissingFairing,
-            ));
+        let (handle, request) = match start(req) {
+            Ok(started) => started,
+            Err(failure) => return failure,
         };
-        let request = handle
-            .request
-            .get_or_init(|| manager.request(req.headers().get("Cookie")));
         match request.load().await {
             Ok(session) => Outcome::Success(Session(session)),
-            Err(err) => {
-                let status = Status::new(err.status_code());
-                *handle.load_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(err);
-                Outcome::Error((status, SessionRejection::Store))
-            }
+            Err(err) => Outcome::Error(store_failed(handle, err)),
         }
     }
+}
+
+/// The session of the request if its cookie names a live one, `None`
+/// otherwise; a route that takes it works with or without a session and
+/// never creates one (no cookie is set for a visitor without a session).
+/// Use it rather than `Option<Session>`, which Rocket fills with `None` on
+/// any failure: a store failure here is still an error response, never a
+/// silent `None` that would look like a logged-out user.
+///
+/// ```
+/// # use rocket::local::blocking::Client;
+/// # use rocket::{get, routes};
+/// # use session_core::{KeyRing, SessionManager};
+/// # use session_rocket::SessionFairing;
+/// # use session_store_memory::MemoryStore;
+/// # fn manager() -> SessionManager { SessionManager::new(MemoryStore::new(), KeyRing::new([1u8; 32]).unwrap()) }
+/// use session_rocket::OptionalSession;
+/// #[get("/")]
+/// fn greeting(session: OptionalSession) -> String {
+///     match session.0.and_then(|s| s.user()) {
+///         Some(user) => format!("welcome back, {user}"),
+///         None => "hello, stranger".to_owned(),
+///     }
+/// }
+/// # fn main() {
+/// let rocket = rocket::build().attach(SessionFairing::new(manager())).mount("/", routes![greeting]);
+/// let client = Client::untracked(rocket).unwrap();
+/// let response = client.get("/").dispatch();
+/// assert!(response.headers().get_one("Set-Cookie").is_none(), "no session was created");
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct OptionalSession(pub Option<Session>);
+
+impl Deref for OptionalSession {
+    type Target = Option<Session>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for OptionalSession {
+    type Error = SessionRejection;
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        let (handle, request) = match start(req) {
+            Ok(started) => started,
+            Err(failure) => return failure,
+        };
+        match request.load_existing().await {
+            Ok(session) => Outcome::Success(OptionalSession(session.map(Session))),
+            Err(err) => Outcome::Error(store_failed(handle, err)),
+        }
+    }
+}
+
+/// The request's handle and session, created from its cookie by the
+/// first guard that asks; an error outcome when the fairing is missing.
+fn start<'r, T>(
+    req: &'r Request<'_>,
+) -> Result<(&'r Handle, &'r RequestSession), Outcome<T, SessionRejection>> {
+    let handle = req.local_cache(Handle::default);
+    let Some(manager) = &handle.manager else {
+        return Err(Outcome::Error((
+            Status::InternalServerError,
+            SessionRejection::MissingFairing,
+        )));
+    };
+    let request = handle
+        .request
+        .get_or_init(|| manager.request(req.headers().get("Cookie")));
+    Ok((handle, request))
+}
+
+/// Keeps a store failure for the fairing to answer, and the guard's error.
+fn store_failed(handle: &Handle, err: SessionError) -> (Status, SessionRejection) {
+    let status = Status::new(err.status_code());
+    *handle.load_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(err);
+    (status, SessionRejection::Store)
 }

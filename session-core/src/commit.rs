@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use crate::codec::Data;
 use crate::cookie_value::CookieValues;
 use crate::mode::CookieBackend;
-use crate::request::{Incoming, fetch};
+use crate::request::{Incoming, Via, fetch};
 use crate::session::Origin;
 use crate::{
     Record, Session, SessionError, SessionId, SessionManager, SessionResponse, StoreError, now,
@@ -35,6 +35,9 @@ pub(crate) struct Commit<'a> {
     pub(crate) values: &'a CookieValues,
     pub(crate) session: &'a Session,
     pub(crate) response: &'a mut SessionResponse,
+    /// How the request carried the session: the answer carries it back
+    /// the same way.
+    pub(crate) via: Via,
     /// The request's cookie value and its ID, when the newest key signed
     /// it: signing that ID again would give the same value (HMAC is
     /// deterministic), so a cookie set for it reuses the value.
@@ -395,24 +398,39 @@ impl Commit<'_> {
         now: time::OffsetDateTime,
     ) {
         let inner = &self.manager.inner;
-        let value = match self.signed {
+        let unchanged = self
+            .signed
+            .filter(|(signed_id, _)| signed_id.expose() == id.expose());
+        let value = match unchanged {
             // A plain comparison: both IDs are the server's own (the
             // request's was verified, the client holds it, and a new one is
             // sent to that same client), so timing reveals nothing, and the
             // constant-time `==` costs about 550 instructions a save.
-            Some((signed_id, value)) if signed_id.expose() == id.expose() => Cow::Borrowed(value),
-            _ => self.values.encode(id),
+            Some((_, value)) => Cow::Borrowed(value),
+            None => self.values.encode(id),
         };
         let browser_close = {
             let state = self.session.lock();
             inner.rules.browser_close(state.expiry())
         };
+        // The header goes out only when its value changed (a new
+        // session, a new ID, a newer key): the client keeps it as it is.
+        if self.via != Via::Cookie && inner.header.is_some() && unchanged.is_none() {
+            self.response.session_header = Some(value.to_string());
+        }
+        if self.via == Via::Header {
+            return;
+        }
         let max_age = (!browser_close).then(|| expires_at - now);
         self.response.set_cookie = Some(inner.set_cookie.render(&value, max_age, now));
     }
 
     fn remove_cookie(&mut self) {
-        self.response.set_cookie = Some(self.manager.inner.set_cookie.removal());
+        if self.via == Via::Header {
+            self.response.session_header = Some(String::new());
+        } else {
+            self.response.set_cookie = Some(self.manager.inner.set_cookie.removal());
+        }
     }
 }
 

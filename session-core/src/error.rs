@@ -38,6 +38,10 @@ pub enum ConfigError {
     /// An expiry setting that makes no sense (for example a zero idle timeout).
     #[error("invalid expiry setting: {0}")]
     Expiry(&'static str),
+    /// A session header that cannot be used (see
+    /// [`SessionManagerBuilder::session_header`](crate::SessionManagerBuilder::session_header)).
+    #[error("invalid session header: {0}")]
+    SessionHeader(&'static str),
 }
 
 /// A session operation failed.

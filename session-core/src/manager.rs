@@ -65,6 +65,9 @@ pub(crate) struct Inner {
     pub(crate) codec: Arc<dyn Codec>,
     pub(crate) id_format: IdFormat,
     pub(crate) max_retries: u32,
+    /// The session header's name (lowercase), when sessions may travel in
+    /// one.
+    pub(crate) header: Option<Arc<str>>,
 }
 
 impl fmt::Debug for SessionManager {
@@ -173,6 +176,7 @@ impl SessionManager {
             id_format: IdFormat::Native,
             max_retries: DEFAULT_MAX_CONFLICT_RETRIES,
             in_cookie: None,
+            header: None,
         }
     }
 
@@ -188,7 +192,9 @@ impl SessionManager {
     /// assert!(request.loaded().is_none());
     /// ```
     pub fn request<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a str>) -> RequestSession {
-        RequestSession::new(self.clone(), Raw::read(self, cookie_headers))
+        let raw = Raw::read(self, cookie_headers);
+        let via = raw.via(false);
+        RequestSession::new(self.clone(), raw, via)
     }
 
     /// As [`request`](Self::request), from `Cookie` header values as the
@@ -210,7 +216,67 @@ impl SessionManager {
         cookie_headers: impl IntoIterator<Item = &'a [u8]>,
     ) -> RequestSession {
         let headers = cookie_headers.into_iter().map(String::from_utf8_lossy);
-        RequestSession::new(self.clone(), Raw::read(self, headers))
+        let raw = Raw::read(self, headers);
+        let via = raw.via(false);
+        RequestSession::new(self.clone(), raw, via)
+    }
+
+    /// As [`request_from_bytes`](Self::request_from_bytes), with the values
+    /// of the request's [session header](Self::session_header) (what
+    /// adapters call when one is configured). A request that sends the
+    /// header is answered in the header, never with a cookie, and its
+    /// cookie is not read: a client that sends the header chose it, and a
+    /// header (unlike a cookie) is never added by a browser on its own.
+    /// Two values of the header are refused like two session cookies.
+    ///
+    /// ```
+    /// # use session_core::{KeyRing, SessionManager};
+    /// # use session_store_memory::MemoryStore;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let manager = SessionManager::builder(MemoryStore::new(), KeyRing::new([7u8; 32])?)
+    ///     .session_header("x-session-token")
+    ///     .build()?;
+    /// // A mobile client's first request: the token comes back in the header.
+    /// let request = manager.request_from_headers(None, None);
+    /// request.load().await?.insert("n", 1)?;
+    /// let token = request.finish(200).await?.session_header.expect("a new session's token");
+    ///
+    /// // It sends the token back in the header; a read sends nothing back.
+    /// let request = manager.request_from_headers(None, [token.as_bytes()]);
+    /// assert_eq!(request.load().await?.get::<u32>("n")?, Some(1));
+    /// let response = request.finish(200).await?;
+    /// assert_eq!((response.set_cookie, response.session_header), (None, None));
+    /// # Ok(()) }
+    /// ```
+    pub fn request_from_headers<'a>(
+        &self,
+        cookie_headers: impl IntoIterator<Item = &'a [u8]>,
+        session_headers: impl IntoIterator<Item = &'a [u8]>,
+    ) -> RequestSession {
+        if self.inner.header.is_some()
+            && let Some(raw) = Raw::from_header(session_headers)
+        {
+            return RequestSession::new(self.clone(), raw, crate::request::Via::Header);
+        }
+        self.request_from_bytes(cookie_headers)
+    }
+
+    /// The name of the header sessions may travel in (lowercase), when
+    /// [`SessionManagerBuilder::session_header`] set one: adapters pass its
+    /// values to [`request_from_headers`](Self::request_from_headers).
+    ///
+    /// ```
+    /// # use session_core::{KeyRing, SessionManager};
+    /// # use session_store_memory::MemoryStore;
+    /// let manager = SessionManager::builder(MemoryStore::new(), KeyRing::new([7u8; 32])?)
+    ///     .session_header("X-Session-Token")
+    ///     .build()?;
+    /// assert_eq!(manager.session_header(), Some("x-session-token"));
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
+    pub fn session_header(&self) -> Option<&str> {
+        self.inner.header.as_deref()
     }
 
     /// The cookie settings.
@@ -542,6 +608,7 @@ pub struct SessionManagerBuilder {
     max_retries: u32,
     /// Set when the whole session travels in the cookie.
     in_cookie: Option<Box<dyn CookieBackend>>,
+    header: Option<String>,
 }
 
 impl fmt::Debug for SessionManagerBuilder {
@@ -626,6 +693,43 @@ impl SessionManagerBuilder {
     /// ```
     pub fn max_conflict_retries(mut self, retries: u32) -> Self {
         self.max_retries = retries;
+        self
+    }
+
+    /// Lets sessions travel in a request header named `name` as well as in
+    /// the cookie, for mobile and API clients without a cookie jar: the
+    /// header carries the same signed value as the cookie, with the same
+    /// rotation and expiry. A response sends the header when the session
+    /// is created or its ID changes (the client keeps it and sends it back
+    /// as it is), and an empty value when the session ends. A request that
+    /// sends the header is answered only in the header; a new session
+    /// goes out in both, since the server cannot tell which the client
+    /// keeps. See [`SessionManager::request_from_headers`].
+    ///
+    /// Browsers never add such a header on their own, so sessions carried
+    /// in it are not exposed to cross-site request forgery.
+    ///
+    /// # Errors
+    ///
+    /// [`build`](Self::build) refuses ([`ConfigError::SessionHeader`]) a
+    /// name that is not a header token or is a header the session already
+    /// uses (`Cookie`, `Set-Cookie`, `Vary`), and the header with the
+    /// whole session in the cookie (Django's `signed_cookies`).
+    ///
+    /// ```
+    /// # use session_core::{ConfigError, KeyRing, SessionManager};
+    /// # use session_store_memory::MemoryStore;
+    /// # let keys = || KeyRing::new([7u8; 32]).unwrap();
+    /// let manager = SessionManager::builder(MemoryStore::new(), keys())
+    ///     .session_header("x-session-token")
+    ///     .build()?;
+    /// assert_eq!(manager.session_header(), Some("x-session-token"));
+    /// let bad = SessionManager::builder(MemoryStore::new(), keys()).session_header("x token").build();
+    /// assert!(matches!(bad, Err(ConfigError::SessionHeader(_))));
+    /// # Ok::<(), ConfigError>(())
+    /// ```
+    pub fn session_header(mut self, name: impl Into<String>) -> Self {
+        self.header = Some(name.into());
         self
     }
 
@@ -715,6 +819,17 @@ impl SessionManagerBuilder {
         if rules.touch_interval < time::Duration::ZERO {
             return Err(ConfigError::Expiry("the touch interval cannot be negative"));
         }
+        let header = match self.header {
+            None => None,
+            Some(name) => {
+                if self.in_cookie.is_some() {
+                    return Err(ConfigError::SessionHeader(
+                        "a session carried whole in the cookie cannot travel in a header",
+                    ));
+                }
+                Some(header_name(&name)?)
+            }
+        };
         Ok(SessionManager {
             inner: Arc::new(Inner {
                 store: self.store,
@@ -732,7 +847,25 @@ impl SessionManagerBuilder {
                 codec: self.codec,
                 id_format: self.id_format,
                 max_retries: self.max_retries,
+                header,
             }),
         })
     }
+}
+
+/// A session header's name, lowercase, or why it cannot be one.
+fn header_name(name: &str) -> Result<Arc<str>, ConfigError> {
+    let token = |c: u8| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c);
+    if name.is_empty() || !name.bytes().all(token) {
+        return Err(ConfigError::SessionHeader(
+            "the name must be an HTTP header token (letters, digits, '-', ...)",
+        ));
+    }
+    let name = name.to_ascii_lowercase();
+    if ["cookie", "set-cookie", "vary"].contains(&name.as_str()) {
+        return Err(ConfigError::SessionHeader(
+            "Cookie, Set-Cookie and Vary are the session's own headers",
+        ));
+    }
+    Ok(name.into())
 }

@@ -91,13 +91,29 @@ pub struct RequestSession {
 
 struct RequestInner {
     manager: SessionManager,
-    /// The session cookie as found in the request, not yet verified:
-    /// the signature is checked only when a handler loads the session.
+    /// The session cookie (or session header) as found in the request,
+    /// not yet verified: the signature is checked only when a handler
+    /// loads the session.
     cookie: Raw,
+    /// How the request carried its session, which is how the answer
+    /// carries it back.
+    via: Via,
     incoming: OnceLock<Incoming>,
     /// The loaded session, and whether the request's cookie named a live
     /// one when it was loaded.
     session: Mutex<Option<(Session, bool)>>,
+}
+
+/// How a request carried its session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Via {
+    /// Nothing: a new session goes out as a cookie, and in the session
+    /// header too when one is configured.
+    Nothing,
+    /// The cookie: the answer sets the cookie.
+    Cookie,
+    /// The session header: the answer sends the header, never a cookie.
+    Header,
 }
 
 /// The session cookie of a request, before verification.
@@ -116,6 +132,32 @@ impl Raw {
             Found::Absent => Raw::Absent,
             Found::Rejected(why) => Raw::Rejected(why),
             Found::Value(value) => Raw::Value(value),
+        }
+    }
+
+    /// The session header's values: `None` when there is none; the same
+    /// checks as a cookie's value (one value, ASCII, at most
+    /// [`MAX_COOKIE_VALUE_LEN`](crate::MAX_COOKIE_VALUE_LEN) bytes).
+    pub(crate) fn from_header<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> Option<Raw> {
+        let mut values = values.into_iter();
+        let first = values.next()?;
+        Some(if values.next().is_some() {
+            Raw::Rejected(Rejection::Duplicated)
+        } else if first.len() > crate::MAX_COOKIE_VALUE_LEN {
+            Raw::Rejected(Rejection::Oversized)
+        } else if first.is_empty() || !first.iter().all(u8::is_ascii_graphic) {
+            Raw::Rejected(Rejection::Malformed)
+        } else {
+            // ASCII, so UTF-8.
+            Raw::Value(String::from_utf8_lossy(first).into_owned())
+        })
+    }
+
+    pub(crate) fn via(&self, header: bool) -> Via {
+        match (self, header) {
+            (_, true) => Via::Header,
+            (Raw::Absent, false) => Via::Nothing,
+            (_, false) => Via::Cookie,
         }
     }
 }
@@ -157,11 +199,12 @@ fn reject(why: Rejection) -> Incoming {
 }
 
 impl RequestSession {
-    pub(crate) fn new(manager: SessionManager, cookie: Raw) -> Self {
+    pub(crate) fn new(manager: SessionManager, cookie: Raw, via: Via) -> Self {
         RequestSession {
             inner: Arc::new(RequestInner {
                 manager,
                 cookie,
+                via,
                 incoming: OnceLock::new(),
                 session: Mutex::new(None),
             }),
@@ -329,6 +372,7 @@ impl RequestSession {
         };
         let mut response = SessionResponse {
             vary_cookie: true,
+            header_name: self.inner.manager.inner.header.clone(),
             ..SessionResponse::default()
         };
         if status >= 500 {
@@ -349,6 +393,7 @@ impl RequestSession {
             values,
             session: &session,
             response: &mut response,
+            via: self.inner.via,
             signed: match (incoming, &self.inner.cookie) {
                 (Incoming::Valid { id, resign: false }, Raw::Value(value)) => {
                     Some((id, value.as_str()))

@@ -11,7 +11,7 @@ use session_demo::{Framework, spawn};
 use sessions::django::signing::DjangoSigner;
 use sessions::time::Duration;
 use sessions::{
-    CookieConfig, DjangoSqlStore, ExpiryRules, KeyRing, SessionId, SessionManager, open_store,
+    CookieConfig, DjangoSqlStore, ExpiryRules, KeyRing, SessionManager, open_store,
     spawn_expired_cleanup,
 };
 
@@ -71,6 +71,12 @@ struct Args {
     /// http://localhost and http://127.0.0.1).
     #[arg(long)]
     insecure_cookies: bool,
+
+    /// Also accept the session in this request header (for example
+    /// `x-session-token`), for mobile and API clients without a cookie jar:
+    /// a new session's token comes back in it, and the client sends it back.
+    #[arg(long, value_name = "NAME")]
+    session_header: Option<String>,
 }
 
 fn main() {
@@ -87,6 +93,13 @@ fn env_filter() -> tracing_subscriber::EnvFilter {
     tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into())
 }
 
+/// How the demo signs its cookies: with its own key ring, or as the
+/// Django app it shares sessions with does.
+enum Signing {
+    Native(KeyRing),
+    Django(DjangoSigner),
+}
+
 fn run(args: Args) -> Result<(), String> {
     if args.cookie_age <= 0 {
         return Err("--cookie-age must be positive".into());
@@ -97,15 +110,13 @@ fn run(args: Args) -> Result<(), String> {
         .filter(|s| !s.is_empty())
         .cloned()
         .collect();
-    let (keys, django) = if args.django {
+    let signing = if args.django {
         let secret = args
             .secret
             .clone()
             .ok_or("--django needs the Django app's SECRET_KEY in SESSION_SECRET")?;
         let signer = DjangoSigner::new(&secret, &fallbacks).map_err(|e| e.to_string())?;
-        // Django mode signs nothing with the key ring; any key will do.
-        let unused = KeyRing::new(SessionId::generate().expose()).map_err(|e| e.to_string())?;
-        (unused, Some(signer))
+        Signing::Django(signer)
     } else {
         let secret = match args.secret.clone() {
             Some(s) => s,
@@ -113,7 +124,7 @@ fn run(args: Args) -> Result<(), String> {
         };
         let keys = KeyRing::with_fallbacks(&secret, &fallbacks)
             .map_err(|e| format!("{e} (set SESSION_SECRET to a longer secret)"))?;
-        (keys, None)
+        Signing::Native(keys)
     };
     if let Some(path) = args.store.strip_prefix("sqlite:").filter(|_| !args.django) {
         std::fs::create_dir_all(STATE_DIR)
@@ -123,20 +134,17 @@ fn run(args: Args) -> Result<(), String> {
     let store_url = args.store.clone();
     let cookie = CookieConfig::new("session").secure(!args.insecure_cookies);
     let rules = ExpiryRules::default().idle_timeout(Duration::seconds(args.cookie_age));
+    let header = args.session_header.clone();
     let server = spawn(args.framework, args.addr, move || async move {
-        match django {
-            Some(signer) => {
+        let builder = match signing {
+            Signing::Django(signer) => {
                 let store = DjangoSqlStore::connect(&store_url)
                     .await
                     .map_err(|e| e.to_string())?;
                 let cookie = CookieConfig::new("sessionid").secure(cookie.is_secure());
-                let builder = SessionManager::builder(store, keys)
-                    .cookie(cookie)
-                    .expiry(rules)
-                    .django(signer);
-                builder.build().map_err(|e| e.to_string())
+                SessionManager::django(store, signer).cookie(cookie)
             }
-            None => {
+            Signing::Native(keys) => {
                 let store = open_store(&store_url).await.map_err(|e| e.to_string())?;
                 store.migrate().await.map_err(|e| e.to_string())?;
                 // SQL and file stores keep expired rows until swept (the
@@ -144,13 +152,14 @@ fn run(args: Args) -> Result<(), String> {
                 spawn_expired_cleanup(store.clone(), std::time::Duration::from_secs(3600))
                     .map_err(|e| e.to_string())?
                     .detach();
-                SessionManager::builder(store, keys)
-                    .cookie(cookie)
-                    .expiry(rules)
-                    .build()
-                    .map_err(|e| e.to_string())
+                SessionManager::builder(store, keys).cookie(cookie)
             }
-        }
+        };
+        let builder = match header {
+            Some(name) => builder.session_header(name),
+            None => builder,
+        };
+        builder.expiry(rules).build().map_err(|e| e.to_string())
     })?;
     println!(
         "session-demo: {:?} on http://{} with the store {}",

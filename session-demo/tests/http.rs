@@ -11,7 +11,7 @@ use sessions::{KeyRing, MemoryStore, SessionManager, SessionStore, SqlStore};
 /// Serves the demo with `framework` over the store `make_store` opens (on
 /// the server's runtime), counting the store's loads and writes, and runs
 /// the suite.
-fn suite<S, F, Fut>(framework: Framework, make_store: F)
+fn suite<S, F, Fut>(framework: Framework, header: Option<&'static str>, make_store: F)
 where
     S: SessionStore + Clone,
     F: FnOnce() -> Fut + Send + 'static,
@@ -25,7 +25,12 @@ where
             let store = CountingStore::new(make_store().await);
             let _ = tx.send(store.clone());
             let keys = KeyRing::new([21u8; 32]).map_err(|e| e.to_string())?;
-            Ok(SessionManager::new(store, keys))
+            let builder = SessionManager::builder(store, keys);
+            let builder = match header {
+                Some(name) => builder.session_header(name),
+                None => builder,
+            };
+            builder.build().map_err(|e| e.to_string())
         },
     )
     .expect("the demo starts");
@@ -35,6 +40,9 @@ where
         .writes(move || w.writes())
         .loads(move || l.loads())
         .set_down(move |down| d.set_down(down));
+    if let Some(name) = header {
+        target = target.session_header(name);
+    }
     if matches!(framework, Framework::Rocket) {
         // Rocket 0.5 drops header values that are not UTF-8 (documented
         // in session-rocket).
@@ -44,15 +52,20 @@ where
     server.stop();
 }
 
+/// On memory, sessions may also travel in a header (the suite then checks
+/// that too, and that cookies work as before beside it); on SQLite, only
+/// in the cookie.
 fn memory(framework: Framework) {
-    suite(framework, || async { MemoryStore::new() });
+    suite(framework, Some("x-session-token"), || async {
+        MemoryStore::new()
+    });
 }
 
 fn sqlite(framework: Framework) {
     let dir = std::env::temp_dir().join(services::unique_name("demo-http"));
     std::fs::create_dir_all(&dir).unwrap();
     let url = format!("sqlite:{}", dir.join("sessions.db").display());
-    suite(framework, move || async move {
+    suite(framework, None, move || async move {
         let store = SqlStore::connect(&url).await.expect("sqlite");
         store.migrate().await.expect("migrate");
         store

@@ -58,7 +58,7 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::error::InternalError;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{COOKIE, HeaderMap, HeaderValue, SET_COOKIE, VARY};
+use actix_web::http::header::{COOKIE, HeaderMap, HeaderName, HeaderValue};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use session_core::{RequestSession, SessionError, SessionManager, SessionResponse};
 
@@ -461,21 +461,23 @@ fn start(req: &HttpRequest) -> Result<(RequestSession, ErrorHandler), SessionRej
         .cloned()
         .ok_or(SessionRejection::MissingMiddleware)?;
     let request = handle.started.get_or_init(|| {
+        let manager = &handle.manager;
         let cookies = req.headers().get_all(COOKIE).map(|v| v.as_bytes());
-        handle.manager.request_from_bytes(cookies)
+        let tokens = manager.session_header().into_iter();
+        let tokens = tokens.flat_map(|name| req.headers().get_all(name).map(|v| v.as_bytes()));
+        manager.request_from_headers(cookies, tokens)
     });
     Ok((request.clone(), handle.on_error))
 }
 
 /// Moves the session's headers into a response.
 fn apply(outcome: SessionResponse, headers: &mut HeaderMap) {
-    if let Some(cookie) = outcome
-        .set_cookie
-        .and_then(|c| HeaderValue::try_from(c).ok())
-    {
-        headers.append(SET_COOKIE, cookie);
-    }
-    if outcome.vary_cookie {
-        headers.append(VARY, HeaderValue::from_static("Cookie"));
+    for (name, value) in outcome.headers() {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            headers.append(name, value);
+        }
     }
 }

@@ -91,7 +91,7 @@ use std::task::{Context, Poll};
 use axum_core::body::Body;
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum_core::response::{IntoResponse, Response};
-use http::header::{COOKIE, SET_COOKIE, VARY};
+use http::header::COOKIE;
 use http::request::Parts;
 use http::{HeaderValue, Request, StatusCode};
 use pin_project_lite::pin_project;
@@ -405,14 +405,13 @@ impl<F> std::fmt::Debug for SessionFuture<F> {
 /// Moves the session's headers into the response.
 fn apply(outcome: SessionResponse, response: &mut Response) {
     let headers = response.headers_mut();
-    if let Some(cookie) = outcome
-        .set_cookie
-        .and_then(|c| HeaderValue::try_from(c).ok())
-    {
-        headers.append(SET_COOKIE, cookie);
-    }
-    if outcome.vary_cookie {
-        headers.append(VARY, HeaderValue::from_static("Cookie"));
+    for (name, value) in outcome.headers() {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            headers.append(name, value);
+        }
     }
 }
 
@@ -626,8 +625,12 @@ fn start(parts: &Parts) -> Result<(RequestSession, ErrorHandler), SessionRejecti
         .ok_or(SessionRejection::MissingLayer)?
         .0;
     let request = slot.request.get_or_init(|| {
+        let manager = &slot.shared.manager;
         let cookies = parts.headers.get_all(COOKIE).iter().map(|v| v.as_bytes());
-        slot.shared.manager.request_from_bytes(cookies)
+        let tokens = manager.session_header().into_iter();
+        let tokens =
+            tokens.flat_map(|name| parts.headers.get_all(name).iter().map(|v| v.as_bytes()));
+        manager.request_from_headers(cookies, tokens)
     });
     Ok((request.clone(), Arc::clone(&slot.shared.on_error)))
 }

@@ -238,11 +238,8 @@ impl Fairing for SessionFairing {
         };
         match outcome {
             Ok(outcome) => {
-                if let Some(cookie) = outcome.set_cookie {
-                    res.adjoin_header(Header::new("Set-Cookie", cookie));
-                }
-                if outcome.vary_cookie {
-                    res.adjoin_header(Header::new("Vary", "Cookie"));
+                for (name, value) in outcome.headers() {
+                    res.adjoin_header(Header::new(name.to_owned(), value.to_owned()));
                 }
             }
             Err(err) => {
@@ -414,9 +411,13 @@ fn start<'r, T>(
             SessionRejection::MissingFairing,
         )));
     };
-    let request = handle
-        .request
-        .get_or_init(|| manager.request(req.headers().get("Cookie")));
+    let request = handle.request.get_or_init(|| {
+        let headers = req.headers();
+        let cookies = headers.get("Cookie").map(str::as_bytes);
+        let tokens = manager.session_header().into_iter();
+        let tokens = tokens.flat_map(|name| headers.get(name).map(str::as_bytes));
+        manager.request_from_headers(cookies, tokens)
+    });
     Ok((handle, request))
 }
 

@@ -518,6 +518,66 @@ pub async fn run_all(target: &Target) {
     random_requests_match_a_model_of_the_session(target).await;
 }
 
+/// The suite for a server whose sessions live whole in an encrypted cookie
+/// (`SessionManager::encrypted_cookies`): every case of [`run_all`] that
+/// applies to a session with no server-side record.
+///
+/// Left out, because a cookie store cannot keep these promises (its docs
+/// say so): that a logged-out or pre-login cookie opens nothing (a copy
+/// stays valid until it expires: [`logout_deletes_the_cookie`],
+/// [`login_rotates_the_id`]); that concurrent writes merge
+/// ([`parallel_writes_of_different_keys_all_land`],
+/// [`logout_during_a_slow_write_stays_logged_out`]); the store's failures
+/// ([`an_unreachable_store_is_a_503_with_a_json_error`],
+/// [`a_failed_save_replaces_the_whole_response`]); the user index
+/// ([`a_user_lists_and_ends_their_other_sessions`]); writes from requests
+/// that each send the same old cookie all landing in one session
+/// ([`other_cookies_never_hide_the_session`]; the cookie is found among
+/// others by the same code in both modes); a value as large as
+/// the request body limit ([`an_oversized_body_is_a_413_with_a_json_error`];
+/// see [`a_session_too_large_for_its_cookie_is_a_500`] instead); and the
+/// model of random requests, which expects logouts to end the session on
+/// the server.
+///
+/// ```no_run
+/// use session_conformance::http::{Target, run_cookie_store};
+/// // Against the demo with `--store cookie:`:
+/// session_conformance::block_on(run_cookie_store(&Target::new("http://127.0.0.1:8000")));
+/// ```
+pub async fn run_cookie_store(target: &Target) {
+    cookie_attributes_and_vary(target).await;
+    read_only_requests_set_no_cookie(target).await;
+    routes_without_the_session_never_touch_it(target).await;
+    an_optional_session_is_never_created(target).await;
+    forged_cookies_get_a_fresh_session_and_no_store_write(target).await;
+    expiry_is_honoured(target).await;
+    server_errors_leave_the_session_unsaved(target).await;
+    bad_json_is_a_400_with_a_json_error(target).await;
+    a_value_too_deep_to_load_again_is_refused(target).await;
+    the_page_counts_visits(target).await;
+    the_page_forms_log_in_and_out(target).await;
+    a_session_too_large_for_its_cookie_is_a_500(target).await;
+}
+
+/// A session kept whole in its cookie that grows past what a cookie holds
+/// is refused: a 500 with a JSON error, no cookie, and the session as it
+/// was before the request.
+///
+/// ```no_run
+/// use session_conformance::http::{Target, a_session_too_large_for_its_cookie_is_a_500};
+/// // Against the demo with `--store cookie:`:
+/// session_conformance::block_on(a_session_too_large_for_its_cookie_is_a_500(&Target::new("http://127.0.0.1:8000")));
+/// ```
+pub async fn a_session_too_large_for_its_cookie_is_a_500(target: &Target) {
+    let mut b = Browser::new(target);
+    assert_eq!(b.put("n", json!(1)).await.status, 200);
+    let a = b.put("blob", json!("x".repeat(5_000))).await;
+    assert_eq!(a.status, 500, "{}", a.text);
+    assert!(a.json["error"].is_string(), "{}", a.text);
+    assert!(a.set_cookies.is_empty(), "{:?}", a.set_cookies);
+    assert_eq!(b.get("/api/session").await.json, json!({"n": 1}));
+}
+
 /// A new session's cookie carries the safe attributes, and responses that
 /// depend on the session say `Vary: Cookie`.
 ///
@@ -655,7 +715,7 @@ pub async fn routes_without_the_session_never_touch_it(target: &Target) {
 
 /// A route that takes the session only if there is one (`GET
 /// /api/whoami`, the optional-session extractor) answers a visitor without
-/// a session, or with a forged or ended cookie, without creating one: no
+/// a session, with a forged cookie, or logged out, without creating one: no
 /// store write, no `Set-Cookie` carrying a session. With a live session it
 /// sees it; with the store down it answers 503, never a silent "nobody".
 ///
@@ -712,10 +772,9 @@ pub async fn an_optional_session_is_never_created(target: &Target) {
             a.text
         );
     }
-    user.post("/api/logout", json!({})).await;
-    let mut ended = Browser::new(target);
-    ended.set_cookie_raw(&cookie);
-    assert_eq!(ended.get("/api/whoami").await.json, nobody);
+    let logout = user.post("/api/logout", json!({})).await;
+    assert!(logout.deletes_cookie());
+    assert_eq!(user.get("/api/whoami").await.json, nobody);
 }
 
 /// One request of a client that keeps its session in the session header

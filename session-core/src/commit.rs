@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use crate::codec::Data;
 use crate::cookie_value::CookieValues;
-use crate::mode::CookieBackend;
+use crate::mode::{CookieBackend, CookieMeta};
 use crate::request::{Incoming, Via, fetch};
 use crate::session::Origin;
 use crate::{
@@ -435,31 +435,52 @@ impl Commit<'_> {
 }
 
 /// Commits a session that travels whole in the cookie: written into the
-/// cookie when it changed, the cookie removed when the session became
-/// empty or was destroyed (if the request carried one), nothing otherwise.
-pub(crate) fn in_cookie(
-    manager: &SessionManager,
-    backend: &dyn CookieBackend,
-    session: &Session,
-    carried: bool,
-    response: &mut SessionResponse,
-) -> Result<(), SessionError> {
-    let inner = &manager.inner;
-    let mut state = session.lock();
-    if state.data.is_empty() || state.destroyed {
-        if carried && (state.modified || state.destroyed) {
-            response.set_cookie = Some(inner.set_cookie.removal());
+/// cookie when it changed, when its expiry is due for extension, or when
+/// an older key opened it; the cookie removed when the session became
+/// empty or was destroyed (if the request carried one); nothing otherwise.
+pub(crate) struct InCookie<'a> {
+    pub(crate) backend: &'a dyn CookieBackend,
+    /// Whether the request carried a session cookie.
+    pub(crate) carried: bool,
+    /// What that cookie said besides the data.
+    pub(crate) meta: CookieMeta,
+}
+
+impl InCookie<'_> {
+    pub(crate) fn commit(
+        &self,
+        manager: &SessionManager,
+        session: &Session,
+        response: &mut SessionResponse,
+    ) -> Result<(), SessionError> {
+        let inner = &manager.inner;
+        let mut state = session.lock();
+        if state.data.is_empty() || state.destroyed {
+            if self.carried && (state.modified || state.destroyed) {
+                response.set_cookie = Some(inner.set_cookie.removal());
+            }
+            return Ok(());
         }
-        return Ok(());
+        let now = now();
+        let created_at = self.meta.times.map_or(now, |(created, _)| created);
+        let expiry = state.expiry();
+        let expires_at = inner.rules.expires_at(expiry, created_at, now);
+        if !state.modified {
+            let fixed = matches!(expiry, crate::Expiry::At(_));
+            let due = self
+                .meta
+                .times
+                .is_some_and(|(_, current)| !fixed && inner.rules.touch_due(current, expires_at));
+            if !due && !self.meta.stale {
+                return Ok(());
+            }
+        }
+        let value = self
+            .backend
+            .write(&state.data, (created_at, expires_at), now)?;
+        let max_age = (!inner.rules.browser_close(expiry)).then(|| expires_at - now);
+        response.set_cookie = Some(inner.set_cookie.render(&value, max_age, now));
+        state.modified = false;
+        Ok(())
     }
-    if !state.modified {
-        return Ok(());
-    }
-    let now = now();
-    let value = backend.write(&state.data, now)?;
-    let max_age =
-        (!inner.rules.browser_close(state.expiry())).then(|| state.next_expiry(now) - now);
-    response.set_cookie = Some(inner.set_cookie.render(&value, max_age, now));
-    state.modified = false;
-    Ok(())
 }

@@ -100,6 +100,15 @@ pub enum SessionError {
     /// again shortly.
     #[error("gave up saving the session after {0} conflicting concurrent writes")]
     Contention(u32),
+    /// A session kept whole in the cookie grew past what a cookie holds:
+    /// nothing was sent; keep less in the session, or keep it in a store.
+    #[error("the session is {len} bytes in its cookie, over the {max} bytes a cookie holds")]
+    CookieTooLarge {
+        /// The cookie value's length.
+        len: usize,
+        /// The most a cookie value may hold.
+        max: usize,
+    },
 }
 
 impl SessionError {

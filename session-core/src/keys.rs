@@ -180,6 +180,22 @@ impl KeyRing {
         URL_SAFE_NO_PAD.encode_string(tag, out);
     }
 
+    /// One key for another purpose per key of the ring, newest first:
+    /// HMAC-SHA256 under each signing key of `label`, which holds no `=`
+    /// and so is never a message those keys sign (`name=value`).
+    #[cfg(feature = "cookie-store")]
+    pub(crate) fn derive_keys(&self, label: &[u8]) -> Vec<[u8; 32]> {
+        debug_assert!(!label.contains(&b'='));
+        self.keys
+            .iter()
+            .map(|key| {
+                let mut mac = key.clone();
+                mac.update(label);
+                mac.finalize().into_bytes().into()
+            })
+            .collect()
+    }
+
     /// Checks `tag` against every key of the ring, in constant time per key;
     /// says which key verified it, or `None` when none did.
     ///

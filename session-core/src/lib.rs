@@ -69,6 +69,8 @@ pub mod cookie;
 pub mod cookie_value;
 #[cfg(feature = "django")]
 pub mod django;
+#[cfg(feature = "cookie-store")]
+pub mod encrypted_cookies;
 pub mod error;
 pub mod expiry;
 pub mod id;

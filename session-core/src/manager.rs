@@ -165,6 +165,35 @@ impl SessionManager {
         Self::django(crate::mode::NoStore, signer.clone()).django_signed_cookies(signer)
     }
 
+    /// Starts configuring a manager that keeps each session whole in its
+    /// cookie, encrypted and authenticated with keys derived from `keys`
+    /// (rotation as for signed cookies): no server-side store. See
+    /// [`encrypted_cookies`](crate::encrypted_cookies) for the format and
+    /// for what a cookie store cannot do (end a session on the server, list
+    /// a user's sessions, merge concurrent changes, hold more than a cookie).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use session_core::{KeyRing, SessionManager};
+    ///
+    /// let manager = SessionManager::encrypted_cookies(KeyRing::new([7u8; 32])?).build()?;
+    /// let request = manager.request(None);
+    /// request.load().await?.insert("theme", "dark")?;
+    /// let cookie = request.finish(200).await?.cookie_pair().unwrap().to_owned();
+    /// let session = manager.request([cookie.as_str()]).load().await?;
+    /// assert_eq!(session.get::<String>("theme")?.as_deref(), Some("dark"));
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "cookie-store")]
+    pub fn encrypted_cookies(keys: KeyRing) -> SessionManagerBuilder {
+        SessionManagerBuilder {
+            keys: Some(keys),
+            encrypted: true,
+            ..Self::builder_without_keys(crate::mode::NoStore)
+        }
+    }
+
     /// A builder with no key ring, for the modes that sign nothing.
     fn builder_without_keys(store: impl SessionStore) -> SessionManagerBuilder {
         SessionManagerBuilder {
@@ -176,6 +205,8 @@ impl SessionManager {
             id_format: IdFormat::Native,
             max_retries: DEFAULT_MAX_CONFLICT_RETRIES,
             in_cookie: None,
+            #[cfg(feature = "cookie-store")]
+            encrypted: false,
             header: None,
         }
     }
@@ -608,6 +639,10 @@ pub struct SessionManagerBuilder {
     max_retries: u32,
     /// Set when the whole session travels in the cookie.
     in_cookie: Option<Box<dyn CookieBackend>>,
+    /// The whole session sealed into the cookie with the key ring's keys
+    /// (made when the cookie's name is known, at `build`).
+    #[cfg(feature = "cookie-store")]
+    encrypted: bool,
     header: Option<String>,
 }
 
@@ -806,8 +841,9 @@ impl SessionManagerBuilder {
     /// # Ok::<(), session_core::ConfigError>(())
     /// ```
     pub fn build(self) -> Result<SessionManager, ConfigError> {
-        self.cookie.validate()?;
-        let rules = self.rules;
+        let this = self.sealing();
+        this.cookie.validate()?;
+        let rules = this.rules;
         if rules.idle <= time::Duration::ZERO {
             return Err(ConfigError::Expiry("the idle timeout must be positive"));
         }
@@ -819,10 +855,10 @@ impl SessionManagerBuilder {
         if rules.touch_interval < time::Duration::ZERO {
             return Err(ConfigError::Expiry("the touch interval cannot be negative"));
         }
-        let header = match self.header {
+        let header = match this.header {
             None => None,
             Some(name) => {
-                if self.in_cookie.is_some() {
+                if this.in_cookie.is_some() {
                     return Err(ConfigError::SessionHeader(
                         "a session carried whole in the cookie cannot travel in a header",
                     ));
@@ -832,24 +868,41 @@ impl SessionManagerBuilder {
         };
         Ok(SessionManager {
             inner: Arc::new(Inner {
-                store: self.store,
-                mode: match self.in_cookie {
+                store: this.store,
+                mode: match this.in_cookie {
                     Some(backend) => Mode::InCookie(backend),
                     None => Mode::Stored(CookieValues::new(
-                        self.keys,
-                        self.cookie.name(),
-                        self.id_format,
+                        this.keys,
+                        this.cookie.name(),
+                        this.id_format,
                     )),
                 },
-                set_cookie: SetCookie::new(&self.cookie),
-                cookie: self.cookie,
+                set_cookie: SetCookie::new(&this.cookie),
+                cookie: this.cookie,
                 rules,
-                codec: self.codec,
-                id_format: self.id_format,
-                max_retries: self.max_retries,
+                codec: this.codec,
+                id_format: this.id_format,
+                max_retries: this.max_retries,
                 header,
             }),
         })
+    }
+
+    /// Makes the cookie store's backend, now that the cookie's name is known.
+    #[cfg(feature = "cookie-store")]
+    fn sealing(mut self) -> Self {
+        if self.encrypted
+            && let Some(keys) = &self.keys
+        {
+            let sealed = crate::encrypted_cookies::EncryptedCookies::new(keys, self.cookie.name());
+            self.in_cookie = Some(Box::new(sealed));
+        }
+        self
+    }
+
+    #[cfg(not(feature = "cookie-store"))]
+    fn sealing(self) -> Self {
+        self
     }
 }
 

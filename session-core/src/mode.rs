@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use crate::SessionError;
 use crate::codec::Data;
 use crate::cookie_value::CookieValues;
-#[cfg(feature = "django")]
+#[cfg(any(feature = "django", feature = "cookie-store"))]
 use crate::{Record, SessionStore, StoreError, StoreKey, async_trait};
 
 /// How a manager carries sessions.
@@ -25,23 +25,46 @@ pub(crate) enum Mode {
 /// and written into, the cookie's value. When to write or remove the
 /// cookie is the commit's to decide, as for stored sessions.
 pub(crate) trait CookieBackend: Send + Sync {
-    /// The data a cookie value carries; empty when it is forged, malformed
-    /// or older than `max_age` seconds.
-    fn read(&self, value: &str, max_age: i64, now: OffsetDateTime) -> Data;
+    /// What a cookie value carries; empty data when it is forged,
+    /// malformed or expired (older than `max_age` seconds where the value
+    /// records no expiry of its own).
+    fn read(&self, value: &str, max_age: i64, now: OffsetDateTime) -> Opened;
 
-    /// The cookie value that carries `data`.
-    fn write(&self, data: &Data, now: OffsetDateTime) -> Result<String, SessionError>;
+    /// The cookie value that carries `data`, for a session created at
+    /// `times.0` that expires at `times.1`.
+    fn write(
+        &self,
+        data: &Data,
+        times: (OffsetDateTime, OffsetDateTime),
+        now: OffsetDateTime,
+    ) -> Result<String, SessionError>;
+}
+
+/// What a session cookie's value carried.
+pub(crate) struct Opened {
+    pub(crate) data: Data,
+    pub(crate) meta: CookieMeta,
+}
+
+/// What a cookie value says besides the data.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct CookieMeta {
+    /// When the session was created and when it expires, where the
+    /// backend records them (Django's format does not).
+    pub(crate) times: Option<(OffsetDateTime, OffsetDateTime)>,
+    /// Opened with an older key: written again with the newest.
+    pub(crate) stale: bool,
 }
 
 /// The store of a manager whose sessions travel whole in the cookie: it
 /// holds nothing, and what would need a store says so.
-#[cfg(feature = "django")]
+#[cfg(any(feature = "django", feature = "cookie-store"))]
 pub(crate) struct NoStore;
 
-#[cfg(feature = "django")]
+#[cfg(any(feature = "django", feature = "cookie-store"))]
 const NO_STORE: StoreError = StoreError::Unsupported("a store (the session travels in the cookie)");
 
-#[cfg(feature = "django")]
+#[cfg(any(feature = "django", feature = "cookie-store"))]
 #[async_trait]
 impl SessionStore for NoStore {
     async fn load(&self, _: &StoreKey) -> Result<Option<Record>, StoreError> {

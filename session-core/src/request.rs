@@ -63,7 +63,7 @@ use crate::commit::{self, Commit};
 use crate::cookie::Found;
 use crate::cookie_value::Rejection;
 use crate::keys::Verified;
-use crate::mode::Mode;
+use crate::mode::{CookieMeta, Mode, Opened};
 use crate::session::{Origin, State};
 use crate::{
     CodecError, Session, SessionError, SessionId, SessionManager, SessionResponse, StoreError, now,
@@ -99,6 +99,8 @@ struct RequestInner {
     /// carries it back.
     via: Via,
     incoming: OnceLock<Incoming>,
+    /// What the cookie said besides the data, for sessions kept whole in it.
+    cookie_meta: OnceLock<CookieMeta>,
     /// The loaded session, and whether the request's cookie named a live
     /// one when it was loaded.
     session: Mutex<Option<(Session, bool)>>,
@@ -206,6 +208,7 @@ impl RequestSession {
                 cookie,
                 via,
                 incoming: OnceLock::new(),
+                cookie_meta: OnceLock::new(),
                 session: Mutex::new(None),
             }),
         }
@@ -248,10 +251,14 @@ impl RequestSession {
         }
         let inner = &self.inner.manager.inner;
         if let Mode::InCookie(backend) = &inner.mode {
-            let data = match &self.inner.cookie {
+            let Opened { data, meta } = match &self.inner.cookie {
                 Raw::Value(value) => backend.read(value, inner.rules.idle.whole_seconds(), now()),
-                Raw::Absent | Raw::Rejected(_) => Data::new(),
+                Raw::Absent | Raw::Rejected(_) => Opened {
+                    data: Data::new(),
+                    meta: CookieMeta::default(),
+                },
             };
+            let _ = self.inner.cookie_meta.set(meta);
             let existed = !data.is_empty();
             let mut state = State::new(data, None, inner.rules);
             state.accessed = true;
@@ -383,7 +390,13 @@ impl RequestSession {
             Mode::Stored(values) => values,
             Mode::InCookie(backend) => {
                 let carried = !matches!(self.inner.cookie, Raw::Absent);
-                commit::in_cookie(manager, backend.as_ref(), &session, carried, &mut response)?;
+                let meta = self.inner.cookie_meta.get().copied().unwrap_or_default();
+                let cookie = commit::InCookie {
+                    backend: backend.as_ref(),
+                    carried,
+                    meta,
+                };
+                cookie.commit(manager, &session, &mut response)?;
                 return Ok(response);
             }
         };

@@ -1,10 +1,10 @@
 //! What operators see in metrics over a whole session lifetime (create,
 //! load, conflicting saves, touch, rotation, logout).
+#![cfg(feature = "metrics")]
 
 mod support;
 use support::lifetime;
 
-#[cfg(feature = "metrics")]
 #[test]
 fn counters_follow_the_lifecycle() {
     use metrics_util::debugging::{DebugValue, DebuggingRecorder};

@@ -26,7 +26,8 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1:8000")]
     addr: SocketAddr,
 
-    /// Session store: memory:, file:DIR, sqlite:PATH, postgres://…, mysql://…, redis://…
+    /// Session store: memory:, file:DIR, sqlite:PATH, postgres://…, mysql://…, redis://…,
+    /// or cookie: (no store: each session whole in an encrypted cookie).
     #[arg(long, default_value = "sqlite:.session-demo/sessions.db")]
     store: String,
 
@@ -93,6 +94,9 @@ fn env_filter() -> tracing_subscriber::EnvFilter {
     tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into())
 }
 
+/// The `--store` that keeps sessions in encrypted cookies, with no store.
+const COOKIE_STORE: &str = "cookie:";
+
 /// How the demo signs its cookies: with its own key ring, or as the
 /// Django app it shares sessions with does.
 enum Signing {
@@ -143,6 +147,9 @@ fn run(args: Args) -> Result<(), String> {
                     .map_err(|e| e.to_string())?;
                 let cookie = CookieConfig::new("sessionid").secure(cookie.is_secure());
                 SessionManager::django(store, signer).cookie(cookie)
+            }
+            Signing::Native(keys) if store_url == COOKIE_STORE => {
+                SessionManager::encrypted_cookies(keys).cookie(cookie)
             }
             Signing::Native(keys) => {
                 let store = open_store(&store_url).await.map_err(|e| e.to_string())?;

@@ -3,7 +3,7 @@
 //! must behave identically.
 
 use session_conformance::counting::CountingStore;
-use session_conformance::http::{Target, run_all};
+use session_conformance::http::{Target, run_all, run_cookie_store};
 use session_conformance::services;
 use session_demo::{Framework, spawn};
 use sessions::{KeyRing, MemoryStore, SessionManager, SessionStore, SqlStore};
@@ -55,6 +55,39 @@ where
 /// On memory, sessions may also travel in a header (the suite then checks
 /// that too, and that cookies work as before beside it); on SQLite, only
 /// in the cookie.
+/// The suite's cases that apply to sessions kept whole in an encrypted
+/// cookie (no store; `run_cookie_store` lists what does not apply).
+fn cookie_store(framework: Framework) {
+    let server = spawn(framework, "127.0.0.1:0".parse().unwrap(), || async {
+        let keys = KeyRing::new([22u8; 32]).map_err(|e| e.to_string())?;
+        SessionManager::encrypted_cookies(keys)
+            .build()
+            .map_err(|e| e.to_string())
+    })
+    .expect("the demo starts");
+    let mut target = Target::new(format!("http://{}", server.addr()));
+    if matches!(framework, Framework::Rocket) {
+        target = target.drops_non_utf8_headers();
+    }
+    session_conformance::block_on(run_cookie_store(&target));
+    server.stop();
+}
+
+#[test]
+fn axum_on_cookie_store() {
+    cookie_store(Framework::Axum);
+}
+
+#[test]
+fn actix_on_cookie_store() {
+    cookie_store(Framework::Actix);
+}
+
+#[test]
+fn rocket_on_cookie_store() {
+    cookie_store(Framework::Rocket);
+}
+
 fn memory(framework: Framework) {
     suite(framework, Some("x-session-token"), || async {
         MemoryStore::new()

@@ -13,6 +13,7 @@
 //! | `actix` | [`actix`]: `SessionMiddleware` and the `Session` extractor |
 //! | `rocket` | [`rocket`]: `SessionFairing` and the `Session` guard |
 //! | `django` | Django's session formats (`django` module) and the manager's Django mode; with a SQL engine, `DjangoSqlStore` on Django's table |
+//! | `cookie-store` | `SessionManager::encrypted_cookies`: each session whole in an encrypted cookie, no store |
 //! | `metrics` | the core's counters and histograms (see [`observe`]) |
 //!
 //! Everything of `session-core` is re-exported at the root ([`Session`],

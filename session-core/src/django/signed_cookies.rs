@@ -13,17 +13,17 @@ use time::OffsetDateTime;
 
 use super::SIGNED_COOKIES_SALT;
 use super::signing::DjangoSigner;
+use crate::SessionError;
 use crate::codec::Data;
 use crate::cookie::MAX_COOKIE_VALUE_LEN;
-use crate::mode::CookieBackend;
-use crate::{CodecError, SessionError};
+use crate::mode::{CookieBackend, CookieMeta, Opened};
 
 /// The session in a cookie signed as Django signs it.
 pub(crate) struct SignedCookies(pub(crate) DjangoSigner);
 
 impl CookieBackend for SignedCookies {
-    fn read(&self, value: &str, max_age: i64, now: OffsetDateTime) -> Data {
-        match self.0.unsign_object(
+    fn read(&self, value: &str, max_age: i64, now: OffsetDateTime) -> Opened {
+        let data = match self.0.unsign_object(
             SIGNED_COOKIES_SALT,
             value,
             Some(max_age),
@@ -35,10 +35,20 @@ impl CookieBackend for SignedCookies {
                 tracing::info!(target: "session_core", reason = %e, "ignoring signed session cookie");
                 Data::new()
             }
+        };
+        // Django's format records neither the times nor the key.
+        Opened {
+            data,
+            meta: CookieMeta::default(),
         }
     }
 
-    fn write(&self, data: &Data, now: OffsetDateTime) -> Result<String, SessionError> {
+    fn write(
+        &self,
+        data: &Data,
+        _times: (OffsetDateTime, OffsetDateTime),
+        now: OffsetDateTime,
+    ) -> Result<String, SessionError> {
         let value = self.0.sign_object(
             SIGNED_COOKIES_SALT,
             &Value::Object(data.clone()),
@@ -46,11 +56,10 @@ impl CookieBackend for SignedCookies {
             now.unix_timestamp(),
         );
         if value.len() > MAX_COOKIE_VALUE_LEN {
-            return Err(CodecError::encode(format!(
-                "the session is {} bytes, too large for a cookie",
-                value.len()
-            ))
-            .into());
+            return Err(SessionError::CookieTooLarge {
+                len: value.len(),
+                max: MAX_COOKIE_VALUE_LEN,
+            });
         }
         Ok(value)
     }

@@ -67,6 +67,7 @@ pub mod codec;
 mod commit;
 pub mod cookie;
 pub mod cookie_value;
+pub mod csrf;
 #[cfg(feature = "django")]
 pub mod django;
 #[cfg(feature = "cookie-store")]

@@ -327,6 +327,11 @@ impl RequestSession {
             .and_then(|(session, existed)| existed.then(|| session.clone())))
     }
 
+    /// Whether the request carried its session in the session header.
+    pub(crate) fn via_header(&self) -> bool {
+        self.inner.via == Via::Header
+    }
+
     /// The session if a handler has loaded it.
     ///
     /// ```

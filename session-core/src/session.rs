@@ -525,7 +525,9 @@ impl Session {
 
     /// Gives the session a new ID while keeping its data; the old ID stops
     /// working when the request ends. Call it when a user logs in, so an ID
-    /// planted before login (session fixation) is worthless afterwards.
+    /// planted before login (session fixation) is worthless afterwards. The
+    /// session's [CSRF secret](crate::csrf) is replaced too, as Django does
+    /// at login.
     ///
     /// ```
     /// # use session_core::{Session, SessionError};
@@ -541,6 +543,8 @@ impl Session {
         if let Some(origin) = state.origin.take() {
             state.rotating = Some(origin);
         }
+        // A new ID is a login: CSRF tokens handed out before it stop working.
+        state.remove(crate::csrf::SECRET_KEY);
         state.modified = true;
     }
 
@@ -780,7 +784,7 @@ impl State {
         }
     }
 
-    fn write(&mut self, key: &str, value: Option<Value>) -> Result<(), SessionError> {
+    pub(crate) fn write(&mut self, key: &str, value: Option<Value>) -> Result<(), SessionError> {
         if self.destroyed {
             return Err(SessionError::Destroyed);
         }

@@ -242,3 +242,19 @@ fn the_token_is_redacted_from_debug_output() {
     assert!(!debug.contains(id), "{debug}");
     assert!(debug.contains("[redacted]"), "{debug}");
 }
+
+#[tokio::test]
+async fn a_session_in_the_header_needs_no_csrf_token_but_a_cookie_does() {
+    let (manager, _) = setup();
+    let request = manager.request_from_headers(None, None);
+    request.load().await.unwrap().insert("n", 1).unwrap();
+    let response = request.finish(200).await.unwrap();
+    let token = response.session_header.clone().unwrap();
+    let cookie = response.cookie_pair().unwrap().to_owned();
+    // Browsers never send the header on their own: no forgery possible.
+    let by_header = manager.request_from_headers(None, [token.as_bytes()]);
+    assert!(by_header.check_csrf("POST", None).await.is_ok());
+    // A cookie they do send: the token is required.
+    let by_cookie = manager.request_from_headers([cookie.as_bytes()], None);
+    assert!(by_cookie.check_csrf("POST", None).await.is_err());
+}

@@ -254,97 +254,9 @@ pub async fn revoke_others(manager: &SessionManager, session: &Session) -> Reply
     }
 }
 
-/// The form fields of `POST /login` (the HTML page's form).
-#[derive(Debug, Deserialize)]
-pub struct LoginForm {
-    /// The user's ID.
-    pub user_id: u64,
-    /// The user's name.
-    pub username: String,
-}
-
-/// `POST /login` from the page: logs in; the caller redirects to `/`.
-pub fn login_form(session: &Session, form: &LoginForm) -> Result<(), Reply> {
-    let reply = login(
-        session,
-        &Login {
-            user_id: form.user_id,
-            username: form.username.clone(),
-        },
-    );
-    if reply.status == 200 {
-        Ok(())
-    } else {
-        Err(reply)
-    }
-}
-
-/// `GET /`: the page, counting the visit.
-pub fn page(session: &Session) -> String {
-    let visits = session.get::<u64>("visits").ok().flatten().unwrap_or(0) + 1;
-    // A number always serializes.
-    let _ = session.insert("visits", visits);
-    let who = match session.get::<String>("username").ok().flatten() {
-        Some(name) => format!("Logged in as <strong>{}</strong>.", escape(&name)),
-        None => "Not logged in.".to_owned(),
-    };
-    let expiry = if session.expire_at_browser_close() {
-        "when you close the browser".to_owned()
-    } else {
-        format!("in {} seconds", session.expiry_age().whole_seconds())
-    };
-    format!(
-        r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Sessions demo</title></head>
-<body>
-<h1>Working with user data</h1>
-<p>{who}</p>
-<p>You have visited this page {visits} time{plural} in this session.</p>
-<p>This session expires {expiry}.</p>
-<form method="post" action="/login">
-  <label>User ID <input name="user_id" type="number" value="123" required></label>
-  <label>Name <input name="username" value="john_doe" required></label>
-  <button>Log in</button>
-</form>
-<form method="post" action="/logout"><button>Log out</button></form>
-<p>The API: <code>GET /api/session</code>, <code>PUT /api/session/{{key}}</code>, <code>POST /api/login</code>, <code>POST /api/logout</code>, <code>POST /api/expiry</code>, <code>GET /api/sessions</code>.</p>
-</body></html>
-"#,
-        plural = if visits == 1 { "" } else { "s" },
-    )
-}
-
-/// Escapes text for HTML.
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_are_escaped_in_the_page() {
-        let session = Session::detached();
-        session
-            .insert("username", "<script>alert(1)</script>")
-            .unwrap();
-        let page = page(&session);
-        assert!(!page.contains("<script>"));
-        assert!(page.contains("&lt;script&gt;"));
-        assert!(page.contains("visited this page 1 time in"));
-    }
 
     #[test]
     fn bad_json_is_a_400_with_a_json_error() {

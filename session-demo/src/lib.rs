@@ -21,6 +21,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod page;
 mod server_actix;
 mod server_axum;
 mod server_rocket;

@@ -7,9 +7,10 @@ use actix_web::http::header::{CACHE_CONTROL, LOCATION};
 use actix_web::web::{self, Bytes, Data, Form, Path, Query};
 use actix_web::{App, HttpResponse, HttpServer};
 use sessions::SessionManager;
-use sessions::actix::{OptionalSession, Session, SessionMiddleware};
+use sessions::actix::{CsrfMiddleware, OptionalSession, Session, SessionMiddleware};
 
-use crate::app::{self, LoginForm, PutQuery, Reply};
+use crate::app::{self, PutQuery, Reply};
+use crate::page::{self, ExpiryForm, LoginForm};
 use crate::{Fail, Ready, Stopper};
 
 fn reply(r: Reply) -> HttpResponse {
@@ -30,22 +31,59 @@ fn home() -> HttpResponse {
         .finish()
 }
 
-async fn page(s: Session) -> HttpResponse {
+async fn page(m: Data<SessionManager>, s: Session) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
-        .body(app::page(&s))
+        .body(page::page(&m, &s).await)
 }
 
-async fn login_form(s: Session, form: Form<LoginForm>) -> HttpResponse {
-    match app::login_form(&s, &form) {
+/// A form's answer: home (303) when it worked, the error otherwise.
+fn answer(result: Result<(), Reply>) -> HttpResponse {
+    match result {
         Ok(()) => home(),
         Err(r) => reply(r),
     }
 }
 
+async fn login_form(s: Session, form: Form<LoginForm>) -> HttpResponse {
+    answer(page::login_form(&s, &form))
+}
+
 async fn logout_form(s: Session) -> HttpResponse {
     app::logout(&s);
     home()
+}
+
+async fn expiry_form(s: Session, form: Form<ExpiryForm>) -> HttpResponse {
+    answer(page::expiry_form(&s, &form))
+}
+
+async fn end_others_form(m: Data<SessionManager>, s: Session) -> HttpResponse {
+    answer(page::end_others_form(&m, &s).await)
+}
+
+/// A page form's route, behind the CSRF check (the JSON API takes JSON
+/// bodies only, which a cross-site form cannot send).
+fn form<F, Args>(
+    path: &str,
+    handler: F,
+) -> actix_web::Resource<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+>
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .wrap(CsrfMiddleware::new())
+        .route(web::post().to(handler))
 }
 
 async fn health() -> HttpResponse {
@@ -131,9 +169,11 @@ where
                         .on_error(|e| reply(app::session_error(e))),
                 )
                 .route("/", web::get().to(page))
-                .route("/login", web::post().to(login_form))
+                .service(form("/login", login_form))
+                .service(form("/logout", logout_form))
+                .service(form("/expiry", expiry_form))
+                .service(form("/sessions/end-others", end_others_form))
                 .route("/health", web::get().to(health))
-                .route("/logout", web::post().to(logout_form))
                 .route("/api/session", web::get().to(get))
                 .route("/api/session/{key}", web::put().to(put))
                 .route("/api/session/{key}", web::delete().to(delete))

@@ -13,9 +13,10 @@ use axum::routing::{get, post, put};
 use axum::{Router, ServiceExt};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use sessions::SessionManager;
-use sessions::axum::{Layer, Session, SessionLayer, SessionService};
+use sessions::axum::{CsrfLayer, Layer, Session, SessionLayer, SessionService};
 
-use crate::app::{self, LoginForm, PutQuery, Reply};
+use crate::app::{self, PutQuery, Reply};
+use crate::page::{self, ExpiryForm, LoginForm};
 use crate::{Fail, Ready, Stopper, runtime};
 
 fn reply(r: Reply) -> Response {
@@ -48,10 +49,10 @@ async fn read(body: Body) -> Result<Bytes, Response> {
 /// router: the cheapest way to install it (see `session_axum`'s docs).
 pub(crate) fn app(manager: SessionManager) -> SessionService<Router> {
     let layer = SessionLayer::new(manager.clone()).on_error(|e| reply(app::session_error(e)));
-    let router = Router::new()
-        .route("/", get(|s: Session| async move { Html(app::page(&s)) }))
+    // The page's forms, behind the CSRF check (the JSON API takes JSON
+    // bodies only, which a cross-site form cannot send).
+    let forms = Router::new()
         .route("/login", post(login_form))
-        .route("/health", get(|| async { reply(app::health()) }))
         .route(
             "/logout",
             post(|s: Session| async move {
@@ -59,6 +60,23 @@ pub(crate) fn app(manager: SessionManager) -> SessionService<Router> {
                 Redirect::to("/")
             }),
         )
+        .route("/expiry", post(expiry_form))
+        .route(
+            "/sessions/end-others",
+            post(|State(m): State<SessionManager>, s: Session| async move {
+                home(page::end_others_form(&m, &s).await)
+            }),
+        )
+        .route_layer(CsrfLayer::new());
+    let router = Router::new()
+        .route(
+            "/",
+            get(|State(m): State<SessionManager>, s: Session| async move {
+                Html(page::page(&m, &s).await)
+            }),
+        )
+        .merge(forms)
+        .route("/health", get(|| async { reply(app::health()) }))
         .route(
             "/api/session",
             get(|s: Session| async move { reply(app::get(&s)) }),
@@ -122,11 +140,20 @@ async fn delete_key(session: Session, Path(key): Path<String>) -> Response {
     reply(app::delete(&session, &key))
 }
 
-async fn login_form(session: Session, Form(form): Form<LoginForm>) -> Response {
-    match app::login_form(&session, &form) {
+/// A form's answer: home (303) when it worked, the error otherwise.
+fn home(result: Result<(), Reply>) -> Response {
+    match result {
         Ok(()) => Redirect::to("/").into_response(),
         Err(r) => reply(r),
     }
+}
+
+async fn login_form(session: Session, Form(form): Form<LoginForm>) -> Response {
+    home(page::login_form(&session, &form))
+}
+
+async fn expiry_form(session: Session, Form(form): Form<ExpiryForm>) -> Response {
+    home(page::expiry_form(&session, &form))
 }
 
 pub(crate) fn run<F, Fut>(listener: TcpListener, make_manager: F, ready: Ready, fail: Fail)

@@ -3,14 +3,14 @@
 use std::net::TcpListener;
 
 use rocket::data::{Data, ToByteUnit};
-use rocket::form::{Form, FromForm};
 use rocket::http::{ContentType, Status};
 use rocket::response::{Redirect, Responder};
 use rocket::{State, delete, get, post, put, routes};
 use sessions::SessionManager;
-use sessions::rocket::{ErrorResponse, OptionalSession, Session, SessionFairing};
+use sessions::rocket::{CsrfForm, ErrorResponse, OptionalSession, Session, SessionFairing};
 
 use crate::app::{self, PutQuery, Reply};
+use crate::page::{self, ExpiryForm, LoginForm};
 use crate::{Fail, Ready, Stopper, runtime};
 
 struct Json(Reply);
@@ -40,32 +40,49 @@ async fn read(body: Data<'_>) -> Result<Vec<u8>, Json> {
     }
 }
 
-#[derive(FromForm)]
-struct LoginForm {
-    user_id: u64,
-    username: String,
+#[get("/")]
+async fn home_page(m: &State<SessionManager>, s: Session) -> (ContentType, String) {
+    (ContentType::HTML, page::page(m, &s).await)
 }
 
-#[get("/")]
-fn page(s: Session) -> (ContentType, String) {
-    (ContentType::HTML, app::page(&s))
+/// A form's answer: home (303) when it worked, the error otherwise.
+fn home(result: Result<(), Reply>) -> Result<Redirect, Json> {
+    result.map(|()| Redirect::to("/")).map_err(Json)
 }
+
+/// A form with nothing but its token (checked by `CsrfForm`).
+#[derive(rocket::FromForm)]
+struct TokenOnly {
+    #[allow(dead_code)]
+    csrf_token: String,
+}
+
+// The page's forms, behind the CSRF check (`CsrfForm`); the JSON API takes
+// JSON bodies only, which a cross-site form cannot send.
 
 #[post("/login", data = "<form>")]
-fn login_form(s: Session, form: Form<LoginForm>) -> Result<Redirect, Json> {
-    let form = app::LoginForm {
-        user_id: form.user_id,
-        username: form.username.clone(),
-    };
-    app::login_form(&s, &form)
-        .map(|()| Redirect::to("/"))
-        .map_err(Json)
+fn login_form(s: Session, form: CsrfForm<LoginForm>) -> Result<Redirect, Json> {
+    home(page::login_form(&s, &form))
 }
 
-#[post("/logout")]
-fn logout_form(s: Session) -> Redirect {
+#[post("/logout", data = "<_form>")]
+fn logout_form(s: Session, _form: CsrfForm<TokenOnly>) -> Redirect {
     app::logout(&s);
     Redirect::to("/")
+}
+
+#[post("/expiry", data = "<form>")]
+fn expiry_form(s: Session, form: CsrfForm<ExpiryForm>) -> Result<Redirect, Json> {
+    home(page::expiry_form(&s, &form))
+}
+
+#[post("/sessions/end-others", data = "<_form>")]
+async fn end_others_form(
+    m: &State<SessionManager>,
+    s: Session,
+    _form: CsrfForm<TokenOnly>,
+) -> Result<Redirect, Json> {
+    home(page::end_others_form(m, &s).await)
 }
 
 #[get("/health")]
@@ -176,9 +193,11 @@ where
             .mount(
                 "/",
                 routes![
-                    page,
+                    home_page,
                     login_form,
                     logout_form,
+                    expiry_form,
+                    end_others_form,
                     health,
                     get,
                     put,

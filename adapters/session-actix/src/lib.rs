@@ -62,6 +62,9 @@ use actix_web::http::header::{COOKIE, HeaderMap, HeaderName, HeaderValue};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use session_core::{RequestSession, SessionError, SessionManager, SessionResponse};
 
+mod csrf;
+pub use csrf::{CsrfMiddleware, CsrfService};
+
 type ErrorHandler = Arc<dyn Fn(&SessionError) -> HttpResponse + Send + Sync>;
 
 /// The default error response: the status of [`SessionError::status_code`]

@@ -98,6 +98,9 @@ use pin_project_lite::pin_project;
 use session_core::{RequestSession, SessionError, SessionManager, SessionResponse};
 use tower_service::Service;
 
+mod csrf;
+pub use csrf::{CsrfLayer, CsrfService, DEFAULT_FORM_LIMIT};
+
 /// tower's `Layer` trait, for wrapping a whole router in a [`SessionLayer`]
 /// (`SessionLayer::new(manager).layer(router)`) without another dependency.
 pub use tower_layer::Layer;

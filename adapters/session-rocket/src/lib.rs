@@ -54,6 +54,9 @@ use rocket::request::{FromRequest, Outcome};
 use rocket::{Data, Request, Response};
 use session_core::{RequestSession, SessionError, SessionManager};
 
+mod csrf;
+pub use csrf::{Csrf, CsrfForm, CsrfRejection};
+
 /// An error response, as the fairing's error handler builds it.
 ///
 /// ```
@@ -334,7 +337,7 @@ impl<'r> FromRequest<'r> for Session {
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
         let (handle, request) = match start(req) {
             Ok(started) => started,
-            Err(failure) => return failure,
+            Err(failure) => return Outcome::Error(failure),
         };
         match request.load().await {
             Ok(session) => Outcome::Success(Session(session)),
@@ -390,7 +393,7 @@ impl<'r> FromRequest<'r> for OptionalSession {
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
         let (handle, request) = match start(req) {
             Ok(started) => started,
-            Err(failure) => return failure,
+            Err(failure) => return Outcome::Error(failure),
         };
         match request.load_existing().await {
             Ok(session) => Outcome::Success(OptionalSession(session.map(Session))),
@@ -400,16 +403,16 @@ impl<'r> FromRequest<'r> for OptionalSession {
 }
 
 /// The request's handle and session, created from its cookie by the
-/// first guard that asks; an error outcome when the fairing is missing.
-fn start<'r, T>(
+/// first guard that asks; the guard's error when the fairing is missing.
+fn start<'r>(
     req: &'r Request<'_>,
-) -> Result<(&'r Handle, &'r RequestSession), Outcome<T, SessionRejection>> {
+) -> Result<(&'r Handle, &'r RequestSession), (Status, SessionRejection)> {
     let handle = req.local_cache(Handle::default);
     let Some(manager) = &handle.manager else {
-        return Err(Outcome::Error((
+        return Err((
             Status::InternalServerError,
             SessionRejection::MissingFairing,
-        )));
+        ));
     };
     let request = handle.request.get_or_init(|| {
         let headers = req.headers();

@@ -51,6 +51,7 @@ pub struct Target {
     set_down: Option<Switch>,
     drops_non_utf8_headers: bool,
     session_header: Option<String>,
+    partitioned: bool,
 }
 
 impl Target {
@@ -72,7 +73,19 @@ impl Target {
             set_down: None,
             drops_non_utf8_headers: false,
             session_header: None,
+            partitioned: false,
         }
+    }
+
+    /// Says that the server's session cookie is `Partitioned`
+    /// (`CookieConfig::partitioned`), which the suite then checks.
+    ///
+    /// ```no_run
+    /// let target = session_conformance::http::Target::new("http://127.0.0.1:8000").partitioned();
+    /// ```
+    pub fn partitioned(mut self) -> Self {
+        self.partitioned = true;
+        self
     }
 
     /// Says that the server also takes sessions in the request header
@@ -602,6 +615,12 @@ pub async fn cookie_attributes_and_vary(target: &Target) {
         a.set_cookies
     );
     assert_eq!(c.path(), Some("/"), "Path: {:?}", a.set_cookies);
+    assert_eq!(
+        c.partitioned().unwrap_or(false),
+        target.partitioned,
+        "Partitioned: {:?}",
+        a.set_cookies
+    );
     assert!(
         c.max_age()
             .is_some_and(|m| m > cookie::time::Duration::ZERO),

@@ -6,7 +6,7 @@ use session_conformance::counting::CountingStore;
 use session_conformance::http::{Target, run_all, run_cookie_store};
 use session_conformance::services;
 use session_demo::{Framework, spawn};
-use sessions::{KeyRing, MemoryStore, SessionManager, SessionStore, SqlStore};
+use sessions::{CookieConfig, KeyRing, MemoryStore, SessionManager, SessionStore, SqlStore};
 
 /// Serves the demo with `framework` over the store `make_store` opens (on
 /// the server's runtime), counting the store's loads and writes, and runs
@@ -26,8 +26,12 @@ where
             let _ = tx.send(store.clone());
             let keys = KeyRing::new([21u8; 32]).map_err(|e| e.to_string())?;
             let builder = SessionManager::builder(store, keys);
+            // With a header, the cookie is also Partitioned (CHIPS): both
+            // options checked in the same runs.
             let builder = match header {
-                Some(name) => builder.session_header(name),
+                Some(name) => builder
+                    .session_header(name)
+                    .cookie(CookieConfig::default().partitioned(true)),
                 None => builder,
             };
             builder.build().map_err(|e| e.to_string())
@@ -41,7 +45,7 @@ where
         .loads(move || l.loads())
         .set_down(move |down| d.set_down(down));
     if let Some(name) = header {
-        target = target.session_header(name);
+        target = target.session_header(name).partitioned();
     }
     if matches!(framework, Framework::Rocket) {
         // Rocket 0.5 drops header values that are not UTF-8 (documented
@@ -53,8 +57,8 @@ where
 }
 
 /// On memory, sessions may also travel in a header (the suite then checks
-/// that too, and that cookies work as before beside it); on SQLite, only
-/// in the cookie.
+/// that too, and that cookies work as before beside it) and the cookie is
+/// Partitioned; on SQLite, only in a plain cookie.
 /// The suite's cases that apply to sessions kept whole in an encrypted
 /// cookie (no store; `run_cookie_store` lists what does not apply).
 fn cookie_store(framework: Framework) {

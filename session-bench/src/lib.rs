@@ -12,6 +12,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub mod http_client;
+pub mod redis_server;
+
 use session_core::{KeyRing, SessionManager, SessionStore};
 
 /// Session data of a realistic size: a user, a name and a small cart.

@@ -166,7 +166,7 @@ impl Commit<'_> {
         &self,
         origin: &Origin,
         losses: u32,
-    ) -> Result<Option<(u64, time::OffsetDateTime)>, SessionError> {
+    ) -> Result<Option<(u64, time::OffsetDateTime, time::OffsetDateTime)>, SessionError> {
         observe::count(observe::CONFLICTS, 1);
         if losses > 0 {
             tokio::time::sleep(backoff(losses)).await;
@@ -182,7 +182,7 @@ impl Commit<'_> {
             Data::new()
         });
         self.session.lock().rebase(data);
-        Ok(Some((latest.version, latest.created_at)))
+        Ok(Some((latest.version, latest.created_at, latest.expires_at)))
     }
 
     /// Compare-and-swap, re-applying this request's changes on conflicts.
@@ -191,7 +191,8 @@ impl Commit<'_> {
     async fn update(&mut self, origin: Origin) -> Result<(), SessionError> {
         let inner = &self.manager.inner;
         let now = now();
-        let (mut version, mut created_at) = (origin.version, origin.created_at);
+        let (mut version, mut created_at, mut stored_expiry) =
+            (origin.version, origin.created_at, origin.expires_at);
         for attempt in 0..=inner.max_retries {
             let record = {
                 let state = self.session.lock();
@@ -203,7 +204,12 @@ impl Commit<'_> {
                         data: inner.codec.encode(&state.data)?,
                         version: version + 1,
                         created_at,
-                        expires_at: inner.rules.expires_at(state.expiry(), created_at, now),
+                        expires_at: inner.rules.save_expiry(
+                            state.expiry(),
+                            created_at,
+                            stored_expiry,
+                            now,
+                        ),
                         user: state.user(),
                     })
                 }
@@ -242,7 +248,7 @@ impl Commit<'_> {
                     return Ok(());
                 }
                 Err(StoreError::Conflict) => match self.rebase(&origin, attempt).await? {
-                    Some(latest) => (version, created_at) = latest,
+                    Some(latest) => (version, created_at, stored_expiry) = latest,
                     None => {
                         self.ended(&origin.id);
                         return Ok(());
@@ -303,7 +309,7 @@ impl Commit<'_> {
                         return Err(SessionError::Contention(inner.max_retries));
                     }
                     match self.rebase(&old, conflicts - 1).await? {
-                        Some((latest, _)) => version = latest,
+                        Some((latest, ..)) => version = latest,
                         None => {
                             self.ended(&old.id);
                             return Ok(());

@@ -257,11 +257,70 @@ impl ExpiryRules {
     pub(crate) fn touch_due(&self, current: OffsetDateTime, next: OffsetDateTime) -> bool {
         next - current >= self.touch_interval && next > current
     }
+
+    /// The expiry a save of a stored session writes, when it now expires
+    /// at `stored`: the one [`expires_at`](Self::expires_at) gives, except
+    /// that a sliding expiry that would move later by less than the touch
+    /// interval stays where it is, as it does on reads. The record's
+    /// expiry then changes about once a touch interval rather than on
+    /// every save, which spares SQL engines an index write per save
+    /// (PostgreSQL can then update the row in place). A shorter expiry,
+    /// or a fixed one, is written as it is.
+    pub(crate) fn save_expiry(
+        &self,
+        expiry: Expiry,
+        created_at: OffsetDateTime,
+        stored: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> OffsetDateTime {
+        let next = self.expires_at(expiry, created_at, now);
+        let sliding = !matches!(expiry, Expiry::At(_));
+        if sliding && next >= stored && !self.touch_due(stored, next) {
+            stored
+        } else {
+            next
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn saves_move_a_sliding_expiry_only_when_a_touch_is_due() {
+        let rules = ExpiryRules::default().touch_interval(Duration::minutes(1));
+        let now = t(1_700_000_000);
+        let created = now - Duration::hours(1);
+        let fresh = rules.expires_at(Expiry::Default, created, now);
+        // Thirty seconds stale: kept.
+        let recent = fresh - Duration::seconds(30);
+        assert_eq!(
+            rules.save_expiry(Expiry::Default, created, recent, now),
+            recent
+        );
+        // Two minutes stale: moved.
+        let old = fresh - Duration::minutes(2);
+        assert_eq!(rules.save_expiry(Expiry::Default, created, old, now), fresh);
+        // Shortened (an hour of idle instead of two weeks): written at once.
+        let hour = Expiry::AfterIdle(Duration::hours(1));
+        assert_eq!(
+            rules.save_expiry(hour, created, fresh, now),
+            now + Duration::hours(1)
+        );
+        // A fixed expiry is written as asked, however close.
+        let at = Expiry::At(recent + Duration::seconds(10));
+        assert_eq!(
+            rules.save_expiry(at, created, recent, now),
+            recent + Duration::seconds(10)
+        );
+        // With no interval, every save moves it.
+        let eager = rules.touch_interval(Duration::ZERO);
+        assert_eq!(
+            eager.save_expiry(Expiry::Default, created, recent, now),
+            fresh
+        );
+    }
 
     #[test]
     fn huge_expiries_do_not_panic() {

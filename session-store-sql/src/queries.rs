@@ -12,6 +12,8 @@ pub(crate) struct Queries {
     pub(crate) insert: String,
     pub(crate) update: String,
     pub(crate) update_same_user: String,
+    /// SQLite only: see where it is made.
+    pub(crate) update_steady: Option<String>,
     pub(crate) live_version: String,
     pub(crate) delete: String,
     pub(crate) touch: String,
@@ -51,8 +53,22 @@ impl Queries {
             insert: q(
                 "INSERT INTO {table} (id, data, version, created_at, expires_at, user_key) VALUES (?, ?, ?, ?, ?, ?)",
             ),
-            // The common save keeps the user: leaving the indexed user column
-            // out of SET spares SQLite an index rewrite. `created_at` never
+            // The most common save of all keeps the user and the expiry
+            // (the manager moves a sliding expiry about once a minute). On
+            // SQLite, leaving the indexed columns out of SET spares the
+            // index writes, which the http-engines benchmark measures at a
+            // fifth of a save's time; PostgreSQL updates the row in place
+            // anyway when the indexed values do not change, and measured
+            // this extra statement form slower, so it is SQLite's alone.
+            update_steady: (engine == Engine::Sqlite).then(|| {
+                q(&format!(
+                    "UPDATE {{table}} SET data = ?, version = ? \
+                     WHERE id = ? AND version = ? AND expires_at = ? AND expires_at > ? AND user_key {} ?",
+                    null_safe_eq(engine)
+                ))
+            }),
+            // A save that keeps the user: leaving the indexed user column
+            // out of SET spares an index rewrite. `created_at` never
             // changes after create.
             update_same_user: q(&format!(
                 "UPDATE {{table}} SET data = ?, version = ?, expires_at = ? \

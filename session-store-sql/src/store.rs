@@ -406,6 +406,25 @@ impl SessionStore for SqlStore {
                 record.user.as_deref(),
             );
             let key = record.key.as_str();
+            if let Some(steady) = &queries.update_steady {
+                let updated = on_pool!(&self.inner.pool, |p| sqlx::query(steady)
+                    .bind(data)
+                    .bind(version)
+                    .bind(key)
+                    .bind(expected)
+                    .bind(expires_at)
+                    .bind(now)
+                    .bind(user)
+                    .execute(p)
+                    .await
+                    .map(|r| r.rows_affected()))
+                .map_err(store_error)?;
+                if updated > 0 {
+                    return Ok(());
+                }
+            }
+            // The expiry moved, or the user changed, or the record is gone
+            // or at another version.
             let same_user = on_pool!(&self.inner.pool, |p| sqlx::query(&queries.update_same_user)
                 .bind(data)
                 .bind(version)

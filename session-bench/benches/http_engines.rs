@@ -556,7 +556,13 @@ fn main() {
     if engines.contains(&Engine::Postgres) {
         client.block_on(async {
             if let Ok(pool) = sqlx::PgPool::connect(&env.postgres).await {
-                for table in [env.table.clone(), format!("{}_theirs", env.table)] {
+                // tower-sessions keeps its table in a schema of its own.
+                let table = &env.table;
+                for table in [
+                    table.clone(),
+                    format!("{table}_migrations"),
+                    format!("tower_sessions.{table}_theirs"),
+                ] {
                     let _ = sqlx::query(&format!("DROP TABLE IF EXISTS {table}"))
                         .execute(&pool)
                         .await;

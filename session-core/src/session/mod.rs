@@ -85,7 +85,6 @@
 //!   load. Python's decoder reads deeper: a session a Django app wrote
 //!   with such a value reads as no session here (and is logged).
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Serialize;
@@ -95,7 +94,13 @@ use time::{Duration, OffsetDateTime};
 
 use crate::codec::Data;
 use crate::expiry::EXPIRY_KEY;
-use crate::{Expiry, ExpiryRules, SessionError, SessionId, StoreKey};
+use crate::{Expiry, ExpiryRules, SessionError, StoreKey};
+
+mod flash;
+mod state;
+mod user;
+
+pub(crate) use state::{Origin, State};
 
 /// Keys with this prefix belong to the session machinery.
 ///
@@ -136,8 +141,7 @@ pub const MAX_USER_LEN: usize = 255;
 /// assert!(session.insert("deeper", nested(MAX_VALUE_DEPTH + 1)).is_err());
 /// ```
 pub const MAX_VALUE_DEPTH: usize = 126;
-const USER_KEY: &str = "_session_user";
-const FLASH_PREFIX: &str = "_session_flash.";
+pub(crate) const USER_KEY: &str = "_session_user";
 
 /// The server-side data of one visitor. See the [module docs](self).
 ///
@@ -152,36 +156,6 @@ const FLASH_PREFIX: &str = "_session_flash.";
 #[derive(Clone)]
 pub struct Session {
     state: Arc<Mutex<State>>,
-}
-
-/// The record a session was loaded from.
-#[derive(Clone, Debug)]
-pub(crate) struct Origin {
-    pub(crate) id: SessionId,
-    /// `id`'s store key, kept so that saving does not hash the ID again.
-    pub(crate) key: StoreKey,
-    pub(crate) version: u64,
-    pub(crate) created_at: OffsetDateTime,
-    pub(crate) expires_at: OffsetDateTime,
-}
-
-#[derive(Debug)]
-pub(crate) struct State {
-    pub(crate) data: Data,
-    /// This request's own changes, key by key (`None` = removed), re-applied
-    /// on top of a concurrent save when a compare-and-swap fails.
-    pub(crate) changes: BTreeMap<String, Option<Value>>,
-    pub(crate) modified: bool,
-    pub(crate) accessed: bool,
-    /// The stored record this session still refers to.
-    pub(crate) origin: Option<Origin>,
-    /// Sessions to delete when the request ends (after `flush`).
-    pub(crate) retired: Vec<Origin>,
-    /// The stored record [`Session::cycle_id`] moves to a new ID when the
-    /// request ends (atomically against its version).
-    pub(crate) rotating: Option<Origin>,
-    pub(crate) destroyed: bool,
-    pub(crate) rules: ExpiryRules,
 }
 
 impl std::fmt::Debug for Session {
@@ -657,106 +631,6 @@ impl Session {
         state.rules.browser_close(state.expiry())
     }
 
-    /// Binds the session to a user, so the store's user index can list and
-    /// end all of that user's sessions ("log out other devices").
-    ///
-    /// A user ID is 1 to [`MAX_USER_LEN`] characters with no control
-    /// characters, so that every store keeps and indexes it the same way.
-    ///
-    /// ```
-    /// # use session_core::{Session, SessionError};
-    /// let session = Session::detached();
-    /// session.set_user("42")?;
-    /// assert_eq!(session.user().as_deref(), Some("42"));
-    /// assert!(matches!(session.set_user("a\0b"), Err(SessionError::InvalidUser(_))));
-    /// # Ok::<(), SessionError>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// [`SessionError::InvalidUser`] for an empty, too long or control
-    /// character-bearing ID; [`SessionError::Destroyed`] after
-    /// [`destroy`](Self::destroy).
-    pub fn set_user(&self, user: impl Into<String>) -> Result<(), SessionError> {
-        let user = user.into();
-        check_user(&user).map_err(SessionError::InvalidUser)?;
-        self.lock().write(USER_KEY, Some(Value::String(user)))
-    }
-
-    /// The user the session is bound to.
-    ///
-    /// ```
-    /// # use session_core::{Session, SessionError};
-    /// let session = Session::detached();
-    /// assert_eq!(session.user(), None);
-    /// session.set_user("42")?;
-    /// assert_eq!(session.user().as_deref(), Some("42"));
-    /// # Ok::<(), SessionError>(())
-    /// ```
-    pub fn user(&self) -> Option<String> {
-        self.lock().user()
-    }
-
-    /// Removes the user binding.
-    ///
-    /// ```
-    /// # use session_core::{Session, SessionError};
-    /// let session = Session::detached();
-    /// session.set_user("42")?;
-    /// session.clear_user();
-    /// assert_eq!(session.user(), None);
-    /// # Ok::<(), SessionError>(())
-    /// ```
-    pub fn clear_user(&self) {
-        self.lock().remove(USER_KEY);
-    }
-
-    /// Stores a one-time message under `name`: it stays in the session until
-    /// [`take_flash`](Self::take_flash) reads it, typically on the next request.
-    ///
-    /// # Errors
-    ///
-    /// As for [`insert`](Self::insert).
-    ///
-    /// ```
-    /// # use session_core::{Session, SessionError};
-    /// let session = Session::detached();
-    /// session.flash("notice", "Saved!")?;
-    /// assert_eq!(session.keys().len(), 0); // not one of the application's keys
-    /// assert_eq!(session.take_flash::<String>("notice")?.as_deref(), Some("Saved!"));
-    /// # Ok::<(), SessionError>(())
-    /// ```
-    pub fn flash<T: Serialize>(&self, name: &str, value: T) -> Result<(), SessionError> {
-        let key = format!("{FLASH_PREFIX}{name}");
-        let value = session_value(&key, value)?;
-        self.lock().write(&key, Some(value))
-    }
-
-    /// Reads and removes the flash message `name`.
-    ///
-    /// # Errors
-    ///
-    /// [`SessionError::Deserialize`] if the message is not a `T` (it is
-    /// removed all the same).
-    ///
-    /// ```
-    /// # use session_core::{Session, SessionError};
-    /// let session = Session::detached();
-    /// session.flash("notice", "Saved!")?;
-    /// assert_eq!(session.take_flash::<String>("notice")?.as_deref(), Some("Saved!"));
-    /// assert_eq!(session.take_flash::<String>("notice")?, None);
-    /// # Ok::<(), SessionError>(())
-    /// ```
-    pub fn take_flash<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, SessionError> {
-        let key = format!("{FLASH_PREFIX}{name}");
-        match self.lock().remove(&key) {
-            None => Ok(None),
-            Some(v) => serde_json::from_value(v)
-                .map(Some)
-                .map_err(|source| SessionError::Deserialize { key, source }),
-        }
-    }
-
     /// The key the session's record is stored under (a digest of the ID, safe
     /// to show), or `None` for a session not yet saved.
     ///
@@ -769,101 +643,12 @@ impl Session {
     }
 }
 
-impl State {
-    pub(crate) fn new(data: Data, origin: Option<Origin>, rules: ExpiryRules) -> Self {
-        State {
-            data,
-            changes: BTreeMap::new(),
-            modified: false,
-            accessed: false,
-            origin,
-            retired: Vec::new(),
-            rotating: None,
-            destroyed: false,
-            rules,
-        }
-    }
-
-    pub(crate) fn write(&mut self, key: &str, value: Option<Value>) -> Result<(), SessionError> {
-        if self.destroyed {
-            return Err(SessionError::Destroyed);
-        }
-        match value {
-            Some(v) => {
-                self.data.insert(key.to_owned(), v.clone());
-                self.changes.insert(key.to_owned(), Some(v));
-                self.modified = true;
-            }
-            None => {
-                self.remove(key);
-            }
-        }
-        Ok(())
-    }
-
-    fn remove(&mut self, key: &str) -> Option<Value> {
-        let old = self.data.shift_remove(key);
-        if old.is_some() {
-            self.changes.insert(key.to_owned(), None);
-            self.modified = true;
-        }
-        old
-    }
-
-    fn flush(&mut self) {
-        // A rotation not yet done is moot: the old record just ends.
-        let stored = self.origin.take().into_iter().chain(self.rotating.take());
-        self.retired.extend(stored);
-        self.data.clear();
-        self.changes.clear();
-        self.modified = true;
-    }
-
-    pub(crate) fn expiry(&self) -> Expiry {
-        Expiry::from_value(self.data.get(EXPIRY_KEY))
-    }
-
-    /// The user binding; one that `set_user` would refuse (stored data
-    /// edited by hand, say) counts as none.
-    pub(crate) fn user(&self) -> Option<String> {
-        match self.data.get(USER_KEY) {
-            Some(Value::String(s)) if check_user(s).is_ok() => Some(s.clone()),
-            _ => None,
-        }
-    }
-
-    pub(crate) fn created_at(&self, now: OffsetDateTime) -> OffsetDateTime {
-        self.origin.as_ref().map_or(now, |o| o.created_at)
-    }
-
-    pub(crate) fn next_expiry(&self, now: OffsetDateTime) -> OffsetDateTime {
-        self.rules
-            .expires_at(self.expiry(), self.created_at(now), now)
-    }
-
-    /// Applies this request's own changes on top of `data` (a concurrent save).
-    pub(crate) fn rebase(&mut self, mut data: Data) {
-        for (key, change) in &self.changes {
-            match change {
-                Some(v) => {
-                    data.insert(key.clone(), v.clone());
-                }
-                None => {
-                    data.shift_remove(key);
-                }
-            }
-        }
-        self.data = data;
-    }
-}
-
 fn is_reserved(key: &str) -> bool {
     key.starts_with(RESERVED_PREFIX)
 }
 
-// `check_user`'s refusal message spells the limit out.
 /// `value` as JSON to keep under `key`, or why it cannot be kept.
-fn session_value<T: Serialize>(key: &str, value: T) -> Result<Value, SessionError> {
+pub(crate) fn session_value<T: Serialize>(key: &str, value: T) -> Result<Value, SessionError> {
     let serialize = |source| SessionError::Serialize {
         key: key.to_owned(),
         source,
@@ -889,8 +674,9 @@ fn nests_deeper(value: &Value, levels: usize) -> bool {
 
 const _: () = assert!(MAX_USER_LEN == 255, "update check_user's message");
 
-/// Why `user` cannot be a user ID, if it cannot.
-fn check_user(user: &str) -> Result<(), &'static str> {
+/// Why `user` cannot be a user ID, if it cannot (the refusal message
+/// spells the limit out).
+pub(crate) fn check_user(user: &str) -> Result<(), &'static str> {
     if user.is_empty() {
         Err("is empty")
     } else if user.chars().nth(MAX_USER_LEN).is_some() {

@@ -1,0 +1,130 @@
+//! What a [`Session`](super::Session) holds: its data, the changes this
+//! request made, and the stored record it came from.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use super::{USER_KEY, check_user};
+use crate::codec::Data;
+use crate::expiry::EXPIRY_KEY;
+use crate::{Expiry, ExpiryRules, SessionError, SessionId, StoreKey};
+
+/// The record a session was loaded from.
+#[derive(Clone, Debug)]
+pub(crate) struct Origin {
+    pub(crate) id: SessionId,
+    /// `id`'s store key, kept so that saving does not hash the ID again.
+    pub(crate) key: StoreKey,
+    pub(crate) version: u64,
+    pub(crate) created_at: OffsetDateTime,
+    pub(crate) expires_at: OffsetDateTime,
+}
+
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) data: Data,
+    /// This request's own changes, key by key (`None` = removed), re-applied
+    /// on top of a concurrent save when a compare-and-swap fails.
+    pub(crate) changes: BTreeMap<String, Option<Value>>,
+    pub(crate) modified: bool,
+    pub(crate) accessed: bool,
+    /// The stored record this session still refers to.
+    pub(crate) origin: Option<Origin>,
+    /// Sessions to delete when the request ends (after `flush`).
+    pub(crate) retired: Vec<Origin>,
+    /// The stored record [`Session::cycle_id`] moves to a new ID when the
+    /// request ends (atomically against its version).
+    pub(crate) rotating: Option<Origin>,
+    pub(crate) destroyed: bool,
+    pub(crate) rules: ExpiryRules,
+}
+
+impl State {
+    pub(crate) fn new(data: Data, origin: Option<Origin>, rules: ExpiryRules) -> Self {
+        State {
+            data,
+            changes: BTreeMap::new(),
+            modified: false,
+            accessed: false,
+            origin,
+            retired: Vec::new(),
+            rotating: None,
+            destroyed: false,
+            rules,
+        }
+    }
+
+    pub(crate) fn write(&mut self, key: &str, value: Option<Value>) -> Result<(), SessionError> {
+        if self.destroyed {
+            return Err(SessionError::Destroyed);
+        }
+        match value {
+            Some(v) => {
+                self.data.insert(key.to_owned(), v.clone());
+                self.changes.insert(key.to_owned(), Some(v));
+                self.modified = true;
+            }
+            None => {
+                self.remove(key);
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn remove(&mut self, key: &str) -> Option<Value> {
+        let old = self.data.shift_remove(key);
+        if old.is_some() {
+            self.changes.insert(key.to_owned(), None);
+            self.modified = true;
+        }
+        old
+    }
+
+    pub(crate) fn flush(&mut self) {
+        // A rotation not yet done is moot: the old record just ends.
+        let stored = self.origin.take().into_iter().chain(self.rotating.take());
+        self.retired.extend(stored);
+        self.data.clear();
+        self.changes.clear();
+        self.modified = true;
+    }
+
+    pub(crate) fn expiry(&self) -> Expiry {
+        Expiry::from_value(self.data.get(EXPIRY_KEY))
+    }
+
+    /// The user binding; one that `set_user` would refuse (stored data
+    /// edited by hand, say) counts as none.
+    pub(crate) fn user(&self) -> Option<String> {
+        match self.data.get(USER_KEY) {
+            Some(Value::String(s)) if check_user(s).is_ok() => Some(s.clone()),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn created_at(&self, now: OffsetDateTime) -> OffsetDateTime {
+        self.origin.as_ref().map_or(now, |o| o.created_at)
+    }
+
+    pub(crate) fn next_expiry(&self, now: OffsetDateTime) -> OffsetDateTime {
+        self.rules
+            .expires_at(self.expiry(), self.created_at(now), now)
+    }
+
+    /// Applies this request's own changes on top of `data` (a concurrent save).
+    pub(crate) fn rebase(&mut self, mut data: Data) {
+        for (key, change) in &self.changes {
+            match change {
+                Some(v) => {
+                    data.insert(key.clone(), v.clone());
+                }
+                None => {
+                    data.shift_remove(key);
+                }
+            }
+        }
+        self.data = data;
+    }
+}

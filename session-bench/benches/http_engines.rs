@@ -169,18 +169,20 @@ impl Engine {
     }
 }
 
+/// Reads how many writes a side's store has taken.
+type Writes = Box<dyn Fn() -> usize + Send + Sync>;
+
 /// One side's app on one engine, and how to read its store's writes.
 struct Side {
     app: Router,
-    writes: Box<dyn Fn() -> usize + Send + Sync>,
+    writes: Writes,
 }
 
 /// Both sides' apps on `engine`; built on the server's runtime.
 async fn sides(engine: Engine, env: &Env) -> [Side; 2] {
     let theirs_writes = Arc::new(AtomicUsize::new(0));
     let count = theirs_writes.clone();
-    let their_writes: Box<dyn Fn() -> usize + Send + Sync> =
-        Box::new(move || count.load(Ordering::Relaxed));
+    let their_writes: Writes = Box::new(move || count.load(Ordering::Relaxed));
     macro_rules! pair {
         ($ours:expr, $theirs:expr) => {{
             let store = CountingStore::new($ours);
@@ -272,10 +274,7 @@ struct Env {
 
 /// Starts `apps` on one server thread (a current-thread runtime, the same
 /// for every app), building them there; returns their addresses.
-fn serve(
-    engine: Engine,
-    env: Arc<Env>,
-) -> (Vec<SocketAddr>, Vec<Box<dyn Fn() -> usize + Send + Sync>>) {
+fn serve(engine: Engine, env: Arc<Env>) -> (Vec<SocketAddr>, Vec<Writes>) {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
-use session_bench::redis_server::{Server, commandstats, info, server_cpu, used_memory};
+use session_bench::redis_server::{Server, commandstats, server_cpu, used_memory};
 use session_core::time::{Duration as Span, OffsetDateTime};
 use session_core::{KeyRing, Record, SessionManager, SessionStore};
 use tower_sessions_core_014::SessionStore as _;

@@ -224,7 +224,7 @@ impl SessionManager {
     /// ```
     pub fn request<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a str>) -> RequestSession {
         let raw = Raw::read(self, cookie_headers);
-        let via = raw.via(false);
+        let via = raw.via_cookie();
         RequestSession::new(self.clone(), raw, via)
     }
 
@@ -248,7 +248,7 @@ impl SessionManager {
     ) -> RequestSession {
         let headers = cookie_headers.into_iter().map(String::from_utf8_lossy);
         let raw = Raw::read(self, headers);
-        let via = raw.via(false);
+        let via = raw.via_cookie();
         RequestSession::new(self.clone(), raw, via)
     }
 

@@ -155,11 +155,11 @@ impl Raw {
         })
     }
 
-    pub(crate) fn via(&self, header: bool) -> Via {
-        match (self, header) {
-            (_, true) => Via::Header,
-            (Raw::Absent, false) => Via::Nothing,
-            (_, false) => Via::Cookie,
+    /// How a request whose cookie this is carried its session.
+    pub(crate) fn via_cookie(&self) -> Via {
+        match self {
+            Raw::Absent => Via::Nothing,
+            Raw::Rejected(_) | Raw::Value(_) => Via::Cookie,
         }
     }
 }

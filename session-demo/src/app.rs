@@ -42,7 +42,7 @@ impl Reply {
         }
     }
 
-    fn error(status: u16, message: impl Into<String>) -> Self {
+    pub(crate) fn error(status: u16, message: impl Into<String>) -> Self {
         Reply {
             status,
             body: json!({ "error": message.into() }),
@@ -147,8 +147,9 @@ pub fn delete(session: &Session, key: &str) -> Reply {
     Reply::ok(session.to_json())
 }
 
-/// The body of `POST /api/login`.
-#[derive(Debug, Deserialize)]
+/// The body of `POST /api/login` (JSON), and the fields of the page's
+/// `POST /login` form.
+#[derive(Debug, Deserialize, rocket::FromForm)]
 pub struct Login {
     /// The user's ID.
     pub user_id: u64,

@@ -12,27 +12,9 @@ use sessions::{Expiry, Session, SessionManager, StoreError};
 
 use crate::app::{Login, Reply, login};
 
-/// What the page's forms post to.
-pub const FORM_ROUTES: [&str; 4] = ["/login", "/logout", "/expiry", "/sessions/end-others"];
-
-/// The form fields of `POST /login` (the page's form).
-#[derive(Debug, Deserialize, rocket::FromForm)]
-pub struct LoginForm {
-    /// The user's ID.
-    pub user_id: u64,
-    /// The user's name.
-    pub username: String,
-}
-
 /// `POST /login` from the page: logs in; the caller redirects to `/`.
-pub fn login_form(session: &Session, form: &LoginForm) -> Result<(), Reply> {
-    let reply = login(
-        session,
-        &Login {
-            user_id: form.user_id,
-            username: form.username.clone(),
-        },
-    );
+pub fn login_form(session: &Session, form: &Login) -> Result<(), Reply> {
+    let reply = login(session, form);
     if reply.status != 200 {
         return Err(reply);
     }
@@ -54,7 +36,12 @@ pub fn expiry_form(session: &Session, form: &ExpiryForm) -> Result<(), Reply> {
         "browser" => Expiry::BrowserClose,
         "hour" => Expiry::AfterIdle(Duration::hours(1)),
         "fortnight" => Expiry::AfterIdle(Duration::days(14)),
-        _ => return Err(bad_request("choice must be browser, hour or fortnight")),
+        _ => {
+            return Err(Reply::error(
+                400,
+                "choice must be browser, hour or fortnight",
+            ));
+        }
     };
     session.set_expiry(expiry);
     let _ = session.flash(
@@ -68,7 +55,7 @@ pub fn expiry_form(session: &Session, form: &ExpiryForm) -> Result<(), Reply> {
 /// other devices; the caller redirects to `/`.
 pub async fn end_others_form(manager: &SessionManager, session: &Session) -> Result<(), Reply> {
     let Some(user) = session.user() else {
-        return Err(bad_request("not logged in"));
+        return Err(Reply::error(400, "not logged in"));
     };
     let ended = manager
         .end_sessions_of(&user, session.store_key().as_ref())
@@ -77,14 +64,6 @@ pub async fn end_others_form(manager: &SessionManager, session: &Session) -> Res
     let plural = if ended == 1 { "" } else { "s" };
     let _ = session.flash("notice", format!("Ended {ended} other session{plural}."));
     Ok(())
-}
-
-fn bad_request(message: &str) -> Reply {
-    Reply {
-        status: 400,
-        body: serde_json::json!({ "error": message }),
-        retry_after: None,
-    }
 }
 
 /// When the session expires, in words: "in 14 days", "when you close the

@@ -9,8 +9,8 @@ use actix_web::{App, HttpResponse, HttpServer};
 use sessions::SessionManager;
 use sessions::actix::{CsrfMiddleware, OptionalSession, Session, SessionMiddleware};
 
-use crate::app::{self, PutQuery, Reply};
-use crate::page::{self, ExpiryForm, LoginForm};
+use crate::app::{self, Login, PutQuery, Reply};
+use crate::page::{self, ExpiryForm};
 use crate::{Fail, Ready, Stopper};
 
 fn reply(r: Reply) -> HttpResponse {
@@ -45,7 +45,7 @@ fn answer(result: Result<(), Reply>) -> HttpResponse {
     }
 }
 
-async fn login_form(s: Session, form: Form<LoginForm>) -> HttpResponse {
+async fn login_form(s: Session, form: Form<Login>) -> HttpResponse {
     answer(page::login_form(&s, &form))
 }
 

@@ -15,8 +15,8 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use sessions::SessionManager;
 use sessions::axum::{CsrfLayer, Layer, Session, SessionLayer, SessionService};
 
-use crate::app::{self, PutQuery, Reply};
-use crate::page::{self, ExpiryForm, LoginForm};
+use crate::app::{self, Login, PutQuery, Reply};
+use crate::page::{self, ExpiryForm};
 use crate::{Fail, Ready, Stopper, runtime};
 
 fn reply(r: Reply) -> Response {
@@ -148,7 +148,7 @@ fn home(result: Result<(), Reply>) -> Response {
     }
 }
 
-async fn login_form(session: Session, Form(form): Form<LoginForm>) -> Response {
+async fn login_form(session: Session, Form(form): Form<Login>) -> Response {
     home(page::login_form(&session, &form))
 }
 

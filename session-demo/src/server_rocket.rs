@@ -9,8 +9,8 @@ use rocket::{State, delete, get, post, put, routes};
 use sessions::SessionManager;
 use sessions::rocket::{CsrfForm, ErrorResponse, OptionalSession, Session, SessionFairing};
 
-use crate::app::{self, PutQuery, Reply};
-use crate::page::{self, ExpiryForm, LoginForm};
+use crate::app::{self, Login, PutQuery, Reply};
+use crate::page::{self, ExpiryForm};
 use crate::{Fail, Ready, Stopper, runtime};
 
 struct Json(Reply);
@@ -61,7 +61,7 @@ struct TokenOnly {
 // JSON bodies only, which a cross-site form cannot send.
 
 #[post("/login", data = "<form>")]
-fn login_form(s: Session, form: CsrfForm<LoginForm>) -> Result<Redirect, Json> {
+fn login_form(s: Session, form: CsrfForm<Login>) -> Result<Redirect, Json> {
     home(page::login_form(&s, &form))
 }
 

@@ -162,8 +162,10 @@ where
                 },
                 None => (None, body),
             };
-            let method = parts.method.as_str().to_owned();
-            match request.check_csrf(&method, token.as_deref()).await {
+            match request
+                .check_csrf(parts.method.as_str(), token.as_deref())
+                .await
+            {
                 Ok(()) => inner.call(Request::from_parts(parts, body)).await,
                 Err(CsrfError::Session(err)) => Ok(on_error(&err)),
                 Err(err) => Ok((StatusCode::FORBIDDEN, err.to_string()).into_response()),

@@ -57,7 +57,8 @@ const PURPOSE: &[u8] = b"session-core/v1/cookie-encryption";
 const FORMAT: u8 = 1;
 const NONCE_LEN: usize = 24;
 const TAG_LEN: usize = 16;
-/// Creation and expiry, 8 bytes each, before the JSON data.
+/// Creation and expiry, 8 bytes each (Unix milliseconds: whole seconds
+/// would end a session up to a second early), before the JSON data.
 const TIMES_LEN: usize = 16;
 
 /// Sessions sealed into the cookie's value.
@@ -118,8 +119,8 @@ impl CookieBackend for EncryptedCookies {
             return empty();
         };
         let at = |bytes: &[u8]| {
-            let seconds = i64::from_be_bytes(bytes.try_into().ok()?);
-            OffsetDateTime::from_unix_timestamp(seconds).ok()
+            let millis = i64::from_be_bytes(bytes.try_into().ok()?);
+            OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000).ok()
         };
         let (Some(created_at), Some(expires_at)) = (at(&times[..8]), at(&times[8..])) else {
             return empty();
@@ -148,8 +149,8 @@ impl CookieBackend for EncryptedCookies {
     ) -> Result<String, SessionError> {
         let json = JsonCodec.encode(data)?;
         let mut plain = Vec::with_capacity(TIMES_LEN + json.len());
-        plain.extend_from_slice(&created_at.unix_timestamp().to_be_bytes());
-        plain.extend_from_slice(&expires_at.unix_timestamp().to_be_bytes());
+        plain.extend_from_slice(&unix_millis(created_at).to_be_bytes());
+        plain.extend_from_slice(&unix_millis(expires_at).to_be_bytes());
         plain.extend_from_slice(&json);
         let sealed_len = 1 + NONCE_LEN + plain.len() + TAG_LEN;
         let len = base64::encoded_len(sealed_len, false).unwrap_or(usize::MAX);
@@ -174,6 +175,13 @@ impl CookieBackend for EncryptedCookies {
         sealed.extend_from_slice(&ciphertext);
         Ok(URL_SAFE_NO_PAD.encode(sealed))
     }
+}
+
+/// `at` in whole Unix milliseconds, the precision sealed in the cookie.
+fn unix_millis(at: OffsetDateTime) -> i64 {
+    // Within `OffsetDateTime`'s range (about ±10,000 years) the
+    // milliseconds fit an `i64` many times over.
+    (at.unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 #[cfg(test)]
@@ -211,6 +219,18 @@ mod tests {
         // A random nonce: the same data seals differently each time.
         let again = cookies.write(&data(), (t(100), t(1_000)), t(100)).unwrap();
         assert_ne!(value, again);
+    }
+
+    #[test]
+    fn times_keep_their_milliseconds() {
+        let cookies = store(A);
+        let ms = |n: i64| t(0) + time::Duration::milliseconds(n);
+        let value = cookies.write(&data(), (ms(100_250), ms(1_000_900)), ms(100_250));
+        let value = value.unwrap();
+        // A whole-second expiry (1,000) would have ended it already.
+        let opened = cookies.read(&value, 0, ms(1_000_500));
+        assert_eq!(opened.meta.times, Some((ms(100_250), ms(1_000_900))));
+        assert!(cookies.read(&value, 0, ms(1_000_900)).data.is_empty());
     }
 
     #[test]

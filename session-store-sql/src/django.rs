@@ -27,9 +27,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use session_core::time::OffsetDateTime;
 use session_core::{
@@ -37,10 +35,8 @@ use session_core::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::{
-    DEFAULT_TIMEOUT, Engine, OpenError, Pool, SqlStore, on_pool, on_pool_durably, store_error,
-    within,
-};
+use crate::handle::{Handle, handle_accessors};
+use crate::{Engine, OpenError, Pool, SqlStore, on_pool, on_pool_durably, store_error};
 
 /// A [`SessionStore`] on Django's `django_session` table. See the [module docs](self).
 ///
@@ -77,23 +73,17 @@ use crate::{
 /// ```
 #[derive(Clone)]
 pub struct DjangoSqlStore {
-    pool: Pool,
+    handle: Handle,
     q: Arc<Queries>,
-    timeout: Duration,
 }
 
-impl fmt::Debug for DjangoSqlStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DjangoSqlStore")
-            .field("engine", &self.pool.engine())
-            .field("table", &self.q.table)
-            .field("timeout", &self.timeout)
-            .finish()
-    }
-}
+handle_accessors!(
+    DjangoSqlStore,
+    "session_store_sql::DjangoSqlStore::with_table(pool, \"django_session\")?",
+    "django_session"
+);
 
 struct Queries {
-    table: String,
     load: String,
     insert: String,
     current: String,
@@ -129,7 +119,6 @@ impl Queries {
             crate::queries::placeholders(engine, &sql.replace("{t}", table).replace("{ts}", ts))
         };
         Ok(Queries {
-            table: table.to_owned(),
             load: q(format!("SELECT session_data, {epoch} FROM {{t}} WHERE session_key = ? AND expire_date > {{ts}}")),
             insert: q("INSERT INTO {t} (session_key, session_data, expire_date) VALUES (?, ?, {ts})".into()),
             current: q(format!("SELECT session_data FROM {{t}} WHERE session_key = ? AND expire_date > {{ts}}{lock}")),
@@ -232,175 +221,117 @@ impl DjangoSqlStore {
     /// # Ok(()) }
     /// ```
     pub fn with_table(pool: impl Into<Pool>, table: &str) -> Result<Self, OpenError> {
-        // The same identifier rules as SqlStore's tables.
-        let pool = pool.into();
-        SqlStore::with_table(pool.clone(), table)?;
-        let q = Queries::new(pool.engine(), table)?;
+        let handle = Handle::new(pool.into(), table)?;
+        let q = Queries::new(handle.pool.engine(), table)?;
         Ok(DjangoSqlStore {
-            pool,
+            handle,
             q: Arc::new(q),
-            timeout: DEFAULT_TIMEOUT,
         })
-    }
-
-    /// This store with another bound on each operation (default 10
-    /// seconds), after which it fails with [`StoreError::Unavailable`]; see
-    /// [`SqlStoreBuilder::timeout`](crate::SqlStoreBuilder::timeout).
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use std::time::Duration;
-    /// let pool = sqlx::SqlitePool::connect("sqlite::memory:").await?;
-    /// let store = session_store_sql::DjangoSqlStore::with_table(pool, "django_session")?;
-    /// assert_eq!(store.timeout(), Duration::from_secs(10));
-    /// assert_eq!(store.with_timeout(Duration::from_secs(1)).timeout(), Duration::from_secs(1));
-    /// # Ok(()) }
-    /// ```
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// How long one operation may take (see [`with_timeout`](Self::with_timeout)).
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let pool = sqlx::SqlitePool::connect("sqlite::memory:").await?;
-    /// let store = session_store_sql::DjangoSqlStore::with_table(pool, "django_session")?;
-    /// assert_eq!(store.timeout(), std::time::Duration::from_secs(10));
-    /// # Ok(()) }
-    /// ```
-    pub fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
-    /// The pool.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # use session_store_sql::DjangoSqlStore;
-    /// # let dir = std::env::temp_dir().join(format!("django-sql-doc-{}-{}", std::process::id(), line!()));
-    /// # std::fs::create_dir_all(&dir)?;
-    /// # let url = format!("sqlite:{}", dir.join("db.sqlite3").display());
-    /// # let pool = sqlx::SqlitePool::connect(&format!("{url}?mode=rwc")).await?;
-    /// // The table as Django's migrations create it on SQLite:
-    /// sqlx::query(
-    ///     "CREATE TABLE django_session (session_key varchar(40) NOT NULL PRIMARY KEY, \
-    ///      session_data text NOT NULL, expire_date datetime NOT NULL)",
-    /// )
-    /// .execute(&pool)
-    /// .await?;
-    /// let store = DjangoSqlStore::with_table(pool, "django_session")?;
-    /// assert_eq!(store.pool().engine(), session_store_sql::Engine::Sqlite);
-    /// # std::fs::remove_dir_all(&dir)?;
-    /// # Ok(()) }
-    /// ```
-    pub fn pool(&self) -> &Pool {
-        &self.pool
     }
 }
 
 #[async_trait]
 impl SessionStore for DjangoSqlStore {
     async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
-        within(self.timeout, || async {
-            let now = now();
-            let row: Option<(String, i64)> = on_pool!(&self.pool, |p| sqlx::query_as(&self.q.load)
-                .bind(key.as_str())
-                .bind(now.unix_timestamp())
-                .fetch_optional(p)
-                .await)
-            .map_err(store_error)?;
-            let Some((data, expires)) = row else {
-                return Ok(None);
-            };
-            let expires_at = OffsetDateTime::from_unix_timestamp(expires)
-                .map_err(|_| StoreError::Corrupt("expire_date out of range".to_owned()))?;
-            Ok(Some(Record {
-                key: key.clone(),
-                version: version_of(&data),
-                data: data.into_bytes(),
-                created_at: now,
-                expires_at,
-                user: None,
-            }))
-        })
-        .await
+        self.handle
+            .run(|| async {
+                let now = now();
+                let row: Option<(String, i64)> =
+                    on_pool!(&self.handle.pool, |p| sqlx::query_as(&self.q.load)
+                        .bind(key.as_str())
+                        .bind(now.unix_timestamp())
+                        .fetch_optional(p)
+                        .await)
+                    .map_err(store_error)?;
+                let Some((data, expires)) = row else {
+                    return Ok(None);
+                };
+                let expires_at = OffsetDateTime::from_unix_timestamp(expires)
+                    .map_err(|_| StoreError::Corrupt("expire_date out of range".to_owned()))?;
+                Ok(Some(Record {
+                    key: key.clone(),
+                    version: version_of(&data),
+                    data: data.into_bytes(),
+                    created_at: now,
+                    expires_at,
+                    user: None,
+                }))
+            })
+            .await
     }
 
     async fn create(&self, record: &Record) -> Result<(), StoreError> {
-        within(self.timeout, || async {
-            let data = text(record)?;
-            let result = on_pool!(&self.pool, |p| sqlx::query(&self.q.insert)
-                .bind(record.key.as_str())
-                .bind(data)
-                .bind(record.expires_at.unix_timestamp())
-                .execute(p)
-                .await
-                .map(|_| ()));
-            match result {
-                Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-                    Err(StoreError::Duplicate)
+        self.handle
+            .run(|| async {
+                let data = text(record)?;
+                let result = on_pool!(&self.handle.pool, |p| sqlx::query(&self.q.insert)
+                    .bind(record.key.as_str())
+                    .bind(data)
+                    .bind(record.expires_at.unix_timestamp())
+                    .execute(p)
+                    .await
+                    .map(|_| ()));
+                match result {
+                    Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                        Err(StoreError::Duplicate)
+                    }
+                    other => other.map_err(store_error),
                 }
-                other => other.map_err(store_error),
-            }
-        })
-        .await
+            })
+            .await
     }
 
     async fn update(&self, record: &Record, expected_version: u64) -> Result<(), StoreError> {
-        within(self.timeout, || async {
-            let data = text(record)?;
-            let q = &self.q;
-            let now = now().unix_timestamp();
-            on_pool!(&self.pool, |p| {
-                let mut tx = p.begin().await.map_err(store_error)?;
-                let current: Option<String> = sqlx::query_scalar(&q.current)
-                    .bind(record.key.as_str())
-                    .bind(now)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(conflict_or)?;
-                match current {
-                    None => return Err(StoreError::NotFound),
-                    Some(current) if version_of(&current) != expected_version => {
-                        return Err(StoreError::Conflict);
+        self.handle
+            .run(|| async {
+                let data = text(record)?;
+                let q = &self.q;
+                let now = now().unix_timestamp();
+                on_pool!(&self.handle.pool, |p| {
+                    let mut tx = p.begin().await.map_err(store_error)?;
+                    let current: Option<String> = sqlx::query_scalar(&q.current)
+                        .bind(record.key.as_str())
+                        .bind(now)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(conflict_or)?;
+                    match current {
+                        None => return Err(StoreError::NotFound),
+                        Some(current) if version_of(&current) != expected_version => {
+                            return Err(StoreError::Conflict);
+                        }
+                        Some(_) => {}
                     }
-                    Some(_) => {}
-                }
-                sqlx::query(&q.update)
-                    .bind(data)
-                    .bind(record.expires_at.unix_timestamp())
-                    .bind(record.key.as_str())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(conflict_or)?;
-                tx.commit().await.map_err(conflict_or)
+                    sqlx::query(&q.update)
+                        .bind(data)
+                        .bind(record.expires_at.unix_timestamp())
+                        .bind(record.key.as_str())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(conflict_or)?;
+                    tx.commit().await.map_err(conflict_or)
+                })
             })
-        })
-        .await
+            .await
     }
 
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
-        within(self.timeout, || async {
-            on_pool_durably!(&self.pool, |p| sqlx::query(&self.q.delete)
-                .bind(key.as_str())
-                .execute(p)
-                .await
-                .map(|_| ()))
-            .map_err(store_error)
-        })
-        .await
+        self.handle
+            .run(|| async {
+                on_pool_durably!(&self.handle.pool, |p| sqlx::query(&self.q.delete)
+                    .bind(key.as_str())
+                    .execute(p)
+                    .await
+                    .map(|_| ()))
+                .map_err(store_error)
+            })
+            .await
     }
 
     async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<(), StoreError> {
-        within(self.timeout, || async {
-            crate::touch(&self.pool, &self.q.touch, key, expires_at).await
-        })
-        .await
+        self.handle
+            .run(|| async { crate::touch(&self.handle.pool, &self.q.touch, key, expires_at).await })
+            .await
     }
 
     async fn delete_expired(&self) -> Result<u64, StoreError> {
@@ -415,10 +346,11 @@ impl SessionStore for DjangoSqlStore {
 #[async_trait]
 impl Maintenance for DjangoSqlStore {
     async fn delete_expired_batch(&self, max: u64) -> Result<u64, StoreError> {
-        within(self.timeout, || async {
-            crate::delete_expired_batch(&self.pool, &self.q.delete_expired, max).await
-        })
-        .await
+        self.handle
+            .run(|| async {
+                crate::delete_expired_batch(&self.handle.pool, &self.q.delete_expired, max).await
+            })
+            .await
     }
     /// Not counted: the table is Django's, without the columns to count by.
     async fn stats(&self, top_users: usize) -> Result<StoreStats, StoreError> {

@@ -149,6 +149,34 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+/// A statement parameter, as the stores bind them: one list of these
+/// serves every engine (see [`bound!`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Param<'a> {
+    Bytes(&'a [u8]),
+    Int(i64),
+    Text(&'a str),
+    MaybeText(Option<&'a str>),
+}
+
+/// `sqlx::query($sql)` with `$params` (a slice of [`Param`]) bound in
+/// order; for use inside [`on_pool!`], where the engine is known.
+macro_rules! bound {
+    ($sql:expr, $params:expr) => {{
+        let mut query = sqlx::query($sql);
+        for param in $params {
+            query = match *param {
+                $crate::engine::Param::Bytes(v) => query.bind(v),
+                $crate::engine::Param::Int(v) => query.bind(v),
+                $crate::engine::Param::Text(v) => query.bind(v),
+                $crate::engine::Param::MaybeText(v) => query.bind(v),
+            };
+        }
+        query
+    }};
+}
+pub(crate) use bound;
+
 /// As [`on_pool!`], for a statement that ends sessions (a logout, a
 /// revoke): on SQLite it runs on one connection switched to
 /// `synchronous = FULL` for it, so its commit is synced to disk before it

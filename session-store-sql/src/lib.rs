@@ -74,6 +74,7 @@ pub use django::DjangoSqlStore;
 
 mod engine;
 mod errors;
+mod handle;
 mod open;
 mod rotate;
 mod store;
@@ -81,6 +82,7 @@ mod store;
 pub use engine::{Engine, Pool};
 pub(crate) use engine::{on_pool, on_pool_durably};
 pub(crate) use errors::{store_error, within};
+pub(crate) use handle::DEFAULT_TIMEOUT;
 pub use open::{OpenError, SqlStoreBuilder};
 pub use store::SqlStore;
-pub(crate) use store::{DEFAULT_TIMEOUT, delete_expired_batch, sweep, touch, version_param};
+pub(crate) use store::{delete_expired_batch, sweep, touch, version_param};

@@ -1,8 +1,6 @@
 //! The store: [`SqlStore`] and its mapping of the store contract onto SQL.
 
-use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use session_core::time::OffsetDateTime;
 use session_core::{
@@ -10,10 +8,10 @@ use session_core::{
     async_trait, now,
 };
 
+use crate::engine::{Param, bound};
+use crate::handle::{Handle, handle_accessors};
 use crate::queries::{Queries, SWEEP_BATCH};
-use crate::{
-    OpenError, Pool, SqlStoreBuilder, on_pool, on_pool_durably, rotate, store_error, within,
-};
+use crate::{OpenError, Pool, SqlStoreBuilder, on_pool, on_pool_durably, rotate, store_error};
 
 /// A [`SessionStore`] on a SQL database. See the [crate docs](crate). Cheap to clone.
 ///
@@ -37,29 +35,15 @@ use crate::{
 /// ```
 #[derive(Clone)]
 pub struct SqlStore {
-    inner: Arc<Inner>,
-    timeout: Duration,
+    handle: Handle,
+    queries: Arc<Queries>,
 }
 
-/// How long one store operation may take before it fails as unavailable
-/// (see [`SqlStoreBuilder::timeout`]).
-pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-
-struct Inner {
-    pool: Pool,
-    table: String,
-    queries: Queries,
-}
-
-impl fmt::Debug for SqlStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SqlStore")
-            .field("engine", &self.inner.pool.engine())
-            .field("table", &self.inner.table)
-            .field("timeout", &self.timeout)
-            .finish()
-    }
-}
+handle_accessors!(
+    SqlStore,
+    "session_store_sql::SqlStore::from_pool(pool)",
+    "sessions"
+);
 
 impl SqlStore {
     /// Starts configuring a store for the database at `url`.
@@ -130,87 +114,12 @@ impl SqlStore {
     /// # Ok(()) }
     /// ```
     pub fn with_table(pool: impl Into<Pool>, table: &str) -> Result<Self, OpenError> {
-        let valid = (1..=48).contains(&table.len())
-            && table.starts_with(|c: char| c.is_ascii_alphabetic())
-            && table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid {
-            return Err(OpenError::InvalidTable(table.to_owned()));
-        }
-        let pool = pool.into();
-        let queries = Queries::new(pool.engine(), table);
+        let handle = Handle::new(pool.into(), table)?;
+        let queries = Queries::new(handle.pool.engine(), table);
         Ok(SqlStore {
-            inner: Arc::new(Inner {
-                pool,
-                table: table.to_owned(),
-                queries,
-            }),
-            timeout: DEFAULT_TIMEOUT,
+            handle,
+            queries: Arc::new(queries),
         })
-    }
-
-    /// This store with another bound on each operation (default 10
-    /// seconds; see [`SqlStoreBuilder::timeout`]), for a store made
-    /// from a pool.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use std::time::Duration;
-    /// let pool = sqlx::SqlitePool::connect("sqlite::memory:").await?;
-    /// let store = session_store_sql::SqlStore::from_pool(pool);
-    /// assert_eq!(store.timeout(), Duration::from_secs(10));
-    /// let store = store.with_timeout(Duration::from_secs(1));
-    /// assert_eq!(store.timeout(), Duration::from_secs(1));
-    /// # Ok(()) }
-    /// ```
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// How long one operation may take (see [`SqlStoreBuilder::timeout`]).
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), session_store_sql::OpenError> {
-    /// let store = session_store_sql::SqlStore::builder("sqlite::memory:").connect_lazy()?;
-    /// assert_eq!(store.timeout(), std::time::Duration::from_secs(10));
-    /// # Ok(()) }
-    /// ```
-    pub fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
-    /// The pool, for sharing with the rest of the application.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # use session_store_sql::SqlStore;
-    /// # let dir = std::env::temp_dir().join(format!("sql-doc-{}-{}", std::process::id(), line!()));
-    /// # std::fs::create_dir_all(&dir)?;
-    /// # let url = format!("sqlite:{}", dir.join("sessions.db").display());
-    /// let store = SqlStore::connect(&url).await?;
-    /// assert_eq!(store.pool().engine(), session_store_sql::Engine::Sqlite);
-    /// # std::fs::remove_dir_all(&dir)?;
-    /// # Ok(()) }
-    /// ```
-    pub fn pool(&self) -> &Pool {
-        &self.inner.pool
-    }
-
-    /// The table name.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), session_store_sql::OpenError> {
-    /// # use session_store_sql::SqlStore;
-    /// let store = SqlStore::builder("sqlite::memory:").connect_lazy()?;
-    /// assert_eq!(store.table(), "sessions");
-    /// # Ok(()) }
-    /// ```
-    pub fn table(&self) -> &str {
-        &self.inner.table
     }
 
     /// Creates or upgrades the table by applying the shipped migrations that
@@ -236,7 +145,7 @@ impl SqlStore {
     /// # Ok(()) }
     /// ```
     pub async fn migrate(&self) -> Result<(), OpenError> {
-        crate::migrate::run(&self.inner.pool, &self.inner.table).await
+        crate::migrate::run(&self.handle.pool, &self.handle.table).await
     }
 
     /// Whether the table exists with every shipped migration applied.
@@ -260,12 +169,21 @@ impl SqlStore {
     /// # Ok(()) }
     /// ```
     pub async fn schema_is_current(&self) -> Result<bool, OpenError> {
-        crate::migrate::is_current(&self.inner.pool, &self.inner.table).await
+        crate::migrate::is_current(&self.handle.pool, &self.handle.table).await
+    }
+
+    /// Runs `sql` with `params`; how many rows it changed.
+    async fn execute(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError> {
+        on_pool!(&self.handle.pool, |p| bound!(sql, params)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(store_error)
     }
 
     async fn live_version(&self, key: &StoreKey, now: i64) -> Result<Option<i64>, StoreError> {
-        let q = &self.inner.queries.live_version;
-        on_pool!(&self.inner.pool, |p| sqlx::query_scalar::<_, i64>(q)
+        let q = &self.queries.live_version;
+        on_pool!(&self.handle.pool, |p| sqlx::query_scalar::<_, i64>(q)
             .bind(key.as_str())
             .bind(now)
             .fetch_optional(p)
@@ -344,137 +262,142 @@ pub(crate) async fn sweep(store: &impl Maintenance) -> Result<u64, StoreError> {
 #[async_trait]
 impl SessionStore for SqlStore {
     async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
-        within(self.timeout, || async {
-            let q = &self.inner.queries.load;
-            let row: Option<Row> = on_pool!(&self.inner.pool, |p| sqlx::query_as(q)
-                .bind(key.as_str())
-                .bind(now().unix_timestamp())
-                .fetch_optional(p)
-                .await)
-            .map_err(store_error)?;
-            let Some((data, version, created_at, expires_at, user)) = row else {
-                return Ok(None);
-            };
-            Ok(Some(Record {
-                key: key.clone(),
-                data,
-                version: to_version(version)?,
-                created_at: to_time(created_at)?,
-                expires_at: to_time(expires_at)?,
-                user,
-            }))
-        })
-        .await
+        self.handle
+            .run(|| async {
+                let q = &self.queries.load;
+                let row: Option<Row> = on_pool!(&self.handle.pool, |p| sqlx::query_as(q)
+                    .bind(key.as_str())
+                    .bind(now().unix_timestamp())
+                    .fetch_optional(p)
+                    .await)
+                .map_err(store_error)?;
+                let Some((data, version, created_at, expires_at, user)) = row else {
+                    return Ok(None);
+                };
+                Ok(Some(Record {
+                    key: key.clone(),
+                    data,
+                    version: to_version(version)?,
+                    created_at: to_time(created_at)?,
+                    expires_at: to_time(expires_at)?,
+                    user,
+                }))
+            })
+            .await
     }
 
     async fn create(&self, record: &Record) -> Result<(), StoreError> {
-        within(self.timeout, || async {
-            let q = &self.inner.queries.insert;
-            let version = version_param(record.version)?;
-            let result = on_pool!(&self.inner.pool, |p| sqlx::query(q)
-                .bind(record.key.as_str())
-                .bind(record.data.as_slice())
-                .bind(version)
-                .bind(record.created_at.unix_timestamp())
-                .bind(record.expires_at.unix_timestamp())
-                .bind(record.user.as_deref())
-                .execute(p)
-                .await
-                .map(|_| ()));
-            match result {
-                Ok(()) => Ok(()),
-                Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-                    Err(StoreError::Duplicate)
+        self.handle
+            .run(|| async {
+                let q = &self.queries.insert;
+                let version = version_param(record.version)?;
+                let result = on_pool!(&self.handle.pool, |p| sqlx::query(q)
+                    .bind(record.key.as_str())
+                    .bind(record.data.as_slice())
+                    .bind(version)
+                    .bind(record.created_at.unix_timestamp())
+                    .bind(record.expires_at.unix_timestamp())
+                    .bind(record.user.as_deref())
+                    .execute(p)
+                    .await
+                    .map(|_| ()));
+                match result {
+                    Ok(()) => Ok(()),
+                    Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                        Err(StoreError::Duplicate)
+                    }
+                    Err(e) => Err(store_error(e)),
                 }
-                Err(e) => Err(store_error(e)),
-            }
-        })
-        .await
+            })
+            .await
     }
 
     async fn update(&self, record: &Record, expected_version: u64) -> Result<(), StoreError> {
-        within(self.timeout, || async {
-            let queries = &self.inner.queries;
-            let now = now().unix_timestamp();
-            let (version, expected) = (
-                version_param(record.version)?,
-                version_param(expected_version)?,
-            );
-            let (data, expires_at, user) = (
-                record.data.as_slice(),
-                record.expires_at.unix_timestamp(),
-                record.user.as_deref(),
-            );
-            let key = record.key.as_str();
-            if let Some(steady) = &queries.update_steady {
-                let updated = on_pool!(&self.inner.pool, |p| sqlx::query(steady)
-                    .bind(data)
-                    .bind(version)
-                    .bind(key)
-                    .bind(expected)
-                    .bind(expires_at)
-                    .bind(now)
-                    .bind(user)
-                    .execute(p)
-                    .await
-                    .map(|r| r.rows_affected()))
-                .map_err(store_error)?;
-                if updated > 0 {
-                    return Ok(());
+        self.handle
+            .run(|| async {
+                let queries = &self.queries;
+                let now = now().unix_timestamp();
+                let (version, expected) = (
+                    version_param(record.version)?,
+                    version_param(expected_version)?,
+                );
+                let (data, expires_at, user) = (
+                    record.data.as_slice(),
+                    record.expires_at.unix_timestamp(),
+                    record.user.as_deref(),
+                );
+                let key = record.key.as_str();
+                use Param::{Bytes, Int, MaybeText, Text};
+                let attempts = [
+                    // SQLite: a save that keeps the user and the expiry leaves
+                    // the indexed columns out of `SET` (see `Queries`).
+                    queries.update_steady.as_deref().map(|sql| {
+                        (
+                            sql,
+                            [
+                                Bytes(data),
+                                Int(version),
+                                Text(key),
+                                Int(expected),
+                                Int(expires_at),
+                                Int(now),
+                                MaybeText(user),
+                            ],
+                        )
+                    }),
+                    // The same user: its column stays out of `SET`.
+                    Some((
+                        queries.update_same_user.as_str(),
+                        [
+                            Bytes(data),
+                            Int(version),
+                            Int(expires_at),
+                            Text(key),
+                            Int(expected),
+                            Int(now),
+                            MaybeText(user),
+                        ],
+                    )),
+                    // Another user.
+                    Some((
+                        queries.update.as_str(),
+                        [
+                            Bytes(data),
+                            Int(version),
+                            Int(expires_at),
+                            MaybeText(user),
+                            Text(key),
+                            Int(expected),
+                            Int(now),
+                        ],
+                    )),
+                ];
+                for (sql, params) in attempts.into_iter().flatten() {
+                    if self.execute(sql, &params).await? > 0 {
+                        return Ok(());
+                    }
                 }
-            }
-            // The expiry moved, or the user changed, or the record is gone
-            // or at another version.
-            let same_user = on_pool!(&self.inner.pool, |p| sqlx::query(&queries.update_same_user)
-                .bind(data)
-                .bind(version)
-                .bind(expires_at)
-                .bind(key)
-                .bind(expected)
-                .bind(now)
-                .bind(user)
-                .execute(p)
-                .await
-                .map(|r| r.rows_affected()))
-            .map_err(store_error)?;
-            if same_user > 0 {
-                return Ok(());
-            }
-            // The user changed, or the record is gone or at another version.
-            let updated = on_pool!(&self.inner.pool, |p| sqlx::query(&queries.update)
-                .bind(data)
-                .bind(version)
-                .bind(expires_at)
-                .bind(user)
-                .bind(key)
-                .bind(expected)
-                .bind(now)
-                .execute(p)
-                .await
-                .map(|r| r.rows_affected()))
-            .map_err(store_error)?;
-            if updated > 0 {
-                return Ok(());
-            }
-            match self.live_version(&record.key, now).await? {
-                Some(_) => Err(StoreError::Conflict),
-                None => Err(StoreError::NotFound),
-            }
-        })
-        .await
+                // The record is gone or at another version.
+                match self.live_version(&record.key, now).await? {
+                    Some(_) => Err(StoreError::Conflict),
+                    None => Err(StoreError::NotFound),
+                }
+            })
+            .await
     }
 
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
-        within(self.timeout, || async {
-            let q = &self.inner.queries.delete;
-            on_pool_durably!(&self.inner.pool, |p| sqlx::query(q)
-                .bind(key.as_str())
-                .execute(p)
-                .await
-                .map(|_| ()))
-            .map_err(store_error)
-        })
-        .await
+        self.handle
+            .run(|| async {
+                let q = &self.queries.delete;
+                on_pool_durably!(&self.handle.pool, |p| sqlx::query(q)
+                    .bind(key.as_str())
+                    .execute(p)
+                    .await
+                    .map(|_| ()))
+                .map_err(store_error)
+            })
+            .await
     }
 
     async fn rotate(
@@ -483,24 +406,25 @@ impl SessionStore for SqlStore {
         expected_version: u64,
         new: &Record,
     ) -> Result<(), StoreError> {
-        within(self.timeout, || async {
-            let inner = &self.inner;
-            match rotate::rotate(&inner.pool, &inner.queries, old, expected_version, new).await? {
-                Some(()) => Ok(()),
-                None => match self.live_version(&old.key, now().unix_timestamp()).await? {
-                    Some(_) => Err(StoreError::Conflict),
-                    None => Err(StoreError::NotFound),
-                },
-            }
-        })
-        .await
+        self.handle
+            .run(|| async {
+                match rotate::rotate(&self.handle.pool, &self.queries, old, expected_version, new)
+                    .await?
+                {
+                    Some(()) => Ok(()),
+                    None => match self.live_version(&old.key, now().unix_timestamp()).await? {
+                        Some(_) => Err(StoreError::Conflict),
+                        None => Err(StoreError::NotFound),
+                    },
+                }
+            })
+            .await
     }
 
     async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<(), StoreError> {
-        within(self.timeout, || async {
-            touch(&self.inner.pool, &self.inner.queries.touch, key, expires_at).await
-        })
-        .await
+        self.handle
+            .run(|| async { touch(&self.handle.pool, &self.queries.touch, key, expires_at).await })
+            .await
     }
 
     async fn delete_expired(&self) -> Result<u64, StoreError> {
@@ -518,71 +442,75 @@ impl SessionStore for SqlStore {
 #[async_trait]
 impl Maintenance for SqlStore {
     async fn stats(&self, top_users: usize) -> Result<StoreStats, StoreError> {
-        within(self.timeout, || async {
-            let queries = &self.inner.queries;
-            let now = now().unix_timestamp();
-            let (hour, day) = (now + 3600, now + 86_400);
-            let (live, expired, within_hour, within_day): (i64, i64, i64, i64) =
-                on_pool!(&self.inner.pool, |p| sqlx::query_as(&queries.stats)
-                    .bind(now)
-                    .bind(now)
-                    .bind(now)
-                    .bind(hour)
-                    .bind(now)
-                    .bind(day)
-                    .fetch_one(p)
-                    .await)
-                .map_err(store_error)?;
-            let limit = i64::try_from(top_users).unwrap_or(i64::MAX);
-            let users: Vec<(String, i64)> =
-                on_pool!(&self.inner.pool, |p| sqlx::query_as(&queries.top_users)
-                    .bind(now)
-                    .bind(limit)
-                    .fetch_all(p)
-                    .await)
-                .map_err(store_error)?;
-            let count = |n: i64| u64::try_from(n).unwrap_or(0);
-            let mut stats = StoreStats::default();
-            stats.live = count(live);
-            stats.expired = Some(count(expired));
-            stats.expiring_within_hour = count(within_hour);
-            stats.expiring_within_day = count(within_day);
-            stats.top_users = users.into_iter().map(|(u, n)| (u, count(n))).collect();
-            Ok(stats)
-        })
-        .await
+        self.handle
+            .run(|| async {
+                let queries = &self.queries;
+                let now = now().unix_timestamp();
+                let (hour, day) = (now + 3600, now + 86_400);
+                let (live, expired, within_hour, within_day): (i64, i64, i64, i64) =
+                    on_pool!(&self.handle.pool, |p| sqlx::query_as(&queries.stats)
+                        .bind(now)
+                        .bind(now)
+                        .bind(now)
+                        .bind(hour)
+                        .bind(now)
+                        .bind(day)
+                        .fetch_one(p)
+                        .await)
+                    .map_err(store_error)?;
+                let limit = i64::try_from(top_users).unwrap_or(i64::MAX);
+                let users: Vec<(String, i64)> =
+                    on_pool!(&self.handle.pool, |p| sqlx::query_as(&queries.top_users)
+                        .bind(now)
+                        .bind(limit)
+                        .fetch_all(p)
+                        .await)
+                    .map_err(store_error)?;
+                let count = |n: i64| u64::try_from(n).unwrap_or(0);
+                let mut stats = StoreStats::default();
+                stats.live = count(live);
+                stats.expired = Some(count(expired));
+                stats.expiring_within_hour = count(within_hour);
+                stats.expiring_within_day = count(within_day);
+                stats.top_users = users.into_iter().map(|(u, n)| (u, count(n))).collect();
+                Ok(stats)
+            })
+            .await
     }
     async fn delete_expired_batch(&self, max: u64) -> Result<u64, StoreError> {
-        within(self.timeout, || async {
-            delete_expired_batch(&self.inner.pool, &self.inner.queries.delete_expired, max).await
-        })
-        .await
+        self.handle
+            .run(|| async {
+                delete_expired_batch(&self.handle.pool, &self.queries.delete_expired, max).await
+            })
+            .await
     }
 }
 
 #[async_trait]
 impl UserIndex for SqlStore {
     async fn sessions_of(&self, user: &str) -> Result<Vec<SessionInfo>, StoreError> {
-        within(self.timeout, || async {
-            let q = &self.inner.queries.sessions_of;
-            let rows: Vec<(String, i64, i64)> = on_pool!(&self.inner.pool, |p| sqlx::query_as(q)
-                .bind(user)
-                .bind(now().unix_timestamp())
-                .fetch_all(p)
-                .await)
-            .map_err(store_error)?;
-            rows.into_iter()
-                .map(|(id, created_at, expires_at)| {
-                    let key = StoreKey::new(id);
-                    Ok(SessionInfo {
-                        created_at: to_time(created_at)?,
-                        expires_at: to_time(expires_at)?,
-                        key,
+        self.handle
+            .run(|| async {
+                let q = &self.queries.sessions_of;
+                let rows: Vec<(String, i64, i64)> =
+                    on_pool!(&self.handle.pool, |p| sqlx::query_as(q)
+                        .bind(user)
+                        .bind(now().unix_timestamp())
+                        .fetch_all(p)
+                        .await)
+                    .map_err(store_error)?;
+                rows.into_iter()
+                    .map(|(id, created_at, expires_at)| {
+                        let key = StoreKey::new(id);
+                        Ok(SessionInfo {
+                            created_at: to_time(created_at)?,
+                            expires_at: to_time(expires_at)?,
+                            key,
+                        })
                     })
-                })
-                .collect()
-        })
-        .await
+                    .collect()
+            })
+            .await
     }
 
     async fn delete_sessions_of(
@@ -590,19 +518,20 @@ impl UserIndex for SqlStore {
         user: &str,
         keep: Option<&StoreKey>,
     ) -> Result<u64, StoreError> {
-        within(self.timeout, || async {
-            let q = &self.inner.queries.delete_sessions_of;
-            // No stored key is empty, so "" keeps nothing.
-            let keep = keep.map_or("", StoreKey::as_str);
-            on_pool_durably!(&self.inner.pool, |p| sqlx::query(q)
-                .bind(user)
-                .bind(keep)
-                .bind(now().unix_timestamp())
-                .execute(p)
-                .await
-                .map(|r| r.rows_affected()))
-            .map_err(store_error)
-        })
-        .await
+        self.handle
+            .run(|| async {
+                let q = &self.queries.delete_sessions_of;
+                // No stored key is empty, so "" keeps nothing.
+                let keep = keep.map_or("", StoreKey::as_str);
+                on_pool_durably!(&self.handle.pool, |p| sqlx::query(q)
+                    .bind(user)
+                    .bind(keep)
+                    .bind(now().unix_timestamp())
+                    .execute(p)
+                    .await
+                    .map(|r| r.rows_affected()))
+                .map_err(store_error)
+            })
+            .await
     }
 }

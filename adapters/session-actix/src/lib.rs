@@ -429,13 +429,9 @@ impl FromRequest for OptionalSession {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let started = start(req);
-        Box::pin(async move {
-            let (request, on_error) = started?;
-            match request.load_existing().await {
-                Ok(session) => Ok(OptionalSession(session.map(Session))),
-                Err(err) => Err(SessionRejection::Store(err, on_error)),
-            }
+        extract(req, |request| async move {
+            let session = request.load_existing().await?;
+            Ok(OptionalSession(session.map(Session)))
         })
     }
 }
@@ -445,15 +441,30 @@ impl FromRequest for Session {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let started = start(req);
-        Box::pin(async move {
-            let (request, on_error) = started?;
-            match request.load().await {
-                Ok(session) => Ok(Session(session)),
-                Err(err) => Err(SessionRejection::Store(err, on_error)),
-            }
-        })
+        extract(
+            req,
+            |request| async move { Ok(Session(request.load().await?)) },
+        )
     }
+}
+
+/// An extractor's future: `load` on the request's session, a store
+/// failure becoming the app's error response.
+fn extract<T, F, Fut>(
+    req: &HttpRequest,
+    load: F,
+) -> Pin<Box<dyn Future<Output = Result<T, SessionRejection>>>>
+where
+    F: FnOnce(RequestSession) -> Fut + 'static,
+    Fut: Future<Output = Result<T, SessionError>> + 'static,
+{
+    let started = start(req);
+    Box::pin(async move {
+        let (request, on_error) = started?;
+        load(request)
+            .await
+            .map_err(|err| SessionRejection::Store(err, on_error))
+    })
 }
 
 /// The request's session, created from its cookie on first use.

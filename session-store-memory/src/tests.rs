@@ -47,16 +47,11 @@ fn record(key: &str, expires_in: i64, user: Option<&str>) -> Record {
 async fn a_full_store_evicts_the_soonest_expiring_session() {
     let store = MemoryStore::builder().capacity(1).build();
     // Capacity rounds up to one per shard: fill one shard with two keys.
-    let keys: Vec<String> = (0..1000).map(|i| format!("k{i}")).collect();
-    let same: Vec<&String> = keys
-        .iter()
-        .filter(|k| index_of(k) == index_of(&keys[0]))
-        .take(2)
-        .collect();
-    create(&store, same[0], 100, None).await;
-    create(&store, same[1], 200, None).await;
-    assert!(!holds(&store, same[0]).await);
-    assert!(holds(&store, same[1]).await);
+    let same = same_shard(2);
+    create(&store, &same[0], 100, None).await;
+    create(&store, &same[1], 200, None).await;
+    assert!(!holds(&store, &same[0]).await);
+    assert!(holds(&store, &same[1]).await);
 }
 
 /// Keys that all fall in one shard.
@@ -138,22 +133,20 @@ async fn a_full_store_can_reject_new_sessions() {
         .capacity(1)
         .when_full(WhenFull::Reject)
         .build();
-    let keys: Vec<String> = (0..1000).map(|i| format!("k{i}")).collect();
-    let same: Vec<&String> = keys
-        .iter()
-        .filter(|k| index_of(k) == index_of(&keys[0]))
-        .take(2)
-        .collect();
-    create(&store, same[0], 100, None).await;
-    let err = store.create(&record(same[1], 100, None)).await.unwrap_err();
+    let same = same_shard(2);
+    create(&store, &same[0], 100, None).await;
+    let err = store
+        .create(&record(&same[1], 100, None))
+        .await
+        .unwrap_err();
     assert!(err.is_unavailable(), "{err}");
     // Expired records make room before anything is refused.
     let store = MemoryStore::builder()
         .capacity(1)
         .when_full(WhenFull::Reject)
         .build();
-    create(&store, same[0], -1, None).await;
-    create(&store, same[1], 100, None).await;
+    create(&store, &same[0], -1, None).await;
+    create(&store, &same[1], 100, None).await;
     assert_eq!(store.len(), 1);
 }
 

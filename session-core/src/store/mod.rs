@@ -83,7 +83,6 @@
 //! }
 //! ```
 
-use std::error::Error as StdError;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -91,170 +90,14 @@ use time::OffsetDateTime;
 
 use crate::{Record, SessionInfo, StoreKey};
 
-/// A boxed error from a storage engine.
-///
-/// ```
-/// # use session_core::{BoxError, StoreError};
-/// let cause: BoxError = "connection refused".into();
-/// assert!(StoreError::unavailable(cause).is_unavailable());
-/// ```
-pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+mod error;
+mod stats;
+mod steps;
 
-/// Why a store operation failed.
-///
-/// The first three variants are answers of the contract, which the manager
-/// acts on; the others are failures the application sees.
-///
-/// ```
-/// # use session_core::{SessionError, StoreError};
-/// // How the manager and the adapters treat a store's answers:
-/// let down = SessionError::from(StoreError::unavailable(std::io::Error::other("refused")));
-/// assert_eq!(down.status_code(), 503);
-/// assert!(!StoreError::Conflict.is_unavailable());
-/// ```
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StoreError {
-    /// `update` or `touch` found no live record: the session was deleted or
-    /// expired, and must not be recreated.
-    #[error("the session record does not exist")]
-    NotFound,
-    /// `update` found a different version than expected: another request
-    /// saved the session first.
-    #[error("the session record was changed by another request")]
-    Conflict,
-    /// `create` found a live record under the same key.
-    #[error("a session record with this key already exists")]
-    Duplicate,
-    /// The engine could not be reached (connection refused, timed out, pool
-    /// exhausted). Adapters answer 503 by default.
-    #[error("the session store is unavailable: {0}")]
-    Unavailable(#[source] BoxError),
-    /// The engine answered with something this store cannot read (a corrupt
-    /// row or file). The manager treats the session as absent and logs it,
-    /// naming the session by its log key; the message must not contain the
-    /// store key (in Django mode that is the session's raw key, which
-    /// works as a password).
-    #[error("the session record is corrupt: {0}")]
-    Corrupt(String),
-    /// The operation needs a capability this store does not have (for
-    /// example the user index).
-    #[error("this session store does not support {0}")]
-    Unsupported(&'static str),
-    /// Any other engine failure. Adapters answer 500 by default.
-    #[error("the session store failed: {0}")]
-    Backend(#[source] BoxError),
-}
-
-impl StoreError {
-    /// Wraps an engine error as [`StoreError::Backend`].
-    ///
-    /// ```
-    /// use session_core::StoreError;
-    /// let err = StoreError::backend(std::io::Error::other("disk full"));
-    /// assert!(err.to_string().contains("disk full"));
-    /// ```
-    pub fn backend(err: impl Into<BoxError>) -> Self {
-        StoreError::Backend(err.into())
-    }
-
-    /// Wraps a connection-level error as [`StoreError::Unavailable`].
-    ///
-    /// ```
-    /// use session_core::StoreError;
-    /// let err = StoreError::unavailable(std::io::Error::other("connection refused"));
-    /// assert!(err.is_unavailable());
-    /// ```
-    pub fn unavailable(err: impl Into<BoxError>) -> Self {
-        StoreError::Unavailable(err.into())
-    }
-
-    /// `true` for [`StoreError::Unavailable`].
-    ///
-    /// ```
-    /// # use session_core::StoreError;
-    /// assert!(StoreError::unavailable(std::io::Error::other("timed out")).is_unavailable());
-    /// assert!(!StoreError::NotFound.is_unavailable());
-    /// ```
-    pub fn is_unavailable(&self) -> bool {
-        matches!(self, StoreError::Unavailable(_))
-    }
-}
-
-/// What [`Maintenance::stats`] reports.
-///
-/// ```
-/// let stats = session_core::StoreStats::default();
-/// assert_eq!(stats.live, 0);
-/// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct StoreStats {
-    /// Sessions that have not expired.
-    pub live: u64,
-    /// Expired records still stored (`None` where the engine drops them itself).
-    pub expired: Option<u64>,
-    /// Live sessions that expire within the next hour.
-    pub expiring_within_hour: u64,
-    /// Live sessions that expire within the next day.
-    pub expiring_within_day: u64,
-    /// The users with the most live sessions, most first.
-    pub top_users: Vec<(String, u64)>,
-}
-
-impl StoreStats {
-    /// Builds statistics from each live record's expiry and user, and the
-    /// number of expired records; for stores that count by walking their
-    /// records.
-    ///
-    /// ```
-    /// # use session_core::StoreStats;
-    /// # use time::Duration;
-    /// let now = session_core::now();
-    /// let stats = StoreStats::tally(
-    ///     now,
-    ///     [
-    ///         (now + Duration::minutes(5), Some("alice")),
-    ///         (now + Duration::days(3), Some("alice")),
-    ///         (now + Duration::days(3), None),
-    ///     ],
-    ///     Some(2),
-    ///     10,
-    /// );
-    /// assert_eq!((stats.live, stats.expiring_within_hour, stats.expired), (3, 1, Some(2)));
-    /// assert_eq!(stats.top_users, [("alice".to_owned(), 2)]);
-    /// ```
-    pub fn tally<'a>(
-        now: time::OffsetDateTime,
-        live: impl IntoIterator<Item = (time::OffsetDateTime, Option<&'a str>)>,
-        expired: Option<u64>,
-        top_users: usize,
-    ) -> Self {
-        let mut stats = StoreStats {
-            expired,
-            ..StoreStats::default()
-        };
-        let mut users: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
-        for (expires_at, user) in live {
-            stats.live += 1;
-            if expires_at <= now + time::Duration::HOUR {
-                stats.expiring_within_hour += 1;
-            }
-            if expires_at <= now + time::Duration::DAY {
-                stats.expiring_within_day += 1;
-            }
-            if let Some(user) = user {
-                *users.entry(user).or_default() += 1;
-            }
-        }
-        let mut users: Vec<(String, u64)> =
-            users.into_iter().map(|(u, n)| (u.to_owned(), n)).collect();
-        users.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        users.truncate(top_users);
-        stats.top_users = users;
-        stats
-    }
-}
+pub use error::{BoxError, StoreError};
+pub use stats::StoreStats;
+pub(crate) use steps::end_at_version;
+pub use steps::{maintenance_of, rotate_in_steps, sweep_step, user_index_of};
 
 /// A session storage engine. See the [module docs](self) for the contract.
 ///
@@ -564,50 +407,6 @@ pub trait Maintenance: Send + Sync {
     async fn delete_expired_batch(&self, max: u64) -> Result<u64, StoreError>;
 }
 
-/// The user index of `store`, or the [`StoreError::Unsupported`] a store
-/// without one answers.
-///
-/// ```
-/// let store = session_store_memory::MemoryStore::new();
-/// assert!(session_core::store::user_index_of(&store).is_ok());
-/// ```
-pub fn user_index_of<S: SessionStore + ?Sized>(store: &S) -> Result<&dyn UserIndex, StoreError> {
-    store
-        .user_index()
-        .ok_or(StoreError::Unsupported("a user index"))
-}
-
-/// The maintenance tools of `store`, or the [`StoreError::Unsupported`] a
-/// store without them answers.
-///
-/// ```
-/// let store = session_store_memory::MemoryStore::new();
-/// assert!(session_core::store::maintenance_of(&store).is_ok());
-/// ```
-pub fn maintenance_of<S: SessionStore + ?Sized>(store: &S) -> Result<&dyn Maintenance, StoreError> {
-    store
-        .maintenance()
-        .ok_or(StoreError::Unsupported("statistics"))
-}
-
-/// Sweeps `store` in steps of `max` where it offers that, or all at once:
-/// what a cleanup loop calls.
-///
-/// ```
-/// # use session_core::StoreError;
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), StoreError> {
-/// let store = session_store_memory::MemoryStore::new();
-/// assert_eq!(session_core::store::sweep_step(&store, 500).await?, 0);
-/// # Ok(()) }
-/// ```
-pub async fn sweep_step<S: SessionStore + ?Sized>(store: &S, max: u64) -> Result<u64, StoreError> {
-    match store.maintenance() {
-        Some(tools) => tools.delete_expired_batch(max).await,
-        None => store.delete_expired().await,
-    }
-}
-
 /// A store's index of sessions by the user they are bound to (see
 /// [`Record::user`]), reached through [`SessionStore::user_index`]. A
 /// store that keeps one implements this trait and answers `Some(self)`
@@ -648,73 +447,6 @@ pub trait UserIndex: Send + Sync {
         user: &str,
         keep: Option<&StoreKey>,
     ) -> Result<u64, StoreError>;
-}
-
-/// [`SessionStore::rotate`] built from `create`, `update` and `delete`
-/// (the new record is created first, and deleted again when the old one
-/// cannot be replaced): the trait's default, for a store to call where
-/// its engine cannot rotate in one atomic step (as across the nodes of a
-/// cluster).
-///
-/// ```
-/// # use session_core::{Record, SessionStore, StoreError};
-/// # use session_store_memory::MemoryStore;
-/// # use time::Duration;
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), StoreError> {
-/// use session_conformance::fixtures::record;
-/// let store = MemoryStore::new();
-/// let old = record(Duration::hours(1), None);
-/// store.create(&old).await?;
-/// let new = record(Duration::hours(1), None);
-/// let forward = Record { version: 2, ..old.clone() };
-/// // A stale version: nothing is created, the old record stays.
-/// let stale = session_core::store::rotate_in_steps(&store, &forward, 7, &new).await;
-/// assert!(matches!(stale, Err(StoreError::Conflict)));
-/// assert_eq!(store.load(&new.key).await?, None);
-/// session_core::store::rotate_in_steps(&store, &forward, old.version, &new).await?;
-/// assert_eq!(store.load(&old.key).await?, Some(forward));
-/// # Ok(()) }
-/// ```
-pub async fn rotate_in_steps<S: SessionStore + ?Sized>(
-    store: &S,
-    old: &Record,
-    expected_version: u64,
-    new: &Record,
-) -> Result<(), StoreError> {
-    store.create(new).await?;
-    match store.update(old, expected_version).await {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            store.delete(&new.key).await?;
-            Err(e)
-        }
-    }
-}
-
-/// Ends the record under `key` only if it is live at `expected_version`,
-/// with the contract's own operations: a compare-and-swap to an expired,
-/// unbound tombstone (from then on a concurrent save or touch of it fails
-/// as for an ended session), then a delete to tidy it away. Answers as
-/// `update` does: [`StoreError::NotFound`] or [`StoreError::Conflict`]
-/// when nothing was ended.
-pub(crate) async fn end_at_version<S: SessionStore + ?Sized>(
-    store: &S,
-    key: &StoreKey,
-    expected_version: u64,
-) -> Result<(), StoreError> {
-    let tombstone = Record {
-        key: key.clone(),
-        data: Vec::new(),
-        version: expected_version.saturating_add(1),
-        created_at: OffsetDateTime::UNIX_EPOCH,
-        expires_at: OffsetDateTime::UNIX_EPOCH,
-        user: None,
-    };
-    store.update(&tombstone, expected_version).await?;
-    // The tombstone is dead already; the delete is what makes the end
-    // durable on stores that sync deletes.
-    store.delete(key).await
 }
 
 #[async_trait]

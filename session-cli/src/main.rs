@@ -12,16 +12,19 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
-use sessions::django::signing::DjangoSigner;
+use sessions::SessionStore;
 use sessions::time::OffsetDateTime;
-use sessions::{
-    AnyStore, CookieConfig, DjangoSqlStore, IdFormat, KeyRing, SessionId, SessionManager,
-    SessionStore, StoreError, StoreKey, open_store,
-};
+
+mod check;
+mod failure;
+mod open;
+
+use check::check;
+use failure::{Failure, from_store};
+use open::{chosen, manager, open, tools, user_index};
 
 /// Operate a session store: clear expired sessions, count, inspect, revoke,
 /// migrate, check.
@@ -110,37 +113,6 @@ enum Command {
     Migrate,
     /// Check the connection, the schema and the key ring.
     Check,
-}
-
-/// A failure, with the exit code it maps to.
-struct Failure {
-    code: u8,
-    message: String,
-}
-
-impl Failure {
-    fn store(e: impl std::fmt::Display) -> Self {
-        Failure {
-            code: 1,
-            message: e.to_string(),
-        }
-    }
-    fn usage(message: impl Into<String>) -> Self {
-        Failure {
-            code: 2,
-            message: message.into(),
-        }
-    }
-}
-
-fn from_store(e: StoreError) -> Failure {
-    match e {
-        StoreError::Unsupported(what) => Failure {
-            code: 4,
-            message: format!("this store does not support {what}"),
-        },
-        other => Failure::store(other),
-    }
 }
 
 fn main() -> ExitCode {
@@ -357,39 +329,6 @@ async fn run(cli: &Cli) -> Result<Output, Failure> {
     }
 }
 
-/// The store's counts and sweeps, or the failure a store without them gives.
-fn tools(store: &dyn SessionStore) -> Result<&dyn sessions::Maintenance, Failure> {
-    sessions::store::maintenance_of(store).map_err(from_store)
-}
-
-/// The store's user index, or the failure a store without one gives.
-fn user_index(store: &dyn SessionStore) -> Result<&dyn sessions::UserIndex, Failure> {
-    sessions::store::user_index_of(store).map_err(from_store)
-}
-
-/// Opens the store: any engine by URL, or Django's table with `--django`
-/// (then there is no `AnyStore` to migrate).
-async fn open(cli: &Cli) -> Result<(Arc<dyn SessionStore>, Option<AnyStore>), Failure> {
-    if cli.django {
-        let store = DjangoSqlStore::connect(store_url(cli)?)
-            .await
-            .map_err(Failure::store)?;
-        return Ok((Arc::new(store), None));
-    }
-    let store = open_store(store_url(cli)?).await.map_err(|e| match e {
-        sessions::OpenError::Unsupported(_) => Failure::usage(e.to_string()),
-        other => Failure::store(other),
-    })?;
-    Ok((Arc::new(store.clone()), Some(store)))
-}
-
-/// The store's URL, from `--store` or `SESSION_STORE`.
-fn store_url(cli: &Cli) -> Result<&str, Failure> {
-    cli.store
-        .as_deref()
-        .ok_or_else(|| Failure::usage("give the store: --store URL, or SESSION_STORE"))
-}
-
 async fn clear_expired(store: &dyn SessionStore, batch: u64) -> Result<Output, Failure> {
     let batch = batch.max(1);
     let bar = if std::io::stderr().is_terminal() {
@@ -435,241 +374,6 @@ async fn clear_expired(store: &dyn SessionStore, batch: u64) -> Result<Output, F
         format!("removed {removed} expired sessions{note}"),
         json!({ "removed": removed }),
     ))
-}
-
-/// Reads the secret: `--secret-file`, else `SESSION_SECRET`.
-fn secret(cli: &Cli) -> Result<Option<String>, Failure> {
-    if let Some(path) = &cli.secret_file {
-        return std::fs::read_to_string(path)
-            .map(|s| Some(s.trim().to_owned()))
-            .map_err(|e| {
-                Failure::usage(format!(
-                    "cannot read the secret file {}: {e}",
-                    path.display()
-                ))
-            });
-    }
-    Ok(std::env::var("SESSION_SECRET")
-        .ok()
-        .filter(|s| !s.is_empty()))
-}
-
-/// The older secrets in `SESSION_SECRET_FALLBACKS` (comma-separated).
-fn fallbacks() -> Vec<String> {
-    std::env::var("SESSION_SECRET_FALLBACKS")
-        .unwrap_or_default()
-        .split(',')
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-fn key_ring(cli: &Cli) -> Result<Option<KeyRing>, Failure> {
-    let Some(secret) = secret(cli)? else {
-        return Ok(None);
-    };
-    let fallbacks = fallbacks();
-    KeyRing::with_fallbacks(secret, fallbacks)
-        .map(Some)
-        .map_err(|e| Failure::usage(e.to_string()))
-}
-
-/// A manager for reading single sessions. Without a secret a throwaway key
-/// is used: raw IDs still work, signed cookies are refused.
-fn manager(cli: &Cli, store: Arc<dyn SessionStore>) -> Result<SessionManager, Failure> {
-    if cli.django {
-        // Django's SECRET_KEY may be of any length; without one, keys still
-        // find sessions but their data does not decode.
-        let secret = secret(cli)?.unwrap_or_else(|| SessionId::generate().expose().to_owned());
-        let fallbacks = fallbacks();
-        let signer =
-            DjangoSigner::new(secret, fallbacks).map_err(|e| Failure::usage(e.to_string()))?;
-        let unused = KeyRing::new(SessionId::generate().expose())
-            .map_err(|e| Failure::usage(e.to_string()))?;
-        return SessionManager::builder(store, unused)
-            .django(signer)
-            .build()
-            .map_err(|e| Failure::usage(e.to_string()));
-    }
-    let keys = match key_ring(cli)? {
-        Some(keys) => keys,
-        // 256 random bits, never written anywhere: verifies nothing.
-        None => KeyRing::new(SessionId::generate().expose())
-            .map_err(|e| Failure::usage(e.to_string()))?,
-    };
-    SessionManager::builder(store, keys)
-        .cookie(CookieConfig::new(cli.cookie_name.clone()))
-        .build()
-        .map_err(|e| Failure::usage(e.to_string()))
-}
-
-/// The session a command works on, and how to name it in output.
-struct Chosen {
-    key: StoreKey,
-    /// What the output calls it: the store key, a digest of the ID
-    /// (never a live ID: in Django mode the store key *is* the ID, so a
-    /// digest of it is shown instead).
-    shown: String,
-}
-
-/// The session given by `--key`, or else read from standard input.
-fn chosen(cli: &Cli, manager: &SessionManager, key: Option<&str>) -> Result<Chosen, Failure> {
-    if let Some(key) = key {
-        if cli.django {
-            return Err(Failure::usage(
-                "Django keys are live session IDs: give the cookie or ID on standard input instead",
-            ));
-        }
-        let key = key.trim();
-        if key.len() != 64 || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(Failure::usage(
-                "a key is 64 hex digits, as `list` prints it",
-            ));
-        }
-        return Ok(Chosen {
-            key: StoreKey::new(key.to_ascii_lowercase()),
-            shown: key.to_ascii_lowercase(),
-        });
-    }
-    let mut input = String::new();
-    std::io::stdin()
-        .read_line(&mut input)
-        .map_err(|e| Failure::usage(format!("cannot read standard input: {e}")))?;
-    if input.trim().is_empty() {
-        return Err(Failure::usage(
-            "give --key KEY, or the session's cookie value or ID on standard input",
-        ));
-    }
-    let id = session_id(cli, manager, &input)?;
-    let shown = if cli.django {
-        id.log_key()
-    } else {
-        id.store_key().as_str().to_owned()
-    };
-    Ok(Chosen {
-        key: id.store_key(),
-        shown,
-    })
-}
-
-/// The session ID in `input`: a signed cookie value (verified) or a raw ID.
-fn session_id(cli: &Cli, manager: &SessionManager, input: &str) -> Result<SessionId, Failure> {
-    let input = input.trim();
-    let prefix = format!("{}=", manager.cookie().name());
-    let input = input.strip_prefix(&prefix).unwrap_or(input);
-    if input.contains('.') {
-        if secret(cli)?.is_none() {
-            return Err(Failure::usage(
-                "a cookie value needs the secret: set SESSION_SECRET or --secret-file",
-            ));
-        }
-        return manager
-            .verify_cookie(input)
-            .map_err(|e| Failure::usage(format!("not a valid session cookie: {e}")));
-    }
-    SessionId::parse_in(manager.id_format(), input)
-        .or_else(|| SessionId::parse_in(IdFormat::Django, input))
-        .ok_or_else(|| Failure::usage("not a session ID or cookie value"))
-}
-
-async fn check(cli: &Cli) -> Result<Output, Failure> {
-    let mut checks: Vec<(String, bool, String)> = Vec::new();
-    if cli.django {
-        match DjangoSqlStore::connect(store_url(cli)?).await {
-            Ok(store) => {
-                checks.push(("connection".into(), true, "connected".into()));
-                match store
-                    .load(&SessionId::generate_in(IdFormat::Django).store_key())
-                    .await
-                {
-                    Ok(_) => checks.push((
-                        "schema".into(),
-                        true,
-                        "Django's session table answers".into(),
-                    )),
-                    Err(e) => checks.push((
-                        "schema".into(),
-                        false,
-                        format!("{e} (run `python manage.py migrate`)"),
-                    )),
-                }
-            }
-            Err(e) => checks.push(("connection".into(), false, e.to_string())),
-        }
-        let ok = checks.iter().all(|(_, ok, _)| *ok) && secret(cli).ok().flatten().is_some();
-        if secret(cli).ok().flatten().is_none() {
-            checks.push((
-                "secret".into(),
-                false,
-                "no SECRET_KEY: set SESSION_SECRET or --secret-file".into(),
-            ));
-        }
-        return Ok(check_output(checks, ok));
-    }
-    match open_store(store_url(cli)?).await {
-        Ok(store) => {
-            checks.push(("connection".into(), true, "connected".into()));
-            if let AnyStore::Sql(sql) = &store {
-                match sql.schema_is_current().await {
-                    Ok(true) => checks.push((
-                        "schema".into(),
-                        true,
-                        format!("table {} is current", sql.table()),
-                    )),
-                    Ok(false) => checks.push((
-                        "schema".into(),
-                        false,
-                        format!(
-                            "table {} is missing or old: run `session-cli migrate`",
-                            sql.table()
-                        ),
-                    )),
-                    Err(e) => checks.push(("schema".into(), false, e.to_string())),
-                }
-            }
-            let stats = match sessions::store::maintenance_of(store.as_dyn()) {
-                Ok(tools) => tools.stats(0).await,
-                Err(e) => Err(e),
-            };
-            match stats {
-                Ok(s) => checks.push(("read".into(), true, format!("{} live sessions", s.live))),
-                Err(StoreError::Unsupported(_)) => {}
-                Err(e) => checks.push(("read".into(), false, e.to_string())),
-            }
-        }
-        Err(e) => checks.push(("connection".into(), false, e.to_string())),
-    }
-    match key_ring(cli) {
-        Ok(Some(keys)) => checks.push((
-            "key ring".into(),
-            true,
-            format!("{} key(s), all long enough", keys.len()),
-        )),
-        Ok(None) => checks.push((
-            "key ring".into(),
-            false,
-            "no secret: set SESSION_SECRET or --secret-file".into(),
-        )),
-        Err(e) => checks.push(("key ring".into(), false, e.message)),
-    }
-    let ok = checks.iter().all(|(_, ok, _)| *ok);
-    Ok(check_output(checks, ok))
-}
-
-fn check_output(checks: Vec<(String, bool, String)>, ok: bool) -> Output {
-    let text: Vec<String> = checks
-        .iter()
-        .map(|(name, ok, detail)| format!("{} {name}: {detail}", if *ok { "ok  " } else { "FAIL" }))
-        .collect();
-    let json = json!({
-        "ok": ok,
-        "checks": checks.iter().map(|(n, ok, d)| json!({ "check": n, "ok": ok, "detail": d })).collect::<Vec<_>>(),
-    });
-    Output {
-        text: text.join("\n"),
-        json,
-        code: if ok { 0 } else { 1 },
-    }
 }
 
 fn date(t: OffsetDateTime) -> String {

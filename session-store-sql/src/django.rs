@@ -330,7 +330,7 @@ impl SessionStore for DjangoSqlStore {
 
     async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<(), StoreError> {
         self.handle
-            .run(|| async { crate::touch(&self.handle.pool, &self.q.touch, key, expires_at).await })
+            .run(|| async { self.handle.touch(&self.q.touch, key, expires_at).await })
             .await
     }
 
@@ -348,7 +348,9 @@ impl Maintenance for DjangoSqlStore {
     async fn delete_expired_batch(&self, max: u64) -> Result<u64, StoreError> {
         self.handle
             .run(|| async {
-                crate::delete_expired_batch(&self.handle.pool, &self.q.delete_expired, max).await
+                self.handle
+                    .delete_expired_batch(&self.q.delete_expired, max)
+                    .await
             })
             .await
     }

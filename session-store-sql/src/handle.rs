@@ -7,9 +7,12 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use session_core::StoreError;
+use session_core::time::OffsetDateTime;
+use session_core::{Maintenance, StoreError, StoreKey, now};
 
-use crate::{OpenError, Pool, within};
+use crate::engine::{Param, bound};
+use crate::queries::SWEEP_BATCH;
+use crate::{OpenError, Pool, on_pool, store_error, within};
 
 /// How long one store operation may take before it fails as unavailable
 /// (see [`SqlStoreBuilder::timeout`](crate::SqlStoreBuilder::timeout)).
@@ -55,6 +58,47 @@ impl Handle {
         within(self.timeout, operation).await
     }
 
+    /// Runs `sql` with `params`; how many rows it changed.
+    pub(crate) async fn execute(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError> {
+        on_pool!(&self.pool, |p| bound!(sql, params)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(store_error)
+    }
+
+    /// Runs a touch statement (binds: new expiry, key, now); no row touched
+    /// means no live session.
+    pub(crate) async fn touch(
+        &self,
+        sql: &str,
+        key: &StoreKey,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let params = [
+            Param::Int(expires_at.unix_timestamp()),
+            Param::Text(key.as_str()),
+            Param::Int(now().unix_timestamp()),
+        ];
+        match self.execute(sql, &params).await? {
+            0 => Err(StoreError::NotFound),
+            _ => Ok(()),
+        }
+    }
+
+    /// Runs a batched sweep statement (binds: now, at most `max` rows).
+    pub(crate) async fn delete_expired_batch(
+        &self,
+        sql: &str,
+        max: u64,
+    ) -> Result<u64, StoreError> {
+        let params = [
+            Param::Int(now().unix_timestamp()),
+            Param::Int(i64::try_from(max).unwrap_or(i64::MAX)),
+        ];
+        self.execute(sql, &params).await
+    }
+
     /// The `Debug` output of the store called `name`.
     pub(crate) fn debug(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct(name)
@@ -62,6 +106,24 @@ impl Handle {
             .field("table", &self.table)
             .field("timeout", &self.timeout)
             .finish()
+    }
+}
+
+/// Versions are stored as signed 64-bit integers.
+pub(crate) fn version_param(v: u64) -> Result<i64, StoreError> {
+    i64::try_from(v)
+        .map_err(|_| StoreError::backend(format!("session version {v} too large for SQL")))
+}
+
+/// Deletes expired rows in batches of [`SWEEP_BATCH`] until none are left.
+pub(crate) async fn sweep(store: &impl Maintenance) -> Result<u64, StoreError> {
+    let mut total = 0;
+    loop {
+        let removed = store.delete_expired_batch(SWEEP_BATCH as u64).await?;
+        total += removed;
+        if removed < SWEEP_BATCH as u64 {
+            return Ok(total);
+        }
     }
 }
 

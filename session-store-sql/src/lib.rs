@@ -82,7 +82,6 @@ mod store;
 pub use engine::{Engine, Pool};
 pub(crate) use engine::{on_pool, on_pool_durably};
 pub(crate) use errors::{store_error, within};
-pub(crate) use handle::DEFAULT_TIMEOUT;
+pub(crate) use handle::{DEFAULT_TIMEOUT, sweep, version_param};
 pub use open::{OpenError, SqlStoreBuilder};
 pub use store::SqlStore;
-pub(crate) use store::{delete_expired_batch, sweep, touch, version_param};

@@ -8,10 +8,11 @@ use session_core::{
     async_trait, now,
 };
 
-use crate::engine::{Param, bound};
+use crate::engine::Param;
 use crate::handle::{Handle, handle_accessors};
-use crate::queries::{Queries, SWEEP_BATCH};
+use crate::queries::Queries;
 use crate::{OpenError, Pool, SqlStoreBuilder, on_pool, on_pool_durably, rotate, store_error};
+use crate::{sweep, version_param};
 
 /// A [`SessionStore`] on a SQL database. See the [crate docs](crate). Cheap to clone.
 ///
@@ -172,15 +173,6 @@ impl SqlStore {
         crate::migrate::is_current(&self.handle.pool, &self.handle.table).await
     }
 
-    /// Runs `sql` with `params`; how many rows it changed.
-    async fn execute(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError> {
-        on_pool!(&self.handle.pool, |p| bound!(sql, params)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))
-        .map_err(store_error)
-    }
-
     async fn live_version(&self, key: &StoreKey, now: i64) -> Result<Option<i64>, StoreError> {
         let q = &self.queries.live_version;
         on_pool!(&self.handle.pool, |p| sqlx::query_scalar::<_, i64>(q)
@@ -201,62 +193,6 @@ fn to_time(secs: i64) -> Result<OffsetDateTime, StoreError> {
 
 fn to_version(v: i64) -> Result<u64, StoreError> {
     u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative version {v}")))
-}
-
-/// Versions are stored as signed 64-bit integers.
-pub(crate) fn version_param(v: u64) -> Result<i64, StoreError> {
-    i64::try_from(v)
-        .map_err(|_| StoreError::backend(format!("session version {v} too large for SQL")))
-}
-
-/// Runs a touch statement (binds: new expiry, key, now); no row touched
-/// means no live session.
-pub(crate) async fn touch(
-    pool: &Pool,
-    sql: &str,
-    key: &StoreKey,
-    expires_at: OffsetDateTime,
-) -> Result<(), StoreError> {
-    let touched = on_pool!(pool, |p| sqlx::query(sql)
-        .bind(expires_at.unix_timestamp())
-        .bind(key.as_str())
-        .bind(now().unix_timestamp())
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))
-    .map_err(store_error)?;
-    if touched == 0 {
-        Err(StoreError::NotFound)
-    } else {
-        Ok(())
-    }
-}
-
-/// Runs a batched sweep statement (binds: now, at most `max` rows).
-pub(crate) async fn delete_expired_batch(
-    pool: &Pool,
-    sql: &str,
-    max: u64,
-) -> Result<u64, StoreError> {
-    on_pool!(pool, |p| sqlx::query(sql)
-        .bind(now().unix_timestamp())
-        .bind(i64::try_from(max).unwrap_or(i64::MAX))
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))
-    .map_err(store_error)
-}
-
-/// Deletes expired rows in batches of [`SWEEP_BATCH`] until none are left.
-pub(crate) async fn sweep(store: &impl Maintenance) -> Result<u64, StoreError> {
-    let mut total = 0;
-    loop {
-        let removed = store.delete_expired_batch(SWEEP_BATCH as u64).await?;
-        total += removed;
-        if removed < SWEEP_BATCH as u64 {
-            return Ok(total);
-        }
-    }
 }
 
 #[async_trait]
@@ -373,7 +309,7 @@ impl SessionStore for SqlStore {
                     )),
                 ];
                 for (sql, params) in attempts.into_iter().flatten() {
-                    if self.execute(sql, &params).await? > 0 {
+                    if self.handle.execute(sql, &params).await? > 0 {
                         return Ok(());
                     }
                 }
@@ -423,7 +359,11 @@ impl SessionStore for SqlStore {
 
     async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<(), StoreError> {
         self.handle
-            .run(|| async { touch(&self.handle.pool, &self.queries.touch, key, expires_at).await })
+            .run(|| async {
+                self.handle
+                    .touch(&self.queries.touch, key, expires_at)
+                    .await
+            })
             .await
     }
 
@@ -480,7 +420,9 @@ impl Maintenance for SqlStore {
     async fn delete_expired_batch(&self, max: u64) -> Result<u64, StoreError> {
         self.handle
             .run(|| async {
-                delete_expired_batch(&self.handle.pool, &self.queries.delete_expired, max).await
+                self.handle
+                    .delete_expired_batch(&self.queries.delete_expired, max)
+                    .await
             })
             .await
     }

@@ -22,18 +22,16 @@
 use std::fmt::Debug;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
 use session_axum::{Layer as _, Session, SessionLayer};
-use session_bench::http_client::request;
 use session_bench::redis_server::{self, Server};
+use session_bench::rotating_load::{load, sessions};
 use session_conformance::counting::CountingStore;
 use session_core::{CookieConfig, KeyRing, SessionManager, SessionStore};
-use tokio::io::BufReader;
-use tokio::net::TcpStream;
 use tower_sessions_core_014::session::{Id, Record};
 use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
 
@@ -297,113 +295,6 @@ fn serve(engine: Engine, env: Arc<Env>) -> (Vec<SocketAddr>, Vec<Writes>) {
     rx.recv().unwrap()
 }
 
-/// Makes `SESSIONS` sessions on `addr`; returns their cookies.
-async fn sessions(addr: SocketAddr) -> Arc<Vec<String>> {
-    let mut tasks = Vec::new();
-    for c in 0..CONNECTIONS {
-        tasks.push(tokio::spawn(async move {
-            let mut conn = BufReader::new(TcpStream::connect(addr).await.unwrap());
-            let mut buf = Vec::new();
-            let mut cookies = Vec::new();
-            for _ in (c..SESSIONS).step_by(CONNECTIONS) {
-                let (status, cookie) = request(&mut conn, "/init", None, &mut buf).await;
-                assert_eq!(status, 200);
-                cookies.push(cookie.expect("a new session's cookie"));
-            }
-            cookies
-        }));
-    }
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.unwrap());
-    }
-    Arc::new(all)
-}
-
-/// One measurement.
-struct Measured {
-    rps: f64,
-    p99: Duration,
-    requests: u64,
-    /// Store writes while the clock ran.
-    writes: usize,
-    /// Every request answered, warm-up included (for Redis's CPU, which
-    /// is read around the whole load).
-    all_requests: u64,
-}
-
-/// Sends `path` to `addr` for `seconds` from `CONNECTIONS` connections,
-/// rotating through `cookies`.
-async fn load(
-    addr: SocketAddr,
-    path: &'static str,
-    cookies: &Arc<Vec<String>>,
-    seconds: f64,
-    writes: &(dyn Fn() -> usize + Send + Sync),
-) -> Measured {
-    let next = Arc::new(AtomicUsize::new(0));
-    let done = Arc::new(AtomicU64::new(0));
-    let all = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let counting = Arc::new(AtomicBool::new(false));
-    let mut tasks = Vec::new();
-    for _ in 0..CONNECTIONS {
-        let (next, done, all, stop, counting, cookies) = (
-            next.clone(),
-            done.clone(),
-            all.clone(),
-            stop.clone(),
-            counting.clone(),
-            cookies.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let mut conn = BufReader::new(TcpStream::connect(addr).await.unwrap());
-            conn.get_ref().set_nodelay(true).unwrap();
-            let mut buf = Vec::with_capacity(256);
-            let mut latencies = Vec::new();
-            while !stop.load(Ordering::Relaxed) {
-                let cookie = &cookies[next.fetch_add(1, Ordering::Relaxed) % cookies.len()];
-                let start = Instant::now();
-                let (status, _) = request(&mut conn, path, Some(cookie), &mut buf).await;
-                assert_eq!(status, 200, "{path}");
-                all.fetch_add(1, Ordering::Relaxed);
-                if counting.load(Ordering::Relaxed) {
-                    latencies.push(start.elapsed());
-                    done.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            latencies
-        }));
-    }
-    // A moment of warm-up, then the clock.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let writes_before = writes();
-    counting.store(true, Ordering::Relaxed);
-    let start = Instant::now();
-    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
-    counting.store(false, Ordering::Relaxed);
-    let wrote = writes() - writes_before;
-    let elapsed = start.elapsed().as_secs_f64();
-    let requests = done.load(Ordering::Relaxed);
-    stop.store(true, Ordering::Relaxed);
-    let mut latencies = Vec::new();
-    for t in tasks {
-        latencies.extend(t.await.unwrap());
-    }
-    latencies.sort_unstable();
-    let p99 = latencies
-        .get(latencies.len().saturating_sub(1) * 99 / 100)
-        .copied()
-        .unwrap_or_default();
-    Measured {
-        rps: requests as f64 / elapsed,
-        p99,
-        requests,
-        writes: wrote,
-        all_requests: all.load(Ordering::Relaxed),
-    }
-}
-
 /// Redis's own CPU, in µs, over all commands since the last reset.
 async fn redis_usec(c: &mut redis::aio::MultiplexedConnection) -> f64 {
     redis_server::commandstats(c)
@@ -475,7 +366,8 @@ fn main() {
                     c.get_multiplexed_async_connection().await.unwrap()
                 })
             });
-        let cookies = [addrs[0], addrs[1]].map(|a| client.block_on(sessions(a)));
+        let cookies =
+            [addrs[0], addrs[1]].map(|a| client.block_on(sessions(a, SESSIONS, CONNECTIONS)));
         for path in ["/write", "/read"] {
             let mut row = Row::default();
             for round in 0..rounds {
@@ -495,6 +387,7 @@ fn main() {
                         path,
                         &cookies[side],
                         seconds,
+                        CONNECTIONS,
                         &*writes[side],
                     ));
                     let wrote = m.writes;

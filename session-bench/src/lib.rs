@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 pub mod http_client;
 pub mod redis_server;
+pub mod rotating_load;
 
 use session_core::{KeyRing, SessionManager, SessionStore};
 

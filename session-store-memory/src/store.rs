@@ -238,25 +238,19 @@ impl SessionStore for MemoryStore {
 #[async_trait]
 impl Maintenance for MemoryStore {
     async fn stats(&self, top_users: usize) -> Result<StoreStats, StoreError> {
-        let now = now();
-        let mut live = Vec::new();
-        let mut expired = 0;
-        for lock in &self.inner.shards {
-            let shard = read(lock);
-            for record in shard.records.values() {
-                if record.is_live_at(now) {
-                    live.push((record.expires_at, record.user.clone()));
-                } else {
-                    expired += 1;
-                }
-            }
-        }
-        Ok(StoreStats::tally(
-            now,
-            live.iter().map(|(e, u)| (*e, u.as_deref())),
-            Some(expired),
-            top_users,
-        ))
+        let records: Vec<_> = self
+            .inner
+            .shards
+            .iter()
+            .flat_map(|lock| {
+                let shard = read(lock);
+                let records = shard.records.values();
+                records
+                    .map(|r| (r.expires_at, r.user.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        Ok(StoreStats::count(now(), records, top_users))
     }
     /// All at once: the store sweeps in one pass.
     async fn delete_expired_batch(&self, max: u64) -> Result<u64, StoreError> {

@@ -73,4 +73,36 @@ impl StoreStats {
         stats.top_users = users;
         stats
     }
+
+    /// Builds statistics from every record's expiry and user, live or
+    /// expired (as at `now`); for stores that can see their expired records
+    /// and count them by walking all of them.
+    ///
+    /// ```
+    /// # use session_core::StoreStats;
+    /// # use time::Duration;
+    /// let now = session_core::now();
+    /// let stats = StoreStats::count(
+    ///     now,
+    ///     [
+    ///         (now + Duration::minutes(5), Some("alice".to_owned())),
+    ///         (now - Duration::minutes(5), Some("alice".to_owned())),
+    ///         (now + Duration::days(3), None),
+    ///     ],
+    ///     10,
+    /// );
+    /// assert_eq!((stats.live, stats.expiring_within_hour, stats.expired), (2, 1, Some(1)));
+    /// assert_eq!(stats.top_users, [("alice".to_owned(), 1)]);
+    /// ```
+    pub fn count(
+        now: time::OffsetDateTime,
+        records: impl IntoIterator<Item = (time::OffsetDateTime, Option<String>)>,
+        top_users: usize,
+    ) -> Self {
+        let (live, expired): (Vec<_>, Vec<_>) = records
+            .into_iter()
+            .partition(|(expires_at, _)| *expires_at > now);
+        let live = live.iter().map(|(at, user)| (*at, user.as_deref()));
+        Self::tally(now, live, Some(expired.len() as u64), top_users)
+    }
 }

@@ -322,28 +322,11 @@ impl Disk {
 
     pub(crate) fn stats(&self, top_users: usize) -> Result<StoreStats, StoreError> {
         let (names, _) = self.scan()?;
-        let now = now();
-        let mut live = Vec::new();
-        let mut expired = 0;
-        for name in names {
-            let Some(record) = fs::read(self.path(&name))
-                .ok()
-                .and_then(|b| format::decode(&b).ok())
-            else {
-                continue;
-            };
-            if record.is_live_at(now) {
-                live.push((record.expires_at, record.user));
-            } else {
-                expired += 1;
-            }
-        }
-        Ok(StoreStats::tally(
-            now,
-            live.iter().map(|(e, u)| (*e, u.as_deref())),
-            Some(expired),
-            top_users,
-        ))
+        let records = names.iter().filter_map(|name| {
+            let record = format::decode(&fs::read(self.path(name)).ok()?).ok()?;
+            Some((record.expires_at, record.user))
+        });
+        Ok(StoreStats::count(now(), records, top_users))
     }
 
     /// The user's indexed sessions: `(name, live record)` for those still

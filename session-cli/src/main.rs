@@ -26,7 +26,7 @@ use check::check;
 use failure::{Failure, from_store};
 use open::{chosen, manager, open, tools, user_index};
 
-/// Operate a session store: clear expired sessions, count, inspect, revoke,
+/// Operate a session store: clear expired sessions, count, inspect, end,
 /// migrate, check.
 ///
 /// Exit codes: 0 success; 1 the store failed or `check` found a problem;
@@ -92,7 +92,7 @@ enum Command {
     /// `list` shows it), or else the cookie value `id.tag` (needs the
     /// secret) or raw ID read from standard input, so that a live
     /// credential never stands in the command line (shell history, `ps`).
-    Revoke {
+    End {
         /// End every session of this user (for example after a password change).
         #[arg(long, conflicts_with = "key")]
         user: Option<String>,
@@ -237,7 +237,7 @@ async fn run(cli: &Cli) -> Result<Output, Failure> {
             };
             Ok(Output::new(text, Value::Array(json)))
         }
-        Command::Revoke {
+        Command::End {
             user: Some(user), ..
         } => {
             let ended = user_index(&*store)?
@@ -249,7 +249,7 @@ async fn run(cli: &Cli) -> Result<Output, Failure> {
                 json!({ "ended": ended }),
             ))
         }
-        Command::Revoke { key, .. } => {
+        Command::End { key, .. } => {
             let manager = manager(cli, store)?;
             let chosen = chosen(cli, &manager, key.as_deref())?;
             if manager

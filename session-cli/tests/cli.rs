@@ -128,7 +128,7 @@ async fn tour(url: &str, expires_natively: bool) {
     assert_eq!(count(url), "4", "clear-expired removed a live session");
 
     // A wrong secret: a clear message, exit 2, nothing touched.
-    for command in ["inspect", "revoke"] {
+    for command in ["inspect", "end"] {
         let o = cli_with_input(url, Some(WRONG), &[command], &bob);
         assert_eq!(code(&o), 2, "{command} with a wrong secret: {}", stderr(&o));
         assert!(stderr(&o).contains("does not verify"), "{}", stderr(&o));
@@ -173,7 +173,7 @@ async fn tour(url: &str, expires_natively: bool) {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let shown: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(shown["user"], "alice", "{shown}");
-    let o = cli(url, None, &["revoke", "--key", &first]);
+    let o = cli(url, None, &["end", "--key", &first]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let o = cli(url, None, &["inspect", "--key", &first]);
     assert_eq!(code(&o), 3, "a revoked session: {}", stderr(&o));
@@ -183,7 +183,7 @@ async fn tour(url: &str, expires_natively: bool) {
     let o = cli(url, None, &["inspect"]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
 
-    let o = cli(url, None, &["revoke", "--user", "alice"]);
+    let o = cli(url, None, &["end", "--user", "alice"]);
     assert_eq!(
         (code(&o), stdout(&o)),
         (0, "ended 2 sessions of user alice".to_owned()),
@@ -192,7 +192,7 @@ async fn tour(url: &str, expires_natively: bool) {
     );
     assert_eq!(count(url), "1");
 
-    let o = cli_with_input(url, Some(SECRET), &["revoke"], &bob);
+    let o = cli_with_input(url, Some(SECRET), &["end"], &bob);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let o = cli_with_input(url, Some(SECRET), &["inspect"], &bob);
     assert_eq!(code(&o), 3, "an ended session: {}", stderr(&o));
@@ -306,14 +306,14 @@ fn ids_that_start_with_a_hyphen_are_sessions_not_options() {
     let cookie = format!("{id}.{}", "t".repeat(43));
     for (args, input, exit, says) in [
         (["inspect"], id.as_str(), 3, "no live session"),
-        (["revoke"], id.as_str(), 3, "no live session"),
+        (["end"], id.as_str(), 3, "no live session"),
         (["inspect"], cookie.as_str(), 2, "does not verify"),
     ] {
         let o = cli_with_input(&url, Some(SECRET), &args, input);
         assert_eq!(code(&o), exit, "{args:?}: {}", stderr(&o));
         assert!(stderr(&o).contains(says), "{args:?}: {}", stderr(&o));
     }
-    let o = cli(&url, None, &["revoke", "--user", "bob"]);
+    let o = cli(&url, None, &["end", "--user", "bob"]);
     assert_eq!(code(&o), 0, "--user still parses: {}", stderr(&o));
 }
 
@@ -377,7 +377,7 @@ fn help_documents_every_command() {
         "count",
         "stats",
         "list",
-        "revoke",
+        "end",
         "inspect",
         "migrate",
         "check",
@@ -446,9 +446,9 @@ fn django_mode_inspects_and_revokes_a_django_apps_sessions() {
         0
     );
 
-    let o = cli(&db, Some(secret), &["--django", "revoke", "--key", &key]);
+    let o = cli(&db, Some(secret), &["--django", "end", "--key", &key]);
     assert_eq!(code(&o), 2, "Django keys are live IDs: {}", stderr(&o));
-    let o = cli_with_input(&db, Some(secret), &["--django", "revoke"], &key);
+    let o = cli_with_input(&db, Some(secret), &["--django", "end"], &key);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(!stdout(&o).contains(&key), "{}", stdout(&o));
     assert_eq!(

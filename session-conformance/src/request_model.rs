@@ -1,12 +1,12 @@
 //! The session rules as a model: one browser sends random requests whose
-//! handlers insert, remove, clear, flush, rotate the ID, destroy or only
+//! handlers insert, remove, clear, flush, rotate the ID, end or only
 //! read, and every request is checked against what those rules promise.
 //!
 //! [`store_model`](crate::store_model) checks the store on its own; this
 //! checks the manager's lifecycle on top of it: that the data a request
 //! sees is what the previous ones left, that reading never writes, that an
 //! empty session is never kept, and that an ID retired by a flush, a
-//! rotation or a destroy never opens a session again. A failure names the
+//! rotation or an end never opens a session again. A failure names the
 //! seed (`SESSION_TEST_SEED=N` replays it) and the requests that led there.
 
 use std::collections::BTreeMap;
@@ -63,7 +63,7 @@ fn request(rng: &mut StdRng) -> Option<Vec<Action>> {
         };
         actions.push(action);
         if let Action::Destroy = action {
-            // Writes after `destroy` fail by design; the request ends here.
+            // Writes after `end` fail by design; the request ends here.
             break;
         }
     }
@@ -76,7 +76,7 @@ struct Browser<S: SessionStore> {
     store: CountingStore<Arc<S>>,
     /// The cookie the browser sends (`name=value`).
     cookie: Option<String>,
-    /// Cookies of IDs a flush, rotation or destroy retired.
+    /// Cookies of IDs a flush, rotation or end retired.
     retired: Vec<String>,
     /// The session's data as the previous requests left it.
     model: BTreeMap<&'static str, i64>,
@@ -152,7 +152,7 @@ impl<S: SessionStore> Browser<S> {
                     if let Action::Flush = action {
                         session.flush();
                     } else {
-                        session.destroy();
+                        session.end();
                     }
                     Ok(())
                 }
@@ -238,7 +238,7 @@ impl<S: SessionStore> Browser<S> {
 }
 
 /// Random sequences of requests from one browser (never loading; reading;
-/// inserting, removing, clearing; flushing, rotating the ID, destroying),
+/// inserting, removing, clearing; flushing, rotating the ID, ending),
 /// each checked against the session rules: a request sees what the
 /// previous ones left, a request that only reads sets no cookie and writes
 /// nothing, an empty session is never kept, and a retired ID never opens

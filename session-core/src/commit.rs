@@ -48,7 +48,7 @@ impl Commit<'_> {
     pub(crate) async fn run(mut self, incoming: &Incoming) -> Result<(), SessionError> {
         let (retired, rotating, origin, stored, empty) = {
             let mut state = self.session.lock();
-            let empty = state.data.is_empty() || state.destroyed;
+            let empty = state.data.is_empty() || state.ended;
             // A read-only request (the common case) leaves the origin
             // where it is: `touch` reads it there and copies it only when
             // there is something to write.
@@ -65,7 +65,7 @@ impl Commit<'_> {
                 empty,
             )
         };
-        // `flush` and `destroy` (a logout) end the old record whatever
+        // `flush` and `end` (a logout) end the old record whatever
         // happened to it meanwhile: a logout always wins.
         for old in &retired {
             self.end(old).await?;
@@ -443,7 +443,7 @@ impl Commit<'_> {
 /// Commits a session that travels whole in the cookie: written into the
 /// cookie when it changed, when its expiry is due for extension, or when
 /// an older key opened it; the cookie removed when the session became
-/// empty or was destroyed (if the request carried one); nothing otherwise.
+/// empty or was ended (if the request carried one); nothing otherwise.
 pub(crate) struct InCookie<'a> {
     pub(crate) backend: &'a dyn CookieBackend,
     /// Whether the request carried a session cookie.
@@ -461,8 +461,8 @@ impl InCookie<'_> {
     ) -> Result<(), SessionError> {
         let inner = &manager.inner;
         let mut state = session.lock();
-        if state.data.is_empty() || state.destroyed {
-            if self.carried && (state.modified || state.destroyed) {
+        if state.data.is_empty() || state.ended {
+            if self.carried && (state.modified || state.ended) {
                 response.set_cookie = Some(inner.set_cookie.removal());
             }
             return Ok(());

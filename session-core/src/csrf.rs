@@ -54,7 +54,7 @@ impl Session {
     ///
     /// # Errors
     ///
-    /// [`SessionError::Destroyed`] after [`destroy`](Self::destroy).
+    /// [`SessionError::Ended`] after [`end`](Self::end).
     ///
     /// ```
     /// # use session_core::Session;

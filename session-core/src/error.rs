@@ -88,9 +88,9 @@ pub enum SessionError {
     /// characters or contains a control character.
     #[error("the user ID {0}")]
     InvalidUser(&'static str),
-    /// The session was destroyed earlier in this request.
-    #[error("the session was destroyed and cannot be written")]
-    Destroyed,
+    /// The session was ended ([`Session::end`](crate::Session::end)) earlier in this request.
+    #[error("the session was ended and cannot be written")]
+    Ended,
     /// The data could not be encoded for the store.
     #[error(transparent)]
     Codec(#[from] CodecError),
@@ -120,7 +120,7 @@ impl SessionError {
     /// use session_core::{SessionError, StoreError};
     /// let down = SessionError::from(StoreError::unavailable(std::io::Error::other("refused")));
     /// assert_eq!(down.status_code(), 503);
-    /// assert_eq!(SessionError::Destroyed.status_code(), 500);
+    /// assert_eq!(SessionError::Ended.status_code(), 500);
     /// ```
     pub fn status_code(&self) -> u16 {
         match self {
@@ -155,7 +155,7 @@ impl SessionError {
     /// ```
     /// use session_core::SessionError;
     /// assert_eq!(SessionError::Contention(64).retry_after(), Some(1));
-    /// assert_eq!(SessionError::Destroyed.retry_after(), None);
+    /// assert_eq!(SessionError::Ended.retry_after(), None);
     /// ```
     pub fn retry_after(&self) -> Option<u32> {
         matches!(self, SessionError::Contention(_)).then_some(1)

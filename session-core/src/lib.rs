@@ -58,6 +58,16 @@
 //! - A store failure is an error the application sees
 //!   ([`SessionError::status_code`] gives 503 or 500), never a silent new
 //!   session that would log the user out.
+//!
+//! # Names
+//!
+//! A store *deletes* records ([`SessionStore::delete`],
+//! [`delete_expired`](SessionStore::delete_expired),
+//! [`UserIndex::delete_sessions_of`]); the application and the operator
+//! *end* sessions ([`Session::end`], [`SessionManager::end`],
+//! [`SessionManager::end_sessions_of`], `session-cli end`). Django's own
+//! names stay where they mean what Django means: [`Session::flush`],
+//! [`Session::cycle_id`] (its `cycle_key`), [`Session::set_expiry`].
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]

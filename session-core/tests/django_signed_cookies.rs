@@ -86,7 +86,7 @@ async fn sessions_live_in_the_cookie() {
         None,
         "an unchanged session sets no cookie"
     );
-    // Tampered: empty. Destroyed: the cookie is deleted.
+    // Tampered: empty. Ended: the cookie is deleted.
     let tampered = format!("{}x", &cookie[..cookie.len() - 1]);
     assert!(
         manager
@@ -97,7 +97,7 @@ async fn sessions_live_in_the_cookie() {
             .is_empty()
     );
     let request = manager.request([cookie.as_str()]);
-    request.load().await.unwrap().destroy();
+    request.load().await.unwrap().end();
     assert!(
         request
             .finish(200)

@@ -212,7 +212,7 @@ async fn server_errors_save_nothing() {
     let cookie = logged_in(&manager).await;
     let writes = store.writes();
     let request = manager.request([cookie.as_str()]);
-    request.load().await.unwrap().destroy();
+    request.load().await.unwrap().end();
     assert_eq!(request.finish(500).await.unwrap().set_cookie, None);
     assert_eq!(
         store.writes(),
@@ -552,13 +552,13 @@ async fn cookie_attributes_follow_the_config() {
 }
 
 #[tokio::test]
-async fn a_destroyed_session_deletes_its_cookie_and_record() {
+async fn an_ended_session_deletes_its_cookie_and_record() {
     let (manager, store) = setup();
     let cookie = logged_in(&manager).await;
     let request = manager.request([cookie.as_str()]);
     let session = request.load().await.unwrap();
     let key = session.store_key().unwrap();
-    session.destroy();
+    session.end();
     let response = request.finish(200).await.unwrap();
     assert!(response.set_cookie.unwrap().contains("Max-Age=0"));
     assert!(!response.ended_concurrently);

@@ -101,7 +101,7 @@ async fn a_session_sent_in_the_header_is_answered_only_when_its_token_changes() 
     );
 
     // Logging out sends an empty header: the client drops its token.
-    let response = with_token(&manager, &rotated, |s| s.destroy()).await;
+    let response = with_token(&manager, &rotated, |s| s.end()).await;
     assert_eq!(response.set_cookie, None);
     assert_eq!(response.session_header.as_deref(), Some(""));
     let gone = manager.request_from_headers(None, [rotated.as_bytes()]);

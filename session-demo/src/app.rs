@@ -178,7 +178,7 @@ pub fn login_json(session: &Session, body: &[u8]) -> Reply {
 
 /// `POST /api/logout`: ends the session on the server; the cookie is deleted.
 pub fn logout(session: &Session) -> Reply {
-    session.destroy();
+    session.end();
     Reply::ok(json!({}))
 }
 
@@ -241,8 +241,8 @@ pub async fn sessions(manager: &SessionManager, session: &Session) -> Reply {
     }
 }
 
-/// `POST /api/sessions/revoke-others`: ends the user's other sessions.
-pub async fn revoke_others(manager: &SessionManager, session: &Session) -> Reply {
+/// `POST /api/sessions/end-others`: ends the user's other sessions.
+pub async fn end_others(manager: &SessionManager, session: &Session) -> Reply {
     let Some(user) = session.user() else {
         return Reply::error(401, "not logged in");
     };

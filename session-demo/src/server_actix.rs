@@ -145,8 +145,8 @@ async fn sessions(m: Data<SessionManager>, s: Session) -> HttpResponse {
     reply(app::sessions(&m, &s).await)
 }
 
-async fn revoke_others(m: Data<SessionManager>, s: Session) -> HttpResponse {
-    reply(app::revoke_others(&m, &s).await)
+async fn end_others(m: Data<SessionManager>, s: Session) -> HttpResponse {
+    reply(app::end_others(&m, &s).await)
 }
 
 pub(crate) fn run<F, Fut>(listener: TcpListener, make_manager: F, ready: Ready, fail: Fail)
@@ -182,7 +182,7 @@ where
                 .route("/api/logout", web::post().to(logout))
                 .route("/api/expiry", web::post().to(expiry))
                 .route("/api/sessions", web::get().to(sessions))
-                .route("/api/sessions/revoke-others", web::post().to(revoke_others))
+                .route("/api/sessions/end-others", web::post().to(end_others))
         })
         .workers(2)
         .disable_signals()

@@ -115,9 +115,9 @@ pub(crate) fn app(manager: SessionManager) -> SessionService<Router> {
             }),
         )
         .route(
-            "/api/sessions/revoke-others",
+            "/api/sessions/end-others",
             post(|State(m): State<SessionManager>, s: Session| async move {
-                reply(app::revoke_others(&m, &s).await)
+                reply(app::end_others(&m, &s).await)
             }),
         )
         .with_state(manager);

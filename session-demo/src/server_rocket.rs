@@ -145,9 +145,9 @@ async fn list_sessions(m: &State<SessionManager>, s: Session) -> Json {
     Json(app::sessions(m, &s).await)
 }
 
-#[post("/api/sessions/revoke-others")]
-async fn revoke_others(m: &State<SessionManager>, s: Session) -> Json {
-    Json(app::revoke_others(m, &s).await)
+#[post("/api/sessions/end-others")]
+async fn end_others(m: &State<SessionManager>, s: Session) -> Json {
+    Json(app::end_others(m, &s).await)
 }
 
 fn error_response(e: &::sessions::SessionError) -> ErrorResponse {
@@ -207,7 +207,7 @@ where
                     logout,
                     expiry,
                     list_sessions,
-                    revoke_others
+                    end_others
                 ],
             );
         let rocket = match rocket.ignite().await {

@@ -86,7 +86,7 @@ fn statements_that_end_sessions_are_synced() {
 
         // A logout.
         let logout = manager.request([cookie.as_str()]);
-        logout.load().await.unwrap().destroy();
+        logout.load().await.unwrap().end();
         logout.finish(200).await.unwrap();
         ends_durably(&logs.take(), "a logout");
 

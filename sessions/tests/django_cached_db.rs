@@ -79,7 +79,7 @@ async fn shared_with_djangos_cached_db_backend() {
 
     // Rust logs out: gone from Django's cache and table.
     let request = manager.request([format!("sessionid={created}").as_str()]);
-    request.load().await.unwrap().destroy();
+    request.load().await.unwrap().end();
     request.finish(200).await.unwrap();
     assert_eq!(django(&["read", &created]), "{}");
     assert_eq!(django(&["exists", &created]), "false");

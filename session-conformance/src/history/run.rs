@@ -253,7 +253,7 @@ pub(super) async fn tab_request(
             session.cycle_id();
             session.set_user(user_of(browser)).expect("set_user");
         }
-        Act::Logout => session.destroy(),
+        Act::Logout => session.end(),
     }
     let finish_begun = start.elapsed();
     let response = request.finish(200).await.expect("finish");

@@ -242,7 +242,7 @@ pub async fn a_user_lists_and_ends_their_other_sessions(target: &Target) {
         assert!(!listed.text.contains(&id), "a raw session ID was listed");
     }
     assert_eq!(list.iter().filter(|s| s["current"] == true).count(), 1);
-    let a = laptop.post("/api/sessions/revoke-others", json!({})).await;
+    let a = laptop.post("/api/sessions/end-others", json!({})).await;
     assert_eq!(a.json, json!({"ended": 1}), "{}", a.text);
     assert_eq!(
         phone.get("/api/session").await.json,

@@ -4,7 +4,7 @@
 //! The server must serve the demo's API (see `session-demo`):
 //! `GET /api/session`, `PUT|DELETE /api/session/{key}` (with `?delay_ms=N`
 //! and `?fail=1`), `POST /api/login`, `POST /api/logout`,
-//! `POST /api/expiry`, `GET /api/sessions`, `POST /api/sessions/revoke-others`,
+//! `POST /api/expiry`, `GET /api/sessions`, `POST /api/sessions/end-others`,
 //! `GET /api/whoami` (a route that takes the session only if there is one),
 //! `GET /`, and `GET /health` (a route that never takes the session).
 //! Every adapter runs the same suite through the demo, which is how "the

@@ -103,7 +103,7 @@ pub async fn logout_racing_a_slow_write_stays_logged_out<S: SessionStore>(store:
     };
     loaded.notified().await;
     let logout = manager.request([cookie.as_str()]);
-    logout.load().await.expect("load").destroy();
+    logout.load().await.expect("load").end();
     let response = logout.finish(200).await.expect("logout");
     assert!(
         response

@@ -19,7 +19,7 @@ impl Session {
     /// ```
     pub fn set_expiry(&self, expiry: Expiry) {
         let mut state = self.lock();
-        // Writes fail only after destroy, where there is nothing left to expire.
+        // Writes fail only after `end`, where there is nothing left to expire.
         let _ = state.write(EXPIRY_KEY, expiry.to_value());
     }
 

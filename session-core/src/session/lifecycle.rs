@@ -1,5 +1,5 @@
 //! The session's life as Django names its steps: `modified`, `accessed`,
-//! `cycle_id` (Django's `cycle_key`), `flush`, `destroy`.
+//! `cycle_id` (Django's `cycle_key`), `flush`, `end`.
 use crate::{Session, StoreKey};
 
 impl Session {
@@ -73,21 +73,21 @@ impl Session {
 
     /// Ends the session on the server: like [`flush`](Self::flush), but the
     /// session stays empty for the rest of the request (writes fail with
-    /// [`SessionError::Destroyed`](crate::SessionError::Destroyed)) and the browser is told to drop the cookie.
+    /// [`SessionError::Ended`](crate::SessionError::Ended)) and the browser is told to drop the cookie.
     ///
     /// ```
     /// # use session_core::{Session, SessionError};
     /// let session = Session::detached();
     /// session.insert("user_id", 7)?;
-    /// session.destroy();
+    /// session.end();
     /// assert!(session.is_empty());
-    /// assert!(matches!(session.insert("theme", "dark"), Err(SessionError::Destroyed)));
+    /// assert!(matches!(session.insert("theme", "dark"), Err(SessionError::Ended)));
     /// # Ok::<(), SessionError>(())
     /// ```
-    pub fn destroy(&self) {
+    pub fn end(&self) {
         let mut state = self.lock();
         state.flush();
-        state.destroyed = true;
+        state.ended = true;
     }
 
     /// The key the session's record is stored under (a digest of the ID, safe

@@ -326,7 +326,7 @@ impl Session {
     /// [`SessionError::ReservedKey`] for keys starting with `_session_`,
     /// [`SessionError::Serialize`] if `value` cannot be serialized, or
     /// nests deeper than [`MAX_VALUE_DEPTH`],
-    /// [`SessionError::Destroyed`] after [`destroy`](Self::destroy).
+    /// [`SessionError::Ended`] after [`end`](Self::end).
     ///
     /// ```
     /// # use session_core::{Session, SessionError};

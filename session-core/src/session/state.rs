@@ -37,7 +37,7 @@ pub(crate) struct State {
     /// The stored record [`Session::cycle_id`] moves to a new ID when the
     /// request ends (atomically against its version).
     pub(crate) rotating: Option<Origin>,
-    pub(crate) destroyed: bool,
+    pub(crate) ended: bool,
     pub(crate) rules: ExpiryRules,
 }
 
@@ -51,14 +51,14 @@ impl State {
             origin,
             retired: Vec::new(),
             rotating: None,
-            destroyed: false,
+            ended: false,
             rules,
         }
     }
 
     pub(crate) fn write(&mut self, key: &str, value: Option<Value>) -> Result<(), SessionError> {
-        if self.destroyed {
-            return Err(SessionError::Destroyed);
+        if self.ended {
+            return Err(SessionError::Ended);
         }
         match value {
             Some(v) => {

@@ -131,13 +131,13 @@ fn clear_removes_everything_and_records_each_removal() {
 }
 
 #[test]
-fn destroy_refuses_later_writes() {
+fn end_refuses_later_writes() {
     let s = Session::detached();
     s.insert("a", 1).unwrap();
-    s.destroy();
+    s.end();
     assert!(s.is_empty());
-    assert!(matches!(s.insert("b", 2), Err(SessionError::Destroyed)));
-    assert!(matches!(s.set_user("u"), Err(SessionError::Destroyed)));
+    assert!(matches!(s.insert("b", 2), Err(SessionError::Ended)));
+    assert!(matches!(s.set_user("u"), Err(SessionError::Ended)));
 }
 
 #[test]

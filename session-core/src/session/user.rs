@@ -24,8 +24,8 @@ impl Session {
     /// # Errors
     ///
     /// [`SessionError::InvalidUser`] for an empty, too long or control
-    /// character-bearing ID; [`SessionError::Destroyed`] after
-    /// [`destroy`](Self::destroy).
+    /// character-bearing ID; [`SessionError::Ended`] after
+    /// [`end`](Self::end).
     pub fn set_user(&self, user: impl Into<String>) -> Result<(), SessionError> {
         let user = user.into();
         check_user(&user).map_err(SessionError::InvalidUser)?;

@@ -48,7 +48,7 @@ pub async fn lifetime() -> Vec<String> {
     let cookie = fixtures::finish(&request).await;
     ids.push(raw(&cookie));
     let request = manager.request([cookie.as_str()]);
-    request.load().await.unwrap().destroy();
+    request.load().await.unwrap().end();
     request.finish(200).await.unwrap();
     // A forged cookie.
     manager

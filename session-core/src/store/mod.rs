@@ -135,44 +135,19 @@ pub trait SessionStore: Send + Sync + 'static {
     /// The live record under `key`, or `None` when it is absent or expired.
     /// Never writes.
     ///
-    /// ```
-    /// # use session_core::{Record, SessionStore, StoreError, StoreKey};
-    /// # use session_store_memory::MemoryStore;
-    /// # use time::Duration;
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), StoreError> {
-    /// use session_conformance::fixtures::record;
-    /// let store = MemoryStore::new();
-    /// let live = record(Duration::hours(1), None);
-    /// assert_eq!(store.load(&live.key).await?, None);
-    /// store.create(&live).await?;
-    /// assert_eq!(store.load(&live.key).await?.map(|r| r.data), Some(live.data.clone()));
-    /// let gone = record(Duration::seconds(-1), None);
-    /// store.create(&gone).await?;
-    /// assert_eq!(store.load(&gone.key).await?, None); // expired: as if absent
-    /// # Ok(()) }
-    /// ```
+    /// The conformance kit's cases `load_of_a_missing_key_is_none`,
+    /// `expired_records_do_not_load` (`session_conformance::store`) show this
+    /// on a real store.
     async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError>;
 
     /// Inserts `record` if no live record has its key; otherwise
     /// [`StoreError::Duplicate`]. An expired record under the same key may be
     /// replaced.
     ///
-    /// ```
-    /// # use session_core::{Record, SessionStore, StoreError, StoreKey};
-    /// # use session_store_memory::MemoryStore;
-    /// # use time::Duration;
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), StoreError> {
-    /// use session_conformance::fixtures::record;
-    /// let store = MemoryStore::new();
-    /// let first = record(Duration::hours(1), None);
-    /// store.create(&first).await?;
-    /// let same_key = Record { data: b"{}".to_vec(), ..first.clone() };
-    /// assert!(matches!(store.create(&same_key).await, Err(StoreError::Duplicate)));
-    /// assert_eq!(store.load(&first.key).await?.unwrap().data, first.data); // not overwritten
-    /// # Ok(()) }
-    /// ```
+    /// The conformance kit's cases
+    /// `create_then_load_gives_back_the_same_record`,
+    /// `create_refuses_a_duplicate_and_keeps_the_original`
+    /// (`session_conformance::store`) show this on a real store.
     async fn create(&self, record: &Record) -> Result<(), StoreError>;
 
     /// Replaces the record under `record.key` if its stored version equals
@@ -182,27 +157,10 @@ pub trait SessionStore: Send + Sync + 'static {
     /// `expected_version + 1`); `record.created_at` is always the value
     /// the record was created with, so a store need not rewrite it.
     ///
-    /// ```
-    /// # use session_core::{Record, SessionStore, StoreError, StoreKey};
-    /// # use session_store_memory::MemoryStore;
-    /// # use time::Duration;
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), StoreError> {
-    /// use session_conformance::fixtures::record;
-    /// let store = MemoryStore::new();
-    /// let v1 = record(Duration::hours(1), None);
-    /// store.create(&v1).await?;
-    /// let v2 = Record { version: 2, data: br#"{"n":2}"#.to_vec(), ..v1.clone() };
-    /// store.update(&v2, 1).await?;
-    /// // A writer that loaded version 1 too loses the race instead of overwriting.
-    /// assert!(matches!(store.update(&v2, 1).await, Err(StoreError::Conflict)));
-    /// // A deleted record is not brought back.
-    /// store.delete(&v1.key).await?;
-    /// let v3 = Record { version: 3, ..v2.clone() };
-    /// assert!(matches!(store.update(&v3, 2).await, Err(StoreError::NotFound)));
-    /// assert_eq!(store.load(&v1.key).await?, None);
-    /// # Ok(()) }
-    /// ```
+    /// The conformance kit's cases `update_with_the_expected_version_replaces`,
+    /// `update_with_a_stale_version_conflicts`,
+    /// `update_after_delete_does_not_resurrect` (`session_conformance::store`)
+    /// show this on a real store.
     async fn update(&self, record: &Record, expected_version: u64) -> Result<(), StoreError>;
 
     /// Moves a session to a new key (ID rotation, as on login), as one
@@ -231,27 +189,9 @@ pub trait SessionStore: Send + Sync + 'static {
     /// [`update`]: SessionStore::update
     /// [`create`]: SessionStore::create
     ///
-    /// ```
-    /// # use session_core::{Record, SessionStore, StoreError, StoreKey};
-    /// # use session_store_memory::MemoryStore;
-    /// # use time::Duration;
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), StoreError> {
-    /// use session_conformance::fixtures::record;
-    /// let store = MemoryStore::new();
-    /// let old = record(Duration::hours(1), Some("ada"));
-    /// store.create(&old).await?;
-    /// let new = record(Duration::hours(1), Some("ada"));
-    /// let forward = Record { version: 2, data: b"moved".to_vec(), user: None, ..old.clone() };
-    /// store.rotate(&forward, old.version, &new).await?;
-    /// assert_eq!(store.load(&old.key).await?, Some(forward.clone()));
-    /// assert_eq!(store.load(&new.key).await?, Some(new.clone()));
-    /// // The old record changed: rotating it again at version 1 creates nothing.
-    /// let again = record(Duration::hours(1), Some("ada"));
-    /// assert!(matches!(store.rotate(&forward, 1, &again).await, Err(StoreError::Conflict)));
-    /// assert_eq!(store.load(&again.key).await?, None);
-    /// # Ok(()) }
-    /// ```
+    /// The conformance kit's cases `rotate_is_atomic_against_the_old_version`,
+    /// `rotation_racing_an_end_creates_nothing` (`session_conformance::store`)
+    /// show this on a real store.
     async fn rotate(
         &self,
         old: &Record,
@@ -263,65 +203,25 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Removes the record under `key`. Succeeds when there is none.
     ///
-    /// ```
-    /// # use session_core::{Record, SessionStore, StoreError, StoreKey};
-    /// # use session_store_memory::MemoryStore;
-    /// # use time::Duration;
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), StoreError> {
-    /// use session_conformance::fixtures::record;
-    /// let store = MemoryStore::new();
-    /// let rec = record(Duration::hours(1), None);
-    /// store.create(&rec).await?;
-    /// store.delete(&rec.key).await?;
-    /// assert_eq!(store.load(&rec.key).await?, None);
-    /// store.delete(&rec.key).await?; // already gone: still fine
-    /// # Ok(()) }
-    /// ```
+    /// The conformance kit's case `delete_removes_and_tolerates_missing`
+    /// (`session_conformance::store`) show this on a real store.
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError>;
 
     /// Sets the expiry of a live record without touching its data or version;
     /// [`StoreError::NotFound`] if there is no live record.
     ///
-    /// ```
-    /// # use session_core::{Record, SessionStore, StoreError, StoreKey};
-    /// # use session_store_memory::MemoryStore;
-    /// # use time::Duration;
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), StoreError> {
-    /// use session_conformance::fixtures::record;
-    /// let store = MemoryStore::new();
-    /// let rec = record(Duration::hours(1), None);
-    /// store.create(&rec).await?;
-    /// let later = session_core::now() + Duration::days(14);
-    /// store.touch(&rec.key, later).await?;
-    /// let touched = store.load(&rec.key).await?.unwrap();
-    /// assert_eq!(touched.expires_at, later);
-    /// assert_eq!((touched.version, touched.data), (rec.version, rec.data)); // only the expiry moved
-    /// let missing = StoreKey::new("cd".repeat(32));
-    /// assert!(matches!(store.touch(&missing, later).await, Err(StoreError::NotFound)));
-    /// # Ok(()) }
-    /// ```
+    /// The conformance kit's cases
+    /// `touch_extends_expiry_without_rewriting_data`,
+    /// `touch_of_a_missing_or_expired_record_is_not_found`
+    /// (`session_conformance::store`) show this on a real store.
     async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<(), StoreError>;
 
     /// Removes expired records and returns how many it removed. Must work in
     /// batches (or rely on native expiry) so it never blocks other operations
     /// for long. Engines with native expiry may return `Ok(0)`.
     ///
-    /// ```
-    /// # use session_core::{Record, SessionStore, StoreError, StoreKey};
-    /// # use session_store_memory::MemoryStore;
-    /// # use time::Duration;
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), StoreError> {
-    /// use session_conformance::fixtures::record;
-    /// let store = MemoryStore::new();
-    /// store.create(&record(Duration::seconds(-5), None)).await?;
-    /// store.create(&record(Duration::hours(1), None)).await?;
-    /// assert_eq!(store.delete_expired().await?, 1); // the live one stays
-    /// assert_eq!(store.delete_expired().await?, 0);
-    /// # Ok(()) }
-    /// ```
+    /// The conformance kit's case `delete_expired_removes_only_expired_records`
+    /// (`session_conformance::store`) show this on a real store.
     async fn delete_expired(&self) -> Result<u64, StoreError>;
 
     /// Whether the engine removes expired records by itself (as Redis TTLs

@@ -410,8 +410,8 @@ impl Commit<'_> {
         let value = match unchanged {
             // A plain comparison: both IDs are the server's own (the
             // request's was verified, the client holds it, and a new one is
-            // sent to that same client), so timing reveals nothing, and the
-            // constant-time `==` costs about 550 instructions a save.
+            // sent to that same client), so timing reveals nothing that a
+            // constant-time `==` would hide, and a save need not pay for one.
             Some((_, value)) => Cow::Borrowed(value),
             None => self.values.encode(id),
         };

@@ -47,7 +47,7 @@
 //! when it has none). `axum::serve` does that for a bare router once per
 //! connection, turning each handler into a ready route; a router inside a
 //! layer is called as it is, and would turn the handler into a route again
-//! on every request (an allocation and about 180 instructions each time):
+//! on every request (an allocation each time):
 //!
 //! [`Router::with_state`]: https://docs.rs/axum/0.8/axum/struct.Router.html#method.with_state
 //!

@@ -141,7 +141,7 @@ impl Commit<'_> {
     /// A fresh ID and the record of this session's data under it.
     fn new_record(&self, now: time::OffsetDateTime) -> Result<(SessionId, Record), SessionError> {
         let inner = &self.manager.inner;
-        let id = SessionId::generate_in(inner.id_format);
+        let id = SessionId::generate_in(inner.mode.id_format());
         let state = self.session.lock();
         let record = Record {
             key: id.store_key(),

@@ -65,6 +65,11 @@ impl CookieValues {
         }
     }
 
+    /// The format of the IDs these values carry.
+    pub(crate) fn format(&self) -> IdFormat {
+        self.format
+    }
+
     /// The key ring, for the manager's `Debug` output.
     pub(crate) fn keys(&self) -> Option<&KeyRing> {
         self.keys.as_ref()

@@ -6,7 +6,7 @@
 
 use time::OffsetDateTime;
 
-use crate::SessionError;
+use crate::{IdFormat, SessionError};
 use crate::codec::Data;
 use crate::cookie_value::CookieValues;
 #[cfg(any(feature = "django", feature = "cookie-store"))]
@@ -17,8 +17,20 @@ pub(crate) enum Mode {
     /// The cookie carries an ID (a signed native ID, or Django's bare
     /// key), written and read by these values; the data lives in the store.
     Stored(CookieValues),
-    /// The cookie carries the whole session; the store is not used.
-    InCookie(Box<dyn CookieBackend>),
+    /// The cookie carries the whole session; the store is not used. The
+    /// ID format is what the manager was configured with (such a session
+    /// has no ID; Django's `signed_cookies` mode reports Django's).
+    InCookie(Box<dyn CookieBackend>, IdFormat),
+}
+
+impl Mode {
+    /// The format of the IDs the manager issues.
+    pub(crate) fn id_format(&self) -> IdFormat {
+        match self {
+            Mode::Stored(values) => values.format(),
+            Mode::InCookie(_, format) => *format,
+        }
+    }
 }
 
 /// Sessions that travel whole in the cookie: how the data is read from,

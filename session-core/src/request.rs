@@ -250,7 +250,7 @@ impl RequestSession {
             return Ok(session);
         }
         let inner = &self.inner.manager.inner;
-        if let Mode::InCookie(backend) = &inner.mode {
+        if let Mode::InCookie(backend, _) = &inner.mode {
             let Opened { data, meta } = match &self.inner.cookie {
                 Raw::Value(value) => backend.read(value, inner.rules.idle.whole_seconds(), now()),
                 Raw::Absent | Raw::Rejected(_) => Opened {
@@ -393,7 +393,7 @@ impl RequestSession {
         let manager = &self.inner.manager;
         let values = match &manager.inner.mode {
             Mode::Stored(values) => values,
-            Mode::InCookie(backend) => {
+            Mode::InCookie(backend, _) => {
                 let carried = !matches!(self.inner.cookie, Raw::Absent);
                 let meta = self.inner.cookie_meta.get().copied().unwrap_or_default();
                 let cookie = commit::InCookie {

@@ -265,7 +265,7 @@ impl SessionManagerBuilder {
             inner: Arc::new(Inner {
                 store: this.store,
                 mode: match this.in_cookie {
-                    Some(backend) => Mode::InCookie(backend),
+                    Some(backend) => Mode::InCookie(backend, this.id_format),
                     None => Mode::Stored(CookieValues::new(
                         this.keys,
                         this.cookie.name(),
@@ -276,7 +276,6 @@ impl SessionManagerBuilder {
                 cookie: this.cookie,
                 rules,
                 codec: this.codec,
-                id_format: this.id_format,
                 max_retries: this.max_retries,
                 header,
             }),

@@ -67,7 +67,6 @@ pub(crate) struct Inner {
     pub(crate) set_cookie: SetCookie,
     pub(crate) rules: ExpiryRules,
     pub(crate) codec: Arc<dyn Codec>,
-    pub(crate) id_format: IdFormat,
     pub(crate) max_retries: u32,
     /// The session header's name (lowercase), when sessions may travel in
     /// one.
@@ -79,12 +78,12 @@ impl fmt::Debug for SessionManager {
         f.debug_struct("SessionManager")
             .field("cookie", &self.inner.cookie)
             .field("rules", &self.inner.rules)
-            .field("id_format", &self.inner.id_format)
+            .field("id_format", &self.inner.mode.id_format())
             .field(
                 "keys",
                 &match &self.inner.mode {
                     Mode::Stored(values) => values.keys(),
-                    Mode::InCookie(_) => None,
+                    Mode::InCookie(..) => None,
                 },
             )
             .finish_non_exhaustive()
@@ -366,6 +365,6 @@ impl SessionManager {
     /// # Ok::<(), session_core::ConfigError>(())
     /// ```
     pub fn id_format(&self) -> IdFormat {
-        self.inner.id_format
+        self.inner.mode.id_format()
     }
 }

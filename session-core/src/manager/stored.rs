@@ -97,7 +97,7 @@ impl SessionManager {
         match &self.inner.mode {
             Mode::Stored(values) => values.decode(value).map(|(id, _)| id),
             // No ID: the cookie is the session.
-            Mode::InCookie(_) => Err(Rejection::Malformed),
+            Mode::InCookie(..) => Err(Rejection::Malformed),
         }
     }
 

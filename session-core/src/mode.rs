@@ -6,9 +6,9 @@
 
 use time::OffsetDateTime;
 
-use crate::{IdFormat, SessionError};
 use crate::codec::Data;
 use crate::cookie_value::CookieValues;
+use crate::{IdFormat, SessionError};
 #[cfg(any(feature = "django", feature = "cookie-store"))]
 use crate::{Record, SessionStore, StoreError, StoreKey, async_trait};
 

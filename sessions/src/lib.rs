@@ -43,35 +43,38 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-#[cfg(any(
-    feature = "memory",
-    feature = "file",
-    feature = "sqlite",
-    feature = "postgres",
-    feature = "mysql",
-    feature = "redis"
-))]
-mod any_store;
 mod cleanup;
-#[cfg(any(
-    feature = "memory",
-    feature = "file",
-    feature = "sqlite",
-    feature = "postgres",
-    feature = "mysql",
-    feature = "redis"
-))]
-mod store_url;
 
-#[cfg(any(
-    feature = "memory",
-    feature = "file",
-    feature = "sqlite",
-    feature = "postgres",
-    feature = "mysql",
-    feature = "redis"
-))]
-pub use any_store::{AnyStore, OpenError, open_store};
+/// Puts one `cfg` on each of several items.
+macro_rules! cfg_items {
+    (#[$cfg:meta] $($item:item)*) => { $( #[$cfg] $item )* };
+}
+
+cfg_items! {
+    #[cfg(any(
+        feature = "memory",
+        feature = "file",
+        feature = "sqlite",
+        feature = "postgres",
+        feature = "mysql",
+        feature = "redis"
+    ))]
+    mod any_store;
+    mod store_url;
+    pub use any_store::{AnyStore, OpenError, open_store};
+    pub use store_url::StoreUrl;
+}
+
+cfg_items! {
+    #[cfg(all(
+        feature = "django",
+        feature = "redis",
+        any(feature = "sqlite", feature = "postgres")
+    ))]
+    mod django_cached_db;
+    pub use django_cached_db::DjangoCachedDbStore;
+}
+
 pub use cleanup::{CleanupError, CleanupTask, spawn_expired_cleanup};
 pub use session_core::*;
 #[cfg(feature = "file")]
@@ -80,27 +83,6 @@ pub use session_store_file::FileStore;
 pub use session_store_memory::{MemoryStore, WhenFull};
 #[cfg(feature = "redis")]
 pub use session_store_redis::{RedisStore, django_cache};
-#[cfg(any(
-    feature = "memory",
-    feature = "file",
-    feature = "sqlite",
-    feature = "postgres",
-    feature = "mysql",
-    feature = "redis"
-))]
-pub use store_url::StoreUrl;
-#[cfg(all(
-    feature = "django",
-    feature = "redis",
-    any(feature = "sqlite", feature = "postgres")
-))]
-mod django_cached_db;
-#[cfg(all(
-    feature = "django",
-    feature = "redis",
-    any(feature = "sqlite", feature = "postgres")
-))]
-pub use django_cached_db::DjangoCachedDbStore;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub use session_store_sql::{DjangoSqlStore, SqlStore};
 

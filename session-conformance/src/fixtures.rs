@@ -196,3 +196,39 @@ pub async fn load_once_recovered(
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
 }
+
+/// A log sink for tests: an [`io::Write`](std::io::Write) that keeps what
+/// is written to it, to give `tracing_subscriber::fmt().with_writer(…)`
+/// (each clone writes to the same buffer).
+///
+/// ```
+/// use std::io::Write;
+/// let logs = session_conformance::fixtures::CapturedLogs::default();
+/// let mut writer = logs.clone();
+/// writer.write_all(b"a line\n")?;
+/// assert_eq!(logs.take(), "a line\n");
+/// assert_eq!(logs.take(), "", "taken");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct CapturedLogs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl CapturedLogs {
+    /// What was written since the last call (invalid UTF-8 replaced).
+    pub fn take(&self) -> String {
+        let bytes = std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()));
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        kept.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

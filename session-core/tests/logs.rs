@@ -1,29 +1,15 @@
 //! What operators see in logs over a whole session lifetime: spans and
 //! events, and never a raw session ID.
 
-use std::sync::{Arc, Mutex};
-
 use session_core::SessionStore;
 
 mod support;
+use session_conformance::fixtures::CapturedLogs;
 use support::lifetime;
-
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[test]
 fn no_raw_session_id_reaches_the_logs() {
-    let logs = Logs::default();
+    let logs = CapturedLogs::default();
     let writer = logs.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
@@ -38,7 +24,7 @@ fn no_raw_session_id_reaches_the_logs() {
             .unwrap()
             .block_on(lifetime())
     });
-    let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    let text = logs.take();
     assert!(
         text.contains("session_store"),
         "store spans are logged:\n{text}"
@@ -59,13 +45,9 @@ fn no_raw_session_id_reaches_the_logs() {
     }
 }
 
-fn text(logs: &Logs) -> String {
-    String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned()
-}
-
 #[tokio::test(flavor = "current_thread")]
 async fn rejected_cookies_and_bad_data_are_logged_without_the_raw_id() {
-    let logs = Logs::default();
+    let logs = CapturedLogs::default();
     let writer = logs.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
@@ -90,11 +72,8 @@ async fn rejected_cookies_and_bad_data_are_logged_without_the_raw_id() {
         .to_owned();
     let forged = format!("{}x", &cookie[..cookie.len() - 1]);
     manager.request([forged.as_str()]).load().await.unwrap();
-    assert!(
-        text(&logs).contains("signature does not verify"),
-        "{}",
-        text(&logs)
-    );
+    let mut text = logs.take();
+    assert!(text.contains("signature does not verify"), "{text}");
 
     let key = manager
         .request([cookie.as_str()])
@@ -117,7 +96,7 @@ async fn rejected_cookies_and_bad_data_are_logged_without_the_raw_id() {
         .await
         .unwrap();
     manager.request([cookie.as_str()]).load().await.unwrap();
-    let text = text(&logs);
+    text += &logs.take();
     assert!(text.contains("undecodable session data"), "{text}");
     assert!(
         !text.contains(&raw_id),

@@ -4,33 +4,17 @@
 //! reports running (its `sqlx::query` log), on a pool of one connection.
 #![cfg(feature = "sqlite")]
 
-use std::sync::{Arc, Mutex};
-
+use session_conformance::fixtures::CapturedLogs;
 use session_core::{KeyRing, Maintenance, SessionManager};
 use session_store_sql::SqlStore;
 
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Logs {
-    /// The statements run since the last call, as sqlx summarises them.
-    fn take(&self) -> Vec<String> {
-        let text = String::from_utf8(std::mem::take(&mut *self.0.lock().unwrap())).unwrap();
-        text.lines()
-            .filter_map(|l| l.split_once("summary=\"")?.1.split_once('"'))
-            .map(|(summary, _)| summary.to_owned())
-            .collect()
-    }
+/// The statements run since the last call, as sqlx summarises them.
+fn statements(logs: &CapturedLogs) -> Vec<String> {
+    logs.take()
+        .lines()
+        .filter_map(|l| l.split_once("summary=\"")?.1.split_once('"'))
+        .map(|(summary, _)| summary.to_owned())
+        .collect()
 }
 
 fn ends_durably(statements: &[String], what: &str) {
@@ -49,7 +33,7 @@ fn ends_durably(statements: &[String], what: &str) {
 
 #[test]
 fn statements_that_end_sessions_are_synced() {
-    let logs = Logs::default();
+    let logs = CapturedLogs::default();
     let writer = logs.clone();
     // Global: sqlx runs SQLite statements on a thread of its own.
     tracing::subscriber::set_global_default(
@@ -74,7 +58,7 @@ fn statements_that_end_sessions_are_synced() {
         let request = manager.request(None);
         request.load().await.unwrap().set_user("ada").unwrap();
         let cookie = session_conformance::fixtures::finish(&request).await;
-        let saved = logs.take();
+        let saved = statements(&logs);
         assert!(
             saved.iter().any(|s| s.starts_with("INSERT")),
             "the log shows the statements: {saved:?}"
@@ -88,7 +72,7 @@ fn statements_that_end_sessions_are_synced() {
         let logout = manager.request([cookie.as_str()]);
         logout.load().await.unwrap().end();
         logout.finish(200).await.unwrap();
-        ends_durably(&logs.take(), "a logout");
+        ends_durably(&statements(&logs), "a logout");
 
         // A revoke.
         let request = manager.request(None);
@@ -96,7 +80,7 @@ fn statements_that_end_sessions_are_synced() {
         session_conformance::fixtures::finish(&request).await;
         logs.take();
         assert_eq!(manager.end_sessions_of("ada", None).await.unwrap(), 1);
-        ends_durably(&logs.take(), "a revoke");
+        ends_durably(&statements(&logs), "a revoke");
         assert_eq!(store.stats(0).await.unwrap().live, 0);
         let _ = std::fs::remove_dir_all(dir);
     });

@@ -77,14 +77,7 @@ async fn shared_with_djangos_cache_backend() {
     );
 
     // A session Rust creates is a Django cache session.
-    let request = manager.request(None);
-    request
-        .load()
-        .await
-        .unwrap()
-        .insert("made_in", "rust")
-        .unwrap();
-    let created = fixtures::finish(&request).await;
+    let (created, _) = fixtures::new_session(&manager, "made_in", "rust").await;
     assert_eq!(
         django(&db, &["read", created.strip_prefix("sessionid=").unwrap()]),
         r#"{"made_in": "rust"}"#

@@ -74,14 +74,7 @@ async fn shared_sessions(db: &str) {
     );
 
     // A session Rust creates is a Django session.
-    let request = rust.request(None);
-    request
-        .load()
-        .await
-        .unwrap()
-        .insert("made_in", "rust")
-        .unwrap();
-    let cookie = fixtures::finish(&request).await;
+    let (cookie, _) = fixtures::new_session(&rust, "made_in", "rust").await;
     let new_key = cookie.strip_prefix("sessionid=").unwrap();
     assert_eq!(
         django(db, SECRET, "", &["read", new_key]),

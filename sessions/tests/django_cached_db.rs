@@ -66,14 +66,7 @@ async fn shared_with_djangos_cached_db_backend() {
     );
 
     // A session Rust creates is visible to Django.
-    let request = manager.request(None);
-    request
-        .load()
-        .await
-        .unwrap()
-        .insert("made_in", "rust")
-        .unwrap();
-    let created = fixtures::finish(&request).await;
+    let (created, _) = fixtures::new_session(&manager, "made_in", "rust").await;
     let created = created.strip_prefix("sessionid=").unwrap().to_owned();
     assert_eq!(django(&["read", &created]), r#"{"made_in": "rust"}"#);
 

@@ -47,6 +47,22 @@ pub enum Rejection {
     BadSignature,
 }
 
+/// Judges a session value as it arrives, in a cookie or in the session
+/// header, before anything else looks at it: at most
+/// [`MAX_COOKIE_VALUE_LEN`](crate::MAX_COOKIE_VALUE_LEN) bytes, and
+/// printable ASCII without spaces (what every value the manager writes
+/// is), never empty.
+pub(crate) fn judge(value: &[u8]) -> Result<&str, Rejection> {
+    if value.len() > crate::MAX_COOKIE_VALUE_LEN {
+        Err(Rejection::Oversized)
+    } else if value.is_empty() || !value.iter().all(u8::is_ascii_graphic) {
+        Err(Rejection::Malformed)
+    } else {
+        // Printable ASCII, so UTF-8.
+        std::str::from_utf8(value).map_err(|_| Rejection::Malformed)
+    }
+}
+
 /// Writes and reads cookie values for one manager: its key ring (none in
 /// Django mode, where the value is the bare key), cookie name and ID
 /// format.
@@ -112,6 +128,23 @@ impl CookieValues {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_are_judged_alike_wherever_they_arrive() {
+        assert_eq!(judge(b"abc.DEF-_~"), Ok("abc.DEF-_~"));
+        for bad in [&b""[..], b"a b", b"a\tb", b"a\x7fb", "zoë".as_bytes()] {
+            assert_eq!(judge(bad), Err(Rejection::Malformed), "{bad:?}");
+        }
+        let long = vec![b'a'; crate::MAX_COOKIE_VALUE_LEN + 1];
+        assert_eq!(judge(&long), Err(Rejection::Oversized));
+        assert!(judge(&long[1..]).is_ok());
+        // The cookie and the session header use it both.
+        let config = crate::CookieConfig::new("session");
+        assert!(matches!(
+            config.find(["session=a\tb"]),
+            crate::cookie::Found::Rejected(Rejection::Malformed)
+        ));
+    }
 
     fn values(signed: bool) -> CookieValues {
         let format = if signed {

@@ -143,15 +143,12 @@ impl Raw {
     pub(crate) fn from_header<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> Option<Raw> {
         let mut values = values.into_iter();
         let first = values.next()?;
-        Some(if values.next().is_some() {
-            Raw::Rejected(Rejection::Duplicated)
-        } else if first.len() > crate::MAX_COOKIE_VALUE_LEN {
-            Raw::Rejected(Rejection::Oversized)
-        } else if first.is_empty() || !first.iter().all(u8::is_ascii_graphic) {
-            Raw::Rejected(Rejection::Malformed)
-        } else {
-            // ASCII, so UTF-8.
-            Raw::Value(String::from_utf8_lossy(first).into_owned())
+        if values.next().is_some() {
+            return Some(Raw::Rejected(Rejection::Duplicated));
+        }
+        Some(match crate::cookie_value::judge(first) {
+            Ok(value) => Raw::Value(value.to_owned()),
+            Err(why) => Raw::Rejected(why),
         })
     }
 

@@ -316,13 +316,7 @@ impl CookieConfig {
                     // tossing) could be either, so trust neither.
                     return Found::Rejected(Rejection::Duplicated);
                 }
-                found = Some(if value.len() > MAX_COOKIE_VALUE_LEN {
-                    Err(Rejection::Oversized)
-                } else if !value.is_ascii() {
-                    Err(Rejection::Malformed)
-                } else {
-                    Ok(value.to_owned())
-                });
+                found = Some(crate::cookie_value::judge(value.as_bytes()).map(str::to_owned));
             }
         }
         match found {

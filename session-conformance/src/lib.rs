@@ -134,6 +134,7 @@ macro_rules! store_cases {
             user_index_lists_keys_of_every_shape,
             user_index_follows_updates_and_deletes,
             concurrent_writers_of_one_session_all_land,
+            concurrent_saves_each_get_their_own_answer,
             logout_racing_a_slow_write_stays_logged_out,
             cycle_id_retires_the_old_id,
             rotate_is_atomic_against_the_old_version,

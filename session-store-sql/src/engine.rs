@@ -159,11 +159,15 @@ pub(crate) enum Param<'a> {
     MaybeText(Option<&'a str>),
 }
 
-/// `sqlx::query($sql)` with `$params` (a slice of [`Param`]) bound in
-/// order; for use inside [`on_pool!`], where the engine is known.
+/// `sqlx::query($sql)` (or `$make($sql)`, as `sqlx::query_scalar`) with
+/// `$params` (a slice of [`Param`]) bound in order; for use inside
+/// [`on_pool!`], where the engine is known.
 macro_rules! bound {
-    ($sql:expr, $params:expr) => {{
-        let mut query = sqlx::query($sql);
+    ($sql:expr, $params:expr) => {
+        $crate::engine::bound!(sqlx::query, $sql, $params)
+    };
+    ($make:expr, $sql:expr, $params:expr) => {{
+        let mut query = $make($sql);
         for param in $params {
             query = match *param {
                 $crate::engine::Param::Bytes(v) => query.bind(v),

@@ -18,6 +18,15 @@
 //! deletes in batches of 1000 rows so it never holds a long lock, and the
 //! user index is an indexed column.
 //!
+//! On SQLite and PostgreSQL, saves that arrive while others are being
+//! written go to the database together (group commit): one
+//! `WITH v AS (VALUES …) UPDATE … FROM v … RETURNING id` saves every
+//! record of the batch whose stored version is the one its save expects,
+//! in one round trip and one commit; a save it did not save runs alone as
+//! above, which gives it its own answer (saved, a conflict, or gone). So
+//! each save keeps its own compare-and-swap, and a batch that fails as a
+//! whole only sends its saves back to run alone.
+//!
 //! The table (default `sessions`) is created by [`SqlStore::migrate`] from
 //! the SQL files shipped in this crate's `migrations/` folder; rows are keyed
 //! by the SHA-256 of the session ID, times are Unix seconds.
@@ -72,6 +81,7 @@ mod queries;
 
 pub use django::DjangoSqlStore;
 
+mod batch;
 mod engine;
 mod errors;
 mod handle;

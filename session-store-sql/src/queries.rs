@@ -1,6 +1,9 @@
 //! The SQL text of each store operation, per engine.
 
-use crate::Engine;
+use session_core::{Record, StoreError};
+
+use crate::engine::Param;
+use crate::{Engine, version_param};
 
 /// Rows `delete_expired` removes per statement, so no statement holds its
 /// locks for long.
@@ -128,6 +131,75 @@ pub(crate) fn placeholders(engine: Engine, sql: &str) -> String {
         }
     }
     out
+}
+
+/// The statements that save `record` over `expected` (a compare-and-swap),
+/// in the order to try them, each with its parameters: the first that
+/// changes a row has saved it; when none does, the record is gone or at
+/// another version. `now` is in Unix seconds.
+///
+/// # Errors
+///
+/// A version too large for SQL's signed 64-bit integers.
+pub(crate) fn update_attempts<'a>(
+    queries: &'a Queries,
+    record: &'a Record,
+    expected: u64,
+    now: i64,
+) -> Result<impl Iterator<Item = (&'a str, [Param<'a>; 7])>, StoreError> {
+    use Param::{Bytes, Int, MaybeText, Text};
+    let (version, expected) = (version_param(record.version)?, version_param(expected)?);
+    let (data, key, user) = (
+        record.data.as_slice(),
+        record.key.as_str(),
+        record.user.as_deref(),
+    );
+    let expires_at = record.expires_at.unix_timestamp();
+    let attempts = [
+        // SQLite: a save that keeps the user and the expiry leaves the
+        // indexed columns out of `SET` (see `Queries::new`).
+        queries.update_steady.as_deref().map(|sql| {
+            (
+                sql,
+                [
+                    Bytes(data),
+                    Int(version),
+                    Text(key),
+                    Int(expected),
+                    Int(expires_at),
+                    Int(now),
+                    MaybeText(user),
+                ],
+            )
+        }),
+        // The same user: its column stays out of `SET`.
+        Some((
+            queries.update_same_user.as_str(),
+            [
+                Bytes(data),
+                Int(version),
+                Int(expires_at),
+                Text(key),
+                Int(expected),
+                Int(now),
+                MaybeText(user),
+            ],
+        )),
+        // Another user.
+        Some((
+            queries.update.as_str(),
+            [
+                Bytes(data),
+                Int(version),
+                Int(expires_at),
+                MaybeText(user),
+                Text(key),
+                Int(expected),
+                Int(now),
+            ],
+        )),
+    ];
+    Ok(attempts.into_iter().flatten())
 }
 
 #[cfg(test)]

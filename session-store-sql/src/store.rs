@@ -8,9 +8,9 @@ use session_core::{
     async_trait, now,
 };
 
-use crate::engine::Param;
+use crate::batch::{Answer, Batches};
 use crate::handle::{Handle, handle_accessors};
-use crate::queries::Queries;
+use crate::queries::{Queries, update_attempts};
 use crate::{OpenError, Pool, SqlStoreBuilder, on_pool, on_pool_durably, rotate, store_error};
 use crate::{sweep, version_param};
 
@@ -38,6 +38,8 @@ use crate::{sweep, version_param};
 pub struct SqlStore {
     handle: Handle,
     queries: Arc<Queries>,
+    /// Saves sharing transactions (SQLite and PostgreSQL).
+    batches: Option<Arc<Batches>>,
 }
 
 handle_accessors!(
@@ -116,10 +118,12 @@ impl SqlStore {
     /// ```
     pub fn with_table(pool: impl Into<Pool>, table: &str) -> Result<Self, OpenError> {
         let handle = Handle::new(pool.into(), table)?;
-        let queries = Queries::new(handle.pool.engine(), table);
+        let queries = Arc::new(Queries::new(handle.pool.engine(), table));
+        let batches = Batches::for_engine(&handle, &queries).map(Arc::new);
         Ok(SqlStore {
             handle,
-            queries: Arc::new(queries),
+            queries,
+            batches,
         })
     }
 
@@ -251,64 +255,14 @@ impl SessionStore for SqlStore {
     async fn update(&self, record: &Record, expected_version: u64) -> Result<(), StoreError> {
         self.handle
             .run(|| async {
-                let queries = &self.queries;
+                if let Some(batches) = &self.batches
+                    && let Answer::Done(answer) = batches.update(record, expected_version).await
+                {
+                    return answer;
+                }
                 let now = now().unix_timestamp();
-                let (version, expected) = (
-                    version_param(record.version)?,
-                    version_param(expected_version)?,
-                );
-                let (data, expires_at, user) = (
-                    record.data.as_slice(),
-                    record.expires_at.unix_timestamp(),
-                    record.user.as_deref(),
-                );
-                let key = record.key.as_str();
-                use Param::{Bytes, Int, MaybeText, Text};
-                let attempts = [
-                    // SQLite: a save that keeps the user and the expiry leaves
-                    // the indexed columns out of `SET` (see `Queries`).
-                    queries.update_steady.as_deref().map(|sql| {
-                        (
-                            sql,
-                            [
-                                Bytes(data),
-                                Int(version),
-                                Text(key),
-                                Int(expected),
-                                Int(expires_at),
-                                Int(now),
-                                MaybeText(user),
-                            ],
-                        )
-                    }),
-                    // The same user: its column stays out of `SET`.
-                    Some((
-                        queries.update_same_user.as_str(),
-                        [
-                            Bytes(data),
-                            Int(version),
-                            Int(expires_at),
-                            Text(key),
-                            Int(expected),
-                            Int(now),
-                            MaybeText(user),
-                        ],
-                    )),
-                    // Another user.
-                    Some((
-                        queries.update.as_str(),
-                        [
-                            Bytes(data),
-                            Int(version),
-                            Int(expires_at),
-                            MaybeText(user),
-                            Text(key),
-                            Int(expected),
-                            Int(now),
-                        ],
-                    )),
-                ];
-                for (sql, params) in attempts.into_iter().flatten() {
+                for (sql, params) in update_attempts(&self.queries, record, expected_version, now)?
+                {
                     if self.handle.execute(sql, &params).await? > 0 {
                         return Ok(());
                     }

@@ -2,11 +2,12 @@
 
 use std::sync::Arc;
 
-use session_core::SessionStore;
+use session_core::time::Duration;
+use session_core::{Record, SessionStore, StoreError};
 use tokio::sync::{Barrier, Notify};
 use tokio::task::JoinSet;
 
-use super::{manager, request};
+use super::{assert_same, fresh_key, manager, next, record, request};
 
 /// 64 requests load one session at the same moment, each writes its own
 /// key, and every write lands (compare-and-swap with per-key merge).
@@ -182,4 +183,111 @@ pub async fn cycle_id_retires_the_old_id<S: SessionStore>(store: S) {
             .is_empty(),
         "the old cookie still works"
     );
+}
+
+/// Many saves of many sessions at once each get their own answer, however
+/// the store groups them: a save over the stored version lands, one over
+/// another version is a conflict (of two saves over the same version,
+/// exactly one lands), and one of a session that is gone is not found and
+/// creates nothing.
+///
+/// ```no_run
+/// // In your store's tests (or through `store_tests!`, which runs every case):
+/// session_conformance::block_on(session_conformance::store::concurrent_saves_each_get_their_own_answer(
+///     session_store_memory::MemoryStore::new(),
+/// ));
+/// ```
+pub async fn concurrent_saves_each_get_their_own_answer<S: SessionStore>(store: S) {
+    const SESSIONS: usize = 30;
+    let store = Arc::new(store);
+    let records: Vec<Record> = (0..SESSIONS)
+        .map(|_| record(&fresh_key(), b"{}", Duration::hours(1), None))
+        .collect();
+    for r in &records {
+        store.create(r).await.expect("create");
+    }
+    // A third of the sessions are gone before the saves.
+    for r in records.iter().step_by(3) {
+        store.delete(&r.key).await.expect("delete");
+    }
+    // Two saves per session: over version 1 both (a race), or over version
+    // 1 and over version 7 (stale), as `i % 3` says.
+    let saves: Vec<(usize, Record, u64)> = (0..SESSIONS)
+        .flat_map(|i| {
+            let r = &records[i];
+            let second = if i % 3 == 1 { 1 } else { 7 };
+            [
+                (i, next(r, format!("{i}-a").as_bytes()), 1),
+                (i, next(r, format!("{i}-b").as_bytes()), second),
+            ]
+        })
+        .collect();
+    let barrier = Arc::new(Barrier::new(saves.len()));
+    let mut tasks = JoinSet::new();
+    for (n, (i, save, expected)) in saves.iter().cloned().enumerate() {
+        let (store, barrier) = (Arc::clone(&store), Arc::clone(&barrier));
+        tasks.spawn(async move {
+            barrier.wait().await;
+            (n, i, store.update(&save, expected).await)
+        });
+    }
+    let mut answers: Vec<Option<Result<(), StoreError>>> = saves.iter().map(|_| None).collect();
+    while let Some(done) = tasks.join_next().await {
+        let (n, _, answer) = done.expect("a save task");
+        answers[n] = Some(answer);
+    }
+    for i in 0..SESSIONS {
+        let (a, b) = (&answers[2 * i], &answers[2 * i + 1]);
+        let stored = store.load(&records[i].key).await.expect("load");
+        match i % 3 {
+            0 => {
+                for answer in [a, b] {
+                    assert!(
+                        matches!(answer, Some(Err(StoreError::NotFound))),
+                        "a save of a deleted session: {answer:?}"
+                    );
+                }
+                assert_same(
+                    stored.as_ref(),
+                    None,
+                    "a save brought a deleted session back",
+                );
+            }
+            1 => {
+                let won: Vec<&Record> = [(a, &saves[2 * i].1), (b, &saves[2 * i + 1].1)]
+                    .into_iter()
+                    .filter(|(answer, _)| matches!(answer, Some(Ok(()))))
+                    .map(|(_, save)| save)
+                    .collect();
+                let lost = [a, b]
+                    .into_iter()
+                    .filter(|answer| matches!(answer, Some(Err(StoreError::Conflict))))
+                    .count();
+                assert!(
+                    won.len() == 1 && lost == 1,
+                    "two saves over one version: exactly one lands, the other conflicts ({a:?}, {b:?})"
+                );
+                assert_same(
+                    stored.as_ref(),
+                    Some(won[0]),
+                    "the stored record is the winner's",
+                );
+            }
+            _ => {
+                assert!(
+                    matches!(a, Some(Ok(()))),
+                    "a save over the stored version: {a:?}"
+                );
+                assert!(
+                    matches!(b, Some(Err(StoreError::Conflict))),
+                    "a save over a version never stored: {b:?}"
+                );
+                assert_same(
+                    stored.as_ref(),
+                    Some(&saves[2 * i].1),
+                    "the landed save is stored",
+                );
+            }
+        }
+    }
 }

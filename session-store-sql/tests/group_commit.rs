@@ -1,0 +1,109 @@
+//! Concurrent saves go to SQLite and PostgreSQL together: fewer batch
+//! statements than saves, every save answered from them, none falling back
+//! to running alone. Checked from the statements sqlx reports running (its
+//! `sqlx::query` log) and the store's own log. (That each save still gets
+//! its own compare-and-swap answer is the conformance kit's
+//! `concurrent_saves_each_get_their_own_answer`.)
+#![cfg(all(feature = "sqlite", feature = "postgres"))]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use session_conformance::fixtures::{CapturedLogs, record};
+use session_conformance::services;
+use session_core::{Record, SessionStore};
+use session_store_sql::SqlStore;
+use tokio::sync::Barrier;
+
+const SAVES: usize = 48;
+
+/// Saves `SAVES` sessions at once; how many batch statements ran.
+async fn saves_at_once(store: SqlStore, logs: &CapturedLogs, engine: &str) {
+    store.migrate().await.unwrap();
+    let store = Arc::new(store);
+    let mut records = Vec::new();
+    for _ in 0..SAVES {
+        let r = record(session_core::time::Duration::hours(1), Some("ada"));
+        store.create(&r).await.unwrap();
+        records.push(r);
+    }
+    logs.take();
+    let barrier = Arc::new(Barrier::new(SAVES));
+    let mut tasks = Vec::new();
+    for r in records {
+        let (store, barrier) = (Arc::clone(&store), Arc::clone(&barrier));
+        tasks.push(tokio::spawn(async move {
+            let saved = Record {
+                version: 2,
+                data: br#"{"n":2}"#.to_vec(),
+                ..r
+            };
+            barrier.wait().await;
+            store.update(&saved, 1).await
+        }));
+    }
+    for task in tasks {
+        task.await
+            .unwrap()
+            .expect("a save over the stored version lands");
+    }
+    let log = logs.take();
+    let batches = log.matches("summary=\"WITH v").count();
+    assert!(
+        (1..SAVES).contains(&batches),
+        "{engine}: {SAVES} saves at once went in {batches} batch statements:\n{log}"
+    );
+    assert!(
+        !log.contains("each runs alone"),
+        "{engine}: a batch failed:\n{log}"
+    );
+}
+
+#[test]
+fn concurrent_saves_share_statements() {
+    let logs = CapturedLogs::default();
+    let writer = logs.clone();
+    // Global: sqlx runs SQLite statements on a thread of its own.
+    tracing::subscriber::set_global_default(
+        tracing_subscriber::fmt()
+            .with_env_filter("sqlx::query=debug,session_store_sql=debug")
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish(),
+    )
+    .unwrap();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let dir = std::env::temp_dir().join(services::unique_name("batch"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite:{}", dir.join("s.db").display());
+        saves_at_once(SqlStore::connect(&url).await.unwrap(), &logs, "SQLite").await;
+        let _ = std::fs::remove_dir_all(dir);
+
+        let url = services::url(
+            "SESSION_TEST_POSTGRES_URL",
+            "postgres://postgres@127.0.0.1:5432/test",
+        );
+        let table = services::unique_name("batch");
+        let connected = SqlStore::builder(&url)
+            .table(&table)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect()
+            .await;
+        let Some(store) = (match connected {
+            Ok(store) => Some(store),
+            Err(e) => services::unavailable("PostgreSQL", e),
+        }) else {
+            return;
+        };
+        saves_at_once(store.clone(), &logs, "PostgreSQL").await;
+        let session_store_sql::Pool::Postgres(pool) = store.pool() else {
+            unreachable!("a PostgreSQL URL")
+        };
+        for name in [table.clone(), format!("{table}_migrations")] {
+            sqlx::query(&format!("DROP TABLE IF EXISTS {name}"))
+                .execute(pool)
+                .await
+                .unwrap();
+        }
+    });
+}

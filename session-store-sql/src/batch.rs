@@ -1,35 +1,45 @@
-//! Group commit: saves that arrive while others are being written go to
-//! the database together, as one statement and one commit (on SQLite, one
-//! take of the write lock and one append to the log; on PostgreSQL, one
-//! round trip and one flush of the log) instead of one each.
+//! Batching: operations that arrive while others are running go to the
+//! database together.
 //!
-//! Each save stays its own compare-and-swap with its own answer. The
-//! statement saves every record of the batch whose stored version is the
-//! one its save expects, and returns the keys it saved; a save it did not
-//! save (another writer got there first, the session is gone, or on
+//! **Saves** (group commit): one statement and one commit for a batch (on
+//! SQLite, one take of the write lock and one append to the log; on
+//! PostgreSQL, one round trip and one flush of the log) instead of one
+//! each. Each save stays its own compare-and-swap with its own answer.
+//! The statement saves every record of the batch whose stored version is
+//! the one its save expects, and returns the keys it saved; a save it did
+//! not save (another writer got there first, the session is gone, or on
 //! SQLite its expiry or user changed) then runs alone, with the statements
 //! it would have run without the batch ([`update_attempts`]), which give
 //! it its answer: saved, a conflict, or no live record. So does a second
-//! save of the same session in one batch, after the first. If the batch
-//! fails as a whole (a lost connection, a busy database), no save is
-//! answered from it: each runs again alone, with the store's usual
-//! retries and errors.
+//! save of the same session in one batch, after the first.
 //!
-//! A batch forms on its own: one writer task per store takes every save
-//! waiting (up to [`MAX_BATCH`]) when it starts, so under light load a
-//! batch is one save and under heavy load the saves that queued during the
-//! last one. Nothing waits to fill a batch.
+//! **Loads**: one `SELECT … WHERE id IN (…)` for the loads waiting, with
+//! up to [`READERS`] such statements running at once; each load gets the
+//! live record under its key, or none. A batch takes only loads already
+//! waiting when its statement starts, so a load sees every save that was
+//! answered before the load was asked for.
+//!
+//! If a batch fails as a whole (a lost connection, a busy database), none
+//! of its operations is answered from it: each runs again alone, with the
+//! store's usual retries and errors.
+//!
+//! Batches form on their own: a task takes every operation waiting (up to
+//! [`MAX_BATCH`]) when it starts, so under light load a batch is one
+//! operation and under heavy load those that queued meanwhile. Nothing
+//! waits to fill a batch.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-use session_core::{Record, StoreError, now};
-use tokio::sync::{mpsc, oneshot};
+use session_core::{Record, StoreError, StoreKey, now};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::engine::{Param, bound};
 use crate::handle::Handle;
 use crate::queries::{Queries, update_attempts};
+use crate::store::{Row, record_of};
 use crate::{Engine, Pool, on_pool, version_param};
 
 /// One save with the statements it would run alone, on `$executor`: its
@@ -64,8 +74,11 @@ macro_rules! save_alone {
     };
 }
 
-/// The most saves one batch holds.
+/// The most operations one batch holds.
 const MAX_BATCH: usize = 64;
+
+/// How many batches of loads may run at once.
+const READERS: usize = 4;
 
 /// The saves of one store waiting for, or in, a batch.
 pub(crate) struct Batches {
@@ -75,6 +88,8 @@ pub(crate) struct Batches {
     /// The writer task's queue; `None` until the first save, and replaced
     /// when the task is gone (its runtime shut down).
     writer: Mutex<Option<mpsc::UnboundedSender<Job>>>,
+    /// The same for loads.
+    reader: Mutex<Option<mpsc::UnboundedSender<Load>>>,
 }
 
 /// One save for the writer.
@@ -84,13 +99,20 @@ struct Job {
     reply: oneshot::Sender<Answer>,
 }
 
-/// What the writer answers a save.
-pub(crate) enum Answer {
-    /// The save's own answer: saved, [`StoreError::Conflict`] or
-    /// [`StoreError::NotFound`].
-    Done(Result<(), StoreError>),
-    /// The batch failed as a whole, or no writer could take it: the save
-    /// is to run alone.
+/// One load for the readers.
+struct Load {
+    key: StoreKey,
+    reply: oneshot::Sender<Answer<Option<Record>>>,
+}
+
+/// What a batch answers an operation.
+pub(crate) enum Answer<T = ()> {
+    /// The operation's own answer: for a save, saved,
+    /// [`StoreError::Conflict`] or [`StoreError::NotFound`]; for a load,
+    /// the live record or none.
+    Done(Result<T, StoreError>),
+    /// The batch failed as a whole, or no task could take it: the
+    /// operation is to run alone.
     Alone,
 }
 
@@ -105,6 +127,7 @@ impl Batches {
                 table: Arc::clone(&handle.table),
                 queries: Arc::clone(queries),
                 writer: Mutex::new(None),
+                reader: Mutex::new(None),
             }),
             Engine::MySql => None,
         }
@@ -124,44 +147,75 @@ impl Batches {
         answer.await.unwrap_or(Answer::Alone)
     }
 
-    /// Queues `job`, starting a writer on the current runtime if there is
-    /// none (or the last one is gone); false when there is no runtime.
+    /// The live record under `key`, loaded with the loads waiting.
+    pub(crate) async fn load(&self, key: &StoreKey) -> Answer<Option<Record>> {
+        let (reply, answer) = oneshot::channel();
+        let load = Load {
+            key: key.clone(),
+            reply,
+        };
+        if !queue(&self.reader, load, |loads| self.task().read(loads)) {
+            return Answer::Alone;
+        }
+        answer.await.unwrap_or(Answer::Alone)
+    }
+
+    /// Queues `job` for the writer.
     fn send(&self, job: Job) -> bool {
-        let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let job = match writer.as_ref() {
-            Some(queue) => match queue.send(job) {
-                Ok(()) => return true,
-                Err(mpsc::error::SendError(job)) => job,
-            },
-            None => job,
-        };
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return false;
-        };
-        let (queue, jobs) = mpsc::unbounded_channel();
-        let task = Writer {
+        queue(&self.writer, job, |jobs| self.task().write(jobs))
+    }
+
+    /// What a task of these batches holds.
+    fn task(&self) -> Task {
+        Task {
             pool: self.pool.clone(),
             table: Arc::clone(&self.table),
             queries: Arc::clone(&self.queries),
-        };
-        runtime.spawn(task.run(jobs));
-        let sent = queue.send(job).is_ok();
-        *writer = Some(queue);
-        sent
+        }
     }
 }
 
-/// What the writer task holds.
-struct Writer {
+/// Queues `item` on `queue`, starting its task (`start`, given the other
+/// end) on the current runtime if there is none or the last one is gone
+/// (its runtime shut down); false when there is no runtime.
+fn queue<T, F>(
+    queue: &Mutex<Option<mpsc::UnboundedSender<T>>>,
+    item: T,
+    start: impl FnOnce(mpsc::UnboundedReceiver<T>) -> F,
+) -> bool
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let mut sender = queue.lock().unwrap_or_else(|p| p.into_inner());
+    let item = match sender.as_ref() {
+        Some(queue) => match queue.send(item) {
+            Ok(()) => return true,
+            Err(mpsc::error::SendError(item)) => item,
+        },
+        None => item,
+    };
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return false;
+    };
+    let (new, items) = mpsc::unbounded_channel();
+    runtime.spawn(start(items));
+    let sent = new.send(item).is_ok();
+    *sender = Some(new);
+    sent
+}
+
+/// What a task of the batches holds.
+#[derive(Clone)]
+struct Task {
     pool: Pool,
     table: Arc<str>,
     queries: Arc<Queries>,
 }
 
-impl Writer {
-    /// One batch after another, each with every save waiting, until the
-    /// store (and with it the queue) is dropped.
-    async fn run(self, mut jobs: mpsc::UnboundedReceiver<Job>) {
+impl Task {
+    /// The writer: one batch after another, each with every save waiting,
+    /// until the store (and with it the queue) is dropped.
+    async fn write(self, mut jobs: mpsc::UnboundedReceiver<Job>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
             // In key order, so that writers of several processes take row
@@ -186,6 +240,69 @@ impl Writer {
                     }
                 }
             }
+        }
+    }
+
+    /// The readers: loads waiting are taken together, one `SELECT … WHERE
+    /// id IN (…)` each, with up to [`READERS`] of those running at once
+    /// (so loads queue, and batch, only while they are all busy).
+    async fn read(self, mut loads: mpsc::UnboundedReceiver<Load>) {
+        let readers = Arc::new(Semaphore::new(READERS));
+        loop {
+            let Ok(reader) = Arc::clone(&readers).acquire_owned().await else {
+                return;
+            };
+            let mut batch = Vec::with_capacity(MAX_BATCH);
+            if loads.recv_many(&mut batch, MAX_BATCH).await == 0 {
+                return;
+            }
+            let task = self.clone();
+            tokio::spawn(async move {
+                task.load(batch).await;
+                drop(reader);
+            });
+        }
+    }
+
+    /// Loads `batch` in one statement and answers each load.
+    async fn load(&self, batch: Vec<Load>) {
+        let mut keys: Vec<&str> = batch.iter().map(|load| load.key.as_str()).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let now = now().unix_timestamp();
+        let mut params: Vec<Param> = keys.iter().map(|key| Param::Text(key)).collect();
+        params.push(Param::Int(now));
+        let Some(sql) = load_sql(self.pool.engine(), &self.table, keys.len()) else {
+            return answer_alone(batch);
+        };
+        let rows: Result<Vec<KeyedRow>, sqlx::Error> =
+            on_pool!(&self.pool, |p| bound!(sqlx::query_as, &sql, &params)
+                .fetch_all(p)
+                .await);
+        let rows = match rows {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::debug!(
+                    target: "session_store_sql",
+                    error = %e,
+                    loads = batch.len(),
+                    "a batch of loads failed; each runs alone"
+                );
+                return answer_alone(batch);
+            }
+        };
+        let rows: HashMap<String, Row> = rows
+            .into_iter()
+            .map(|(id, data, version, created, expires, user)| {
+                (id, (data, version, created, expires, user))
+            })
+            .collect();
+        for load in batch {
+            let answer = match rows.get(load.key.as_str()) {
+                Some(row) => record_of(&load.key, row.clone()).map(Some),
+                None => Ok(None),
+            };
+            let _ = load.reply.send(Answer::Done(answer));
         }
     }
 
@@ -238,6 +355,33 @@ impl Writer {
             .map(|answer| answer.unwrap_or(Err(StoreError::Conflict)))
             .collect())
     }
+}
+
+/// A row of the batch load: key, then [`Row`].
+type KeyedRow = (String, Vec<u8>, i64, i64, i64, Option<String>);
+
+/// Sends each load of `batch` back to run alone.
+fn answer_alone(batch: Vec<Load>) {
+    for load in batch {
+        let _ = load.reply.send(Answer::Alone);
+    }
+}
+
+/// The statement that loads `n` live records at once: key, data, version,
+/// created, expires, user; `None` for MySQL (not batched). Parameters: the
+/// keys, then the current time.
+fn load_sql(engine: Engine, table: &str, n: usize) -> Option<String> {
+    if engine == Engine::MySql {
+        return None;
+    }
+    let mut sql = format!(
+        "SELECT id, data, version, created_at, expires_at, user_key FROM {table} WHERE id IN ("
+    );
+    for i in 0..n {
+        sql.push_str(if i == 0 { "?" } else { ", ?" });
+    }
+    sql.push_str(") AND expires_at > ?");
+    Some(crate::queries::placeholders(engine, &sql))
 }
 
 /// A save's row of the batch statement: key, data, new version, expected

@@ -18,14 +18,16 @@
 //! deletes in batches of 1000 rows so it never holds a long lock, and the
 //! user index is an indexed column.
 //!
-//! On SQLite and PostgreSQL, saves that arrive while others are being
-//! written go to the database together (group commit): one
-//! `WITH v AS (VALUES …) UPDATE … FROM v … RETURNING id` saves every
-//! record of the batch whose stored version is the one its save expects,
-//! in one round trip and one commit; a save it did not save runs alone as
-//! above, which gives it its own answer (saved, a conflict, or gone). So
-//! each save keeps its own compare-and-swap, and a batch that fails as a
-//! whole only sends its saves back to run alone.
+//! On SQLite and PostgreSQL, loads and saves that arrive while others run
+//! go to the database together. Loads waiting share one
+//! `SELECT … WHERE id IN (…)`. Saves waiting share one
+//! `WITH v AS (VALUES …) UPDATE … FROM v … RETURNING id` (group commit),
+//! which saves every record of the batch whose stored version is the one
+//! its save expects, in one round trip and one commit; a save it did not
+//! save runs alone as above, which gives it its own answer (saved, a
+//! conflict, or gone). So each save keeps its own compare-and-swap, each
+//! load sees every save answered before it, and a batch that fails as a
+//! whole only sends its operations back to run alone.
 //!
 //! The table (default `sessions`) is created by [`SqlStore::migrate`] from
 //! the SQL files shipped in this crate's `migrations/` folder; rows are keyed

@@ -188,7 +188,21 @@ impl SqlStore {
     }
 }
 
-type Row = (Vec<u8>, i64, i64, i64, Option<String>);
+/// A stored row: data, version, created, expires, user.
+pub(crate) type Row = (Vec<u8>, i64, i64, i64, Option<String>);
+
+/// The record a row holds under `key`.
+pub(crate) fn record_of(key: &StoreKey, row: Row) -> Result<Record, StoreError> {
+    let (data, version, created_at, expires_at, user) = row;
+    Ok(Record {
+        key: key.clone(),
+        data,
+        version: to_version(version)?,
+        created_at: to_time(created_at)?,
+        expires_at: to_time(expires_at)?,
+        user,
+    })
+}
 
 fn to_time(secs: i64) -> Result<OffsetDateTime, StoreError> {
     OffsetDateTime::from_unix_timestamp(secs)
@@ -204,6 +218,11 @@ impl SessionStore for SqlStore {
     async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
         self.handle
             .run(|| async {
+                if let Some(batches) = &self.batches
+                    && let Answer::Done(answer) = batches.load(key).await
+                {
+                    return answer;
+                }
                 let q = &self.queries.load;
                 let row: Option<Row> = on_pool!(&self.handle.pool, |p| sqlx::query_as(q)
                     .bind(key.as_str())
@@ -211,17 +230,7 @@ impl SessionStore for SqlStore {
                     .fetch_optional(p)
                     .await)
                 .map_err(store_error)?;
-                let Some((data, version, created_at, expires_at, user)) = row else {
-                    return Ok(None);
-                };
-                Ok(Some(Record {
-                    key: key.clone(),
-                    data,
-                    version: to_version(version)?,
-                    created_at: to_time(created_at)?,
-                    expires_at: to_time(expires_at)?,
-                    user,
-                }))
+                row.map(|row| record_of(key, row)).transpose()
             })
             .await
     }

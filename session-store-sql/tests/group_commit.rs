@@ -1,6 +1,6 @@
-//! Concurrent saves go to SQLite and PostgreSQL together: fewer batch
-//! statements than saves, every save answered from them, none falling back
-//! to running alone. Checked from the statements sqlx reports running (its
+//! Concurrent loads and saves go to SQLite and PostgreSQL together: fewer
+//! batch statements than operations, every one answered from them, none
+//! falling back to running alone. Checked from the statements sqlx reports running (its
 //! `sqlx::query` log) and the store's own log. (That each save still gets
 //! its own compare-and-swap answer is the conformance kit's
 //! `concurrent_saves_each_get_their_own_answer`.)
@@ -17,7 +17,8 @@ use tokio::sync::Barrier;
 
 const SAVES: usize = 48;
 
-/// Saves `SAVES` sessions at once; how many batch statements ran.
+/// Saves `SAVES` sessions at once, then loads them at once; checks both
+/// went in fewer statements than operations.
 async fn saves_at_once(store: SqlStore, logs: &CapturedLogs, engine: &str) {
     store.migrate().await.unwrap();
     let store = Arc::new(store);
@@ -29,6 +30,7 @@ async fn saves_at_once(store: SqlStore, logs: &CapturedLogs, engine: &str) {
     }
     logs.take();
     let barrier = Arc::new(Barrier::new(SAVES));
+    let keys: Vec<_> = records.iter().map(|r| r.key.clone()).collect();
     let mut tasks = Vec::new();
     for r in records {
         let (store, barrier) = (Arc::clone(&store), Arc::clone(&barrier));
@@ -57,10 +59,35 @@ async fn saves_at_once(store: SqlStore, logs: &CapturedLogs, engine: &str) {
         !log.contains("each runs alone"),
         "{engine}: a batch failed:\n{log}"
     );
+
+    // The saved records, loaded at once.
+    let barrier = Arc::new(Barrier::new(SAVES));
+    let mut tasks = Vec::new();
+    for key in keys {
+        let (store, barrier) = (Arc::clone(&store), Arc::clone(&barrier));
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            store.load(&key).await
+        }));
+    }
+    for task in tasks {
+        let loaded = task.await.unwrap().unwrap().expect("a live session");
+        assert_eq!((loaded.version, &loaded.data[..]), (2, &br#"{"n":2}"#[..]));
+    }
+    let log = logs.take();
+    let batches = log.matches("summary=\"SELECT id, data").count();
+    assert!(
+        (1..SAVES).contains(&batches),
+        "{engine}: {SAVES} loads at once went in {batches} batch statements:\n{log}"
+    );
+    assert!(
+        !log.contains("each runs alone"),
+        "{engine}: a batch failed:\n{log}"
+    );
 }
 
 #[test]
-fn concurrent_saves_share_statements() {
+fn concurrent_loads_and_saves_share_statements() {
     let logs = CapturedLogs::default();
     let writer = logs.clone();
     // Global: sqlx runs SQLite statements on a thread of its own.

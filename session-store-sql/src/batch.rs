@@ -30,9 +30,9 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
-use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use session_core::store::TaskQueue;
 use session_core::{Record, StoreError, StoreKey, now};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
@@ -85,11 +85,10 @@ pub(crate) struct Batches {
     pool: Pool,
     table: Arc<str>,
     queries: Arc<Queries>,
-    /// The writer task's queue; `None` until the first save, and replaced
-    /// when the task is gone (its runtime shut down).
-    writer: Mutex<Option<mpsc::UnboundedSender<Job>>>,
-    /// The same for loads.
-    reader: Mutex<Option<mpsc::UnboundedSender<Load>>>,
+    /// The writer task's queue.
+    writer: TaskQueue<Job>,
+    /// The readers' queue.
+    reader: TaskQueue<Load>,
 }
 
 /// One save for the writer.
@@ -126,8 +125,8 @@ impl Batches {
                 pool: handle.pool.clone(),
                 table: Arc::clone(&handle.table),
                 queries: Arc::clone(queries),
-                writer: Mutex::new(None),
-                reader: Mutex::new(None),
+                writer: TaskQueue::new(),
+                reader: TaskQueue::new(),
             }),
             Engine::MySql => None,
         }
@@ -141,7 +140,11 @@ impl Batches {
             expected,
             reply,
         };
-        if !self.send(job) {
+        if self
+            .writer
+            .push(job, |jobs| self.task().write(jobs))
+            .is_err()
+        {
             return Answer::Alone;
         }
         answer.await.unwrap_or(Answer::Alone)
@@ -154,15 +157,14 @@ impl Batches {
             key: key.clone(),
             reply,
         };
-        if !queue(&self.reader, load, |loads| self.task().read(loads)) {
+        if self
+            .reader
+            .push(load, |loads| self.task().read(loads))
+            .is_err()
+        {
             return Answer::Alone;
         }
         answer.await.unwrap_or(Answer::Alone)
-    }
-
-    /// Queues `job` for the writer.
-    fn send(&self, job: Job) -> bool {
-        queue(&self.writer, job, |jobs| self.task().write(jobs))
     }
 
     /// What a task of these batches holds.
@@ -173,35 +175,6 @@ impl Batches {
             queries: Arc::clone(&self.queries),
         }
     }
-}
-
-/// Queues `item` on `queue`, starting its task (`start`, given the other
-/// end) on the current runtime if there is none or the last one is gone
-/// (its runtime shut down); false when there is no runtime.
-fn queue<T, F>(
-    queue: &Mutex<Option<mpsc::UnboundedSender<T>>>,
-    item: T,
-    start: impl FnOnce(mpsc::UnboundedReceiver<T>) -> F,
-) -> bool
-where
-    F: Future<Output = ()> + Send + 'static,
-{
-    let mut sender = queue.lock().unwrap_or_else(|p| p.into_inner());
-    let item = match sender.as_ref() {
-        Some(queue) => match queue.send(item) {
-            Ok(()) => return true,
-            Err(mpsc::error::SendError(item)) => item,
-        },
-        None => item,
-    };
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        return false;
-    };
-    let (new, items) = mpsc::unbounded_channel();
-    runtime.spawn(start(items));
-    let sent = new.send(item).is_ok();
-    *sender = Some(new);
-    sent
 }
 
 /// What a task of the batches holds.

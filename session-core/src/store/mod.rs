@@ -93,11 +93,13 @@ use crate::{Record, SessionInfo, StoreKey};
 mod error;
 mod stats;
 mod steps;
+mod task_queue;
 
 pub use error::{BoxError, StoreError};
 pub use stats::StoreStats;
 pub(crate) use steps::end_at_version;
 pub use steps::{maintenance_of, rotate_in_steps, sweep_step, user_index_of};
+pub use task_queue::TaskQueue;
 
 /// A session storage engine. See the [module docs](self) for the contract.
 ///

@@ -1,0 +1,108 @@
+//! A queue that feeds one background task: how a store gathers the
+//! operations that arrive together into batches.
+
+use std::future::Future;
+use std::sync::Mutex;
+
+use tokio::sync::mpsc;
+
+/// A queue feeding one background task, which it starts on the current
+/// Tokio runtime with the first item (and starts again if that runtime
+/// has gone, as it does between tests). The task takes what has queued
+/// with [`recv_many`](mpsc::UnboundedReceiver::recv_many) and works on it
+/// as a batch; it ends when the queue is dropped.
+///
+/// The SQL store uses it to send loads and saves that arrive together to
+/// the database as one statement each.
+///
+/// ```
+/// use session_core::store::TaskQueue;
+/// use tokio::sync::oneshot;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// // Doubles numbers, a batch at a time.
+/// let queue: TaskQueue<(u32, oneshot::Sender<u32>)> = TaskQueue::new();
+/// let (reply, answer) = oneshot::channel();
+/// let queued = queue.push((21, reply), |mut items| async move {
+///     let mut batch = Vec::new();
+///     while items.recv_many(&mut batch, 64).await > 0 {
+///         for (n, reply) in batch.drain(..) {
+///             let _ = reply.send(n * 2);
+///         }
+///     }
+/// });
+/// assert!(queued.is_ok());
+/// assert_eq!(answer.await.unwrap(), 42);
+/// # }
+/// ```
+pub struct TaskQueue<T> {
+    sender: Mutex<Option<mpsc::UnboundedSender<T>>>,
+}
+
+impl<T: Send + 'static> TaskQueue<T> {
+    /// An empty queue; no task runs until the first [`push`](Self::push).
+    ///
+    /// ```
+    /// let queue: session_core::store::TaskQueue<u32> = session_core::store::TaskQueue::new();
+    /// # let _ = queue;
+    /// ```
+    pub fn new() -> Self {
+        TaskQueue {
+            sender: Mutex::new(None),
+        }
+    }
+
+    /// Queues `item`. When no task is running, `start` makes one from the
+    /// receiving end and it is spawned on the current runtime.
+    ///
+    /// # Errors
+    ///
+    /// Gives `item` back when there is no task and no runtime to start
+    /// one on (the caller does the work itself).
+    ///
+    /// ```
+    /// let queue = session_core::store::TaskQueue::new();
+    /// // Outside a runtime nothing can be started:
+    /// assert_eq!(queue.push(7u32, |_items| async {}), Err(7));
+    /// ```
+    pub fn push<F>(
+        &self,
+        item: T,
+        start: impl FnOnce(mpsc::UnboundedReceiver<T>) -> F,
+    ) -> Result<(), T>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let mut sender = self.sender.lock().unwrap_or_else(|p| p.into_inner());
+        let item = match sender.as_ref() {
+            Some(queue) => match queue.send(item) {
+                Ok(()) => return Ok(()),
+                Err(mpsc::error::SendError(item)) => item,
+            },
+            None => item,
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return Err(item);
+        };
+        let (queue, items) = mpsc::unbounded_channel();
+        runtime.spawn(start(items));
+        let sent = queue
+            .send(item)
+            .map_err(|mpsc::error::SendError(item)| item);
+        *sender = Some(queue);
+        sent
+    }
+}
+
+impl<T: Send + 'static> Default for TaskQueue<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> std::fmt::Debug for TaskQueue<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskQueue").finish_non_exhaustive()
+    }
+}

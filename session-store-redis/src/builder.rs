@@ -7,6 +7,7 @@ use redis::RedisError;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 
+use crate::batch::Batches;
 use crate::conn::Conn;
 use crate::scripts::{self, Lua};
 use crate::store::{Inner, RedisStore};
@@ -193,8 +194,8 @@ impl RedisStoreBuilder {
 
     fn build(self, conn: Conn) -> RedisStore {
         RedisStore {
-            conn,
             inner: Arc::new(Inner {
+                batches: Batches::for_conn(&conn),
                 prefix: self.prefix,
                 create: Lua::new(scripts::CREATE),
                 update: Lua::new(scripts::UPDATE),
@@ -206,6 +207,7 @@ impl RedisStoreBuilder {
                 move_legacy: Lua::new(scripts::MOVE_LEGACY),
                 end_legacy: Lua::new(scripts::END_LEGACY),
             }),
+            conn,
         }
     }
 }

@@ -16,13 +16,56 @@ pub(crate) enum Conn {
     Cluster(ClusterConnection),
 }
 
-impl RedisStore {
+impl Conn {
+    /// Runs `cmd`.
     pub(crate) async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
-        let result = match self.conn.clone() {
+        let result = match self.clone() {
             Conn::Single(mut c) => cmd.query_async(&mut c).await,
             Conn::Cluster(mut c) => cmd.query_async(&mut c).await,
         };
         result.map_err(store_error)
+    }
+
+    /// `EVALSHA`, and `EVAL` when Redis does not know the script yet.
+    pub(crate) async fn eval<T: FromRedisValue>(
+        &self,
+        lua: &Lua,
+        keys: &[String],
+        args: &[Vec<u8>],
+    ) -> Result<T, StoreError> {
+        let call = |verb: &str, script_arg: &str| {
+            let mut cmd = redis::cmd(verb);
+            cmd.arg(script_arg).arg(keys.len());
+            for key in keys {
+                cmd.arg(key);
+            }
+            for arg in args {
+                cmd.arg(arg.as_slice());
+            }
+            cmd
+        };
+        let result = match self.clone() {
+            Conn::Single(mut c) => {
+                call("EVALSHA", lua.script.get_hash())
+                    .query_async(&mut c)
+                    .await
+            }
+            Conn::Cluster(mut c) => {
+                call("EVALSHA", lua.script.get_hash())
+                    .query_async(&mut c)
+                    .await
+            }
+        };
+        match result {
+            Err(e) if e.code() == Some("NOSCRIPT") => self.query(&call("EVAL", lua.source)).await,
+            other => other.map_err(store_error),
+        }
+    }
+}
+
+impl RedisStore {
+    pub(crate) async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
+        self.conn.query(cmd).await
     }
 
     pub(crate) async fn pipeline<T: FromRedisValue>(
@@ -72,33 +115,7 @@ impl RedisStore {
         keys: &[String],
         args: &[Vec<u8>],
     ) -> Result<T, StoreError> {
-        let call = |verb: &str, script_arg: &str| {
-            let mut cmd = redis::cmd(verb);
-            cmd.arg(script_arg).arg(keys.len());
-            for key in keys {
-                cmd.arg(key);
-            }
-            for arg in args {
-                cmd.arg(arg.as_slice());
-            }
-            cmd
-        };
-        let result = match self.conn.clone() {
-            Conn::Single(mut c) => {
-                call("EVALSHA", lua.script.get_hash())
-                    .query_async(&mut c)
-                    .await
-            }
-            Conn::Cluster(mut c) => {
-                call("EVALSHA", lua.script.get_hash())
-                    .query_async(&mut c)
-                    .await
-            }
-        };
-        match result {
-            Err(e) if e.code() == Some("NOSCRIPT") => self.query(&call("EVAL", lua.source)).await,
-            other => other.map_err(store_error),
-        }
+        self.conn.eval(lua, keys, args).await
     }
 
     /// Runs a script on one key (`EVALSHA`, loading it when Redis does not know it).

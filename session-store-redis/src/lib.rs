@@ -33,6 +33,12 @@
 //!   whole hex key, a plain set per user) still load: each moves to the
 //!   current layout the first time it is loaded or listed, and
 //!   [`RedisStore::migrate`] (`session-cli migrate`) moves them all.
+//! - On a single node, loads that arrive while others run share one
+//!   `MGET` (up to four in flight), and saves one call of a script that
+//!   makes each as `update` would, in turn, and answers each: Redis parses
+//!   one command and starts one script for a batch. A batch takes only
+//!   what is waiting when it starts, so a load sees every save answered
+//!   before it; a batch that fails sends its operations back to run alone.
 //! - `rotate` (a new ID on login) is one script on a single node; on a
 //!   cluster, where the two keys sit in different slots, it runs
 //!   [in steps](session_core::store::rotate_in_steps).
@@ -62,6 +68,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod batch;
 mod builder;
 mod conn;
 pub mod django_cache;

@@ -44,6 +44,34 @@ local function index(k, at)
     redis.call('EXPIREAT', k, ARGV[at + 1])
   end
 end
+local function update(key, index_key, at)
+  local cur
+  if tonumber(ARGV[at + 2]) > 0 then
+    cur = redis.call('SET', key, ARGV[at + 1], 'GET', 'EXAT', ARGV[at + 2])
+    if not cur then
+      redis.call('DEL', key)
+      return -1
+    end
+    if string.sub(cur, 1, 9) ~= ARGV[at] then
+      if #cur >= 21 and string.byte(cur, 1) == 1 then
+        redis.call('SET', key, cur, 'EXAT', expiry(cur))
+      else
+        redis.call('SET', key, cur, 'KEEPTTL')
+      end
+      return 0
+    end
+  else
+    cur = redis.call('GET', key)
+    if not cur then return -1 end
+    if string.sub(cur, 1, 9) ~= ARGV[at] then return 0 end
+    redis.call('DEL', key)
+  end
+  if index_key and (user_of(cur) ~= ARGV[at + 6]
+      or math.ceil(expiry(cur) / STEP) * STEP < tonumber(ARGV[at + 4])) then
+    index(index_key, at + 3)
+  end
+  return 1
+end
 ",
             $body
         )
@@ -73,43 +101,43 @@ return 1
 );
 
 /// KEYS: session[, index]. ARGV: the format byte and version expected,
-/// value, expires[, index entry]. Returns 1 when updated, 0 on a version conflict,
-/// -1 when there is no live session (nothing is created).
+/// value, expires[, index entry]. Returns 1 when updated, 0 on a version
+/// conflict, -1 when there is no live session (nothing is created).
 ///
 /// The write and the read of what it replaces are one `SET … GET`; on a
 /// conflict (or a missing key) the script puts back what was there, so the
 /// common case costs one command. The index is written only when the user
 /// changed or the entry's score would grow: an entry's score is at least
 /// its session's expiry rounded up to the step (see
-/// [`crate::value::index_score`]), so most saves leave it be.
+/// [`crate::value::index_score`]), so most saves leave it be. (The body is
+/// the helper `update`, which [`UPDATE_MANY`] shares.)
 pub(crate) const UPDATE: &str = lua!(
     r"
-local cur
-if tonumber(ARGV[3]) > 0 then
-  cur = redis.call('SET', KEYS[1], ARGV[2], 'GET', 'EXAT', ARGV[3])
-  if not cur then
-    redis.call('DEL', KEYS[1])
-    return -1
+return update(KEYS[1], KEYS[2], 1)
+"
+);
+
+/// Several saves in one step, each as [`UPDATE`] would make it, in turn
+/// (a second save of a session sees the first). ARGV\[1\]: the number of
+/// saves; then for each, `i` when it writes an index entry (else `n`),
+/// and [`UPDATE`]'s arguments. KEYS: for each, the session and, when it
+/// writes one, the user's index. Returns each save's answer, in order.
+pub(crate) const UPDATE_MANY: &str = lua!(
+    r"
+local out = {}
+local k, a = 1, 2
+for s = 1, tonumber(ARGV[1]) do
+  local indexed = ARGV[a] == 'i'
+  local key, index_key = KEYS[k], nil
+  k = k + 1
+  if indexed then
+    index_key = KEYS[k]
+    k = k + 1
   end
-  if string.sub(cur, 1, 9) ~= ARGV[1] then
-    if #cur >= 21 and string.byte(cur, 1) == 1 then
-      redis.call('SET', KEYS[1], cur, 'EXAT', expiry(cur))
-    else
-      redis.call('SET', KEYS[1], cur, 'KEEPTTL')
-    end
-    return 0
-  end
-else
-  cur = redis.call('GET', KEYS[1])
-  if not cur then return -1 end
-  if string.sub(cur, 1, 9) ~= ARGV[1] then return 0 end
-  redis.call('DEL', KEYS[1])
+  out[s] = update(key, index_key, a + 1)
+  a = a + (indexed and 8 or 4)
 end
-if KEYS[2] and (user_of(cur) ~= ARGV[7]
-    or math.ceil(expiry(cur) / STEP) * STEP < tonumber(ARGV[5])) then
-  index(KEYS[2], 4)
-end
-return 1
+return out
 "
 );
 
@@ -219,7 +247,13 @@ mod tests {
     #[test]
     fn the_scripts_round_index_scores_as_the_store_does() {
         let step = format!("local STEP = {}\n", crate::value::INDEX_STEP);
-        for script in [super::INDEX, super::CREATE, super::UPDATE, super::ROTATE] {
+        for script in [
+            super::INDEX,
+            super::CREATE,
+            super::UPDATE,
+            super::UPDATE_MANY,
+            super::ROTATE,
+        ] {
             assert!(script.contains(&step));
         }
     }

@@ -12,6 +12,7 @@ use session_core::{
 };
 
 use crate::RedisStoreBuilder;
+use crate::batch::{Batches, Save};
 use crate::conn::Conn;
 use crate::index::Index;
 use crate::scripts::Lua;
@@ -40,6 +41,8 @@ pub struct RedisStore {
 
 pub(crate) struct Inner {
     pub(crate) prefix: String,
+    /// Loads and saves sharing commands (a single node).
+    pub(crate) batches: Option<Batches>,
     pub(crate) create: Lua,
     pub(crate) update: Lua,
     pub(crate) touch: Lua,
@@ -164,7 +167,14 @@ impl RedisStore {
         redis_key: &str,
         parse: impl FnOnce(Stored<'_>) -> T,
     ) -> Result<Option<T>, StoreError> {
-        let value: Option<Vec<u8>> = self.query(redis::cmd("GET").arg(redis_key)).await?;
+        let batched = match &self.inner.batches {
+            Some(batches) => batches.get(redis_key).await,
+            None => None,
+        };
+        let value: Option<Vec<u8>> = match batched {
+            Some(value) => Some(value),
+            None => self.query(redis::cmd("GET").arg(redis_key)).await?,
+        };
         value
             .as_deref()
             .map(|v| Stored::parse(v).map(parse))
@@ -225,19 +235,33 @@ impl SessionStore for RedisStore {
     }
 
     async fn update(&self, record: &Record, expected_version: u64) -> Result<(), StoreError> {
-        let args = [
+        let args = vec![
             value::expected(expected_version),
             value::encode(record)?,
             seconds(record.expires_at),
         ];
-        let outcome: i64 = self
-            .run_script(
-                &self.inner.update,
-                &[self.session_key(&record.key)],
-                &args,
-                Index::of(record),
-            )
-            .await?;
+        let key = self.session_key(&record.key);
+        let index = Index::of(record);
+        let batched = match &self.inner.batches {
+            Some(batches) => {
+                let mut save_args = args.clone();
+                save_args.extend(index.map(|i| i.args()).into_iter().flatten());
+                let save = Save {
+                    key: key.clone(),
+                    index_key: index.map(|i| self.user_key(i.user)),
+                    args: save_args,
+                };
+                batches.update(save).await
+            }
+            None => None,
+        };
+        let outcome: i64 = match batched {
+            Some(outcome) => outcome,
+            None => {
+                self.run_script(&self.inner.update, &[key], &args, index)
+                    .await?
+            }
+        };
         match outcome {
             1 => Ok(()),
             0 => Err(StoreError::Conflict),

@@ -1,0 +1,194 @@
+//! Batching on a single node: loads that arrive while others run share one
+//! `MGET`, and saves one call of [`UPDATE_MANY`](crate::scripts::UPDATE_MANY),
+//! which makes each save as the one-save script would, in turn, and
+//! answers each. Redis then parses one command (and on a save, starts one
+//! script) for a batch instead of one for each operation.
+//!
+//! A batch takes only operations already waiting when it starts, so a load
+//! sees every save answered before the load was asked for. If a batch
+//! fails as a whole (a lost connection), none of its operations is
+//! answered from it: each runs again alone, with the store's usual errors.
+//! A cluster is not batched: one command cannot span its slots.
+
+use std::sync::Arc;
+
+use session_core::StoreError;
+use session_core::store::TaskQueue;
+use tokio::sync::{Semaphore, oneshot};
+
+use crate::conn::Conn;
+use crate::scripts::{Lua, UPDATE_MANY};
+
+/// The most operations one batch holds.
+const MAX_BATCH: usize = 64;
+
+/// How many batches of loads may be in flight at once.
+const LOADS_IN_FLIGHT: usize = 4;
+
+/// How many batches of saves may be in flight at once: one, so that saves
+/// queue while it runs and the next batch is larger (Redis starts one
+/// script per batch; the server's CPU per save is what batching saves).
+const SAVES_IN_FLIGHT: usize = 1;
+
+/// The loads and saves of one store waiting for a batch.
+pub(crate) struct Batches {
+    conn: Conn,
+    update_many: Arc<Lua>,
+    loads: TaskQueue<Load>,
+    saves: TaskQueue<Queued>,
+}
+
+/// One load: a Redis key's value.
+struct Load {
+    key: String,
+    reply: oneshot::Sender<Option<Vec<u8>>>,
+}
+
+/// One save: its session key, its index key when it writes an entry, and
+/// the update script's arguments.
+pub(crate) struct Save {
+    pub(crate) key: String,
+    pub(crate) index_key: Option<String>,
+    pub(crate) args: Vec<Vec<u8>>,
+}
+
+/// A save with where its answer goes.
+struct Queued {
+    save: Save,
+    reply: oneshot::Sender<Option<i64>>,
+}
+
+impl Batches {
+    /// Batches on `conn` when it is a single node.
+    pub(crate) fn for_conn(conn: &Conn) -> Option<Batches> {
+        match conn {
+            Conn::Single(_) => Some(Batches {
+                conn: conn.clone(),
+                update_many: Arc::new(Lua::new(UPDATE_MANY)),
+                loads: TaskQueue::new(),
+                saves: TaskQueue::new(),
+            }),
+            Conn::Cluster(_) => None,
+        }
+    }
+
+    /// The value under `key`, loaded with the loads waiting; `None` when
+    /// the load is to run alone (as it does when there is no string under
+    /// `key`, so that a key of another type is still reported).
+    pub(crate) async fn get(&self, key: &str) -> Option<Vec<u8>> {
+        let (reply, answer) = oneshot::channel();
+        let load = Load {
+            key: key.to_owned(),
+            reply,
+        };
+        let conn = self.conn.clone();
+        self.loads.push(load, |loads| read(conn, loads)).ok()?;
+        answer.await.ok().flatten()
+    }
+
+    /// The update script's answer for `save`, made with the saves waiting;
+    /// `None` when the save is to run alone.
+    pub(crate) async fn update(&self, save: Save) -> Option<i64> {
+        let (reply, answer) = oneshot::channel();
+        let (conn, lua) = (self.conn.clone(), Arc::clone(&self.update_many));
+        let queued = Queued { save, reply };
+        self.saves
+            .push(queued, |saves| write(conn, lua, saves))
+            .ok()?;
+        answer.await.ok().flatten()
+    }
+}
+
+/// The readers: an `MGET` of the loads waiting, up to [`LOADS_IN_FLIGHT`]
+/// at once.
+async fn read(conn: Conn, mut loads: tokio::sync::mpsc::UnboundedReceiver<Load>) {
+    let readers = Arc::new(Semaphore::new(LOADS_IN_FLIGHT));
+    loop {
+        let Ok(reader) = Arc::clone(&readers).acquire_owned().await else {
+            return;
+        };
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        if loads.recv_many(&mut batch, MAX_BATCH).await == 0 {
+            return;
+        }
+        let conn = conn.clone();
+        tokio::spawn(async move {
+            let mut mget = redis::cmd("MGET");
+            for load in &batch {
+                mget.arg(&load.key);
+            }
+            let values: Result<Vec<Option<Vec<u8>>>, StoreError> = conn.query(&mget).await;
+            match values {
+                Ok(values) if values.len() == batch.len() => {
+                    // `MGET` answers nothing both for no key and for a key
+                    // of another type, which a `GET` alone reports.
+                    for (load, value) in batch.into_iter().zip(values) {
+                        let _ = load.reply.send(value);
+                    }
+                }
+                other => {
+                    if let Err(e) = other {
+                        tracing::debug!(target: "session_store_redis", error = %e, "a batch of loads failed; each runs alone");
+                    }
+                    for load in batch {
+                        let _ = load.reply.send(None);
+                    }
+                }
+            }
+            drop(reader);
+        });
+    }
+}
+
+/// The writer: a call of the many-saves script with the saves waiting,
+/// [`SAVES_IN_FLIGHT`] at a time.
+async fn write(conn: Conn, lua: Arc<Lua>, mut saves: tokio::sync::mpsc::UnboundedReceiver<Queued>) {
+    let writers = Arc::new(Semaphore::new(SAVES_IN_FLIGHT));
+    loop {
+        let Ok(writer) = Arc::clone(&writers).acquire_owned().await else {
+            return;
+        };
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        if saves.recv_many(&mut batch, MAX_BATCH).await == 0 {
+            return;
+        }
+        let (conn, lua) = (conn.clone(), Arc::clone(&lua));
+        tokio::spawn(async move {
+            save(&conn, &lua, batch).await;
+            drop(writer);
+        });
+    }
+}
+
+/// Makes `batch` in one call of the many-saves script and answers each.
+async fn save(conn: &Conn, lua: &Lua, batch: Vec<Queued>) {
+    let mut keys = Vec::with_capacity(batch.len() * 2);
+    let mut args = vec![batch.len().to_string().into_bytes()];
+    for queued in &batch {
+        let save = &queued.save;
+        keys.push(save.key.clone());
+        match &save.index_key {
+            Some(index_key) => {
+                keys.push(index_key.clone());
+                args.push(b"i".to_vec());
+            }
+            None => args.push(b"n".to_vec()),
+        }
+        args.extend(save.args.iter().cloned());
+    }
+    match conn.eval::<Vec<i64>>(lua, &keys, &args).await {
+        Ok(answers) if answers.len() == batch.len() => {
+            for (queued, answer) in batch.into_iter().zip(answers) {
+                let _ = queued.reply.send(Some(answer));
+            }
+        }
+        other => {
+            if let Err(e) = other {
+                tracing::debug!(target: "session_store_redis", error = %e, "a batch of saves failed; each runs alone");
+            }
+            for queued in batch {
+                let _ = queued.reply.send(None);
+            }
+        }
+    }
+}

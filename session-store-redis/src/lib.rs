@@ -12,7 +12,7 @@
 //!   braces make it the key's hash tag, so the same code runs on a
 //!   cluster. Redis memory per session is within a few bytes of the data
 //!   itself (see BENCHMARKS.md).
-//! - `load` is one `GET`.
+//! - `load` is one `GET` (or, under load, a share of an `MGET`: below).
 //! - `create`, `update` and `touch` are Lua scripts (or a plain `SET … NX`
 //!   for an anonymous create): `create` inserts only if absent, `update`
 //!   compares the stored version in the same step as it writes and refuses

@@ -13,8 +13,8 @@
 use std::sync::Arc;
 
 use session_core::StoreError;
-use session_core::store::TaskQueue;
-use tokio::sync::{Semaphore, oneshot};
+use session_core::store::{TaskQueue, in_batches};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::conn::Conn;
 use crate::scripts::{Lua, UPDATE_MANY};
@@ -101,63 +101,48 @@ impl Batches {
 
 /// The readers: an `MGET` of the loads waiting, up to [`LOADS_IN_FLIGHT`]
 /// at once.
-async fn read(conn: Conn, mut loads: tokio::sync::mpsc::UnboundedReceiver<Load>) {
-    let readers = Arc::new(Semaphore::new(LOADS_IN_FLIGHT));
-    loop {
-        let Ok(reader) = Arc::clone(&readers).acquire_owned().await else {
-            return;
-        };
-        let mut batch = Vec::with_capacity(MAX_BATCH);
-        if loads.recv_many(&mut batch, MAX_BATCH).await == 0 {
-            return;
-        }
+async fn read(conn: Conn, loads: mpsc::UnboundedReceiver<Load>) {
+    in_batches(loads, MAX_BATCH, LOADS_IN_FLIGHT, move |batch| {
         let conn = conn.clone();
-        tokio::spawn(async move {
-            let mut mget = redis::cmd("MGET");
-            for load in &batch {
-                mget.arg(&load.key);
+        async move { load(&conn, batch).await }
+    })
+    .await;
+}
+
+/// Loads `batch` with one `MGET` and answers each load.
+async fn load(conn: &Conn, batch: Vec<Load>) {
+    let mut mget = redis::cmd("MGET");
+    for load in &batch {
+        mget.arg(&load.key);
+    }
+    let values: Result<Vec<Option<Vec<u8>>>, StoreError> = conn.query(&mget).await;
+    match values {
+        Ok(values) if values.len() == batch.len() => {
+            // `MGET` answers nothing both for no key and for a key of
+            // another type, which a `GET` alone reports.
+            for (load, value) in batch.into_iter().zip(values) {
+                let _ = load.reply.send(value);
             }
-            let values: Result<Vec<Option<Vec<u8>>>, StoreError> = conn.query(&mget).await;
-            match values {
-                Ok(values) if values.len() == batch.len() => {
-                    // `MGET` answers nothing both for no key and for a key
-                    // of another type, which a `GET` alone reports.
-                    for (load, value) in batch.into_iter().zip(values) {
-                        let _ = load.reply.send(value);
-                    }
-                }
-                other => {
-                    if let Err(e) = other {
-                        tracing::debug!(target: "session_store_redis", error = %e, "a batch of loads failed; each runs alone");
-                    }
-                    for load in batch {
-                        let _ = load.reply.send(None);
-                    }
-                }
+        }
+        other => {
+            if let Err(e) = other {
+                tracing::debug!(target: "session_store_redis", error = %e, "a batch of loads failed; each runs alone");
             }
-            drop(reader);
-        });
+            for load in batch {
+                let _ = load.reply.send(None);
+            }
+        }
     }
 }
 
 /// The writer: a call of the many-saves script with the saves waiting,
 /// [`SAVES_IN_FLIGHT`] at a time.
-async fn write(conn: Conn, lua: Arc<Lua>, mut saves: tokio::sync::mpsc::UnboundedReceiver<Queued>) {
-    let writers = Arc::new(Semaphore::new(SAVES_IN_FLIGHT));
-    loop {
-        let Ok(writer) = Arc::clone(&writers).acquire_owned().await else {
-            return;
-        };
-        let mut batch = Vec::with_capacity(MAX_BATCH);
-        if saves.recv_many(&mut batch, MAX_BATCH).await == 0 {
-            return;
-        }
+async fn write(conn: Conn, lua: Arc<Lua>, saves: mpsc::UnboundedReceiver<Queued>) {
+    in_batches(saves, MAX_BATCH, SAVES_IN_FLIGHT, move |batch| {
         let (conn, lua) = (conn.clone(), Arc::clone(&lua));
-        tokio::spawn(async move {
-            save(&conn, &lua, batch).await;
-            drop(writer);
-        });
-    }
+        async move { save(&conn, &lua, batch).await }
+    })
+    .await;
 }
 
 /// Makes `batch` in one call of the many-saves script and answers each.

@@ -32,9 +32,9 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use session_core::store::TaskQueue;
+use session_core::store::{TaskQueue, in_batches};
 use session_core::{Record, StoreError, StoreKey, now};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::engine::{Param, bound};
 use crate::handle::Handle;
@@ -188,29 +188,35 @@ struct Task {
 impl Task {
     /// The writer: one batch after another, each with every save waiting,
     /// until the store (and with it the queue) is dropped.
-    async fn write(self, mut jobs: mpsc::UnboundedReceiver<Job>) {
-        let mut batch = Vec::with_capacity(MAX_BATCH);
-        while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
-            // In key order, so that writers of several processes take row
-            // locks in the same order; a key's saves keep the order they
-            // came in.
-            batch.sort_by(|a, b| a.record.key.as_str().cmp(b.record.key.as_str()));
-            match self.save(&batch).await {
-                Ok(answers) => {
-                    for (job, answer) in batch.drain(..).zip(answers) {
-                        let _ = job.reply.send(Answer::Done(answer));
-                    }
+    async fn write(self, jobs: mpsc::UnboundedReceiver<Job>) {
+        in_batches(jobs, MAX_BATCH, 1, move |batch| {
+            let task = self.clone();
+            async move { task.write_batch(batch).await }
+        })
+        .await;
+    }
+
+    /// Saves `batch` and answers each save.
+    async fn write_batch(&self, mut batch: Vec<Job>) {
+        // In key order, so that writers of several processes take row
+        // locks in the same order; a key's saves keep the order they came
+        // in.
+        batch.sort_by(|a, b| a.record.key.as_str().cmp(b.record.key.as_str()));
+        match self.save(&batch).await {
+            Ok(answers) => {
+                for (job, answer) in batch.into_iter().zip(answers) {
+                    let _ = job.reply.send(Answer::Done(answer));
                 }
-                Err(e) => {
-                    tracing::debug!(
-                        target: "session_store_sql",
-                        error = %e,
-                        saves = batch.len(),
-                        "a batch of saves failed; each runs alone"
-                    );
-                    for job in batch.drain(..) {
-                        let _ = job.reply.send(Answer::Alone);
-                    }
+            }
+            Err(e) => {
+                tracing::debug!(
+                    target: "session_store_sql",
+                    error = %e,
+                    saves = batch.len(),
+                    "a batch of saves failed; each runs alone"
+                );
+                for job in batch {
+                    let _ = job.reply.send(Answer::Alone);
                 }
             }
         }
@@ -219,22 +225,12 @@ impl Task {
     /// The readers: loads waiting are taken together, one `SELECT … WHERE
     /// id IN (…)` each, with up to [`READERS`] of those running at once
     /// (so loads queue, and batch, only while they are all busy).
-    async fn read(self, mut loads: mpsc::UnboundedReceiver<Load>) {
-        let readers = Arc::new(Semaphore::new(READERS));
-        loop {
-            let Ok(reader) = Arc::clone(&readers).acquire_owned().await else {
-                return;
-            };
-            let mut batch = Vec::with_capacity(MAX_BATCH);
-            if loads.recv_many(&mut batch, MAX_BATCH).await == 0 {
-                return;
-            }
+    async fn read(self, loads: mpsc::UnboundedReceiver<Load>) {
+        in_batches(loads, MAX_BATCH, READERS, move |batch| {
             let task = self.clone();
-            tokio::spawn(async move {
-                task.load(batch).await;
-                drop(reader);
-            });
-        }
+            async move { task.load(batch).await }
+        })
+        .await;
     }
 
     /// Loads `batch` in one statement and answers each load.

@@ -99,7 +99,7 @@ pub use error::{BoxError, StoreError};
 pub use stats::StoreStats;
 pub(crate) use steps::end_at_version;
 pub use steps::{maintenance_of, rotate_in_steps, sweep_step, user_index_of};
-pub use task_queue::TaskQueue;
+pub use task_queue::{TaskQueue, in_batches};
 
 /// A session storage engine. See the [module docs](self) for the contract.
 ///

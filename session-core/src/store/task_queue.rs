@@ -2,9 +2,9 @@
 //! operations that arrive together into batches.
 
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 
 /// A queue feeding one background task, which it starts on the current
 /// Tokio runtime with the first item (and starts again if that runtime
@@ -104,5 +104,58 @@ impl<T: Send + 'static> Default for TaskQueue<T> {
 impl<T> std::fmt::Debug for TaskQueue<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TaskQueue").finish_non_exhaustive()
+    }
+}
+
+/// Works through `items` in batches: takes what has queued (at most `max`
+/// at a time) and gives it to `work`, with up to `in_flight` batches at
+/// work at once, each on a task of its own. With every batch busy, items
+/// queue, so the next batch is larger. Returns once the queue is dropped
+/// and empty; the task a [`TaskQueue`] starts can be just this.
+///
+/// ```
+/// use session_core::store::{TaskQueue, in_batches};
+/// use tokio::sync::oneshot;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let queue: TaskQueue<(u32, oneshot::Sender<usize>)> = TaskQueue::new();
+/// let (reply, answer) = oneshot::channel();
+/// let start = |items| {
+///     in_batches(items, 64, 2, |batch: Vec<(u32, oneshot::Sender<usize>)>| async move {
+///         let size = batch.len();
+///         for (_, reply) in batch {
+///             let _ = reply.send(size); // each item learns its batch's size
+///         }
+///     })
+/// };
+/// assert!(queue.push((1, reply), start).is_ok());
+/// assert_eq!(answer.await.unwrap(), 1);
+/// # }
+/// ```
+pub async fn in_batches<T, F, Fut>(
+    mut items: mpsc::UnboundedReceiver<T>,
+    max: usize,
+    in_flight: usize,
+    work: F,
+) where
+    T: Send + 'static,
+    F: Fn(Vec<T>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let permits = Arc::new(Semaphore::new(in_flight.max(1)));
+    loop {
+        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+            return;
+        };
+        let mut batch = Vec::with_capacity(max);
+        if items.recv_many(&mut batch, max.max(1)).await == 0 {
+            return;
+        }
+        let job = work(batch);
+        tokio::spawn(async move {
+            job.await;
+            drop(permit);
+        });
     }
 }

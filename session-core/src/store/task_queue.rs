@@ -37,7 +37,38 @@ use tokio::sync::{Semaphore, mpsc};
 /// # }
 /// ```
 pub struct TaskQueue<T> {
-    sender: Mutex<Option<mpsc::UnboundedSender<T>>>,
+    sender: Mutex<Option<(mpsc::UnboundedSender<T>, Driver)>>,
+}
+
+/// What drives the task: a multi-threaded runtime's workers, which run it
+/// whenever the runtime is alive, or a current-thread runtime, which runs
+/// it only while its thread is inside that runtime. A push from another
+/// thread may then come from another runtime, with the first one idle and
+/// the task stalled; the queue starts a task on the caller's runtime
+/// instead.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Driver {
+    Workers,
+    Thread(std::thread::ThreadId),
+}
+
+impl Driver {
+    fn of(runtime: &tokio::runtime::Handle) -> Driver {
+        match runtime.runtime_flavor() {
+            tokio::runtime::RuntimeFlavor::CurrentThread => {
+                Driver::Thread(std::thread::current().id())
+            }
+            _ => Driver::Workers,
+        }
+    }
+
+    /// Whether a task this drives runs for a push from the current thread.
+    fn serves_this_thread(self) -> bool {
+        match self {
+            Driver::Workers => true,
+            Driver::Thread(id) => id == std::thread::current().id(),
+        }
+    }
 }
 
 impl<T: Send + 'static> TaskQueue<T> {
@@ -53,8 +84,9 @@ impl<T: Send + 'static> TaskQueue<T> {
         }
     }
 
-    /// Queues `item`. When no task is running, `start` makes one from the
-    /// receiving end and it is spawned on the current runtime.
+    /// Queues `item`. When no task is running (or the one running is on a
+    /// current-thread runtime of another thread), `start` makes one from
+    /// the receiving end and it is spawned on the current runtime.
     ///
     /// # Errors
     ///
@@ -76,11 +108,11 @@ impl<T: Send + 'static> TaskQueue<T> {
     {
         let mut sender = self.sender.lock().unwrap_or_else(|p| p.into_inner());
         let item = match sender.as_ref() {
-            Some(queue) => match queue.send(item) {
+            Some((queue, driver)) if driver.serves_this_thread() => match queue.send(item) {
                 Ok(()) => return Ok(()),
                 Err(mpsc::error::SendError(item)) => item,
             },
-            None => item,
+            _ => item,
         };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return Err(item);
@@ -90,7 +122,8 @@ impl<T: Send + 'static> TaskQueue<T> {
         let sent = queue
             .send(item)
             .map_err(|mpsc::error::SendError(item)| item);
-        *sender = Some(queue);
+        // The task it replaces (if any) ends once it has drained its queue.
+        *sender = Some((queue, Driver::of(&runtime)));
         sent
     }
 }
@@ -157,5 +190,51 @@ pub async fn in_batches<T, F, Fut>(
             job.await;
             drop(permit);
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::sync::oneshot;
+
+    type Item = (u32, oneshot::Sender<u32>);
+
+    async fn doubler(mut items: mpsc::UnboundedReceiver<Item>) {
+        while let Some((n, reply)) = items.recv().await {
+            let _ = reply.send(n * 2);
+        }
+    }
+
+    fn ask(queue: &TaskQueue<Item>, n: u32) -> oneshot::Receiver<u32> {
+        let (reply, answer) = oneshot::channel();
+        assert!(queue.push((n, reply), doubler).is_ok());
+        answer
+    }
+
+    #[test]
+    fn a_queue_outlives_the_runtimes_that_used_it() {
+        let queue = TaskQueue::new();
+        // First used on a current-thread runtime that then sits idle.
+        let idle = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        assert_eq!(idle.block_on(async { ask(&queue, 1).await.unwrap() }), 2);
+        // Another thread's runtime: its own task answers.
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let other = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap();
+                assert_eq!(other.block_on(async { ask(&queue, 2).await.unwrap() }), 4);
+            });
+        });
+        // A runtime that is gone: a new task on the next one.
+        drop(idle);
+        let next = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .unwrap();
+        assert_eq!(next.block_on(async { ask(&queue, 3).await.unwrap() }), 6);
     }
 }

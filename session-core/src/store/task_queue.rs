@@ -1,16 +1,20 @@
-//! A queue that feeds one background task: how a store gathers the
+//! A queue that feeds a background task: how a store gathers the
 //! operations that arrive together into batches.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{Semaphore, mpsc};
 
-/// A queue feeding one background task, which it starts on the current
+/// A queue feeding a background task, which it starts on the current
 /// Tokio runtime with the first item (and starts again if that runtime
-/// has gone, as it does between tests). The task takes what has queued
-/// with [`recv_many`](mpsc::UnboundedReceiver::recv_many) and works on it
-/// as a batch; it ends when the queue is dropped.
+/// has gone, as it does between tests): one task for the multi-threaded
+/// runtimes, and one for each thread that runs a current-thread runtime
+/// (as actix-web's workers do), since such a runtime runs its tasks only
+/// while its thread is inside it. The task takes what has queued with
+/// [`recv_many`](mpsc::UnboundedReceiver::recv_many) and works on it as a
+/// batch; it ends when the queue is dropped.
 ///
 /// The SQL store uses it to send loads and saves that arrive together to
 /// the database as one statement each.
@@ -37,16 +41,17 @@ use tokio::sync::{Semaphore, mpsc};
 /// # }
 /// ```
 pub struct TaskQueue<T> {
-    sender: Mutex<Option<(mpsc::UnboundedSender<T>, Driver)>>,
+    /// One task per driver: the multi-threaded runtimes share one, and
+    /// each thread running a current-thread runtime (as actix-web's
+    /// workers do) has its own.
+    senders: Mutex<HashMap<Driver, mpsc::UnboundedSender<T>>>,
 }
 
-/// What drives the task: a multi-threaded runtime's workers, which run it
+/// What drives a task: a multi-threaded runtime's workers, which run it
 /// whenever the runtime is alive, or a current-thread runtime, which runs
-/// it only while its thread is inside that runtime. A push from another
-/// thread may then come from another runtime, with the first one idle and
-/// the task stalled; the queue starts a task on the caller's runtime
-/// instead.
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// it only while its thread is inside that runtime (so a push from another
+/// thread, perhaps of another runtime, must not wait on it).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum Driver {
     Workers,
     Thread(std::thread::ThreadId),
@@ -61,14 +66,6 @@ impl Driver {
             _ => Driver::Workers,
         }
     }
-
-    /// Whether a task this drives runs for a push from the current thread.
-    fn serves_this_thread(self) -> bool {
-        match self {
-            Driver::Workers => true,
-            Driver::Thread(id) => id == std::thread::current().id(),
-        }
-    }
 }
 
 impl<T: Send + 'static> TaskQueue<T> {
@@ -80,18 +77,20 @@ impl<T: Send + 'static> TaskQueue<T> {
     /// ```
     pub fn new() -> Self {
         TaskQueue {
-            sender: Mutex::new(None),
+            senders: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Queues `item`. When no task is running (or the one running is on a
-    /// current-thread runtime of another thread), `start` makes one from
-    /// the receiving end and it is spawned on the current runtime.
+    /// Queues `item` for the current runtime's task. When there is none
+    /// (or it has gone with its runtime), `start` makes one from the
+    /// receiving end and it is spawned on the current runtime: one task for
+    /// the multi-threaded runtimes, one for each thread that runs a
+    /// current-thread runtime.
     ///
     /// # Errors
     ///
-    /// Gives `item` back when there is no task and no runtime to start
-    /// one on (the caller does the work itself).
+    /// Gives `item` back outside a runtime (the caller does the work
+    /// itself).
     ///
     /// ```
     /// let queue = session_core::store::TaskQueue::new();
@@ -106,24 +105,26 @@ impl<T: Send + 'static> TaskQueue<T> {
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        let mut sender = self.sender.lock().unwrap_or_else(|p| p.into_inner());
-        let item = match sender.as_ref() {
-            Some((queue, driver)) if driver.serves_this_thread() => match queue.send(item) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return Err(item);
+        };
+        let driver = Driver::of(&runtime);
+        let mut senders = self.senders.lock().unwrap_or_else(|p| p.into_inner());
+        let item = match senders.get(&driver) {
+            Some(queue) => match queue.send(item) {
                 Ok(()) => return Ok(()),
                 Err(mpsc::error::SendError(item)) => item,
             },
-            _ => item,
-        };
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return Err(item);
+            None => item,
         };
         let (queue, items) = mpsc::unbounded_channel();
         runtime.spawn(start(items));
         let sent = queue
             .send(item)
             .map_err(|mpsc::error::SendError(item)| item);
-        // The task it replaces (if any) ends once it has drained its queue.
-        *sender = Some((queue, Driver::of(&runtime)));
+        // Tasks gone with their runtimes leave closed queues behind.
+        senders.retain(|_, queue| !queue.is_closed());
+        senders.insert(driver, queue);
         sent
     }
 }

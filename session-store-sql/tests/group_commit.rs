@@ -134,3 +134,100 @@ fn concurrent_loads_and_saves_share_statements() {
         }
     });
 }
+
+/// Two stores on one table (as two app processes would be, each batching
+/// its own saves) save the same sessions at once: of each session's two
+/// saves over one version, exactly one lands and the other is a conflict.
+async fn two_stores_race(a: SqlStore, b: SqlStore, engine: &str) {
+    a.migrate().await.unwrap();
+    let mut records = Vec::new();
+    for _ in 0..SAVES {
+        let r = record(session_core::time::Duration::hours(1), None);
+        a.create(&r).await.unwrap();
+        records.push(r);
+    }
+    let barrier = Arc::new(Barrier::new(2 * SAVES));
+    let mut tasks = Vec::new();
+    for (side, store) in [(0u8, a), (1, b)] {
+        let store = Arc::new(store);
+        // One side in key order, the other in reverse.
+        let mut mine = records.clone();
+        if side == 1 {
+            mine.reverse();
+        }
+        for r in mine {
+            let saved = Record {
+                version: 2,
+                data: format!("{{\"side\":{side}}}").into_bytes(),
+                ..r
+            };
+            let (store, barrier) = (Arc::clone(&store), Arc::clone(&barrier));
+            tasks.push(tokio::spawn(async move {
+                barrier.wait().await;
+                (saved.key.clone(), side, store.update(&saved, 1).await)
+            }));
+        }
+    }
+    let mut landed = std::collections::HashMap::new();
+    for task in tasks {
+        let (key, side, answer) = task.await.unwrap();
+        match answer {
+            Ok(()) => assert!(
+                landed.insert(key, side).is_none(),
+                "{engine}: both saves over one version landed"
+            ),
+            Err(session_core::StoreError::Conflict) => {}
+            Err(e) => panic!("{engine}: a save failed: {e}"),
+        }
+    }
+    assert_eq!(
+        landed.len(),
+        SAVES,
+        "{engine}: every session has one save landed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_stores_batching_the_same_sessions_answer_every_save() {
+    let dir = std::env::temp_dir().join(services::unique_name("batch2"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite:{}", dir.join("s.db").display());
+    let a = SqlStore::connect(&url).await.unwrap();
+    let b = SqlStore::connect(&url).await.unwrap();
+    two_stores_race(a, b, "SQLite").await;
+    let _ = std::fs::remove_dir_all(dir);
+
+    let url = services::url(
+        "SESSION_TEST_POSTGRES_URL",
+        "postgres://postgres@127.0.0.1:5432/test",
+    );
+    let table = services::unique_name("batch2");
+    let connect = || {
+        SqlStore::builder(&url)
+            .table(&table)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect()
+    };
+    let (a, b) = match (connect().await, connect().await) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => {
+            services::unavailable::<()>("PostgreSQL", e);
+            return;
+        }
+    };
+    let started = std::time::Instant::now();
+    two_stores_race(a.clone(), b, "PostgreSQL").await;
+    eprintln!(
+        "PostgreSQL: two stores' racing saves took {:?}",
+        started.elapsed()
+    );
+    let session_store_sql::Pool::Postgres(pool) = a.pool() else {
+        unreachable!("a PostgreSQL URL")
+    };
+    for name in [table.clone(), format!("{table}_migrations")] {
+        sqlx::query(&format!("DROP TABLE IF EXISTS {name}"))
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+}

@@ -57,8 +57,9 @@ const PURPOSE: &[u8] = b"session-core/v1/cookie-encryption";
 const FORMAT: u8 = 1;
 const NONCE_LEN: usize = 24;
 const TAG_LEN: usize = 16;
-/// Creation and expiry, 8 bytes each (Unix milliseconds: whole seconds
-/// would end a session up to a second early), before the JSON data.
+/// Creation and expiry, 8 bytes each (Unix milliseconds, so the cookie
+/// keeps the times as precisely as it is given them), before the JSON
+/// data.
 const TIMES_LEN: usize = 16;
 
 /// Sessions sealed into the cookie's value.

@@ -1,8 +1,10 @@
 //! Concurrent loads and saves go to SQLite and PostgreSQL together: fewer
 //! batch statements than operations, every one answered from them, none
-//! falling back to running alone. Checked from the statements sqlx reports running (its
-//! `sqlx::query` log) and the store's own log. (That each save still gets
-//! its own compare-and-swap answer is the conformance kit's
+//! falling back to running alone. Checked from the statements sqlx reports
+//! running (its `sqlx::query` log) and the store's own log. Two stores on
+//! one table (as two processes) racing to save the same sessions each get
+//! an exact answer. (That each save of one store gets its own
+//! compare-and-swap answer is the conformance kit's
 //! `concurrent_saves_each_get_their_own_answer`.)
 #![cfg(all(feature = "sqlite", feature = "postgres"))]
 
@@ -16,6 +18,22 @@ use session_store_sql::SqlStore;
 use tokio::sync::Barrier;
 
 const SAVES: usize = 48;
+
+/// Checks from the log since the last look that `SAVES` operations (`what`)
+/// went in fewer statements starting with `statement`, none falling back to
+/// running alone.
+fn shared_statements(logs: &CapturedLogs, statement: &str, what: &str, engine: &str) {
+    let log = logs.take();
+    let batches = log.matches(&format!("summary=\"{statement}")).count();
+    assert!(
+        (1..SAVES).contains(&batches),
+        "{engine}: {SAVES} {what} at once went in {batches} batch statements:\n{log}"
+    );
+    assert!(
+        !log.contains("each runs alone"),
+        "{engine}: a batch failed:\n{log}"
+    );
+}
 
 /// Saves `SAVES` sessions at once, then loads them at once; checks both
 /// went in fewer statements than operations.
@@ -49,16 +67,7 @@ async fn saves_at_once(store: SqlStore, logs: &CapturedLogs, engine: &str) {
             .unwrap()
             .expect("a save over the stored version lands");
     }
-    let log = logs.take();
-    let batches = log.matches("summary=\"WITH v").count();
-    assert!(
-        (1..SAVES).contains(&batches),
-        "{engine}: {SAVES} saves at once went in {batches} batch statements:\n{log}"
-    );
-    assert!(
-        !log.contains("each runs alone"),
-        "{engine}: a batch failed:\n{log}"
-    );
+    shared_statements(logs, "WITH v", "saves", engine);
 
     // The saved records, loaded at once.
     let barrier = Arc::new(Barrier::new(SAVES));
@@ -74,65 +83,7 @@ async fn saves_at_once(store: SqlStore, logs: &CapturedLogs, engine: &str) {
         let loaded = task.await.unwrap().unwrap().expect("a live session");
         assert_eq!((loaded.version, &loaded.data[..]), (2, &br#"{"n":2}"#[..]));
     }
-    let log = logs.take();
-    let batches = log.matches("summary=\"SELECT id, data").count();
-    assert!(
-        (1..SAVES).contains(&batches),
-        "{engine}: {SAVES} loads at once went in {batches} batch statements:\n{log}"
-    );
-    assert!(
-        !log.contains("each runs alone"),
-        "{engine}: a batch failed:\n{log}"
-    );
-}
-
-#[test]
-fn concurrent_loads_and_saves_share_statements() {
-    let logs = CapturedLogs::default();
-    let writer = logs.clone();
-    // Global: sqlx runs SQLite statements on a thread of its own.
-    tracing::subscriber::set_global_default(
-        tracing_subscriber::fmt()
-            .with_env_filter("sqlx::query=debug,session_store_sql=debug")
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish(),
-    )
-    .unwrap();
-    tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let dir = std::env::temp_dir().join(services::unique_name("batch"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let url = format!("sqlite:{}", dir.join("s.db").display());
-        saves_at_once(SqlStore::connect(&url).await.unwrap(), &logs, "SQLite").await;
-        let _ = std::fs::remove_dir_all(dir);
-
-        let url = services::url(
-            "SESSION_TEST_POSTGRES_URL",
-            "postgres://postgres@127.0.0.1:5432/test",
-        );
-        let table = services::unique_name("batch");
-        let connected = SqlStore::builder(&url)
-            .table(&table)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect()
-            .await;
-        let Some(store) = (match connected {
-            Ok(store) => Some(store),
-            Err(e) => services::unavailable("PostgreSQL", e),
-        }) else {
-            return;
-        };
-        saves_at_once(store.clone(), &logs, "PostgreSQL").await;
-        let session_store_sql::Pool::Postgres(pool) = store.pool() else {
-            unreachable!("a PostgreSQL URL")
-        };
-        for name in [table.clone(), format!("{table}_migrations")] {
-            sqlx::query(&format!("DROP TABLE IF EXISTS {name}"))
-                .execute(pool)
-                .await
-                .unwrap();
-        }
-    });
+    shared_statements(logs, "SELECT id, data", "loads", engine);
 }
 
 /// Two stores on one table (as two app processes would be, each batching
@@ -187,47 +138,72 @@ async fn two_stores_race(a: SqlStore, b: SqlStore, engine: &str) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_stores_batching_the_same_sessions_answer_every_save() {
-    let dir = std::env::temp_dir().join(services::unique_name("batch2"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let url = format!("sqlite:{}", dir.join("s.db").display());
-    let a = SqlStore::connect(&url).await.unwrap();
-    let b = SqlStore::connect(&url).await.unwrap();
-    two_stores_race(a, b, "SQLite").await;
-    let _ = std::fs::remove_dir_all(dir);
-
+/// A store on a fresh table of the PostgreSQL test database, or `None`
+/// (skip) when it is unreachable.
+async fn postgres(table: &str) -> Option<SqlStore> {
     let url = services::url(
         "SESSION_TEST_POSTGRES_URL",
         "postgres://postgres@127.0.0.1:5432/test",
     );
-    let table = services::unique_name("batch2");
-    let connect = || {
-        SqlStore::builder(&url)
-            .table(&table)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect()
+    let connected = SqlStore::builder(&url)
+        .table(table)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect()
+        .await;
+    match connected {
+        Ok(store) => Some(store),
+        Err(e) => services::unavailable("PostgreSQL", e),
+    }
+}
+
+/// Drops `store`'s table and its migrations ledger.
+async fn drop_tables(store: &SqlStore) {
+    let session_store_sql::Pool::Postgres(pool) = store.pool() else {
+        unreachable!("a PostgreSQL store")
     };
-    let (a, b) = match (connect().await, connect().await) {
-        (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => {
-            services::unavailable::<()>("PostgreSQL", e);
-            return;
-        }
-    };
-    let started = std::time::Instant::now();
-    two_stores_race(a.clone(), b, "PostgreSQL").await;
-    eprintln!(
-        "PostgreSQL: two stores' racing saves took {:?}",
-        started.elapsed()
-    );
-    let session_store_sql::Pool::Postgres(pool) = a.pool() else {
-        unreachable!("a PostgreSQL URL")
-    };
-    for name in [table.clone(), format!("{table}_migrations")] {
+    let table = store.table();
+    for name in [table.to_owned(), format!("{table}_migrations")] {
         sqlx::query(&format!("DROP TABLE IF EXISTS {name}"))
             .execute(pool)
             .await
             .unwrap();
     }
+}
+
+/// One test, so that no other test's statements reach the log it reads.
+#[test]
+fn concurrent_loads_and_saves_share_statements() {
+    let logs = CapturedLogs::default();
+    let writer = logs.clone();
+    // Global: sqlx runs SQLite statements on a thread of its own.
+    tracing::subscriber::set_global_default(
+        tracing_subscriber::fmt()
+            .with_env_filter("sqlx::query=debug,session_store_sql=debug")
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish(),
+    )
+    .unwrap();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let dir = std::env::temp_dir().join(services::unique_name("batch"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite:{}", dir.join("s.db").display());
+        saves_at_once(SqlStore::connect(&url).await.unwrap(), &logs, "SQLite").await;
+        let url = format!("sqlite:{}", dir.join("two.db").display());
+        let (a, b) = (SqlStore::connect(&url).await, SqlStore::connect(&url).await);
+        two_stores_race(a.unwrap(), b.unwrap(), "SQLite").await;
+        let _ = std::fs::remove_dir_all(dir);
+
+        let Some(store) = postgres(&services::unique_name("batch")).await else {
+            return;
+        };
+        saves_at_once(store.clone(), &logs, "PostgreSQL").await;
+        drop_tables(&store).await;
+        let table = services::unique_name("batch2");
+        let (Some(a), Some(b)) = (postgres(&table).await, postgres(&table).await) else {
+            return;
+        };
+        two_stores_race(a.clone(), b, "PostgreSQL").await;
+        drop_tables(&a).await;
+    });
 }

@@ -76,26 +76,26 @@ impl Batches {
     /// the load is to run alone (as it does when there is no string under
     /// `key`, so that a key of another type is still reported).
     pub(crate) async fn get(&self, key: &str) -> Option<Vec<u8>> {
-        let (reply, answer) = oneshot::channel();
-        let load = Load {
+        let load = |reply| Load {
             key: key.to_owned(),
             reply,
         };
         let conn = self.conn.clone();
-        self.loads.push(load, |loads| read(conn, loads)).ok()?;
-        answer.await.ok().flatten()
+        self.loads
+            .ask(load, |loads| read(conn, loads))
+            .await
+            .flatten()
     }
 
     /// The update script's answer for `save`, made with the saves waiting;
     /// `None` when the save is to run alone.
     pub(crate) async fn update(&self, save: Save) -> Option<i64> {
-        let (reply, answer) = oneshot::channel();
         let (conn, lua) = (self.conn.clone(), Arc::clone(&self.update_many));
-        let queued = Queued { save, reply };
+        let queued = |reply| Queued { save, reply };
         self.saves
-            .push(queued, |saves| write(conn, lua, saves))
-            .ok()?;
-        answer.await.ok().flatten()
+            .ask(queued, |saves| write(conn, lua, saves))
+            .await
+            .flatten()
     }
 }
 
@@ -149,30 +149,31 @@ async fn write(conn: Conn, lua: Arc<Lua>, saves: mpsc::UnboundedReceiver<Queued>
 async fn save(conn: &Conn, lua: &Lua, batch: Vec<Queued>) {
     let mut keys = Vec::with_capacity(batch.len() * 2);
     let mut args = vec![batch.len().to_string().into_bytes()];
-    for queued in &batch {
-        let save = &queued.save;
-        keys.push(save.key.clone());
-        match &save.index_key {
+    let mut replies = Vec::with_capacity(batch.len());
+    for Queued { save, reply } in batch {
+        keys.push(save.key);
+        match save.index_key {
             Some(index_key) => {
-                keys.push(index_key.clone());
+                keys.push(index_key);
                 args.push(b"i".to_vec());
             }
             None => args.push(b"n".to_vec()),
         }
-        args.extend(save.args.iter().cloned());
+        args.extend(save.args);
+        replies.push(reply);
     }
     match conn.eval::<Vec<i64>>(lua, &keys, &args).await {
-        Ok(answers) if answers.len() == batch.len() => {
-            for (queued, answer) in batch.into_iter().zip(answers) {
-                let _ = queued.reply.send(Some(answer));
+        Ok(answers) if answers.len() == replies.len() => {
+            for (reply, answer) in replies.into_iter().zip(answers) {
+                let _ = reply.send(Some(answer));
             }
         }
         other => {
             if let Err(e) = other {
                 tracing::debug!(target: "session_store_redis", error = %e, "a batch of saves failed; each runs alone");
             }
-            for queued in batch {
-                let _ = queued.reply.send(None);
+            for reply in replies {
+                let _ = reply.send(None);
             }
         }
     }

@@ -235,30 +235,32 @@ impl SessionStore for RedisStore {
     }
 
     async fn update(&self, record: &Record, expected_version: u64) -> Result<(), StoreError> {
-        let args = vec![
-            value::expected(expected_version),
-            value::encode(record)?,
-            seconds(record.expires_at),
-        ];
+        let args = || -> Result<Vec<Vec<u8>>, StoreError> {
+            Ok(vec![
+                value::expected(expected_version),
+                value::encode(record)?,
+                seconds(record.expires_at),
+            ])
+        };
         let key = self.session_key(&record.key);
         let index = Index::of(record);
-        let batched = match &self.inner.batches {
-            Some(batches) => {
-                let mut save_args = args.clone();
-                save_args.extend(index.map(|i| i.args()).into_iter().flatten());
-                let save = Save {
-                    key: key.clone(),
-                    index_key: index.map(|i| self.user_key(i.user)),
-                    args: save_args,
-                };
-                batches.update(save).await
-            }
-            None => None,
-        };
-        let outcome: i64 = match batched {
+        let mut outcome = None;
+        if let Some(batches) = &self.inner.batches {
+            let mut save_args = args()?;
+            save_args.extend(index.map(|i| i.args()).into_iter().flatten());
+            let save = Save {
+                key: key.clone(),
+                index_key: index.map(|i| self.user_key(i.user)),
+                args: save_args,
+            };
+            outcome = batches.update(save).await;
+        }
+        let outcome: i64 = match outcome {
             Some(outcome) => outcome,
+            // No batch, or it failed: alone (encoding again, which only
+            // this rare path pays for).
             None => {
-                self.run_script(&self.inner.update, &[key], &args, index)
+                self.run_script(&self.inner.update, &[key], &args()?, index)
                     .await?
             }
         };

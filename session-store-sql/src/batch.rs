@@ -9,9 +9,10 @@
 //! the one its save expects, and returns the keys it saved; a save it did
 //! not save (another writer got there first, the session is gone, or on
 //! SQLite its expiry or user changed) then runs alone, with the statements
-//! it would have run without the batch ([`update_attempts`]), which give
-//! it its answer: saved, a conflict, or no live record. So does a second
-//! save of the same session in one batch, after the first.
+//! it would have run without the batch ([`update_attempts`]) but those the
+//! batch statement stood for, which give it its answer: saved, a conflict,
+//! or no live record. A second save of the same session in one batch runs
+//! alone with all of them, after the first.
 //!
 //! **Loads**: one `SELECT … WHERE id IN (…)` for the loads waiting, with
 //! up to [`READERS`] such statements running at once; each load gets the
@@ -42,16 +43,17 @@ use crate::queries::{Queries, update_attempts};
 use crate::store::{Row, record_of};
 use crate::{Engine, Pool, on_pool, version_param};
 
-/// One save with the statements it would run alone, on `$executor`: its
-/// answer, or the driver's error (which fails the whole batch).
+/// One save with the statements it would run alone, on `$executor`, but
+/// for the first `$tried` of them (which the batch statement already
+/// made): its answer, or the driver's error (which fails the whole batch).
 macro_rules! save_alone {
-    ($executor:expr, $queries:expr, $job:expr, $now:expr) => {
+    ($executor:expr, $queries:expr, $job:expr, $now:expr, $tried:expr) => {
         'save: {
             let attempts = match update_attempts($queries, &$job.record, $job.expected, $now) {
                 Ok(attempts) => attempts,
                 Err(e) => break 'save Err(e),
             };
-            for (sql, params) in attempts {
+            for (sql, params) in attempts.skip($tried) {
                 if bound!(sql, &params)
                     .execute($executor)
                     .await?
@@ -82,9 +84,8 @@ const READERS: usize = 4;
 
 /// The saves of one store waiting for, or in, a batch.
 pub(crate) struct Batches {
-    pool: Pool,
-    table: Arc<str>,
-    queries: Arc<Queries>,
+    /// What each task is given.
+    task: Task,
     /// The writer task's queue.
     writer: TaskQueue<Job>,
     /// The readers' queue.
@@ -122,9 +123,11 @@ impl Batches {
     pub(crate) fn for_engine(handle: &Handle, queries: &Arc<Queries>) -> Option<Batches> {
         match handle.pool.engine() {
             Engine::Sqlite | Engine::Postgres => Some(Batches {
-                pool: handle.pool.clone(),
-                table: Arc::clone(&handle.table),
-                queries: Arc::clone(queries),
+                task: Task {
+                    pool: handle.pool.clone(),
+                    table: Arc::clone(&handle.table),
+                    queries: Arc::clone(queries),
+                },
                 writer: TaskQueue::new(),
                 reader: TaskQueue::new(),
             }),
@@ -134,46 +137,23 @@ impl Batches {
 
     /// Saves `record` over `expected` in the next batch.
     pub(crate) async fn update(&self, record: &Record, expected: u64) -> Answer {
-        let (reply, answer) = oneshot::channel();
-        let job = Job {
+        let job = |reply| Job {
             record: record.clone(),
             expected,
             reply,
         };
-        if self
-            .writer
-            .push(job, |jobs| self.task().write(jobs))
-            .is_err()
-        {
-            return Answer::Alone;
-        }
-        answer.await.unwrap_or(Answer::Alone)
+        let start = |jobs| self.task.clone().write(jobs);
+        self.writer.ask(job, start).await.unwrap_or(Answer::Alone)
     }
 
     /// The live record under `key`, loaded with the loads waiting.
     pub(crate) async fn load(&self, key: &StoreKey) -> Answer<Option<Record>> {
-        let (reply, answer) = oneshot::channel();
-        let load = Load {
+        let load = |reply| Load {
             key: key.clone(),
             reply,
         };
-        if self
-            .reader
-            .push(load, |loads| self.task().read(loads))
-            .is_err()
-        {
-            return Answer::Alone;
-        }
-        answer.await.unwrap_or(Answer::Alone)
-    }
-
-    /// What a task of these batches holds.
-    fn task(&self) -> Task {
-        Task {
-            pool: self.pool.clone(),
-            table: Arc::clone(&self.table),
-            queries: Arc::clone(&self.queries),
-        }
+        let start = |loads| self.task.clone().read(loads);
+        self.reader.ask(load, start).await.unwrap_or(Answer::Alone)
     }
 }
 
@@ -298,6 +278,14 @@ impl Task {
         }
         params.push(Param::Int(now));
         let sql = together_sql(engine, &self.table, together.len());
+        // Of the statements a save runs alone, those the batch statement
+        // stands for: on SQLite the one that keeps the expiry and the user;
+        // on PostgreSQL all of them (it sets every column over the version).
+        let tried = match engine {
+            Engine::Sqlite => 1,
+            _ => usize::MAX,
+        };
+        let mut in_statement = vec![false; batch.len()];
         let queries = &*self.queries;
         on_pool!(&self.pool, |p| async {
             if let (Some(sql), false) = (&sql, together.is_empty()) {
@@ -306,6 +294,7 @@ impl Task {
                     .await?;
                 let saved: HashSet<&str> = saved.iter().map(String::as_str).collect();
                 for &i in &together {
+                    in_statement[i] = true;
                     if saved.contains(batch[i].record.key.as_str()) {
                         answers[i] = Some(Ok(()));
                     }
@@ -313,7 +302,8 @@ impl Task {
             }
             for (i, job) in batch.iter().enumerate() {
                 if answers[i].is_none() {
-                    answers[i] = Some(save_alone!(p, queries, job, now));
+                    let tried = if in_statement[i] { tried } else { 0 };
+                    answers[i] = Some(save_alone!(p, queries, job, now, tried));
                 }
             }
             Ok::<_, sqlx::Error>(())

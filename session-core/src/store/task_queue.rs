@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 /// A queue feeding a background task, which it starts on the current
 /// Tokio runtime with the first item (and starts again if that runtime
@@ -126,6 +126,41 @@ impl<T: Send + 'static> TaskQueue<T> {
         senders.retain(|_, queue| !queue.is_closed());
         senders.insert(driver, queue);
         sent
+    }
+
+    /// Queues the item `make` builds around a reply channel, and waits for
+    /// the task's reply: how an operation asks the batch task for its own
+    /// answer. `None` when the item could not be queued (no runtime) or the
+    /// task dropped the reply without answering.
+    ///
+    /// ```
+    /// use session_core::store::TaskQueue;
+    /// use tokio::sync::oneshot;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let queue: TaskQueue<(u32, oneshot::Sender<u32>)> = TaskQueue::new();
+    /// let doubled = queue
+    ///     .ask(|reply| (21, reply), |mut items| async move {
+    ///         while let Some((n, reply)) = items.recv().await {
+    ///             let _ = reply.send(n * 2);
+    ///         }
+    ///     })
+    ///     .await;
+    /// assert_eq!(doubled, Some(42));
+    /// # }
+    /// ```
+    pub async fn ask<A, F>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<A>) -> T,
+        start: impl FnOnce(mpsc::UnboundedReceiver<T>) -> F,
+    ) -> Option<A>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        self.push(make(reply), start).ok()?;
+        answer.await.ok()
     }
 }
 

@@ -142,14 +142,15 @@ impl Commit<'_> {
     fn new_record(&self, now: time::OffsetDateTime) -> Result<(SessionId, Record), SessionError> {
         let inner = &self.manager.inner;
         let id = SessionId::generate_in(inner.mode.id_format());
-        let state = self.session.lock();
+        let mut state = self.session.lock();
+        let user = state.user();
         let record = Record {
             key: id.store_key(),
-            data: inner.codec.encode(&state.data)?,
+            data: inner.encode_data(&mut state.data, user.as_deref())?,
             version: 1,
             created_at: now,
             expires_at: state.next_expiry(now),
-            user: state.user(),
+            user,
         };
         Ok((id, record))
     }
@@ -195,13 +196,14 @@ impl Commit<'_> {
             (origin.version, origin.created_at, origin.expires_at);
         for attempt in 0..=inner.max_retries {
             let record = {
-                let state = self.session.lock();
+                let mut state = self.session.lock();
                 if state.data.is_empty() {
                     None
                 } else {
+                    let user = state.user();
                     Some(Record {
                         key: origin.key.clone(),
-                        data: inner.codec.encode(&state.data)?,
+                        data: inner.encode_data(&mut state.data, user.as_deref())?,
                         version: version + 1,
                         created_at,
                         expires_at: inner.rules.save_expiry(
@@ -210,7 +212,7 @@ impl Commit<'_> {
                             stored_expiry,
                             now,
                         ),
-                        user: state.user(),
+                        user,
                     })
                 }
             };

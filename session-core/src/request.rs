@@ -445,7 +445,7 @@ pub(crate) async fn fetch(
     if record.key != key || !record.is_live_at(now()) {
         return Ok(None);
     }
-    let data = inner.codec.decode(&record.data);
+    let data = inner.decode_data(&record);
     if data
         .as_ref()
         .is_ok_and(|d| crate::rotation::moved_to(d).is_some())

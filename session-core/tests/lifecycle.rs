@@ -582,3 +582,118 @@ async fn contention_beyond_the_retry_bound_is_an_error() {
     assert!(matches!(err, SessionError::Contention(0)), "{err}");
     assert_eq!(err.status_code(), 503);
 }
+
+/// A store without a user index: the memory store with its index hidden.
+#[derive(Clone)]
+struct NoIndex(MemoryStore);
+
+#[session_core::async_trait]
+impl SessionStore for NoIndex {
+    async fn load(&self, key: &session_core::StoreKey) -> Result<Option<Record>, StoreError> {
+        self.0.load(key).await
+    }
+    async fn create(&self, record: &Record) -> Result<(), StoreError> {
+        self.0.create(record).await
+    }
+    async fn update(&self, record: &Record, expected_version: u64) -> Result<(), StoreError> {
+        self.0.update(record, expected_version).await
+    }
+    async fn delete(&self, key: &session_core::StoreKey) -> Result<(), StoreError> {
+        self.0.delete(key).await
+    }
+    async fn touch(
+        &self,
+        key: &session_core::StoreKey,
+        expires_at: time::OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.0.touch(key, expires_at).await
+    }
+    async fn delete_expired(&self) -> Result<u64, StoreError> {
+        self.0.delete_expired().await
+    }
+}
+
+/// Logs `user` in with one other key; the stored record and the cookie.
+async fn bound_record(manager: &SessionManager, store: &dyn SessionStore) -> (Record, String) {
+    let request = manager.request(None);
+    let session = request.load().await.unwrap();
+    session.insert("theme", "dark").unwrap();
+    session.set_user("alice").unwrap();
+    let cookie = fixtures::finish(&request).await;
+    let key = session.store_key().unwrap();
+    (store.load(&key).await.unwrap().unwrap(), cookie)
+}
+
+/// With a user index, the binding is kept once, in `Record::user`: the
+/// encoded data leaves it out and loading puts it back. Without one, the
+/// data keeps it. Either way the session reads the same.
+#[tokio::test]
+async fn a_bound_session_stores_its_user_once_where_the_store_keeps_it() {
+    let data = |r: &Record| serde_json::from_slice::<serde_json::Value>(&r.data).unwrap();
+    let (manager, store) = setup();
+    let (record, cookie) = bound_record(&manager, &store).await;
+    assert_eq!(record.user.as_deref(), Some("alice"));
+    assert_eq!(data(&record), serde_json::json!({"theme": "dark"}));
+    let session = opened(&manager, &cookie).await;
+    assert_eq!(session.user().as_deref(), Some("alice"));
+    assert_eq!(
+        session.get::<String>("theme").unwrap().as_deref(),
+        Some("dark")
+    );
+    // Saved again (a change beside the binding), then unbound.
+    let request = manager.request([cookie.as_str()]);
+    request.load().await.unwrap().insert("n", 1).unwrap();
+    request.finish(200).await.unwrap();
+    assert_eq!(
+        opened(&manager, &cookie).await.user().as_deref(),
+        Some("alice")
+    );
+    let request = manager.request([cookie.as_str()]);
+    request.load().await.unwrap().clear_user();
+    request.finish(200).await.unwrap();
+    assert_eq!(opened(&manager, &cookie).await.user(), None);
+    let record = store.load(&record.key).await.unwrap().unwrap();
+    assert_eq!(
+        (record.user.as_deref(), data(&record)),
+        (None, serde_json::json!({"theme": "dark", "n": 1}))
+    );
+
+    // Bound with nothing else: the data is empty, the session is not.
+    let request = manager.request(None);
+    let session = request.load().await.unwrap();
+    session.set_user("bob").unwrap();
+    let cookie = fixtures::finish(&request).await;
+    let key = session.store_key().unwrap();
+    assert_eq!(
+        data(&store.load(&key).await.unwrap().unwrap()),
+        serde_json::json!({})
+    );
+    assert_eq!(
+        opened(&manager, &cookie).await.user().as_deref(),
+        Some("bob")
+    );
+
+    // A record that carries the binding in its data too loads the same.
+    let mut old = store.load(&key).await.unwrap().unwrap();
+    old.data = br#"{"_session_user":"bob","k":2}"#.to_vec();
+    old.version += 1;
+    store.update(&old, old.version - 1).await.unwrap();
+    let session = opened(&manager, &cookie).await;
+    assert_eq!(
+        (session.user().as_deref(), session.get::<u32>("k").unwrap()),
+        (Some("bob"), Some(2))
+    );
+
+    // Without a user index.
+    let store = NoIndex(MemoryStore::new());
+    let manager = SessionManager::new(store.clone(), KeyRing::new(SECRET).unwrap());
+    let (record, cookie) = bound_record(&manager, &store).await;
+    assert_eq!(
+        data(&record),
+        serde_json::json!({"theme": "dark", "_session_user": "alice"})
+    );
+    assert_eq!(
+        opened(&manager, &cookie).await.user().as_deref(),
+        Some("alice")
+    );
+}

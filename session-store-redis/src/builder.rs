@@ -204,6 +204,8 @@ impl RedisStoreBuilder {
                 rotate: Lua::new(scripts::ROTATE),
                 prune: Lua::new(scripts::PRUNE),
                 index: Lua::new(scripts::INDEX),
+                index_user: Lua::new(scripts::INDEX_USER),
+                lookup: Lua::new(scripts::LOOKUP),
                 move_legacy: Lua::new(scripts::MOVE_LEGACY),
                 end_legacy: Lua::new(scripts::END_LEGACY),
             }),

@@ -97,7 +97,7 @@ impl RedisStore {
         };
         if let Conn::Single(_) = self.conn {
             let mut keys = keys.to_vec();
-            keys.push(self.user_key(index.user));
+            keys.push(self.index_key());
             let mut args = args.to_vec();
             args.extend(index.args());
             return self.eval(lua, &keys, &args).await;

@@ -1,10 +1,39 @@
-//! The user index: a sorted set per user of the user's sessions, each
-//! scored with (at least) its session's expiry rounded up to the hour,
-//! and living as long as its highest score. Entries are added in the same
-//! step as the write that binds a session (on a single node), or before
-//! and after it (on a cluster); removed when their score has passed, when
-//! the store ended their session, or (single node) by a script that checks
-//! in the same step that the session is not bound to the user.
+//! The user index: which sessions each user has, for
+//! [`UserIndex`](session_core::UserIndex).
+//!
+//! **On a single node** the entries of all users share buckets, sorted
+//! sets under `<prefix>i:<n>`, so that an entry costs about what its
+//! member does (a session's 32-byte digest and a 5-byte score) rather than
+//! a key of its own (about 200 bytes in Redis when each user has one
+//! session). A user's bucket follows from the first 24 bits of the
+//! SHA-1 of the user ID; the score is the session's expiry in hours,
+//! rounded up, times 256, plus the hash's last byte, so a lookup reads
+//! the user's bucket and keeps the members that carry the user's byte and
+//! have not passed (then checks each session's own user, as every store
+//! must). The number of buckets follows the number of entries by linear
+//! hashing: the index key holds its shape (level `L`, split point `s`,
+//! entries `n`), bucket `b` of `2^L + s` takes the users whose 24 bits
+//! are `b` modulo `2^L` (modulo `2^(L+1)` below `s`), and when `n` passes
+//! 48 entries per bucket the bucket at `s` is split in two, by the user
+//! each entry's session is bound to now (an entry whose session ended,
+//! moved to another user or passed goes). Buckets therefore stay under
+//! Redis's 128 entries of a compact sorted set (`zset-max-listpack-entries`,
+//! its default), and a lookup reads at most a bucket. Everything runs in
+//! the scripts that write the sessions, so the index and the sessions
+//! change in one step; those scripts reach buckets and sessions whose keys
+//! they compute from the index key, which a single node allows and a
+//! cluster would not. The index key must stay with its buckets: without it
+//! the buckets past the first are not found.
+//!
+//! **On a cluster**, where a script cannot reach another slot, each user
+//! has a sorted set (`<prefix>u:{<user>}`) of the user's sessions, scored
+//! with their expiry rounded up to the hour and living as long as its
+//! highest score; the entry is written before the write that binds a
+//! session and again after it.
+//!
+//! On both, entries go when their score has passed, when the store ended
+//! their session, or (single node) by a script that checks in the same
+//! step that the session is not bound to a user the entry may be of.
 
 use session_core::time::OffsetDateTime;
 use session_core::{Record, StoreError, StoreKey, now};
@@ -47,37 +76,54 @@ impl<'a> Index<'a> {
 impl RedisStore {
     /// Adds (or raises) a user-index entry, in a round trip of its own.
     pub(crate) async fn write_index(&self, index: Index<'_>) -> Result<(), StoreError> {
-        let keys = [self.user_key(index.user)];
-        self.eval::<i64>(&self.inner.index, &keys, &index.args()[..3])
-            .await
-            .map(drop)
+        let args = index.args();
+        let (lua, keys, args) = match self.conn {
+            Conn::Single(_) => (&self.inner.index, [self.index_key()], &args[..]),
+            Conn::Cluster(_) => (
+                &self.inner.index_user,
+                [self.user_key(index.user)],
+                &args[..3],
+            ),
+        };
+        self.eval::<i64>(lua, &keys, args).await.map(drop)
     }
 
     /// Removes `user`'s index entries of sessions that are not bound to
     /// the user. On a single node each goes only if, in the same step, its
-    /// session is still not bound (a session being bound keeps its
-    /// entry); on a cluster nothing is removed here: the entries go when
-    /// their score passes.
+    /// session is not bound to a user the entry may be of (a session being
+    /// bound keeps its entry); on a cluster nothing is removed here: the
+    /// entries go when their score passes.
     pub(crate) async fn prune(&self, user: &str, keys: &[StoreKey]) -> Result<(), StoreError> {
         if matches!(self.conn, Conn::Cluster(_)) {
             return Ok(());
         }
         for key in keys {
-            let script_keys = [self.user_key(user), self.session_key(key)];
+            let script_keys = [self.index_key(), self.session_key(key)];
             let args = [user.as_bytes().to_vec(), value::member(key)];
-            self.run_script::<i64>(&self.inner.prune, &script_keys, &args, None)
+            self.eval::<i64>(&self.inner.prune, &script_keys, &args)
                 .await?;
         }
         Ok(())
     }
 
-    /// The sessions `user`'s index lists (after moving any index of the
-    /// old layout over).
+    /// The sessions `user`'s index may list (after moving any index of an
+    /// older layout over); the caller checks each session's user.
     pub(crate) async fn indexed(&self, user: &str) -> Result<Vec<StoreKey>, StoreError> {
         self.move_legacy_index(user).await?;
-        let members: Vec<Vec<u8>> = self
-            .query(redis::cmd("ZRANGE").arg(self.user_key(user)).arg(0).arg(-1))
-            .await?;
+        let members: Vec<Vec<u8>> = match self.conn {
+            Conn::Single(_) => {
+                let args = [
+                    user.as_bytes().to_vec(),
+                    now().unix_timestamp().to_string().into_bytes(),
+                ];
+                self.eval(&self.inner.lookup, &[self.index_key()], &args)
+                    .await?
+            }
+            Conn::Cluster(_) => {
+                self.query(redis::cmd("ZRANGE").arg(self.user_key(user)).arg(0).arg(-1))
+                    .await?
+            }
+        };
         Ok(members
             .iter()
             .filter_map(|m| value::key_of_member(m))
@@ -88,6 +134,10 @@ impl RedisStore {
     pub(crate) async fn unindex(&self, user: &str, keys: &[StoreKey]) -> Result<(), StoreError> {
         if keys.is_empty() {
             return Ok(());
+        }
+        if let Conn::Single(_) = self.conn {
+            // The sessions are gone, so pruning removes their entries.
+            return self.prune(user, keys).await;
         }
         let mut cmd = redis::cmd("ZREM");
         cmd.arg(self.user_key(user));

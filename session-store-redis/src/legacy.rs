@@ -189,9 +189,10 @@ impl RedisStore {
         self.query::<()>(&remove).await
     }
 
-    /// Moves every session and user index of the old layout (that of the
-    /// 0.1 releases) to the current one, and answers how many sessions it
-    /// moved. Sessions of the old layout are also moved one by one when
+    /// Moves every session and user index of the old layouts (sessions
+    /// and indexes of the 0.1 releases, and on a single node the per-user
+    /// indexes written before the shared buckets) to the current one, and answers how
+    /// many sessions it moved. Sessions of the old layout are also moved one by one when
     /// they are loaded, so this is needed only to be done with the old
     /// layout at once; run it after every instance of the old release has
     /// stopped. `session-cli migrate` runs it.
@@ -213,13 +214,20 @@ impl RedisStore {
     pub async fn migrate(&self) -> Result<u64, StoreError> {
         let mut moved = 0;
         let mut users = Vec::new();
+        let mut indexes = Vec::new();
+        let single = matches!(self.conn, Conn::Single(_));
         for redis_key in self.scan_prefix().await? {
-            if let Some(user) = redis_key
-                .strip_prefix(self.inner.prefix.as_str())
-                .and_then(|rest| rest.strip_prefix("user:{"))
-                .and_then(|rest| rest.strip_suffix('}'))
-            {
-                users.push(user.to_owned());
+            let user_of = |layout: &str| {
+                redis_key
+                    .strip_prefix(self.inner.prefix.as_str())
+                    .and_then(|rest| rest.strip_prefix(layout))
+                    .and_then(|rest| rest.strip_suffix('}'))
+                    .map(str::to_owned)
+            };
+            if let Some(user) = user_of("user:{") {
+                users.push(user);
+            } else if let Some(user) = user_of("u:{").filter(|_| single) {
+                indexes.push(user);
             } else if let Some(tag) = self.tag_of(&redis_key).filter(|tag| is_legacy_tag(tag)) {
                 match self.load_legacy(&StoreKey::new(tag)).await {
                     Ok(Some(_)) => moved += 1,
@@ -230,6 +238,11 @@ impl RedisStore {
         }
         for user in users {
             self.move_legacy_index(&user).await?;
+        }
+        // A single node's per-user indexes from before the shared buckets: listing
+        // the user's sessions moves the index into the shared buckets.
+        for user in indexes {
+            self.indexed(&user).await?;
         }
         Ok(moved)
     }

@@ -10,29 +10,38 @@
 //!   two live sessions is as likely as one in 10¹¹ for a billion of them,
 //!   and is refused as a duplicate, so the manager draws another ID); the
 //!   braces make it the key's hash tag, so the same code runs on a
-//!   cluster. Redis memory per session is within a few bytes of the data
-//!   itself (see BENCHMARKS.md).
+//!   cluster. A session costs Redis within a few bytes of what the data
+//!   itself does (see BENCHMARKS.md).
 //! - `load` is one `GET` (or, under load, a share of an `MGET`: below).
 //! - `create`, `update` and `touch` are Lua scripts (or a plain `SET … NX`
 //!   for an anonymous create): `create` inserts only if absent, `update`
 //!   compares the stored version in the same step as it writes and refuses
 //!   a missing key (a compare-and-swap with no `WATCH` loop), `touch`
 //!   moves the expiry alone.
-//! - The user index is a sorted set per user (`<prefix>u:{<user>}`) of the
-//!   user's sessions, scored with their expiry rounded up to the hour. On
-//!   a single node a write that binds a session adds its entry in the same
-//!   script, and a save that keeps the user and the hour leaves it alone;
-//!   on a cluster (where the index and the session sit in different slots)
-//!   the entry is written before the script and again after it, so every
-//!   session of a user is listed from the moment the write returns, even if
-//!   the index was pruned while the write ran. Entries go when their score
-//!   has passed; entries of ended sessions are skipped when the index is
-//!   read and, on a single node, removed by a script that checks in the
-//!   same step that the session is not (or not yet) bound to the user.
+//! - The user index lists each user's sessions, each entry kept until its
+//!   session's expiry rounded up to the hour; a save that keeps the user
+//!   and the hour leaves it alone. On a single node all users' entries
+//!   share buckets (sorted sets under `<prefix>i:<n>`, as many as the
+//!   entries need: they split as they fill, by linear hashing on a hash
+//!   of the user ID), so an entry costs about 45 bytes rather than a key
+//!   of its own, and a write that binds a session adds its entry in the
+//!   same script. On a cluster (where the index and the session sit in
+//!   different slots) each user has a sorted set (`<prefix>u:{<user>}`),
+//!   and the entry is written before the script and again after it, so
+//!   every session of a user is listed from the moment the write returns,
+//!   even if the index was pruned while the write ran. Entries go when
+//!   their score has passed; entries of ended sessions are skipped when
+//!   the index is read and, on a single node, removed by a script that
+//!   checks in the same step that the session is not (or not yet) bound to
+//!   the user. The index keys carry no TTL of their own: run Redis with
+//!   `maxmemory-policy` `noeviction` or a `volatile-*` policy (an
+//!   `allkeys-*` policy may evict an index, and the sessions it listed
+//!   would no longer be found by user).
 //! - Sessions written by the 0.1 releases (a hash per session under the
 //!   whole hex key, a plain set per user) still load: each moves to the
 //!   current layout the first time it is loaded or listed, and
-//!   [`RedisStore::migrate`] (`session-cli migrate`) moves them all.
+//!   [`RedisStore::migrate`] (`session-cli migrate`) moves them all. So do
+//!   per-user indexes a single node kept before the shared buckets.
 //! - On a single node, loads that arrive while others run share one
 //!   `MGET` (up to four in flight), and saves one call of a script that
 //!   makes each as `update` would, in turn, and answers each: Redis parses

@@ -6,13 +6,16 @@
 //! key's own expiry is the session's, so Redis drops it the moment it stops
 //! being live.
 //!
-//! A write that binds a session takes, on a single node, the user's index
-//! as its last key and the index entry as its last four arguments
-//! (member, score, the current time, the user), and writes the entry in
-//! the same step. On a cluster, where the index sits in another slot, both
-//! are left out and the store writes the entry with [`INDEX`] before and
-//! after the script. Arguments cost Redis time, so no script gets any it
-//! does not use.
+//! A write that binds a session takes, on a single node, the index key (the
+//! index's shape, from which the script finds the user's bucket; see
+//! [`crate::index`]) as its last key and the index entry as its last four
+//! arguments (member, score, the current time, the user), and writes the
+//! entry in the same step. On a cluster, where the index sits in another
+//! slot, both are left out and the store writes the entry with
+//! [`INDEX_USER`] before and after the script. Arguments cost Redis time,
+//! so no script gets any it does not use; and every call runs a script's
+//! helper definitions, so the ones only index writes need are made only
+//! when one runs (`lib()`).
 
 /// Helpers every script starts with.
 macro_rules! lua {
@@ -25,24 +28,102 @@ local function expiry(v)
   return (((a * 256 + b) * 256 + c) * 256 + d) * 256 + e
 end
 local function user_of(v)
-  if #v < 21 or string.byte(v, 1) ~= 1 then return false end
+  if type(v) ~= 'string' or #v < 21 or string.byte(v, 1) ~= 1 then return false end
   local n = string.byte(v, 20) * 256 + string.byte(v, 21)
   if n == 0 then return false end
   return string.sub(v, 22, 21 + n)
 end
-local function put(k, v, at)
-  if tonumber(at) > 0 then
-    redis.call('SET', k, v, 'EXAT', at)
-  else
-    redis.call('DEL', k)
+local function lib()
+  local x = {}
+  local LOAD = 48
+  local B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+  function x.put(k, v, at)
+    if tonumber(at) > 0 then
+      redis.call('SET', k, v, 'EXAT', at)
+    else
+      redis.call('DEL', k)
+    end
   end
+  function x.index_user(k, at)
+    redis.call('ZADD', k, 'GT', ARGV[at + 1], ARGV[at])
+    redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. ARGV[at + 2])
+    if redis.call('EXPIRETIME', k) < tonumber(ARGV[at + 1]) then
+      redis.call('EXPIREAT', k, ARGV[at + 1])
+    end
+  end
+  function x.uhash(user)
+    return tonumber(string.sub(redis.sha1hex(user), 1, 8), 16)
+  end
+  function x.shape(meta)
+    local m = redis.call('HMGET', meta, 'L', 's', 'n')
+    return tonumber(m[1]) or 0, tonumber(m[2]) or 0, tonumber(m[3]) or 0
+  end
+  function x.bucket(meta, h, L, s)
+    local b = math.floor(h / 256) % 2 ^ L
+    if b < s then b = math.floor(h / 256) % 2 ^ (L + 1) end
+    return meta .. ':' .. b
+  end
+  function x.session_of(meta, member)
+    local part = member
+    if #member == 32 then
+      local out = {}
+      for i = 1, 12, 3 do
+        local a, b, c = string.byte(member, i, i + 2)
+        local n = (a * 256 + b) * 256 + c
+        for j = 3, 0, -1 do
+          local d = math.floor(n / 64 ^ j) % 64
+          out[#out + 1] = string.sub(B64, d + 1, d + 1)
+        end
+      end
+      part = table.concat(out)
+    elseif #member > 32 then
+      part = string.sub(member, 1, #member - 1)
+    end
+    return string.sub(meta, 1, #meta - 1) .. '{' .. part .. '}'
+  end
+  function x.split(meta, L, s, n, now)
+    local half = 2 ^ L
+    local from, to = meta .. ':' .. s, meta .. ':' .. (s + half)
+    local items = redis.call('ZRANGE', from, 0, -1, 'WITHSCORES')
+    redis.call('DEL', from)
+    for i = 1, #items, 2 do
+      local member, score = items[i], tonumber(items[i + 1])
+      local into = false
+      if math.floor(score / 256) >= math.floor(now / STEP) then
+        local u = user_of(redis.pcall('GET', x.session_of(meta, member)))
+        if u then
+          local h = x.uhash(u)
+          local b = math.floor(h / 256) % (2 * half)
+          if h % 256 == score % 256 then
+            if b == s then into = from elseif b == s + half then into = to end
+          end
+        end
+      end
+      if into then redis.call('ZADD', into, score, member) else n = n - 1 end
+    end
+    s = s + 1
+    if s == half then L, s = L + 1, 0 end
+    redis.call('HSET', meta, 'L', L, 's', s, 'n', n)
+  end
+  function x.entry(meta, member, score, now, user)
+    local h = x.uhash(user)
+    local L, s, n = x.shape(meta)
+    local key = x.bucket(meta, h, L, s)
+    local hour = math.ceil(tonumber(score) / STEP)
+    local old = redis.call('ZSCORE', key, member)
+    if old then hour = math.max(hour, math.floor(tonumber(old) / 256)) end
+    n = n + redis.call('ZADD', key, hour * 256 + h % 256, member)
+    n = n - redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. math.floor(now / STEP) * 256)
+    if n > LOAD * (2 ^ L + s) and L < 23 then
+      x.split(meta, L, s, n, now)
+    else
+      redis.call('HSET', meta, 'n', n)
+    end
+  end
+  return x
 end
-local function index(k, at)
-  redis.call('ZADD', k, 'GT', ARGV[at + 1], ARGV[at])
-  redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. ARGV[at + 2])
-  if redis.call('EXPIRETIME', k) < tonumber(ARGV[at + 1]) then
-    redis.call('EXPIREAT', k, ARGV[at + 1])
-  end
+local function index(meta, at)
+  lib().entry(meta, ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 2]), ARGV[at + 3])
 end
 local function update(key, index_key, at)
   local cur
@@ -78,14 +159,51 @@ end
     };
 }
 
-/// KEYS: the user's index. ARGV: member, score, the current time. Adds
-/// the entry: its score only
-/// grows, the index lives at least as long as its highest score, and
-/// entries whose score has passed go.
+/// On a cluster. KEYS: the user's index. ARGV: member, score, the current
+/// time. Adds the entry: its score only grows, the index lives at least as
+/// long as its highest score, and entries whose score has passed go.
+pub(crate) const INDEX_USER: &str = lua!(
+    r"
+lib().index_user(KEYS[1], 1)
+return 1
+"
+);
+
+/// On a single node. KEYS: the index. ARGV: member, score, the current
+/// time, user. Adds the entry to the user's bucket (see [`crate::index`]).
 pub(crate) const INDEX: &str = lua!(
     r"
 index(KEYS[1], 1)
 return 1
+"
+);
+
+/// On a single node. KEYS: the index. ARGV: user, the current time. Moves
+/// the user's sorted set of the layout before the buckets (`<prefix>u:{<user>}`), if
+/// any, into the user's bucket, and returns the members of the bucket
+/// that may be the user's: their hash's last byte is the user's and their
+/// score has not passed.
+pub(crate) const LOOKUP: &str = lua!(
+    r"
+local x = lib()
+local user, now = ARGV[1], tonumber(ARGV[2])
+local h = x.uhash(user)
+local old = string.sub(KEYS[1], 1, #KEYS[1] - 1) .. 'u:{' .. user .. '}'
+local moved = redis.call('ZRANGE', old, 0, -1, 'WITHSCORES')
+for i = 1, #moved, 2 do
+  x.entry(KEYS[1], moved[i], moved[i + 1], now, user)
+end
+if #moved > 0 then redis.call('DEL', old) end
+local L, s = x.shape(KEYS[1])
+local items = redis.call('ZRANGE', x.bucket(KEYS[1], h, L, s), 0, -1, 'WITHSCORES')
+local out = {}
+for i = 1, #items, 2 do
+  local score = tonumber(items[i + 1])
+  if score % 256 == h % 256 and math.floor(score / 256) >= math.floor(now / STEP) then
+    out[#out + 1] = items[i]
+  end
+end
+return out
 "
 );
 
@@ -152,8 +270,9 @@ local cur = redis.call('GET', KEYS[1])
 if not cur then return -1 end
 if string.sub(cur, 1, 9) ~= ARGV[1] then return 0 end
 if redis.call('EXISTS', KEYS[2]) == 1 then return -2 end
-put(KEYS[1], ARGV[2], ARGV[3])
-put(KEYS[2], ARGV[4], ARGV[5])
+local x = lib()
+x.put(KEYS[1], ARGV[2], ARGV[3])
+x.put(KEYS[2], ARGV[4], ARGV[5])
 if KEYS[3] then index(KEYS[3], 6) end
 return 1
 "
@@ -178,15 +297,26 @@ return {expiry(head), redis.call('GETRANGE', KEYS[1], 21, 20 + n)}
 "
 );
 
-/// KEYS: user's index, session. ARGV: user, the session's member.
-/// Removes the member unless the session is bound to the user, in one
-/// step, so a session bound meanwhile keeps its entry. Returns 1 when it
+/// On a single node. KEYS: the index, session. ARGV: user, the session's
+/// member. Removes the member from the user's bucket unless the session
+/// is bound to a user the entry may be of (the same bucket and the same
+/// last byte of the hash: then it is that user's entry), in one step,
+/// so a session bound meanwhile keeps its entry. Returns 1 when it
 /// removed the member.
 pub(crate) const PRUNE: &str = lua!(
     r"
-local cur = redis.call('GET', KEYS[2])
-if cur and user_of(cur) == ARGV[1] then return 0 end
-return redis.call('ZREM', KEYS[1], ARGV[2])
+local x = lib()
+local h = x.uhash(ARGV[1])
+local L, s, n = x.shape(KEYS[1])
+local key = x.bucket(KEYS[1], h, L, s)
+local u = user_of(redis.pcall('GET', KEYS[2]))
+if u then
+  local g = x.uhash(u)
+  if g % 256 == h % 256 and x.bucket(KEYS[1], g, L, s) == key then return 0 end
+end
+local removed = redis.call('ZREM', key, ARGV[2])
+if removed > 0 then redis.call('HSET', KEYS[1], 'n', n - removed) end
+return removed
 "
 );
 
@@ -249,6 +379,8 @@ mod tests {
         let step = format!("local STEP = {}\n", crate::value::INDEX_STEP);
         for script in [
             super::INDEX,
+            super::INDEX_USER,
+            super::LOOKUP,
             super::CREATE,
             super::UPDATE,
             super::UPDATE_MANY,

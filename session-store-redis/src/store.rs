@@ -50,6 +50,8 @@ pub(crate) struct Inner {
     pub(crate) rotate: Lua,
     pub(crate) prune: Lua,
     pub(crate) index: Lua,
+    pub(crate) index_user: Lua,
+    pub(crate) lookup: Lua,
     pub(crate) move_legacy: Lua,
     pub(crate) end_legacy: Lua,
 }
@@ -137,8 +139,12 @@ impl RedisStore {
         format!("{}{{{}}}", self.inner.prefix, value::key_part(key))
     }
 
-    /// The Redis key of a user's index: a sorted set of the user's
-    /// sessions.
+    /// The Redis key of a user's index on a cluster: a sorted set of the
+    /// user's sessions. (A single node keeps every user's entries in
+    /// shared buckets under [`index_key`](Self::index_key); earlier
+    /// releases kept this key on a single node too, and it is moved into
+    /// the buckets when the user's sessions are next listed or by
+    /// [`migrate`](Self::migrate).)
     ///
     /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")]
@@ -150,6 +156,22 @@ impl RedisStore {
     /// ```
     pub fn user_key(&self, user: &str) -> String {
         format!("{}u:{{{}}}", self.inner.prefix, user)
+    }
+
+    /// The Redis key of the user index on a single node: a hash of its
+    /// shape (level `L`, split `s`, entries `n`), with the buckets under
+    /// this key, `:` and a number (see the crate docs).
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use session_store_redis::RedisStore;
+    /// let store = RedisStore::connect("redis://127.0.0.1:6379").await?;
+    /// assert_eq!(store.index_key(), "session:i"); // buckets: session:i:0, session:i:1, …
+    /// # Ok(()) }
+    /// ```
+    pub fn index_key(&self) -> String {
+        format!("{}i", self.inner.prefix)
     }
 
     /// The part between the braces of a session's Redis key (`<prefix>{…}`,
@@ -250,7 +272,8 @@ impl SessionStore for RedisStore {
             save_args.extend(index.map(|i| i.args()).into_iter().flatten());
             let save = Save {
                 key: key.clone(),
-                index_key: index.map(|i| self.user_key(i.user)),
+                // Batches run on a single node only.
+                index_key: index.map(|_| self.index_key()),
                 args: save_args,
             };
             outcome = batches.update(save).await;

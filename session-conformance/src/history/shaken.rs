@@ -47,7 +47,9 @@ impl<S: SessionStore> Shaken<S> {
                     key: record.key.clone(),
                     at: (begun, done),
                     data,
-                    raw_empty: decoded.is_empty(),
+                    // A bound session keeps its binding in the record's
+                    // user (with a user index, not in the data too).
+                    raw_empty: decoded.is_empty() && record.user.is_none(),
                 });
         }
         result

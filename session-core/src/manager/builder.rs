@@ -261,8 +261,10 @@ impl SessionManagerBuilder {
                 Some(header_name(&name)?)
             }
         };
+        let user_in_record = this.in_cookie.is_none() && this.store.user_index().is_some();
         Ok(SessionManager {
             inner: Arc::new(Inner {
+                user_in_record,
                 store: this.store,
                 mode: match this.in_cookie {
                     Some(backend) => Mode::InCookie(backend, this.id_format),

@@ -10,6 +10,7 @@ use crate::cookie::SetCookie;
 use crate::mode::Mode;
 use crate::request::Raw;
 mod builder;
+mod data;
 mod stored;
 
 pub use builder::SessionManagerBuilder;
@@ -67,6 +68,9 @@ pub(crate) struct Inner {
     pub(crate) set_cookie: SetCookie,
     pub(crate) rules: ExpiryRules,
     pub(crate) codec: Arc<dyn Codec>,
+    /// Whether records keep the user binding in [`Record::user`] alone
+    /// (the store has a user index; see `data.rs`).
+    pub(crate) user_in_record: bool,
     pub(crate) max_retries: u32,
     /// The session header's name (lowercase), when sessions may travel in
     /// one.

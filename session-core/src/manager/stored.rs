@@ -159,7 +159,7 @@ impl SessionManager {
         if !record.is_live_at(crate::now()) {
             return Ok(None);
         }
-        let data = self.inner.codec.decode(&record.data);
+        let data = self.inner.decode_data(&record);
         // A rotated-out ID's forward is no session.
         if data
             .as_ref()

@@ -1,0 +1,221 @@
+//! The single node's user index: shared buckets that split as entries
+//! grow (linear hashing, see the crate's `index` module), checked
+//! against a real Redis: every user's sessions are listed exactly through
+//! splits, rebinding and ending; the buckets stay compact sorted sets; the
+//! entry count the index keeps is the entries it holds; and per-user
+//! indexes written before the buckets are moved into them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use session_conformance::fixtures::record;
+use session_conformance::services;
+use session_core::time::Duration;
+use session_core::{Record, SessionStore, StoreKey, UserIndex};
+use session_store_redis::RedisStore;
+
+type Conn = redis::aio::MultiplexedConnection;
+
+async fn store_and_conn(name: &str) -> Option<(RedisStore, Conn)> {
+    let url = services::url("SESSION_TEST_REDIS_URL", "redis://127.0.0.1:6379");
+    let store = match RedisStore::builder()
+        .prefix(format!("{}:", services::unique_name(name)))
+        .connect(&url)
+        .await
+    {
+        Ok(store) => store,
+        Err(e) => return services::unavailable("Redis", e),
+    };
+    let c = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    Some((store, c))
+}
+
+/// A record for `user` under `key` (a native digest, or any other key).
+fn bound(key: Option<&str>, user: &str) -> Record {
+    let mut record = record(Duration::hours(2), Some(user));
+    if let Some(key) = key {
+        record.key = StoreKey::new(key);
+    }
+    record
+}
+
+/// The store keys `user` is listed with.
+async fn listed(store: &RedisStore, user: &str) -> BTreeSet<StoreKey> {
+    let keys: BTreeSet<StoreKey> = store
+        .sessions_of(user)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.key)
+        .collect();
+    keys
+}
+
+/// The index's shape (`L`, `s`, `n`) and its buckets' sizes and encodings.
+async fn shape(store: &RedisStore, c: &mut Conn) -> ((u32, u32, i64), Vec<(usize, String)>) {
+    let fields: Vec<Option<i64>> = redis::cmd("HMGET")
+        .arg(store.index_key())
+        .arg(&["L", "s", "n"])
+        .query_async(c)
+        .await
+        .unwrap();
+    let level = fields[0].unwrap_or(0) as u32;
+    let split = fields[1].unwrap_or(0) as u32;
+    let mut buckets = Vec::new();
+    for b in 0..(1 << level) + split {
+        let key = format!("{}:{b}", store.index_key());
+        let size: usize = redis::cmd("ZCARD").arg(&key).query_async(c).await.unwrap();
+        let encoding: Option<String> = redis::cmd("OBJECT")
+            .arg("ENCODING")
+            .arg(&key)
+            .query_async(c)
+            .await
+            .unwrap();
+        buckets.push((size, encoding.unwrap_or_default()));
+    }
+    ((level, split, fields[2].unwrap_or(0)), buckets)
+}
+
+/// The index keeps `n` equal to the entries its buckets hold, every
+/// bucket a compact sorted set (a listpack) of at most 128 entries.
+async fn check_shape(store: &RedisStore, c: &mut Conn) -> (u32, usize) {
+    let ((level, split, n), buckets) = shape(store, c).await;
+    let held: usize = buckets.iter().map(|(size, _)| size).sum();
+    assert_eq!(n, held as i64, "the index counts {n} entries, holds {held}");
+    for (b, (size, encoding)) in buckets.iter().enumerate() {
+        assert!(*size <= 128, "bucket {b} holds {size} entries");
+        assert!(
+            *size == 0 || encoding == "listpack",
+            "bucket {b} ({size} entries) is a {encoding}"
+        );
+    }
+    ((1 << level) + split, held)
+}
+
+#[tokio::test]
+async fn buckets_split_as_users_come_and_every_user_is_listed_exactly() {
+    let Some((store, mut c)) = store_and_conn("index-split").await else {
+        return;
+    };
+    // 400 users with one to three sessions each (about 800 entries): a
+    // few keys of another form (a Django-style session key) among them.
+    let mut expected: BTreeMap<String, BTreeSet<StoreKey>> = BTreeMap::new();
+    for u in 0..400 {
+        let user = format!("user-{u}");
+        for s in 0..=(u % 3) {
+            let key = (u % 50 == 0).then(|| format!("django{u:04}{s}abcdefghijklmnopqrstuv"));
+            let record = bound(key.as_deref(), &user);
+            store.create(&record).await.unwrap();
+            expected.entry(user.clone()).or_default().insert(record.key);
+        }
+    }
+    let total: usize = expected.values().map(BTreeSet::len).sum();
+    let (buckets, held) = check_shape(&store, &mut c).await;
+    assert_eq!(held, total);
+    assert!(
+        buckets as usize >= total / 48,
+        "{total} entries in {buckets} buckets: the index did not split"
+    );
+    for (user, keys) in &expected {
+        assert_eq!(&listed(&store, user).await, keys, "sessions of {user}");
+    }
+
+    // Rebinding moves a session from one user's listing to another's;
+    // ending a user's sessions removes them and their entries.
+    let moved = expected["user-5"].iter().next().unwrap().clone();
+    let mut record = store.load(&moved).await.unwrap().unwrap();
+    let version = record.version;
+    record.version += 1;
+    record.user = Some("user-6".to_owned());
+    record.expires_at += Duration::hours(3); // the entry's hour grows too
+    store.update(&record, version).await.unwrap();
+    expected.get_mut("user-5").unwrap().remove(&moved);
+    expected.get_mut("user-6").unwrap().insert(moved);
+    for user in ["user-5", "user-6"] {
+        assert_eq!(&listed(&store, user).await, &expected[user], "{user}");
+    }
+    for u in (0..400).step_by(7) {
+        let user = format!("user-{u}");
+        let ended = store.delete_sessions_of(&user, None).await.unwrap();
+        assert_eq!(ended as usize, expected[&user].len(), "{user}");
+        expected.get_mut(&user).unwrap().clear();
+    }
+    // More users after the endings: the index grows on and splits again.
+    for u in 400..700 {
+        let record = bound(None, &format!("user-{u}"));
+        store.create(&record).await.unwrap();
+        expected
+            .entry(format!("user-{u}"))
+            .or_default()
+            .insert(record.key);
+    }
+    let (more_buckets, held) = check_shape(&store, &mut c).await;
+    assert!(more_buckets > buckets, "{more_buckets} after {buckets}");
+    let listed_total: usize = expected.values().map(BTreeSet::len).sum();
+    // Entries the splits did not reach yet may still stand for the
+    // sessions ended above; never fewer than the live ones.
+    assert!(held >= listed_total, "{held} entries for {listed_total}");
+    for (user, keys) in &expected {
+        assert_eq!(&listed(&store, user).await, keys, "sessions of {user}");
+    }
+}
+
+#[tokio::test]
+async fn per_user_indexes_from_before_the_buckets_are_moved() {
+    let Some((store, mut c)) = store_and_conn("index-move").await else {
+        return;
+    };
+    // Sessions of two users, their entries written as before the buckets:
+    // a sorted set per user, scored with the expiry rounded up to the
+    // hour, and no bucket.
+    let mut keys = BTreeMap::new();
+    for user in ["carol", "dave"] {
+        let mut mine = BTreeSet::new();
+        for _ in 0..2 {
+            let record = bound(None, user);
+            store.create(&record).await.unwrap();
+            let score = (record.expires_at.unix_timestamp() / 3600 + 1) * 3600;
+            let digest = hex::decode(record.key.as_str()).unwrap();
+            redis::cmd("ZADD")
+                .arg(store.user_key(user))
+                .arg(score)
+                .arg(digest)
+                .query_async::<()>(&mut c)
+                .await
+                .unwrap();
+            mine.insert(record.key);
+        }
+        keys.insert(user, mine);
+    }
+    let mut del = redis::cmd("DEL");
+    del.arg(store.index_key())
+        .arg(format!("{}:0", store.index_key()));
+    del.query_async::<()>(&mut c).await.unwrap();
+    assert!(listed(&store, "nobody").await.is_empty());
+
+    // Listing a user moves the user's index.
+    assert_eq!(listed(&store, "carol").await, keys["carol"]);
+    let gone: i64 = redis::cmd("EXISTS")
+        .arg(store.user_key("carol"))
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(gone, 0, "carol's old index is still there");
+    assert_eq!(check_shape(&store, &mut c).await.1, 2);
+
+    // `migrate` moves the rest.
+    assert_eq!(store.migrate().await.unwrap(), 0); // no session to move
+    assert_eq!(check_shape(&store, &mut c).await.1, 4);
+    let gone: i64 = redis::cmd("EXISTS")
+        .arg(store.user_key("dave"))
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(gone, 0, "dave's old index is still there");
+    assert_eq!(listed(&store, "dave").await, keys["dave"]);
+    assert_eq!(store.delete_sessions_of("dave", None).await.unwrap(), 2);
+    assert_eq!(check_shape(&store, &mut c).await.1, 2);
+}

@@ -193,10 +193,20 @@ impl RedisStoreBuilder {
     }
 
     fn build(self, conn: Conn) -> RedisStore {
+        /// 16 random bytes in hex: unknown outside, so no one can choose
+        /// user IDs that share a bucket.
+        fn salt() -> Vec<u8> {
+            let mut bytes = [0u8; 16];
+            if let Err(e) = getrandom::fill(&mut bytes) {
+                tracing::warn!(target: "session_store_redis", error = %e, "no random salt for a new user index; its buckets follow the user IDs alone");
+            }
+            hex::encode(bytes).into_bytes()
+        }
         RedisStore {
             inner: Arc::new(Inner {
                 batches: Batches::for_conn(&conn),
                 prefix: self.prefix,
+                salt: salt(),
                 create: Lua::new(scripts::CREATE),
                 update: Lua::new(scripts::UPDATE),
                 touch: Lua::new(scripts::TOUCH),

@@ -99,7 +99,7 @@ impl RedisStore {
             let mut keys = keys.to_vec();
             keys.push(self.index_key());
             let mut args = args.to_vec();
-            args.extend(index.args());
+            args.extend(index.args(&self.inner.salt));
             return self.eval(lua, &keys, &args).await;
         }
         self.write_index(index).await?;

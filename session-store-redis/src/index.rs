@@ -6,7 +6,9 @@
 //! member does (a session's 32-byte digest and a 5-byte score) rather than
 //! a key of its own (about 200 bytes in Redis when each user has one
 //! session). A user's bucket follows from the first 24 bits of the
-//! SHA-1 of the user ID; the score is the session's expiry in hours,
+//! SHA-1 of a salt and the user ID (the salt is random, drawn by the
+//! store that starts the index and kept in the index key, so no one can
+//! pick user IDs that crowd one bucket); the score is the session's expiry in hours,
 //! rounded up, times 256, plus the hash's last byte, so a lookup reads
 //! the user's bucket and keeps the members that carry the user's byte and
 //! have not passed (then checks each session's own user, as every store
@@ -62,13 +64,14 @@ impl<'a> Index<'a> {
     }
 
     /// The entry as scripts take it: member, score, the current time,
-    /// user.
-    pub(crate) fn args(self) -> [Vec<u8>; 4] {
+    /// user, and the salt a new index takes for its hash of user IDs.
+    pub(crate) fn args(self, salt: &[u8]) -> [Vec<u8>; 5] {
         [
             value::member(self.key),
             value::index_score(self.expires_at).to_string().into_bytes(),
             now().unix_timestamp().to_string().into_bytes(),
             self.user.as_bytes().to_vec(),
+            salt.to_vec(),
         ]
     }
 }
@@ -76,7 +79,7 @@ impl<'a> Index<'a> {
 impl RedisStore {
     /// Adds (or raises) a user-index entry, in a round trip of its own.
     pub(crate) async fn write_index(&self, index: Index<'_>) -> Result<(), StoreError> {
-        let args = index.args();
+        let args = index.args(&self.inner.salt);
         let (lua, keys, args) = match self.conn {
             Conn::Single(_) => (&self.inner.index, [self.index_key()], &args[..]),
             Conn::Cluster(_) => (
@@ -115,6 +118,7 @@ impl RedisStore {
                 let args = [
                     user.as_bytes().to_vec(),
                     now().unix_timestamp().to_string().into_bytes(),
+                    self.inner.salt.clone(),
                 ];
                 self.eval(&self.inner.lookup, &[self.index_key()], &args)
                     .await?

@@ -8,9 +8,9 @@
 //!
 //! A write that binds a session takes, on a single node, the index key (the
 //! index's shape, from which the script finds the user's bucket; see
-//! [`crate::index`]) as its last key and the index entry as its last four
-//! arguments (member, score, the current time, the user), and writes the
-//! entry in the same step. On a cluster, where the index sits in another
+//! [`crate::index`]) as its last key and the index entry as its last five
+//! arguments (member, score, the current time, the user, the salt a new
+//! index takes), and writes the entry in the same step. On a cluster, where the index sits in another
 //! slot, both are left out and the store writes the entry with
 //! [`INDEX_USER`] before and after the script. Arguments cost Redis time,
 //! so no script gets any it does not use; and every call runs a script's
@@ -51,12 +51,12 @@ local function lib()
       redis.call('EXPIREAT', k, ARGV[at + 1])
     end
   end
-  function x.uhash(user)
-    return tonumber(string.sub(redis.sha1hex(user), 1, 8), 16)
+  function x.uhash(k, user)
+    return tonumber(string.sub(redis.sha1hex(k .. user), 1, 8), 16)
   end
   function x.shape(meta)
-    local m = redis.call('HMGET', meta, 'L', 's', 'n')
-    return tonumber(m[1]) or 0, tonumber(m[2]) or 0, tonumber(m[3]) or 0
+    local m = redis.call('HMGET', meta, 'L', 's', 'n', 'k')
+    return tonumber(m[1]) or 0, tonumber(m[2]) or 0, tonumber(m[3]) or 0, m[4] or ''
   end
   function x.bucket(meta, h, L, s)
     local b = math.floor(h / 256) % 2 ^ L
@@ -81,7 +81,7 @@ local function lib()
     end
     return string.sub(meta, 1, #meta - 1) .. '{' .. part .. '}'
   end
-  function x.split(meta, L, s, n, now)
+  function x.split(meta, L, s, n, k, now)
     local half = 2 ^ L
     local from, to = meta .. ':' .. s, meta .. ':' .. (s + half)
     local items = redis.call('ZRANGE', from, 0, -1, 'WITHSCORES')
@@ -92,7 +92,7 @@ local function lib()
       if math.floor(score / 256) >= math.floor(now / STEP) then
         local u = user_of(redis.pcall('GET', x.session_of(meta, member)))
         if u then
-          local h = x.uhash(u)
+          local h = x.uhash(k, u)
           local b = math.floor(h / 256) % (2 * half)
           if h % 256 == score % 256 then
             if b == s then into = from elseif b == s + half then into = to end
@@ -105,9 +105,13 @@ local function lib()
     if s == half then L, s = L + 1, 0 end
     redis.call('HSET', meta, 'L', L, 's', s, 'n', n)
   end
-  function x.entry(meta, member, score, now, user)
-    local h = x.uhash(user)
-    local L, s, n = x.shape(meta)
+  function x.entry(meta, member, score, now, user, salt)
+    local L, s, n, k = x.shape(meta)
+    if n == 0 and k == '' and salt then
+      k = salt
+      redis.call('HSET', meta, 'k', k)
+    end
+    local h = x.uhash(k, user)
     local key = x.bucket(meta, h, L, s)
     local hour = math.ceil(tonumber(score) / STEP)
     local old = redis.call('ZSCORE', key, member)
@@ -115,7 +119,7 @@ local function lib()
     n = n + redis.call('ZADD', key, hour * 256 + h % 256, member)
     n = n - redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. math.floor(now / STEP) * 256)
     if n > LOAD * (2 ^ L + s) and L < 23 then
-      x.split(meta, L, s, n, now)
+      x.split(meta, L, s, n, k, now)
     else
       redis.call('HSET', meta, 'n', n)
     end
@@ -123,7 +127,7 @@ local function lib()
   return x
 end
 local function index(meta, at)
-  lib().entry(meta, ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 2]), ARGV[at + 3])
+  lib().entry(meta, ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 2]), ARGV[at + 3], ARGV[at + 4])
 end
 local function update(key, index_key, at)
   local cur
@@ -170,7 +174,7 @@ return 1
 );
 
 /// On a single node. KEYS: the index. ARGV: member, score, the current
-/// time, user. Adds the entry to the user's bucket (see [`crate::index`]).
+/// time, user, the salt a new index takes. Adds the entry to the user's bucket (see [`crate::index`]).
 pub(crate) const INDEX: &str = lua!(
     r"
 index(KEYS[1], 1)
@@ -178,7 +182,8 @@ return 1
 "
 );
 
-/// On a single node. KEYS: the index. ARGV: user, the current time. Moves
+/// On a single node. KEYS: the index. ARGV: user, the current time, the
+/// salt a new index takes. Moves
 /// the user's sorted set of the layout before the buckets (`<prefix>u:{<user>}`), if
 /// any, into the user's bucket, and returns the members of the bucket
 /// that may be the user's: their hash's last byte is the user's and their
@@ -187,14 +192,14 @@ pub(crate) const LOOKUP: &str = lua!(
     r"
 local x = lib()
 local user, now = ARGV[1], tonumber(ARGV[2])
-local h = x.uhash(user)
 local old = string.sub(KEYS[1], 1, #KEYS[1] - 1) .. 'u:{' .. user .. '}'
 local moved = redis.call('ZRANGE', old, 0, -1, 'WITHSCORES')
 for i = 1, #moved, 2 do
-  x.entry(KEYS[1], moved[i], moved[i + 1], now, user)
+  x.entry(KEYS[1], moved[i], moved[i + 1], now, user, ARGV[3])
 end
 if #moved > 0 then redis.call('DEL', old) end
-local L, s = x.shape(KEYS[1])
+local L, s, n, k = x.shape(KEYS[1])
+local h = x.uhash(k, user)
 local items = redis.call('ZRANGE', x.bucket(KEYS[1], h, L, s), 0, -1, 'WITHSCORES')
 local out = {}
 for i = 1, #items, 2 do
@@ -253,7 +258,7 @@ for s = 1, tonumber(ARGV[1]) do
     k = k + 1
   end
   out[s] = update(key, index_key, a + 1)
-  a = a + (indexed and 8 or 4)
+  a = a + (indexed and 9 or 4)
 end
 return out
 "
@@ -306,12 +311,12 @@ return {expiry(head), redis.call('GETRANGE', KEYS[1], 21, 20 + n)}
 pub(crate) const PRUNE: &str = lua!(
     r"
 local x = lib()
-local h = x.uhash(ARGV[1])
-local L, s, n = x.shape(KEYS[1])
+local L, s, n, k = x.shape(KEYS[1])
+local h = x.uhash(k, ARGV[1])
 local key = x.bucket(KEYS[1], h, L, s)
 local u = user_of(redis.pcall('GET', KEYS[2]))
 if u then
-  local g = x.uhash(u)
+  local g = x.uhash(k, u)
   if g % 256 == h % 256 and x.bucket(KEYS[1], g, L, s) == key then return 0 end
 end
 local removed = redis.call('ZREM', key, ARGV[2])

@@ -41,6 +41,9 @@ pub struct RedisStore {
 
 pub(crate) struct Inner {
     pub(crate) prefix: String,
+    /// The salt this store would give a new user index (see
+    /// [`crate::index`]).
+    pub(crate) salt: Vec<u8>,
     /// Loads and saves sharing commands (a single node).
     pub(crate) batches: Option<Batches>,
     pub(crate) create: Lua,
@@ -269,7 +272,12 @@ impl SessionStore for RedisStore {
         let mut outcome = None;
         if let Some(batches) = &self.inner.batches {
             let mut save_args = args()?;
-            save_args.extend(index.map(|i| i.args()).into_iter().flatten());
+            save_args.extend(
+                index
+                    .map(|i| i.args(&self.inner.salt))
+                    .into_iter()
+                    .flatten(),
+            );
             let save = Save {
                 key: key.clone(),
                 // Batches run on a single node only.

@@ -15,17 +15,20 @@ use session_store_redis::RedisStore;
 
 type Conn = redis::aio::MultiplexedConnection;
 
+fn url() -> String {
+    services::url("SESSION_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+}
+
 async fn store_and_conn(name: &str) -> Option<(RedisStore, Conn)> {
-    let url = services::url("SESSION_TEST_REDIS_URL", "redis://127.0.0.1:6379");
     let store = match RedisStore::builder()
         .prefix(format!("{}:", services::unique_name(name)))
-        .connect(&url)
+        .connect(&url())
         .await
     {
         Ok(store) => store,
         Err(e) => return services::unavailable("Redis", e),
     };
-    let c = redis::Client::open(url.as_str())
+    let c = redis::Client::open(url())
         .unwrap()
         .get_multiplexed_async_connection()
         .await
@@ -100,6 +103,14 @@ async fn buckets_split_as_users_come_and_every_user_is_listed_exactly() {
     let Some((store, mut c)) = store_and_conn("index-split").await else {
         return;
     };
+    // A second store on the same keys, as another process would be: its
+    // own salt for a new index, but the one the index took holds.
+    let prefix = store.index_key().strip_suffix('i').unwrap().to_owned();
+    let other = RedisStore::builder()
+        .prefix(prefix)
+        .connect(&url())
+        .await
+        .unwrap();
     // 400 users with one to three sessions each (about 800 entries): a
     // few keys of another form (a Django-style session key) among them.
     let mut expected: BTreeMap<String, BTreeSet<StoreKey>> = BTreeMap::new();
@@ -108,10 +119,21 @@ async fn buckets_split_as_users_come_and_every_user_is_listed_exactly() {
         for s in 0..=(u % 3) {
             let key = (u % 50 == 0).then(|| format!("django{u:04}{s}abcdefghijklmnopqrstuv"));
             let record = bound(key.as_deref(), &user);
-            store.create(&record).await.unwrap();
+            let writer = if s == 1 { &other } else { &store };
+            writer.create(&record).await.unwrap();
             expected.entry(user.clone()).or_default().insert(record.key);
         }
     }
+    let salt: String = redis::cmd("HGET")
+        .arg(store.index_key())
+        .arg("k")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert!(
+        salt.len() == 32 && salt.bytes().all(|b| b.is_ascii_hexdigit()),
+        "the index's salt: {salt:?}"
+    );
     let total: usize = expected.values().map(BTreeSet::len).sum();
     let (buckets, held) = check_shape(&store, &mut c).await;
     assert_eq!(held, total);
@@ -121,6 +143,7 @@ async fn buckets_split_as_users_come_and_every_user_is_listed_exactly() {
     );
     for (user, keys) in &expected {
         assert_eq!(&listed(&store, user).await, keys, "sessions of {user}");
+        assert_eq!(&listed(&other, user).await, keys, "sessions of {user}");
     }
 
     // Rebinding moves a session from one user's listing to another's;

@@ -242,3 +242,90 @@ async fn per_user_indexes_from_before_the_buckets_are_moved() {
     assert_eq!(store.delete_sessions_of("dave", None).await.unwrap(), 2);
     assert_eq!(check_shape(&store, &mut c).await.1, 2);
 }
+
+/// Workers bind, rebind, unbind, end and list sessions of 300 users at
+/// once while the buckets split; once they are done, every user is listed
+/// with exactly the sessions bound to them. (Each script is one step in
+/// Redis; this checks the steps between them: a listing's candidates
+/// pruned while other writes rebind them, splits between a lookup and
+/// its prune.) The seed is printed on failure: `SESSION_TEST_SEED=…`
+/// replays the same operations (their interleaving may differ).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writes_through_splits_leave_every_session_listed() {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+    use session_core::StoreError;
+    use std::sync::{Arc, Mutex};
+
+    const USERS: u32 = 300;
+    let Some((store, mut c)) = store_and_conn("index-race").await else {
+        return;
+    };
+    let seed: u64 = std::env::var("SESSION_TEST_SEED")
+        .map(|s| s.parse().expect("SESSION_TEST_SEED is a number"))
+        .unwrap_or_else(|_| rand::random());
+    let keys: Arc<Mutex<Vec<StoreKey>>> = Arc::default();
+    let workers: Vec<_> = (0..8)
+        .map(|w| {
+            let (store, keys) = (store.clone(), Arc::clone(&keys));
+            tokio::spawn(async move {
+                let mut rng = StdRng::seed_from_u64(seed.wrapping_add(w));
+                for _ in 0..150 {
+                    let user = format!("user-{}", rng.random_range(0..USERS));
+                    let picked = {
+                        let keys = keys.lock().unwrap();
+                        (!keys.is_empty()).then(|| keys[rng.random_range(0..keys.len())].clone())
+                    };
+                    match (rng.random_range(0..10), picked) {
+                        (0..=4, _) | (_, None) => {
+                            let record = bound(None, &user);
+                            store.create(&record).await.unwrap();
+                            keys.lock().unwrap().push(record.key);
+                        }
+                        (5..=6, Some(key)) => {
+                            if let Some(mut record) = store.load(&key).await.unwrap() {
+                                let version = record.version;
+                                record.version += 1;
+                                record.user = rng.random_bool(0.8).then_some(user);
+                                match store.update(&record, version).await {
+                                    Ok(()) | Err(StoreError::Conflict | StoreError::NotFound) => {}
+                                    Err(e) => panic!("update: {e}"),
+                                }
+                            }
+                        }
+                        (7, Some(key)) => store.delete(&key).await.unwrap(),
+                        (8, _) => {
+                            store.delete_sessions_of(&user, None).await.unwrap();
+                        }
+                        _ => {
+                            store.sessions_of(&user).await.unwrap();
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    let mut truth: BTreeMap<String, BTreeSet<StoreKey>> = BTreeMap::new();
+    let created = keys.lock().unwrap().clone();
+    for key in created {
+        if let Some(Record {
+            user: Some(user), ..
+        }) = store.load(&key).await.unwrap()
+        {
+            truth.entry(user).or_default().insert(key);
+        }
+    }
+    let (buckets, _) = check_shape(&store, &mut c).await;
+    assert!(buckets > 1, "the index never split (seed {seed})");
+    for u in 0..USERS {
+        let user = format!("user-{u}");
+        assert_eq!(
+            listed(&store, &user).await,
+            truth.get(&user).cloned().unwrap_or_default(),
+            "sessions of {user}; replay with SESSION_TEST_SEED={seed}"
+        );
+    }
+}

@@ -33,8 +33,14 @@ local function user_of(v)
   if n == 0 then return false end
   return string.sub(v, 22, 21 + n)
 end
+-- What only some scripts need, made when one of them runs (a call runs
+-- every definition above its body).
 local function lib()
   local x = {}
+  -- The single node's user index (see index.rs): the index key holds the
+  -- shape (L, s, n) and the salt k; bucket b of 2^L + s is the key
+  -- index .. ':' .. b; an entry is a session's member scored with its
+  -- expiry hour * 256 + the last byte of its user's hash.
   local LOAD = 48
   local B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
   function x.put(k, v, at)
@@ -63,6 +69,7 @@ local function lib()
     if b < s then b = math.floor(h / 256) % 2 ^ (L + 1) end
     return meta .. ':' .. b
   end
+  -- The session key a member names (as RedisStore::session_key does).
   function x.session_of(meta, member)
     local part = member
     if #member == 32 then
@@ -81,6 +88,9 @@ local function lib()
     end
     return string.sub(meta, 1, #meta - 1) .. '{' .. part .. '}'
   end
+  -- Splits bucket s into s and s + 2^L: each entry goes where its
+  -- session's user now hashes, or (its session gone, unbound, bound
+  -- elsewhere or passed) goes.
   function x.split(meta, L, s, n, k, now)
     local half = 2 ^ L
     local from, to = meta .. ':' .. s, meta .. ':' .. (s + half)
@@ -105,6 +115,8 @@ local function lib()
     if s == half then L, s = L + 1, 0 end
     redis.call('HSET', meta, 'L', L, 's', s, 'n', n)
   end
+  -- Adds (or raises) an entry; its hour never falls. The first entry of
+  -- an index gives it the salt.
   function x.entry(meta, member, score, now, user, salt)
     local L, s, n, k = x.shape(meta)
     if n == 0 and k == '' and salt then

@@ -3,7 +3,8 @@
 //!
 //! **On a single node** the entries of all users share buckets, sorted
 //! sets under `<prefix>i:<n>`, so that an entry costs about what its
-//! member does (a session's 32-byte digest and a 5-byte score) rather than
+//! member does (a session's 32-byte digest and its score, about 45 bytes
+//! in all) rather than
 //! a key of its own (about 200 bytes in Redis when each user has one
 //! session). A user's bucket follows from the first 24 bits of the
 //! SHA-1 of a salt and the user ID (the salt is random, drawn by the

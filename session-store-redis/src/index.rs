@@ -4,9 +4,8 @@
 //! **On a single node** the entries of all users share buckets, sorted
 //! sets under `<prefix>i:<n>`, so that an entry costs about what its
 //! member does (a session's 32-byte digest and its score, about 45 bytes
-//! in all) rather than
-//! a key of its own (about 200 bytes in Redis when each user has one
-//! session). A user's bucket follows from the first 24 bits of the
+//! in all) rather than a key of its own (about 200 bytes in Redis when
+//! each user has one session). A user's bucket follows from the first 24 bits of the
 //! SHA-1 of a salt and the user ID (the salt is random, drawn by the
 //! store that starts the index and kept in the index key, so no one can
 //! pick user IDs that crowd one bucket); the score is the session's expiry in hours,

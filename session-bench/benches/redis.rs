@@ -16,11 +16,13 @@
 //! us (tower-sessions keeps no index).
 //!
 //! Memory: `INFO memory`'s `used_memory` before and after writing the
-//! sessions, divided by their number; and `MEMORY USAGE` of one session
-//! key. CPU: `INFO commandstats` over a fixed number of saves (one
-//! compare-and-swap script for us, one `SET` for tower-sessions) and loads
-//! (`GET` on both sides), and the server's whole CPU time (`INFO cpu`,
-//! network included) over the same number of load-change-save requests.
+//! sessions, divided by their number; `MEMORY USAGE` of one session key;
+//! and, for ours, the user index's keys (`MEMORY USAGE` of the index hash
+//! and its buckets, per session). CPU: `INFO commandstats` over a fixed
+//! number of saves (one compare-and-swap script for us, one `SET` for
+//! tower-sessions) and loads (`GET` on both sides), and the server's whole
+//! CPU time (`INFO cpu`, network included) over the same number of
+//! load-change-save requests.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -84,6 +86,9 @@ trait Side {
     async fn saves(&self, handles: &[String], times: u64);
     /// The Redis key of a session.
     fn redis_key(&self, handle: &str) -> String;
+    /// The bytes (`MEMORY USAGE`) of the keys that are no session's: a
+    /// user index.
+    async fn index_bytes(&self, c: &mut MultiplexedConnection) -> f64;
 }
 
 struct Ours {
@@ -138,6 +143,35 @@ impl Side for Ours {
         self.store
             .session_key(&self.manager.verify_cookie(handle).unwrap().store_key())
     }
+
+    async fn index_bytes(&self, c: &mut MultiplexedConnection) -> f64 {
+        // The index hash and its buckets, `<index key>:0` up to the shape.
+        let shape: Vec<Option<u32>> = redis::cmd("HMGET")
+            .arg(self.store.index_key())
+            .arg(&["L", "s"])
+            .query_async(c)
+            .await
+            .unwrap();
+        let buckets = match shape[..] {
+            [Some(level), split] => (1 << level) + split.unwrap_or(0),
+            _ => 0,
+        };
+        let mut keys = vec![self.store.index_key()];
+        keys.extend((0..buckets).map(|b| format!("{}:{b}", self.store.index_key())));
+        let mut bytes = 0.0;
+        for key in keys {
+            let usage: Option<f64> = redis::cmd("MEMORY")
+                .arg("USAGE")
+                .arg(key)
+                .arg("SAMPLES")
+                .arg(0)
+                .query_async(c)
+                .await
+                .unwrap();
+            bytes += usage.unwrap_or(0.0);
+        }
+        bytes
+    }
 }
 
 struct Theirs {
@@ -185,6 +219,10 @@ impl Side for Theirs {
     fn redis_key(&self, handle: &str) -> String {
         handle.to_owned()
     }
+
+    async fn index_bytes(&self, _: &mut MultiplexedConnection) -> f64 {
+        0.0 // tower-sessions keeps no index
+    }
 }
 
 /// What one side measured.
@@ -192,6 +230,8 @@ impl Side for Theirs {
 struct Figures {
     /// Bytes per session, by shape: `used_memory` and `MEMORY USAGE`.
     memory: Vec<(f64, f64)>,
+    /// Bytes per session of the user index's keys, by shape.
+    index: Vec<f64>,
     /// Microseconds of Redis CPU per call of each command, store saves alone.
     save: Vec<(String, f64, f64)>,
     /// Likewise for loads.
@@ -225,6 +265,9 @@ async fn measure(side: &impl Side, c: &mut MultiplexedConnection) -> Figures {
         figures
             .memory
             .push(((after - before) / SESSIONS as f64, usage));
+        figures
+            .index
+            .push(side.index_bytes(c).await / SESSIONS as f64);
     }
     // CPU, on the five-key sessions.
     command(c, &["FLUSHALL", "SYNC"]).await;
@@ -309,6 +352,14 @@ fn main() {
                 format!("{tk:.0} B"),
                 format!("{ok:.0} B"),
                 ok / tk
+            );
+        }
+        for (i, shape) in SHAPES.iter().enumerate() {
+            println!(
+                "{:<44} {:>15} {:>8}",
+                format!("{}: user index", shape.name()),
+                "-",
+                format!("{:.0} B", o.index[i])
             );
         }
         println!();

@@ -5,27 +5,30 @@
 //! sets under `<prefix>i:<n>`, so that an entry costs about what its
 //! member does (a session's 32-byte digest and its score, about 45 bytes
 //! in all) rather than a key of its own (about 200 bytes in Redis when
-//! each user has one session). A user's bucket follows from the first 24 bits of the
-//! SHA-1 of a salt and the user ID (the salt is random, drawn by the
-//! store that starts the index and kept in the index key, so no one can
-//! pick user IDs that crowd one bucket); the score is the session's expiry in hours,
-//! rounded up, times 256, plus the hash's last byte, so a lookup reads
-//! the user's bucket and keeps the members that carry the user's byte and
-//! have not passed (then checks each session's own user, as every store
-//! must). The number of buckets follows the number of entries by linear
-//! hashing: the index key holds its shape (level `L`, split point `s`,
-//! entries `n`), bucket `b` of `2^L + s` takes the users whose 24 bits
-//! are `b` modulo `2^L` (modulo `2^(L+1)` below `s`), and when `n` passes
-//! 48 entries per bucket the bucket at `s` is split in two, by the user
-//! each entry's session is bound to now (an entry whose session ended,
-//! moved to another user or passed goes). Buckets therefore stay under
-//! Redis's 128 entries of a compact sorted set (`zset-max-listpack-entries`,
-//! its default), and a lookup reads at most a bucket. Everything runs in
-//! the scripts that write the sessions, so the index and the sessions
-//! change in one step; those scripts reach buckets and sessions whose keys
-//! they compute from the index key, which a single node allows and a
-//! cluster would not. The index key must stay with its buckets: without it
-//! the buckets past the first are not found.
+//! each user has one session).
+//!
+//! - A user's bucket follows from the first 24 bits of the SHA-1 of a salt
+//!   and the user ID. The salt is random, drawn by the store that starts
+//!   the index and kept in the index key, so no one can pick user IDs
+//!   that crowd one bucket.
+//! - An entry's score is its session's expiry in hours, rounded up, times
+//!   256, plus the hash's last byte: a lookup reads the user's bucket and
+//!   keeps the members that carry the user's byte and have not passed
+//!   (then checks each session's own user, as every store must).
+//! - The number of buckets follows the number of entries by linear
+//!   hashing: the index key holds its shape (level `L`, split point `s`,
+//!   entries `n`); bucket `b` of `2^L + s` takes the users whose 24 bits
+//!   are `b` modulo `2^L` (modulo `2^(L+1)` below `s`); when `n` passes 48
+//!   entries per bucket, the bucket at `s` is split in two by the user
+//!   each entry's session is bound to now (an entry whose session ended,
+//!   moved to another user or passed goes). Buckets therefore stay under
+//!   the 128 entries of a compact sorted set (`zset-max-listpack-entries`,
+//!   Redis's default), and a lookup reads at most a bucket.
+//! - Everything runs in the scripts that write the sessions, so the index
+//!   and the sessions change in one step; those scripts reach buckets and
+//!   sessions whose keys they compute from the index key, which a single
+//!   node allows and a cluster would not. The index key must stay with its
+//!   buckets: without it the buckets past the first are not found.
 //!
 //! **On a cluster**, where a script cannot reach another slot, each user
 //! has a sorted set (`<prefix>u:{<user>}`) of the user's sessions, scored

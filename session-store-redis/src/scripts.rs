@@ -315,25 +315,27 @@ return {expiry(head), redis.call('GETRANGE', KEYS[1], 21, 20 + n)}
 );
 
 /// On a single node. KEYS: the index, session. ARGV: user, the session's
-/// member. Removes the member from the user's bucket unless the session
-/// is bound to a user the entry may be of (the same bucket and the same
-/// last byte of the hash: then it is that user's entry), in one step,
-/// so a session bound meanwhile keeps its entry. Returns 1 when it
-/// removed the member.
+/// member. Removes the member from the user's bucket unless the entry is
+/// its session's now: the session is bound to a user whose bucket this is
+/// and whose hash ends in the byte the entry's score carries (a rebinding
+/// to another user of the same bucket rewrote that byte, and the entry is
+/// then that user's), in one step, so a session bound meanwhile keeps its
+/// entry. Returns 1 when it removed the member.
 pub(crate) const PRUNE: &str = lua!(
     r"
 local x = lib()
 local L, s, n, k = x.shape(KEYS[1])
-local h = x.uhash(k, ARGV[1])
-local key = x.bucket(KEYS[1], h, L, s)
+local key = x.bucket(KEYS[1], x.uhash(k, ARGV[1]), L, s)
+local score = redis.call('ZSCORE', key, ARGV[2])
+if not score then return 0 end
 local u = user_of(redis.pcall('GET', KEYS[2]))
 if u then
   local g = x.uhash(k, u)
-  if g % 256 == h % 256 and x.bucket(KEYS[1], g, L, s) == key then return 0 end
+  if g % 256 == tonumber(score) % 256 and x.bucket(KEYS[1], g, L, s) == key then return 0 end
 end
-local removed = redis.call('ZREM', key, ARGV[2])
-if removed > 0 then redis.call('HSET', KEYS[1], 'n', n - removed) end
-return removed
+redis.call('ZREM', key, ARGV[2])
+redis.call('HSET', KEYS[1], 'n', n - 1)
+return 1
 "
 );
 

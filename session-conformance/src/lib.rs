@@ -133,6 +133,7 @@ macro_rules! store_cases {
             user_index_lists_and_ends_a_users_sessions,
             user_index_lists_keys_of_every_shape,
             user_index_follows_updates_and_deletes,
+            concurrent_rebinding_keeps_the_user_index_exact,
             concurrent_writers_of_one_session_all_land,
             concurrent_saves_each_get_their_own_answer,
             logout_racing_a_slow_write_stays_logged_out,

@@ -1,7 +1,11 @@
 //! Cases on the user index and the operator's statistics.
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
 use session_core::time::Duration;
 use session_core::{Record, SessionStore, StoreError, StoreKey};
+use tokio::task::JoinSet;
 
 use super::{fresh_key, manager, next, record};
 
@@ -302,4 +306,101 @@ pub async fn user_index_follows_updates_and_deletes<S: SessionStore>(store: S) {
             .expect("delete_sessions_of"),
         0
     );
+}
+
+/// Sessions of many users bound, rebound, unbound, ended and listed at
+/// once, as a site's logins, logouts and "log out my other devices"
+/// interleave; once the writers are done, every user is listed with
+/// exactly the sessions bound to them (the index never misses a session,
+/// nor keeps one that moved). Randomised: a failure prints the seed
+/// (`SESSION_TEST_SEED` replays the operations; their interleaving may
+/// differ).
+///
+/// ```no_run
+/// // In your store's tests (or through `store_tests!`, which runs every case):
+/// session_conformance::block_on(session_conformance::store::concurrent_rebinding_keeps_the_user_index_exact(
+///     session_store_memory::MemoryStore::new(),
+/// ));
+/// ```
+pub async fn concurrent_rebinding_keeps_the_user_index_exact<S: SessionStore>(store: S) {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    const USERS: u64 = 60;
+    const WORKERS: u64 = 6;
+    const OPS: usize = 60;
+    if store.user_index().is_none() {
+        return;
+    }
+    let seed = crate::seed();
+    // Users of this case alone, should the store be shared.
+    let user = move |u: u64| format!("ix{:x}-{u}", seed % 0xffff_ffff);
+    let store = Arc::new(store);
+    let keys: Arc<Mutex<Vec<StoreKey>>> = Arc::default();
+    let mut workers = JoinSet::new();
+    for w in 0..WORKERS {
+        let (store, keys) = (Arc::clone(&store), Arc::clone(&keys));
+        workers.spawn(async move {
+            let mut rng = StdRng::seed_from_u64(seed.wrapping_add(w));
+            let index = crate::index(&*store);
+            for _ in 0..OPS {
+                let who = user(rng.random_range(0..USERS));
+                let picked = {
+                    let keys = keys.lock().unwrap_or_else(|p| p.into_inner());
+                    (!keys.is_empty()).then(|| keys[rng.random_range(0..keys.len())].clone())
+                };
+                match (rng.random_range(0..10), picked) {
+                    (0..=4, _) | (_, None) => {
+                        let r = record(&fresh_key(), b"{}", Duration::hours(1), Some(&who));
+                        store.create(&r).await.expect("create");
+                        keys.lock().unwrap_or_else(|p| p.into_inner()).push(r.key);
+                    }
+                    (5..=6, Some(key)) => {
+                        if let Some(current) = store.load(&key).await.expect("load") {
+                            let moved = Record {
+                                user: rng.random_bool(0.8).then_some(who),
+                                ..next(&current, b"{}")
+                            };
+                            match store.update(&moved, current.version).await {
+                                Ok(()) | Err(StoreError::Conflict | StoreError::NotFound) => {}
+                                Err(e) => panic!("update: {e} (seed {seed})"),
+                            }
+                        }
+                    }
+                    (7, Some(key)) => store.delete(&key).await.expect("delete"),
+                    (8, _) => {
+                        index.delete_sessions_of(&who, None).await.expect("end");
+                    }
+                    _ => {
+                        index.sessions_of(&who).await.expect("sessions_of");
+                    }
+                }
+            }
+        });
+    }
+    while let Some(done) = workers.join_next().await {
+        done.expect("a worker panicked");
+    }
+    let mut truth: BTreeMap<String, BTreeSet<StoreKey>> = BTreeMap::new();
+    let created = keys.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    for key in created {
+        if let Some(Record { user: Some(u), .. }) = store.load(&key).await.expect("load") {
+            truth.entry(u).or_default().insert(key);
+        }
+    }
+    for u in 0..USERS {
+        let who = user(u);
+        let listed: BTreeSet<StoreKey> = crate::index(&*store)
+            .sessions_of(&who)
+            .await
+            .expect("sessions_of")
+            .into_iter()
+            .map(|s| s.key)
+            .collect();
+        assert_eq!(
+            listed,
+            truth.remove(&who).unwrap_or_default(),
+            "the sessions {who} is listed with; replay with SESSION_TEST_SEED={seed}"
+        );
+    }
 }

@@ -69,6 +69,20 @@ local function lib()
     if b < s then b = math.floor(h / 256) % 2 ^ (L + 1) end
     return meta .. ':' .. b
   end
+  -- The lowest score of an entry whose hour has not passed.
+  function x.live(now)
+    return math.floor(now / STEP) * 256
+  end
+  -- The hash of the user an entry scored `score` is now for: its
+  -- session's user, if the session is bound and that user's hash ends in
+  -- the byte the score carries (a rebinding rewrites it); else false.
+  function x.holder(k, session, score)
+    local u = user_of(session)
+    if not u then return false end
+    local h = x.uhash(k, u)
+    if h % 256 ~= score % 256 then return false end
+    return h
+  end
   -- The session key a member names (as RedisStore::session_key does).
   function x.session_of(meta, member)
     local part = member
@@ -88,31 +102,27 @@ local function lib()
     end
     return string.sub(meta, 1, #meta - 1) .. '{' .. part .. '}'
   end
-  -- Splits bucket s into s and s + 2^L: each entry goes where its
-  -- session's user now hashes, or (its session gone, unbound, bound
-  -- elsewhere or passed) goes.
+  -- Splits bucket s into s and s + 2^L: each entry goes to the bucket
+  -- of its holder under the new shape, or (no holder, a holder of another
+  -- bucket, or passed) goes.
   function x.split(meta, L, s, n, k, now)
-    local half = 2 ^ L
-    local from, to = meta .. ':' .. s, meta .. ':' .. (s + half)
+    local from, to = meta .. ':' .. s, meta .. ':' .. (s + 2 ^ L)
     local items = redis.call('ZRANGE', from, 0, -1, 'WITHSCORES')
     redis.call('DEL', from)
     for i = 1, #items, 2 do
       local member, score = items[i], tonumber(items[i + 1])
       local into = false
-      if math.floor(score / 256) >= math.floor(now / STEP) then
-        local u = user_of(redis.pcall('GET', x.session_of(meta, member)))
-        if u then
-          local h = x.uhash(k, u)
-          local b = math.floor(h / 256) % (2 * half)
-          if h % 256 == score % 256 then
-            if b == s then into = from elseif b == s + half then into = to end
-          end
+      if score >= x.live(now) then
+        local h = x.holder(k, redis.pcall('GET', x.session_of(meta, member)), score)
+        if h then
+          local dest = x.bucket(meta, h, L, s + 1)
+          if dest == from or dest == to then into = dest end
         end
       end
       if into then redis.call('ZADD', into, score, member) else n = n - 1 end
     end
     s = s + 1
-    if s == half then L, s = L + 1, 0 end
+    if s == 2 ^ L then L, s = L + 1, 0 end
     redis.call('HSET', meta, 'L', L, 's', s, 'n', n)
   end
   -- Adds (or raises) an entry; its hour never falls. The first entry of
@@ -129,7 +139,7 @@ local function lib()
     local old = redis.call('ZSCORE', key, member)
     if old then hour = math.max(hour, math.floor(tonumber(old) / 256)) end
     n = n + redis.call('ZADD', key, hour * 256 + h % 256, member)
-    n = n - redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. math.floor(now / STEP) * 256)
+    n = n - redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. x.live(now))
     if n > LOAD * (2 ^ L + s) and L < 23 then
       x.split(meta, L, s, n, k, now)
     else
@@ -216,7 +226,7 @@ local items = redis.call('ZRANGE', x.bucket(KEYS[1], h, L, s), 0, -1, 'WITHSCORE
 local out = {}
 for i = 1, #items, 2 do
   local score = tonumber(items[i + 1])
-  if score % 256 == h % 256 and math.floor(score / 256) >= math.floor(now / STEP) then
+  if score % 256 == h % 256 and score >= x.live(now) then
     out[#out + 1] = items[i]
   end
 end
@@ -328,11 +338,8 @@ local L, s, n, k = x.shape(KEYS[1])
 local key = x.bucket(KEYS[1], x.uhash(k, ARGV[1]), L, s)
 local score = redis.call('ZSCORE', key, ARGV[2])
 if not score then return 0 end
-local u = user_of(redis.pcall('GET', KEYS[2]))
-if u then
-  local g = x.uhash(k, u)
-  if g % 256 == tonumber(score) % 256 and x.bucket(KEYS[1], g, L, s) == key then return 0 end
-end
+local g = x.holder(k, redis.pcall('GET', KEYS[2]), tonumber(score))
+if g and x.bucket(KEYS[1], g, L, s) == key then return 0 end
 redis.call('ZREM', key, ARGV[2])
 redis.call('HSET', KEYS[1], 'n', n - 1)
 return 1

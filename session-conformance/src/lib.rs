@@ -192,3 +192,20 @@ pub(crate) fn index<S: session_core::SessionStore + ?Sized>(
 ) -> &dyn session_core::UserIndex {
     store.user_index().expect("the store has a user index")
 }
+
+/// The store keys `user`'s index lists, sorted (a key listed twice stays
+/// twice).
+pub(crate) async fn listed<S: session_core::SessionStore + ?Sized>(
+    store: &S,
+    user: &str,
+) -> Vec<session_core::StoreKey> {
+    let mut keys: Vec<session_core::StoreKey> = index(store)
+        .sessions_of(user)
+        .await
+        .expect("sessions_of")
+        .into_iter()
+        .map(|s| s.key)
+        .collect();
+    keys.sort();
+    keys
+}

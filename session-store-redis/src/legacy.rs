@@ -191,11 +191,11 @@ impl RedisStore {
 
     /// Moves every session and user index of the old layouts (sessions
     /// and indexes of the 0.1 releases, and on a single node the per-user
-    /// indexes written before the shared buckets) to the current one, and answers how
-    /// many sessions it moved. Sessions of the old layout are also moved one by one when
-    /// they are loaded, so this is needed only to be done with the old
-    /// layout at once; run it after every instance of the old release has
-    /// stopped. `session-cli migrate` runs it.
+    /// indexes written before the shared buckets) to the current one, and
+    /// answers how many sessions it moved. Sessions of the old layout are
+    /// also moved one by one when they are loaded, so this is needed only
+    /// to be done with the old layout at once; run it after every instance
+    /// of the old release has stopped. `session-cli migrate` runs it.
     ///
     /// # Errors
     ///
@@ -239,8 +239,8 @@ impl RedisStore {
         for user in users {
             self.move_legacy_index(&user).await?;
         }
-        // A single node's per-user indexes from before the shared buckets: listing
-        // the user's sessions moves the index into the shared buckets.
+        // A single node's per-user indexes from before the shared buckets:
+        // listing the user's sessions moves the index into the buckets.
         for user in indexes {
             self.indexed(&user).await?;
         }

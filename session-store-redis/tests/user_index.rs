@@ -57,6 +57,11 @@ async fn listed(store: &RedisStore, user: &str) -> BTreeSet<StoreKey> {
     keys
 }
 
+async fn exists(key: &str, c: &mut Conn) -> bool {
+    let found: i64 = redis::cmd("EXISTS").arg(key).query_async(c).await.unwrap();
+    found == 1
+}
+
 /// The index's shape (`L`, `s`, `n`) and its buckets' sizes and encodings.
 async fn shape(store: &RedisStore, c: &mut Conn) -> ((u32, u32, i64), Vec<(usize, String)>) {
     let fields: Vec<Option<i64>> = redis::cmd("HMGET")
@@ -221,23 +226,19 @@ async fn per_user_indexes_from_before_the_buckets_are_moved() {
 
     // Listing a user moves the user's index.
     assert_eq!(listed(&store, "carol").await, keys["carol"]);
-    let gone: i64 = redis::cmd("EXISTS")
-        .arg(store.user_key("carol"))
-        .query_async(&mut c)
-        .await
-        .unwrap();
-    assert_eq!(gone, 0, "carol's old index is still there");
+    assert!(
+        !exists(&store.user_key("carol"), &mut c).await,
+        "carol's old index is still there"
+    );
     assert_eq!(check_shape(&store, &mut c).await.1, 2);
 
     // `migrate` moves the rest.
     assert_eq!(store.migrate().await.unwrap(), 0); // no session to move
     assert_eq!(check_shape(&store, &mut c).await.1, 4);
-    let gone: i64 = redis::cmd("EXISTS")
-        .arg(store.user_key("dave"))
-        .query_async(&mut c)
-        .await
-        .unwrap();
-    assert_eq!(gone, 0, "dave's old index is still there");
+    assert!(
+        !exists(&store.user_key("dave"), &mut c).await,
+        "dave's old index is still there"
+    );
     assert_eq!(listed(&store, "dave").await, keys["dave"]);
     assert_eq!(store.delete_sessions_of("dave", None).await.unwrap(), 2);
     assert_eq!(check_shape(&store, &mut c).await.1, 2);

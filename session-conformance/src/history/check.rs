@@ -129,14 +129,8 @@ impl History {
                         truth.insert((*key).clone());
                     }
                 }
-                let listed: BTreeSet<StoreKey> = crate::index(store)
-                    .sessions_of(user)
-                    .await
-                    .expect("sessions_of")
-                    .into_iter()
-                    .map(|s| s.key)
-                    .collect();
-                if listed != truth {
+                let listed = crate::listed(store, user).await;
+                if !listed.iter().eq(&truth) {
                     return fail(
                         format!("the user index of {user} is not the truth"),
                         format!("listed: {listed:?}\nlive and bound: {truth:?}"),

@@ -126,6 +126,90 @@ pub async fn write_concurrently(manager: &SessionManager, cookie: &str, writers:
     }
 }
 
+/// Saves every one of `records` (created at version 1) at the same moment,
+/// each as version 2 holding `{"n":2}`: how a test of a batching store
+/// makes saves arrive together. [`load_all_at_once`] loads them back.
+///
+/// # Panics
+///
+/// When a save does not land.
+///
+/// ```
+/// # session_conformance::block_on(async {
+/// use session_conformance::fixtures::{load_all_at_once, record, save_all_at_once};
+/// use session_core::SessionStore;
+/// let store = std::sync::Arc::new(session_store_memory::MemoryStore::new());
+/// let records = vec![record(session_core::time::Duration::hours(1), None)];
+/// store.create(&records[0]).await.unwrap();
+/// save_all_at_once(&store, &records).await;
+/// load_all_at_once(&store, &records).await;
+/// # });
+/// ```
+pub async fn save_all_at_once<S: session_core::SessionStore>(
+    store: &std::sync::Arc<S>,
+    records: &[Record],
+) {
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(records.len()));
+    let saves: Vec<_> = records
+        .iter()
+        .map(|r| {
+            let saved = Record {
+                version: 2,
+                data: br#"{"n":2}"#.to_vec(),
+                ..r.clone()
+            };
+            let (store, barrier) = (
+                std::sync::Arc::clone(store),
+                std::sync::Arc::clone(&barrier),
+            );
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store.update(&saved, 1).await
+            })
+        })
+        .collect();
+    for save in saves {
+        save.await
+            .expect("a save task")
+            .expect("a save over the stored version lands");
+    }
+}
+
+/// Loads every one of `records` at the same moment, requiring each as
+/// [`save_all_at_once`] left it (version 2, `{"n":2}`).
+///
+/// # Panics
+///
+/// When a load fails or gives back anything else.
+pub async fn load_all_at_once<S: session_core::SessionStore>(
+    store: &std::sync::Arc<S>,
+    records: &[Record],
+) {
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(records.len()));
+    let loads: Vec<_> = records
+        .iter()
+        .map(|r| {
+            let (store, barrier) = (
+                std::sync::Arc::clone(store),
+                std::sync::Arc::clone(&barrier),
+            );
+            let key = r.key.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store.load(&key).await
+            })
+        })
+        .collect();
+    for load in loads {
+        let loaded = load
+            .await
+            .expect("a load task")
+            .expect("load")
+            .expect("a live session");
+        assert_eq!((loaded.version, &loaded.data[..]), (2, &br#"{"n":2}"#[..]));
+    }
+}
+
 /// Loads the session of `cookie` from a store that cannot answer (its
 /// engine cut off, stalled or locked), requiring a 503 within `most`.
 ///

@@ -8,11 +8,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use session_conformance::fixtures::record;
+use session_conformance::fixtures::{load_all_at_once, record, save_all_at_once};
 use session_conformance::services;
-use session_core::{Record, SessionStore};
+use session_core::SessionStore;
 use session_store_redis::RedisStore;
-use tokio::sync::Barrier;
 
 const OPS: usize = 48;
 
@@ -68,25 +67,7 @@ async fn concurrent_loads_and_saves_share_commands() {
     }
 
     let before = calls(&mut c).await;
-    let barrier = Arc::new(Barrier::new(OPS));
-    let mut tasks = Vec::new();
-    for r in &records {
-        let saved = Record {
-            version: 2,
-            data: br#"{"n":2}"#.to_vec(),
-            ..r.clone()
-        };
-        let (store, barrier) = (Arc::clone(&store), Arc::clone(&barrier));
-        tasks.push(tokio::spawn(async move {
-            barrier.wait().await;
-            store.update(&saved, 1).await
-        }));
-    }
-    for task in tasks {
-        task.await
-            .unwrap()
-            .expect("a save over the stored version lands");
-    }
+    save_all_at_once(&store, &records).await;
     let scripts = grew(&before, &calls(&mut c).await, &["evalsha", "eval"]);
     assert!(
         (1..OPS as u64).contains(&scripts),
@@ -94,19 +75,7 @@ async fn concurrent_loads_and_saves_share_commands() {
     );
 
     let before = calls(&mut c).await;
-    let barrier = Arc::new(Barrier::new(OPS));
-    let mut tasks = Vec::new();
-    for r in &records {
-        let (store, barrier, key) = (Arc::clone(&store), Arc::clone(&barrier), r.key.clone());
-        tasks.push(tokio::spawn(async move {
-            barrier.wait().await;
-            store.load(&key).await
-        }));
-    }
-    for task in tasks {
-        let loaded = task.await.unwrap().unwrap().expect("a live session");
-        assert_eq!((loaded.version, &loaded.data[..]), (2, &br#"{"n":2}"#[..]));
-    }
+    load_all_at_once(&store, &records).await;
     let after = calls(&mut c).await;
     let (mgets, gets) = (
         grew(&before, &after, &["mget"]),

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use session_conformance::fixtures::{CapturedLogs, record};
+use session_conformance::fixtures::{CapturedLogs, load_all_at_once, record, save_all_at_once};
 use session_conformance::services;
 use session_core::{Record, SessionStore};
 use session_store_sql::SqlStore;
@@ -47,42 +47,11 @@ async fn saves_at_once(store: SqlStore, logs: &CapturedLogs, engine: &str) {
         records.push(r);
     }
     logs.take();
-    let barrier = Arc::new(Barrier::new(SAVES));
-    let keys: Vec<_> = records.iter().map(|r| r.key.clone()).collect();
-    let mut tasks = Vec::new();
-    for r in records {
-        let (store, barrier) = (Arc::clone(&store), Arc::clone(&barrier));
-        tasks.push(tokio::spawn(async move {
-            let saved = Record {
-                version: 2,
-                data: br#"{"n":2}"#.to_vec(),
-                ..r
-            };
-            barrier.wait().await;
-            store.update(&saved, 1).await
-        }));
-    }
-    for task in tasks {
-        task.await
-            .unwrap()
-            .expect("a save over the stored version lands");
-    }
+    save_all_at_once(&store, &records).await;
     shared_statements(logs, "WITH v", "saves", engine);
 
     // The saved records, loaded at once.
-    let barrier = Arc::new(Barrier::new(SAVES));
-    let mut tasks = Vec::new();
-    for key in keys {
-        let (store, barrier) = (Arc::clone(&store), Arc::clone(&barrier));
-        tasks.push(tokio::spawn(async move {
-            barrier.wait().await;
-            store.load(&key).await
-        }));
-    }
-    for task in tasks {
-        let loaded = task.await.unwrap().unwrap().expect("a live session");
-        assert_eq!((loaded.version, &loaded.data[..]), (2, &br#"{"n":2}"#[..]));
-    }
+    load_all_at_once(&store, &records).await;
     shared_statements(logs, "SELECT id, data", "loads", engine);
 }
 

@@ -1,10 +1,13 @@
 //! The Lua scripts that make the store's writes single atomic steps.
 //!
-//! A session is one string (see [`crate::value`]): format and version in
-//! its first nine bytes, expiry at bytes 15 to 19 (1-based, as Lua
-//! counts), the user ID's length at 20 and 21 and the ID after it. Its
-//! key's own expiry is the session's, so Redis drops it the moment it stops
-//! being live.
+//! A session is one string (see [`crate::value`]): a format byte, the
+//! version (four bytes in format 2, eight in format 1), then at a place
+//! fixed by the format the created and expiry times, the user ID's length
+//! and the ID. Its key's own expiry is the session's, so Redis drops it
+//! the moment it stops being live. A compare-and-swap compares the value's
+//! first bytes with the prefix the version would have (one comparison),
+//! and a format 1 value with a small version as such, so a record of
+//! either format saves like any other.
 //!
 //! A write that binds a session takes, on a single node, the index key (the
 //! index's shape, from which the script finds the user's bucket; see
@@ -23,15 +26,36 @@ macro_rules! lua {
         concat!(
             r"
 local STEP = 3600
+-- Where a stored value's fields after its version start (1-based): 6 in
+-- format 2, 10 in format 1, false for anything else.
+local function fields(v)
+  if type(v) ~= 'string' then return false end
+  local f = string.byte(v, 1)
+  if f == 2 and #v >= 17 then return 6 end
+  if f == 1 and #v >= 21 then return 10 end
+  return false
+end
+-- Whether a stored value is at the version `e` names: the prefix that
+-- value::expected makes (format 2's first five bytes, or format 1's first
+-- nine past four-byte versions); a format 1 value with a version of four
+-- bytes or less is compared as such.
+local function at_version(v, e)
+  if string.sub(v, 1, #e) == e then return true end
+  return #e == 5 and string.byte(v, 1) == 1
+    and string.sub(v, 1, 9) == '\1\0\0\0\0' .. string.sub(e, 2)
+end
 local function expiry(v)
-  local a, b, c, d, e = string.byte(v, 15, 19)
+  local p = fields(v)
+  if not p then return 0 end
+  local a, b, c, d, e = string.byte(v, p + 5, p + 9)
   return (((a * 256 + b) * 256 + c) * 256 + d) * 256 + e
 end
 local function user_of(v)
-  if type(v) ~= 'string' or #v < 21 or string.byte(v, 1) ~= 1 then return false end
-  local n = string.byte(v, 20) * 256 + string.byte(v, 21)
+  local p = fields(v)
+  if not p then return false end
+  local n = string.byte(v, p + 10) * 256 + string.byte(v, p + 11)
   if n == 0 then return false end
-  return string.sub(v, 22, 21 + n)
+  return string.sub(v, p + 12, p + 11 + n)
 end
 -- What only some scripts need, made when one of them runs (a call runs
 -- every definition above its body).
@@ -159,8 +183,8 @@ local function update(key, index_key, at)
       redis.call('DEL', key)
       return -1
     end
-    if string.sub(cur, 1, 9) ~= ARGV[at] then
-      if #cur >= 21 and string.byte(cur, 1) == 1 then
+    if not at_version(cur, ARGV[at]) then
+      if fields(cur) then
         redis.call('SET', key, cur, 'EXAT', expiry(cur))
       else
         redis.call('SET', key, cur, 'KEEPTTL')
@@ -170,7 +194,7 @@ local function update(key, index_key, at)
   else
     cur = redis.call('GET', key)
     if not cur then return -1 end
-    if string.sub(cur, 1, 9) ~= ARGV[at] then return 0 end
+    if not at_version(cur, ARGV[at]) then return 0 end
     redis.call('DEL', key)
   end
   if index_key and (user_of(cur) ~= ARGV[at + 6]
@@ -245,8 +269,8 @@ return 1
 "
 );
 
-/// KEYS: session[, index]. ARGV: the format byte and version expected,
-/// value, expires[, index entry]. Returns 1 when updated, 0 on a version
+/// KEYS: session[, index]. ARGV: the prefix of the version expected (see
+/// `value::expected`), value, expires[, index entry]. Returns 1 when updated, 0 on a version
 /// conflict, -1 when there is no live session (nothing is created).
 ///
 /// The write and the read of what it replaces are one `SET … GET`; on a
@@ -286,7 +310,7 @@ return out
 "
 );
 
-/// KEYS: old session, new session[, index]. ARGV: the format byte and
+/// KEYS: old session, new session[, index]. ARGV: the prefix of the
 /// version expected of the old one, value and expires of the record left
 /// under the old key, value and expires of the new record[, index entry]. Returns 1
 /// when done, 0 on a version conflict, -1 when the old session is gone,
@@ -295,7 +319,7 @@ pub(crate) const ROTATE: &str = lua!(
     r"
 local cur = redis.call('GET', KEYS[1])
 if not cur then return -1 end
-if string.sub(cur, 1, 9) ~= ARGV[1] then return 0 end
+if not at_version(cur, ARGV[1]) then return 0 end
 if redis.call('EXISTS', KEYS[2]) == 1 then return -2 end
 local x = lib()
 x.put(KEYS[1], ARGV[2], ARGV[3])
@@ -313,14 +337,15 @@ pub(crate) const TOUCH: &str = lua!(
     r"
 local head = redis.call('GETRANGE', KEYS[1], 0, 20)
 if head == '' then return {} end
-if #head < 21 or string.byte(head, 1) ~= 1 then
+local p = fields(head)
+if not p then
   return redis.error_reply('CORRUPT stored session has an unknown format')
 end
-redis.call('SETRANGE', KEYS[1], 14, ARGV[1])
+redis.call('SETRANGE', KEYS[1], p + 4, ARGV[1])
 redis.call('EXPIREAT', KEYS[1], ARGV[2])
-local n = string.byte(head, 20) * 256 + string.byte(head, 21)
+local n = string.byte(head, p + 10) * 256 + string.byte(head, p + 11)
 if n == 0 then return {expiry(head)} end
-return {expiry(head), redis.call('GETRANGE', KEYS[1], 21, 20 + n)}
+return {expiry(head), redis.call('GETRANGE', KEYS[1], p + 11, p + 10 + n)}
 "
 );
 

@@ -1,20 +1,46 @@
 //! How a session is laid out in Redis: one string per session, under a
 //! short key, so that a session costs about what the data itself does.
 //!
-//! The value is a fixed header followed by the user and the data:
+//! The value is a fixed header followed by the user and the data. It
+//! comes in two formats, which differ only in the width of the version:
+//! format `2`, written while the version fits in four bytes (which it
+//! always does unless a session is saved four billion times), and format
+//! `1`, the earlier layout, written past that and read always.
 //!
-//! | bytes | field |
-//! |---|---|
-//! | 1 | format, `1` |
-//! | 8 | version, big-endian |
-//! | 5 | created, Unix seconds, big-endian (up to the year 36812) |
-//! | 5 | expires, likewise |
-//! | 2 | length of the user ID in bytes, big-endian (`0`: not bound) |
-//! | n | the user ID, UTF-8 |
-//! | rest | the data, as the manager encoded it |
+//! | format 2 | format 1 | field |
+//! |---|---|---|
+//! | 1 | 1 | format, `2` or `1` |
+//! | 4 | 8 | version, big-endian |
+//! | 5 | 5 | created, Unix seconds, big-endian (up to the year 36812) |
+//! | 5 | 5 | expires, likewise |
+//! | 2 | 2 | length of the user ID in bytes, big-endian (`0`: not bound) |
+//! | n | n | the user ID, UTF-8 |
+//! | rest | rest | the data, as the manager encoded it |
 //!
-//! The format byte and the version come first, so a compare-and-swap
-//! script checks them with one comparison of nine bytes.
+//! The format and version come first, so a compare-and-swap script checks
+//! them with one comparison of the value's first bytes; it takes a format
+//! 1 value with a small version as at that version, so a record written
+//! in format 1 saves into format 2 like any other.
+//!
+//! ```
+//! use session_core::{Record, StoreKey, time::OffsetDateTime};
+//! use session_store_redis::value;
+//!
+//! let at = |s| OffsetDateTime::from_unix_timestamp(s).unwrap();
+//! let record = Record {
+//!     key: StoreKey::new("k"),
+//!     data: br#"{"n":1}"#.to_vec(),
+//!     version: 7,
+//!     created_at: at(1_700_000_000),
+//!     expires_at: at(1_701_209_600),
+//!     user: Some("alice".into()),
+//! };
+//! let stored = value::encode(&record)?;
+//! assert_eq!(stored[..5], [2, 0, 0, 0, 7]);
+//! assert_eq!(stored.len(), 17 + "alice".len() + record.data.len());
+//! assert_eq!(value::decode(record.key.clone(), &stored)?, record);
+//! # Ok::<(), session_core::StoreError>(())
+//! ```
 //!
 //! The key carries the first 12 bytes (96 bits) of the store key's SHA-256
 //! digest in base64url: 16 characters, which keeps `session:{…}` within
@@ -31,11 +57,17 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use session_core::time::OffsetDateTime;
 use session_core::{Record, StoreError, StoreKey};
 
-/// The format byte of the layout above.
-pub(crate) const FORMAT: u8 = 1;
+/// The format with a four-byte version.
+const FORMAT: u8 = 2;
 
-/// The length of the fixed header, before the user ID.
-pub(crate) const HEADER: usize = 21;
+/// The earlier format, with an eight-byte version.
+const FORMAT_WIDE: u8 = 1;
+
+/// The length of format 2's fixed header, before the user ID.
+const HEADER: usize = 17;
+
+/// The length of format 1's.
+const HEADER_WIDE: usize = 21;
 
 /// The index score of a session is its expiry rounded up to this many
 /// seconds, so a save that moves the expiry within the same step leaves
@@ -111,14 +143,28 @@ pub(crate) fn index_score(expires_at: OffsetDateTime) -> i64 {
     index_score_of(expires_at.unix_timestamp())
 }
 
-/// The value that stores `record`.
-pub(crate) fn encode(record: &Record) -> Result<Vec<u8>, StoreError> {
+/// The value that stores `record`: format 2 while its version fits in
+/// four bytes, format 1 past that.
+///
+/// # Errors
+///
+/// [`StoreError::Backend`] when a time is before 1970 or after the year
+/// 36812, or the user ID is longer than 65535 bytes.
+pub fn encode(record: &Record) -> Result<Vec<u8>, StoreError> {
     let user = record.user.as_deref().unwrap_or("").as_bytes();
     let user_len = u16::try_from(user.len())
         .map_err(|_| StoreError::backend("the user ID is longer than 65535 bytes"))?;
-    let mut value = Vec::with_capacity(HEADER + user.len() + record.data.len());
-    value.push(FORMAT);
-    value.extend_from_slice(&record.version.to_be_bytes());
+    let mut value = Vec::with_capacity(HEADER_WIDE + user.len() + record.data.len());
+    match u32::try_from(record.version) {
+        Ok(version) => {
+            value.push(FORMAT);
+            value.extend_from_slice(&version.to_be_bytes());
+        }
+        Err(_) => {
+            value.push(FORMAT_WIDE);
+            value.extend_from_slice(&record.version.to_be_bytes());
+        }
+    }
     value.extend_from_slice(&seconds(record.created_at, "created")?);
     value.extend_from_slice(&seconds(record.expires_at, "expiry")?);
     value.extend_from_slice(&user_len.to_be_bytes());
@@ -127,12 +173,25 @@ pub(crate) fn encode(record: &Record) -> Result<Vec<u8>, StoreError> {
     Ok(value)
 }
 
-/// The format byte and version a compare-and-swap expects to find.
+/// The record a stored value holds under `key`.
+///
+/// # Errors
+///
+/// [`StoreError::Corrupt`] when the value is in neither format (the error
+/// never quotes the value, which holds session data).
+pub fn decode(key: StoreKey, value: &[u8]) -> Result<Record, StoreError> {
+    Stored::parse(value).map(|stored| stored.into_record(key))
+}
+
+/// The first bytes of a value at `version`, which a compare-and-swap
+/// expects to find: the format byte and the version, as [`encode`] writes
+/// them (the scripts also take a format 1 value with a version of four
+/// bytes or less as at that version).
 pub(crate) fn expected(version: u64) -> Vec<u8> {
-    let mut prefix = Vec::with_capacity(9);
-    prefix.push(FORMAT);
-    prefix.extend_from_slice(&version.to_be_bytes());
-    prefix
+    match u32::try_from(version) {
+        Ok(narrow) => [&[FORMAT][..], &narrow.to_be_bytes()].concat(),
+        Err(_) => [&[FORMAT_WIDE][..], &version.to_be_bytes()].concat(),
+    }
 }
 
 /// The parts of a stored value, borrowed from it.
@@ -149,23 +208,32 @@ impl<'a> Stored<'a> {
     /// error never quotes the value, which holds session data).
     pub(crate) fn parse(value: &'a [u8]) -> Result<Self, StoreError> {
         let corrupt = |why: &str| StoreError::Corrupt(format!("stored session {why}"));
-        if value.len() < HEADER {
-            return Err(corrupt("is shorter than its header"));
-        }
-        if value[0] != FORMAT {
-            return Err(corrupt("has an unknown format"));
-        }
+        let (version, fixed) = match value.first() {
+            Some(&FORMAT) if value.len() >= HEADER => {
+                let mut version = [0u8; 4];
+                version.copy_from_slice(&value[1..5]);
+                (u64::from(u32::from_be_bytes(version)), &value[5..])
+            }
+            Some(&FORMAT_WIDE) if value.len() >= HEADER_WIDE => {
+                let mut version = [0u8; 8];
+                version.copy_from_slice(&value[1..9]);
+                (u64::from_be_bytes(version), &value[9..])
+            }
+            Some(&FORMAT | &FORMAT_WIDE) | None => {
+                return Err(corrupt("is shorter than its header"));
+            }
+            Some(_) => return Err(corrupt("has an unknown format")),
+        };
+        // The same in both formats: created, expires, the user's length.
         let time = |at: usize| {
-            let secs = value[at..at + 5]
+            let secs = fixed[at..at + 5]
                 .iter()
                 .fold(0i64, |n, b| n << 8 | i64::from(*b));
             OffsetDateTime::from_unix_timestamp(secs)
                 .map_err(|_| corrupt("has a time out of range"))
         };
-        let mut version = [0u8; 8];
-        version.copy_from_slice(&value[1..9]);
-        let user_len = usize::from(u16::from_be_bytes([value[19], value[20]]));
-        let rest = &value[HEADER..];
+        let user_len = usize::from(u16::from_be_bytes([fixed[10], fixed[11]]));
+        let rest = &fixed[12..];
         if rest.len() < user_len {
             return Err(corrupt("is shorter than its user ID"));
         }
@@ -178,9 +246,9 @@ impl<'a> Stored<'a> {
             ),
         };
         Ok(Stored {
-            version: u64::from_be_bytes(version),
-            created_at: time(9)?,
-            expires_at: time(14)?,
+            version,
+            created_at: time(0)?,
+            expires_at: time(5)?,
             user,
             data,
         })
@@ -214,7 +282,7 @@ mod tests {
         Record {
             key: SessionId::generate().store_key(),
             data: data.to_vec(),
-            version: 0x0102_0304_0506_0708,
+            version: 0x0102_0304,
             created_at: OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap(),
             expires_at: OffsetDateTime::from_unix_timestamp(1_701_209_600).unwrap(),
             user: user.map(str::to_owned),
@@ -229,48 +297,95 @@ mod tests {
             (Some(&*"é".repeat(255)), &[0u8, 255, 1][..]),
             (Some("u"), &b""[..]),
         ] {
-            let r = record(user, data);
-            let stored = encode(&r).unwrap();
-            assert_eq!(stored.len(), HEADER + user.map_or(0, str::len) + data.len());
-            assert_eq!(stored[..9], expected(r.version)[..]);
-            assert_eq!(
-                Stored::parse(&stored).unwrap().into_record(r.key.clone()),
-                r
-            );
+            for (version, header) in [
+                (0, HEADER),
+                (u64::from(u32::MAX), HEADER),
+                (u64::from(u32::MAX) + 1, HEADER_WIDE),
+                (u64::MAX, HEADER_WIDE),
+            ] {
+                let r = Record {
+                    version,
+                    ..record(user, data)
+                };
+                let stored = encode(&r).unwrap();
+                assert_eq!(stored.len(), header + user.map_or(0, str::len) + data.len());
+                assert_eq!(stored[..header - 12], expected(version)[..]);
+                assert_eq!(decode(r.key.clone(), &stored).unwrap(), r);
+            }
         }
     }
 
     #[test]
     fn the_fixed_fields_sit_where_the_scripts_read_them() {
-        let r = record(Some("bob"), b"data");
-        let stored = encode(&r).unwrap();
-        // Lua's 1-based positions 15..19 and 20..21 (see `scripts`).
-        assert_eq!(stored[14..19], 1_701_209_600u64.to_be_bytes()[3..]);
-        assert_eq!(stored[19..21], [0, 3]);
-        assert_eq!(&stored[21..24], b"bob");
+        // Lua's 1-based positions (see `scripts`): the version from 2, and
+        // after it (at `p`: 6 in format 2, 10 in format 1) created,
+        // expires at p + 5 .. p + 9, the user's length at p + 10 and
+        // p + 11, the user from p + 12.
+        for (version, format, p) in [(3, 2, 6), (1 << 40, 1, 10)] {
+            let r = Record {
+                version,
+                ..record(Some("bob"), b"data")
+            };
+            let stored = encode(&r).unwrap();
+            assert_eq!(stored[0], format);
+            assert_eq!(stored[1..p - 1], version.to_be_bytes()[8 - (p - 2)..]);
+            assert_eq!(
+                stored[p - 1 + 5..p - 1 + 10],
+                1_701_209_600u64.to_be_bytes()[3..]
+            );
+            assert_eq!(stored[p - 1 + 10..p - 1 + 12], [0, 3]);
+            assert_eq!(&stored[p - 1 + 12..p - 1 + 15], b"bob");
+        }
+    }
+
+    #[test]
+    fn values_an_earlier_release_wrote_still_load() {
+        // Format 1 as the release before format 2 wrote it: version 5.
+        let mut old = vec![1, 0, 0, 0, 0, 0, 0, 0, 5];
+        old.extend_from_slice(&1_700_000_000u64.to_be_bytes()[3..]);
+        old.extend_from_slice(&1_701_209_600u64.to_be_bytes()[3..]);
+        old.extend_from_slice(&[0, 5]);
+        old.extend_from_slice(b"alice{}");
+        let key = SessionId::generate().store_key();
+        let loaded = decode(key.clone(), &old).unwrap();
+        let expected = Record {
+            key,
+            version: 5,
+            ..record(Some("alice"), b"{}")
+        };
+        assert_eq!(loaded, expected);
+        // Written again, it takes the four-byte version.
+        assert_eq!(encode(&loaded).unwrap().len(), old.len() - 4);
     }
 
     #[test]
     fn malformed_values_are_corrupt_without_quoting_them() {
-        let good = encode(&record(Some("carol"), b"secret-data")).unwrap();
-        let mut wrong_format = good.clone();
-        wrong_format[0] = 2;
-        let mut long_user = good.clone();
-        long_user[19] = 0xff;
-        let mut bad_utf8 = good.clone();
-        bad_utf8[21] = 0xff;
-        for value in [
-            &b""[..],
-            &b"garbage"[..],
-            &good[..HEADER - 1],
-            &wrong_format,
-            &long_user,
-            &bad_utf8,
-        ] {
-            match Stored::parse(value) {
-                Err(StoreError::Corrupt(why)) => assert!(!why.contains("secret")),
-                Err(other) => panic!("{other:?}"),
-                Ok(_) => panic!("{value:?} parsed"),
+        for version in [7, 1 << 40] {
+            let good = encode(&Record {
+                version,
+                ..record(Some("carol"), b"secret-data")
+            })
+            .unwrap();
+            let header = if version == 7 { HEADER } else { HEADER_WIDE };
+            let mut wrong_format = good.clone();
+            wrong_format[0] = 3;
+            let mut long_user = good.clone();
+            long_user[header - 2] = 0xff;
+            let mut bad_utf8 = good.clone();
+            bad_utf8[header] = 0xff;
+            for value in [
+                &b""[..],
+                &b"garbage"[..],
+                &good[..header - 1],
+                &wrong_format,
+                &long_user,
+                &bad_utf8,
+            ] {
+                match Stored::parse(value) {
+                    Err(StoreError::Corrupt(why)) => assert!(!why.contains("secret")),
+                    Err(other) => panic!("{other:?}"),
+                    Ok(_) => panic!("{value:?} parsed"),
+                }
             }
         }
     }

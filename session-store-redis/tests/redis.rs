@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use session_conformance::proxy::TcpProxy;
 use session_conformance::{fixtures, services};
-use session_core::{KeyRing, SessionManager, SessionStore, StoreError, StoreKey};
+use session_core::{KeyRing, Record, SessionId, SessionManager, SessionStore, StoreError, StoreKey};
 use session_store_redis::RedisStore;
 
 fn redis_url() -> String {
@@ -357,6 +357,7 @@ fn redis_cluster_passes_the_conformance_kit() {
         let client = redis::cluster::ClusterClient::new(urls.clone()).unwrap();
         let mut c = client.get_async_connection().await.unwrap();
         old_layout_sessions_are_read_and_moved(&store, &prefix, &mut c).await;
+        format_1_values_work_as_format_2_ones(&store, &mut c).await;
         // The sessions really are spread over the nodes.
         let store = RedisStore::connect_cluster(&urls).await.unwrap();
         let manager = manager(&store);
@@ -565,4 +566,165 @@ async fn old_layout_sessions_are_read_and_moved_on_a_single_node() {
     let client = redis::Client::open(redis_url()).unwrap();
     let mut c = client.get_multiplexed_async_connection().await.unwrap();
     old_layout_sessions_are_read_and_moved(&store, &prefix, &mut c).await;
+}
+
+/// Rewrites a stored session's value in format 1 (an eight-byte version),
+/// as the release before format 2 wrote it.
+async fn write_format_1<C: redis::aio::ConnectionLike + Send>(
+    store: &RedisStore,
+    key: &StoreKey,
+    c: &mut C,
+) -> Vec<u8> {
+    let record = store.load(key).await.unwrap().expect("stored");
+    let user = record.user.as_deref().unwrap_or("").as_bytes();
+    let mut value = vec![1];
+    value.extend_from_slice(&record.version.to_be_bytes());
+    value.extend_from_slice(&record.created_at.unix_timestamp().to_be_bytes()[3..]);
+    value.extend_from_slice(&record.expires_at.unix_timestamp().to_be_bytes()[3..]);
+    value.extend_from_slice(&u16::try_from(user.len()).unwrap().to_be_bytes());
+    value.extend_from_slice(user);
+    value.extend_from_slice(&record.data);
+    redis::cmd("SET")
+        .arg(store.session_key(key))
+        .arg(&value)
+        .arg("EXAT")
+        .arg(record.expires_at.unix_timestamp())
+        .query_async::<()>(c)
+        .await
+        .unwrap();
+    value
+}
+
+async fn get<C: redis::aio::ConnectionLike + Send>(key: &str, c: &mut C) -> Vec<u8> {
+    redis::cmd("GET").arg(key).query_async(c).await.unwrap()
+}
+
+/// Values in format 1 (eight-byte versions: written by the release before
+/// format 2, or past four billion saves) load, save, conflict, touch,
+/// rotate, list and end as format 2 ones do; a save of one writes format 2.
+async fn format_1_values_work_as_format_2_ones<C: redis::aio::ConnectionLike + Send>(
+    store: &RedisStore,
+    c: &mut C,
+) {
+    let manager = manager(store);
+    let (cookie_a, key_a) = stored(&manager, Some("fay"), "a").await;
+    let (_, key_b) = stored(&manager, Some("fay"), "b").await;
+    let (cookie_c, key_c) = stored(&manager, None, "c").await;
+    let mut old = Vec::new();
+    for key in [&key_a, &key_b, &key_c] {
+        assert_eq!(get(&store.session_key(key), c).await[0], 2);
+        old.push(write_format_1(store, key, c).await);
+    }
+
+    // Loaded and saved through the manager: the data is there, the save's
+    // compare-and-swap matches, and the value is format 2 after it.
+    let request = manager.request([cookie_a.as_str()]);
+    let session = request.load().await.unwrap();
+    assert_eq!(session.get::<u32>("a").unwrap(), Some(1));
+    session.insert("a2", 2).unwrap();
+    request.finish(200).await.expect("save of a format 1 session");
+    let saved = get(&store.session_key(&key_a), c).await;
+    assert_eq!(saved[0], 2);
+    assert_eq!(saved.len(), old[0].len() - 4 + br#","a2":2"#.len());
+    let request = manager.request([cookie_a.as_str()]);
+    assert_eq!(
+        request.load().await.unwrap().get::<u32>("a2").unwrap(),
+        Some(2)
+    );
+
+    // A stale version conflicts and leaves the value as it was.
+    let b = store.load(&key_b).await.unwrap().unwrap();
+    let mut next = b.clone();
+    next.version += 1;
+    assert!(matches!(
+        store.update(&next, b.version + 1).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(get(&store.session_key(&key_b), c).await, old[1]);
+
+    // Touched: the expiry moves in place, in format 1.
+    let c_record = store.load(&key_c).await.unwrap().unwrap();
+    let later = c_record.expires_at + session_core::time::Duration::hours(5);
+    store.touch(&key_c, later).await.unwrap();
+    let touched = get(&store.session_key(&key_c), c).await;
+    assert_eq!(touched[0], 1);
+    assert_eq!(store.load(&key_c).await.unwrap().unwrap().expires_at, later);
+
+    // Rotated (the unbound one, which one script rotates).
+    let request = manager.request([cookie_c.as_str()]);
+    let session = request.load().await.unwrap();
+    session.cycle_id();
+    let rotated = fixtures::finish(&request).await;
+    let request = manager.request([rotated.as_str()]);
+    assert_eq!(
+        request.load().await.unwrap().get::<u32>("c").unwrap(),
+        Some(1)
+    );
+
+    // Listed and ended by user: one session in each format.
+    assert_eq!(get(&store.session_key(&key_b), c).await[0], 1);
+    let mut listed: Vec<StoreKey> = manager
+        .sessions_of("fay")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.key)
+        .collect();
+    listed.sort();
+    let mut expected = vec![key_a.clone(), key_b.clone()];
+    expected.sort();
+    assert_eq!(listed, expected);
+    assert_eq!(manager.end_sessions_of("fay", None).await.unwrap(), 2);
+    assert!(!exists(&store.session_key(&key_b), c).await);
+
+    // Versions past four bytes stay in format 1, and compare all eight
+    // bytes: a version that agrees only in its low four bytes conflicts.
+    // Whole seconds, as the layout keeps them.
+    let now = session_core::time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let wide = Record {
+        key: SessionId::generate().store_key(),
+        data: b"{}".to_vec(),
+        version: (1 << 32) + 5,
+        created_at: now,
+        expires_at: now + session_core::time::Duration::hours(1),
+        user: None,
+    };
+    store.create(&wide).await.unwrap();
+    assert_eq!(get(&store.session_key(&wide.key), c).await[0], 1);
+    let next = Record {
+        version: wide.version + 1,
+        ..wide.clone()
+    };
+    assert!(matches!(
+        store.update(&next, 5).await,
+        Err(StoreError::Conflict)
+    ));
+    store.update(&next, wide.version).await.unwrap();
+    assert_eq!(store.load(&wide.key).await.unwrap(), Some(next.clone()));
+    let narrow = Record {
+        key: SessionId::generate().store_key(),
+        version: 5,
+        ..wide.clone()
+    };
+    store.create(&narrow).await.unwrap();
+    assert!(matches!(
+        store.update(&next_of(&narrow), (1 << 32) + 5).await,
+        Err(StoreError::Conflict)
+    ));
+    store.update(&next_of(&narrow), 5).await.unwrap();
+}
+
+fn next_of(record: &Record) -> Record {
+    Record {
+        version: record.version + 1,
+        ..record.clone()
+    }
+}
+
+#[tokio::test]
+async fn format_1_values_work_as_format_2_ones_on_a_single_node() {
+    let Some(store) = single().await else { return };
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    format_1_values_work_as_format_2_ones(&store, &mut c).await;
 }

@@ -20,8 +20,9 @@
 //! and, for ours, the user index's keys (`MEMORY USAGE` of the index hash
 //! and its buckets, per session). CPU: `INFO commandstats` over a fixed
 //! number of saves (one compare-and-swap script for us, one `SET` for
-//! tower-sessions) and loads (`GET` on both sides), and the server's whole
-//! CPU time (`INFO cpu`, network included) over the same number of
+//! tower-sessions; ours also as a store runs it where Redis refuses
+//! functions, by `EVALSHA` rather than `FCALL`) and loads (`GET` on both
+//! sides), and the server's whole CPU time (`INFO cpu`, network included) over the same number of
 //! load-change-save requests.
 
 use std::collections::HashMap;
@@ -240,6 +241,31 @@ struct Figures {
     cycle: f64,
 }
 
+/// Each command's calls per operation and µs per call, from `INFO
+/// commandstats` over [`OPS`] operations.
+fn per_call(stats: HashMap<String, (f64, f64)>) -> Vec<(String, f64, f64)> {
+    let mut rows: Vec<(String, f64, f64)> = stats
+        .into_iter()
+        .filter(|(name, (calls, _))| {
+            *calls > 0.0 && !matches!(name.as_str(), "config" | "info" | "script" | "function")
+        })
+        .map(|(name, (calls, usec))| (name, calls / OPS as f64, usec / calls))
+        .collect();
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    rows
+}
+
+/// Redis's CPU over [`OPS`] saves of the first thousand of `handles`.
+async fn save_cpu(
+    side: &impl Side,
+    handles: &[String],
+    c: &mut MultiplexedConnection,
+) -> Vec<(String, f64, f64)> {
+    command(c, &["CONFIG", "RESETSTAT"]).await;
+    side.saves(&handles[..1000], OPS).await;
+    per_call(commandstats(c).await)
+}
+
 async fn measure(side: &impl Side, c: &mut MultiplexedConnection) -> Figures {
     let mut figures = Figures::default();
     // Scripts loaded and the server warm before the baseline.
@@ -275,18 +301,7 @@ async fn measure(side: &impl Side, c: &mut MultiplexedConnection) -> Figures {
     for n in 1..=SESSIONS {
         handles.push(side.create(Shape::FiveKeys, n).await);
     }
-    let per_call = |stats: HashMap<String, (f64, f64)>| {
-        let mut rows: Vec<(String, f64, f64)> = stats
-            .into_iter()
-            .filter(|(name, _)| !matches!(name.as_str(), "config" | "info" | "script"))
-            .map(|(name, (calls, usec))| (name, calls / OPS as f64, usec / calls))
-            .collect();
-        rows.sort_by(|a, b| a.0.cmp(&b.0));
-        rows
-    };
-    command(c, &["CONFIG", "RESETSTAT"]).await;
-    side.saves(&handles[..1000], OPS).await;
-    figures.save = per_call(commandstats(c).await);
+    figures.save = save_cpu(side, &handles, c).await;
     command(c, &["CONFIG", "RESETSTAT"]).await;
     for i in 0..OPS {
         side.load(&handles[(i % SESSIONS) as usize]).await;
@@ -332,6 +347,26 @@ fn main() {
         };
         let t = measure(&theirs, &mut c).await;
         let o = measure(&ours, &mut c).await;
+        // Our store as it runs where Redis refuses functions (an ACL
+        // without them): the same scripts by EVALSHA, beside ours by FCALL.
+        command(&mut c, &["ACL", "SETUSER", "nofn", "on", ">pw", "~*", "&*", "+@all", "-fcall", "-function"]).await;
+        let url = server.url().replacen("redis://", "redis://nofn:pw@", 1);
+        let store = session_store_redis::RedisStore::connect(&url).await.unwrap();
+        let evalsha = Ours {
+            manager: SessionManager::new(store.clone(), KeyRing::new([7u8; 32]).unwrap()),
+            store,
+        };
+        command(&mut c, &["FLUSHALL", "SYNC"]).await;
+        let mut handles = Vec::new();
+        for n in 1..=1000 {
+            handles.push(ours.create(Shape::FiveKeys, n).await);
+        }
+        let mut by_function = Vec::new();
+        let mut by_evalsha = Vec::new();
+        for _ in 0..2 {
+            by_evalsha.push(save_cpu(&evalsha, &handles, &mut c).await);
+            by_function.push(save_cpu(&ours, &handles, &mut c).await);
+        }
 
         println!(
             "Redis memory per session ({SESSIONS} sessions; ours bound to a user of its own each, but in the last shape)"
@@ -366,6 +401,10 @@ fn main() {
         println!("Redis CPU ({OPS} operations each; commands per operation and µs per call)");
         println!("saves alone, tower-sessions: {}", commands(&t.save));
         println!("saves alone, ours:           {}", commands(&o.save));
+        for (f, e) in by_function.iter().zip(&by_evalsha) {
+            println!("  again, ours by FCALL:       {}", commands(f));
+            println!("  ours by EVALSHA (no functions): {}", commands(e));
+        }
         println!("loads, tower-sessions:       {}", commands(&t.load));
         println!("loads, ours:                 {}", commands(&o.load));
         println!(

@@ -11,6 +11,7 @@
 //! A cluster is not batched: one command cannot span its slots.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use session_core::StoreError;
 use session_core::store::{TaskQueue, in_batches};
@@ -60,11 +61,11 @@ struct Queued {
 
 impl Batches {
     /// Batches on `conn` when it is a single node.
-    pub(crate) fn for_conn(conn: &Conn) -> Option<Batches> {
+    pub(crate) fn for_conn(conn: &Conn, functions: &Arc<AtomicBool>) -> Option<Batches> {
         match conn {
             Conn::Single(_) => Some(Batches {
                 conn: conn.clone(),
-                update_many: Arc::new(Lua::new(UPDATE_MANY)),
+                update_many: Arc::new(Lua::new(&UPDATE_MANY, functions)),
                 loads: TaskQueue::new(),
                 saves: TaskQueue::new(),
             }),

@@ -1,6 +1,7 @@
 //! Configuring and connecting a store.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use redis::RedisError;
@@ -202,22 +203,24 @@ impl RedisStoreBuilder {
             }
             hex::encode(bytes).into_bytes()
         }
+        let functions = Arc::new(AtomicBool::new(true));
+        let lua = |source| Lua::new(source, &functions);
         RedisStore {
             inner: Arc::new(Inner {
-                batches: Batches::for_conn(&conn),
+                batches: Batches::for_conn(&conn, &functions),
                 prefix: self.prefix,
                 salt: salt(),
-                create: Lua::new(scripts::CREATE),
-                update: Lua::new(scripts::UPDATE),
-                touch: Lua::new(scripts::TOUCH),
-                end_if_user: Lua::new(scripts::END_IF_USER),
-                rotate: Lua::new(scripts::ROTATE),
-                prune: Lua::new(scripts::PRUNE),
-                index: Lua::new(scripts::INDEX),
-                index_user: Lua::new(scripts::INDEX_USER),
-                lookup: Lua::new(scripts::LOOKUP),
-                move_legacy: Lua::new(scripts::MOVE_LEGACY),
-                end_legacy: Lua::new(scripts::END_LEGACY),
+                create: lua(&scripts::CREATE),
+                update: lua(&scripts::UPDATE),
+                touch: lua(&scripts::TOUCH),
+                end_if_user: lua(&scripts::END_IF_USER),
+                rotate: lua(&scripts::ROTATE),
+                prune: lua(&scripts::PRUNE),
+                index: lua(&scripts::INDEX),
+                index_user: lua(&scripts::INDEX_USER),
+                lookup: lua(&scripts::LOOKUP),
+                move_legacy: lua(&scripts::MOVE_LEGACY),
+                end_legacy: lua(&scripts::END_LEGACY),
             }),
             conn,
         }

@@ -7,7 +7,9 @@ use redis::{Cmd, FromRedisValue, Pipeline, RedisError};
 use session_core::StoreError;
 
 use crate::index::Index;
-use crate::scripts::Lua;
+use std::sync::atomic::Ordering;
+
+use crate::scripts::{LIBRARY, Lua};
 use crate::store::RedisStore;
 
 #[derive(Clone)]
@@ -19,14 +21,12 @@ pub(crate) enum Conn {
 impl Conn {
     /// Runs `cmd`.
     pub(crate) async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
-        let result = match self.clone() {
-            Conn::Single(mut c) => cmd.query_async(&mut c).await,
-            Conn::Cluster(mut c) => cmd.query_async(&mut c).await,
-        };
-        result.map_err(store_error)
+        self.run(cmd).await.map_err(store_error)
     }
 
-    /// `EVALSHA`, and `EVAL` when Redis does not know the script yet.
+    /// Runs a script: its library function (`FCALL`, loading the library
+    /// where Redis does not have it), or, once Redis refused functions,
+    /// `EVALSHA` (and `EVAL` when Redis does not know the script yet).
     pub(crate) async fn eval<T: FromRedisValue>(
         &self,
         lua: &Lua,
@@ -44,22 +44,61 @@ impl Conn {
             }
             cmd
         };
-        let result = match self.clone() {
-            Conn::Single(mut c) => {
-                call("EVALSHA", lua.script.get_hash())
-                    .query_async(&mut c)
-                    .await
+        if lua.functions.load(Ordering::Relaxed) {
+            let fcall = call("FCALL", &lua.function);
+            // Each refusal below comes before the function runs, so
+            // running the script another way runs it once.
+            match self.run(&fcall).await {
+                Err(e) if function_missing(&e) => match self.load_library().await {
+                    Ok(()) => match self.run(&fcall).await {
+                        Err(e) if function_missing(&e) => {}
+                        other => return other.map_err(store_error),
+                    },
+                    Err(e) if refused(&e) => no_functions(lua, &e),
+                    Err(e) => return Err(store_error(e)),
+                },
+                Err(e) if refused(&e) => no_functions(lua, &e),
+                other => return other.map_err(store_error),
             }
-            Conn::Cluster(mut c) => {
-                call("EVALSHA", lua.script.get_hash())
-                    .query_async(&mut c)
-                    .await
-            }
-        };
-        match result {
+        }
+        match self.run(&call("EVALSHA", lua.script.get_hash())).await {
             Err(e) if e.code() == Some("NOSCRIPT") => self.query(&call("EVAL", lua.source)).await,
             other => other.map_err(store_error),
         }
+    }
+
+    async fn run<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, RedisError> {
+        match self.clone() {
+            Conn::Single(mut c) => cmd.query_async(&mut c).await,
+            Conn::Cluster(mut c) => cmd.query_async(&mut c).await,
+        }
+    }
+
+    /// Loads [`LIBRARY`] (on a cluster, on every primary); replacing a
+    /// library of the same name replaces it with the same code.
+    async fn load_library(&self) -> Result<(), RedisError> {
+        let mut cmd = redis::cmd("FUNCTION");
+        cmd.arg("LOAD").arg("REPLACE").arg(&LIBRARY.code);
+        self.run::<redis::Value>(&cmd).await.map(drop)
+    }
+}
+
+/// Redis has no function of that name (a server that never loaded the
+/// library, or lost it: a restart without persistence, `FUNCTION FLUSH`).
+fn function_missing(e: &RedisError) -> bool {
+    e.to_string().contains("Function not found")
+}
+
+/// Redis (or a proxy before it) does not let this client use functions:
+/// an unknown command, an ACL that denies it.
+fn refused(e: &RedisError) -> bool {
+    let text = e.to_string();
+    e.code() == Some("NOPERM") || text.contains("unknown command")
+}
+
+fn no_functions(lua: &Lua, e: &RedisError) {
+    if lua.functions.swap(false, Ordering::Relaxed) {
+        tracing::info!(target: "session_store_redis", error = %e, "Redis refuses functions; this store runs its scripts with EVALSHA");
     }
 }
 
@@ -108,7 +147,7 @@ impl RedisStore {
         Ok(value)
     }
 
-    /// `EVALSHA`, and `EVAL` when Redis does not know the script yet.
+    /// Runs a script (see [`Conn::eval`]).
     pub(crate) async fn eval<T: FromRedisValue>(
         &self,
         lua: &Lua,

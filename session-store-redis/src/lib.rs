@@ -18,7 +18,16 @@
 //!   for an anonymous create): `create` inserts only if absent, `update`
 //!   compares the stored version in the same step as it writes and refuses
 //!   a missing key (a compare-and-swap with no `WATCH` loop), `touch`
-//!   moves the expiry alone.
+//!   moves the expiry alone. The scripts are the functions of one Redis
+//!   library, which the store loads (`FUNCTION LOAD`) the first time Redis
+//!   lacks it and calls with `FCALL`, so a call does not define the
+//!   scripts' helpers again (about a microsecond less of Redis's CPU a
+//!   call, see BENCHMARKS.md). The library is named
+//!   `session_store_<digest of its code>`: each release calls its own, and
+//!   one an older release loaded can be removed (`FUNCTION DELETE`) once
+//!   no instance of that release runs. Where Redis refuses functions (an
+//!   ACL without `FCALL` or `FUNCTION`, a proxy), the store runs the same
+//!   scripts with `EVALSHA`.
 //! - The user index lists each user's sessions, each entry kept until its
 //!   session's expiry rounded up to the hour; a save that keeps the user
 //!   and the hour leaves it alone. On a single node all users' entries

@@ -16,15 +16,22 @@
 //! index takes), and writes the entry in the same step. On a cluster, where the index sits in another
 //! slot, both are left out and the store writes the entry with
 //! [`INDEX_USER`] before and after the script. Arguments cost Redis time,
-//! so no script gets any it does not use; and every call runs a script's
-//! helper definitions, so the ones only index writes need are made only
+//! so no script gets any it does not use.
+//!
+//! The scripts run as the functions of one Redis library ([`LIBRARY`]:
+//! the helpers defined once when Redis loads it, each script a function
+//! of it), called with `FCALL`: a call then runs only its own body. The
+//! library's name and its functions' carry a digest of its code, so
+//! stores of different releases sharing a Redis call their own. Where
+//! Redis refuses functions (an ACL without them, a proxy), a store runs
+//! the same scripts with `EVALSHA`, where every call runs the helper
+//! definitions first; so the helpers only index writes need are made only
 //! when one runs (`lib()`).
 
 /// Helpers every script starts with.
-macro_rules! lua {
-    ($body:literal) => {
-        concat!(
-            r"
+macro_rules! preamble {
+    () => {
+        r"
 local STEP = 3600
 -- Where a stored value's fields after its version start (1-based): 6 in
 -- format 2, 10 in format 1, false for anything else.
@@ -59,7 +66,9 @@ local function user_of(v)
 end
 -- What only some scripts need, made when one of them runs (a call runs
 -- every definition above its body).
+local made
 local function lib()
+  if made then return made end
   local x = {}
   -- The single node's user index (see index.rs): the index key holds the
   -- shape (L, s, n) and the salt k; bucket b of 2^L + s is the key
@@ -170,6 +179,7 @@ local function lib()
       redis.call('HSET', meta, 'n', n)
     end
   end
+  made = x
   return x
 end
 local function index(meta, at)
@@ -203,16 +213,34 @@ local function update(key, index_key, at)
   end
   return 1
 end
-",
-            $body
-        )
+"
     };
+}
+
+/// A script named `$name`, its body after the helpers.
+macro_rules! lua {
+    ($name:literal, $body:literal) => {
+        Source {
+            name: $name,
+            body: $body,
+            eval: concat!(preamble!(), $body),
+        }
+    };
+}
+
+/// A script: its function's name in the library, its body, and the whole
+/// script `EVAL` runs (the helpers, then the body).
+pub(crate) struct Source {
+    pub(crate) name: &'static str,
+    body: &'static str,
+    pub(crate) eval: &'static str,
 }
 
 /// On a cluster. KEYS: the user's index. ARGV: member, score, the current
 /// time. Adds the entry: its score only grows, the index lives at least as
 /// long as its highest score, and entries whose score has passed go.
-pub(crate) const INDEX_USER: &str = lua!(
+pub(crate) const INDEX_USER: Source = lua!(
+    "index_user",
     r"
 lib().index_user(KEYS[1], 1)
 return 1
@@ -221,7 +249,8 @@ return 1
 
 /// On a single node. KEYS: the index. ARGV: member, score, the current
 /// time, user, the salt a new index takes. Adds the entry to the user's bucket (see [`crate::index`]).
-pub(crate) const INDEX: &str = lua!(
+pub(crate) const INDEX: Source = lua!(
+    "index",
     r"
 index(KEYS[1], 1)
 return 1
@@ -234,7 +263,8 @@ return 1
 /// any, into the user's bucket, and returns the members of the bucket
 /// that may be the user's: their hash's last byte is the user's and their
 /// score has not passed.
-pub(crate) const LOOKUP: &str = lua!(
+pub(crate) const LOOKUP: Source = lua!(
+    "lookup",
     r"
 local x = lib()
 local user, now = ARGV[1], tonumber(ARGV[2])
@@ -261,7 +291,8 @@ return out
 /// KEYS: session[, index]. ARGV: value, expires (Unix seconds)[, index
 /// entry].
 /// Returns 1 when created, 0 when the key exists.
-pub(crate) const CREATE: &str = lua!(
+pub(crate) const CREATE: Source = lua!(
+    "create",
     r"
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EXAT', ARGV[2]) then return 0 end
 if KEYS[2] then index(KEYS[2], 3) end
@@ -280,7 +311,8 @@ return 1
 /// its session's expiry rounded up to the step (see
 /// [`crate::value::index_score`]), so most saves leave it be. (The body is
 /// the helper `update`, which [`UPDATE_MANY`] shares.)
-pub(crate) const UPDATE: &str = lua!(
+pub(crate) const UPDATE: Source = lua!(
+    "update",
     r"
 return update(KEYS[1], KEYS[2], 1)
 "
@@ -291,7 +323,8 @@ return update(KEYS[1], KEYS[2], 1)
 /// saves; then for each, `i` when it writes an index entry (else `n`),
 /// and [`UPDATE`]'s arguments. KEYS: for each, the session and, when it
 /// writes one, the user's index. Returns each save's answer, in order.
-pub(crate) const UPDATE_MANY: &str = lua!(
+pub(crate) const UPDATE_MANY: Source = lua!(
+    "update_many",
     r"
 local out = {}
 local k, a = 1, 2
@@ -315,7 +348,8 @@ return out
 /// under the old key, value and expires of the new record[, index entry]. Returns 1
 /// when done, 0 on a version conflict, -1 when the old session is gone,
 /// -2 when the new key is taken (nothing changes unless 1).
-pub(crate) const ROTATE: &str = lua!(
+pub(crate) const ROTATE: Source = lua!(
+    "rotate",
     r"
 local cur = redis.call('GET', KEYS[1])
 if not cur then return -1 end
@@ -333,7 +367,8 @@ return 1
 /// seconds. Returns {} when there is no live session, {old expires} when
 /// touched, {old expires, user} when touched and bound to a user (the
 /// store then raises the user's index entry if it must).
-pub(crate) const TOUCH: &str = lua!(
+pub(crate) const TOUCH: Source = lua!(
+    "touch",
     r"
 local head = redis.call('GETRANGE', KEYS[1], 0, 20)
 if head == '' then return {} end
@@ -356,7 +391,8 @@ return {expiry(head), redis.call('GETRANGE', KEYS[1], p + 11, p + 10 + n)}
 /// to another user of the same bucket rewrote that byte, and the entry is
 /// then that user's), in one step, so a session bound meanwhile keeps its
 /// entry. Returns 1 when it removed the member.
-pub(crate) const PRUNE: &str = lua!(
+pub(crate) const PRUNE: Source = lua!(
+    "prune",
     r"
 local x = lib()
 local L, s, n, k = x.shape(KEYS[1])
@@ -373,7 +409,8 @@ return 1
 
 /// KEYS: session. ARGV: user. Deletes the session if it is bound to the
 /// user; returns 1 when it did.
-pub(crate) const END_IF_USER: &str = lua!(
+pub(crate) const END_IF_USER: Source = lua!(
+    "end_if_user",
     r"
 local cur = redis.call('GET', KEYS[1])
 if cur and user_of(cur) == ARGV[1] then
@@ -389,7 +426,8 @@ return 0
 /// entry].
 /// Moves the session if the hash is still at that version. Returns 1 when
 /// moved, 0 when the hash changed or went, -2 when the new key is taken.
-pub(crate) const MOVE_LEGACY: &str = lua!(
+pub(crate) const MOVE_LEGACY: Source = lua!(
+    "move_legacy",
     r"
 if redis.call('HGET', KEYS[1], 'v') ~= ARGV[1] then return 0 end
 if not redis.call('SET', KEYS[2], ARGV[2], 'NX', 'EXAT', ARGV[3]) then return -2 end
@@ -402,23 +440,87 @@ return 1
 /// KEYS: a session in the old layout. ARGV: a version. Deletes the hash
 /// if it is at that version (a cluster's last step of moving it); returns
 /// 1 when it did.
-pub(crate) const END_LEGACY: &str = r"
+pub(crate) const END_LEGACY: Source = {
+    const BODY: &str = r"
 if redis.call('HGET', KEYS[1], 'v') ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 return 1
 ";
+    Source {
+        name: "end_legacy",
+        body: BODY,
+        eval: BODY,
+    }
+};
 
-/// A script with its source, for the `EVAL` fallback.
+/// Every script, each a function of [`LIBRARY`].
+const ALL: [&Source; 12] = [
+    &INDEX_USER,
+    &INDEX,
+    &LOOKUP,
+    &CREATE,
+    &UPDATE,
+    &UPDATE_MANY,
+    &ROTATE,
+    &TOUCH,
+    &PRUNE,
+    &END_IF_USER,
+    &MOVE_LEGACY,
+    &END_LEGACY,
+];
+
+/// The Redis library that holds every script as a function.
+pub(crate) struct Library {
+    /// `session_store_` and the first 16 hex digits of the SHA-1 of its
+    /// code; each function is named `<name>_<script>`.
+    pub(crate) name: String,
+    /// What `FUNCTION LOAD` takes.
+    pub(crate) code: String,
+}
+
+/// The library of this release's scripts: the helpers once, at the
+/// library's top (with `KEYS` and `ARGV` as its locals, which each function
+/// sets from its arguments before its body runs, so the helpers read them
+/// as the scripts do), then a function per script.
+pub(crate) static LIBRARY: std::sync::LazyLock<Library> = std::sync::LazyLock::new(|| {
+    let mut code = String::from("local KEYS, ARGV\n");
+    code.push_str(preamble!());
+    for script in ALL {
+        code.push_str(&format!(
+            "redis.register_function('{{library}}_{}', function(keys, args)\nKEYS, ARGV = keys, args\n{}\nend)\n",
+            script.name, script.body
+        ));
+    }
+    let digest = redis::Script::new(&code).get_hash().to_owned();
+    let name = format!("session_store_{}", &digest[..16]);
+    Library {
+        code: format!("#!lua name={name}\n{}", code.replace("{library}", &name)),
+        name,
+    }
+});
+
+/// A script as a store runs it: as its library function while Redis
+/// takes functions, else by `EVALSHA` (and `EVAL` when Redis does not know
+/// it yet).
 pub(crate) struct Lua {
     pub(crate) script: redis::Script,
     pub(crate) source: &'static str,
+    /// Its function's name in [`LIBRARY`].
+    pub(crate) function: String,
+    /// Whether the store still calls functions (shared by its scripts).
+    pub(crate) functions: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Lua {
-    pub(crate) fn new(source: &'static str) -> Self {
+    pub(crate) fn new(
+        source: &Source,
+        functions: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) -> Self {
         Lua {
-            script: redis::Script::new(source),
-            source,
+            script: redis::Script::new(source.eval),
+            source: source.eval,
+            function: format!("{}_{}", LIBRARY.name, source.name),
+            functions: std::sync::Arc::clone(functions),
         }
     }
 }
@@ -437,7 +539,8 @@ mod tests {
             super::UPDATE_MANY,
             super::ROTATE,
         ] {
-            assert!(script.contains(&step));
+            assert!(script.eval.contains(&step));
         }
+        assert!(super::LIBRARY.code.contains(&step));
     }
 }

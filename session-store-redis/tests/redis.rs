@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use session_conformance::proxy::TcpProxy;
 use session_conformance::{fixtures, services};
-use session_core::{KeyRing, Record, SessionId, SessionManager, SessionStore, StoreError, StoreKey};
+use session_core::{
+    KeyRing, Record, SessionId, SessionManager, SessionStore, StoreError, StoreKey,
+};
 use session_store_redis::RedisStore;
 
 fn redis_url() -> String {
@@ -390,7 +392,33 @@ fn redis_cluster_passes_the_conformance_kit() {
     );
 }
 
-/// After `SCRIPT FLUSH` (or a Redis restart) the scripts are sent again.
+/// Flushes Redis's functions and scripts, as a restart without
+/// persistence loses them.
+async fn flush_scripts() {
+    raw(redis::cmd("FUNCTION").arg("FLUSH")).await;
+    raw(redis::cmd("SCRIPT").arg("FLUSH")).await;
+}
+
+/// The names of the libraries of Redis functions this store loads.
+async fn libraries() -> Vec<String> {
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    let listed: Vec<std::collections::HashMap<String, redis::Value>> = redis::cmd("FUNCTION")
+        .arg("LIST")
+        .arg("LIBRARYNAME")
+        .arg("session_store_*")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    listed
+        .iter()
+        .filter_map(|l| redis::from_redis_value_ref::<String>(l.get("library_name")?).ok())
+        .collect()
+}
+
+/// After `FUNCTION FLUSH` and `SCRIPT FLUSH` (or a Redis restart without
+/// persistence) the scripts are sent again, as the library of functions
+/// they run as.
 #[tokio::test]
 async fn scripts_are_reloaded_after_a_flush() {
     let Some(store) = single().await else { return };
@@ -400,14 +428,12 @@ async fn scripts_are_reloaded_after_a_flush() {
     session.insert("a", 1).unwrap();
     session.set_user("alice").unwrap();
     let cookie = fixtures::finish(&request).await;
-    raw(redis::cmd("SCRIPT").arg("FLUSH")).await;
+    flush_scripts().await;
     let request = manager.request([cookie.as_str()]);
     request.load().await.unwrap().insert("b", 2).unwrap();
-    request
-        .finish(200)
-        .await
-        .expect("a save after SCRIPT FLUSH");
-    raw(redis::cmd("SCRIPT").arg("FLUSH")).await;
+    request.finish(200).await.expect("a save after the flush");
+    assert_eq!(libraries().await.len(), 1, "the scripts run as functions");
+    flush_scripts().await;
     let request = manager.request([cookie.as_str()]);
     let session = request.load().await.unwrap();
     assert_eq!(
@@ -421,7 +447,70 @@ async fn scripts_are_reloaded_after_a_flush() {
     request
         .finish(200)
         .await
-        .expect("a save without a user after SCRIPT FLUSH");
+        .expect("a save without a user after the flush");
+}
+
+/// A Redis user whose ACL denies functions (as some hosted Redis and
+/// proxies do) gets the same store through `EVALSHA`: the whole
+/// conformance kit passes.
+#[test]
+fn a_redis_without_functions_runs_the_scripts_with_evalsha() {
+    let user = services::unique_name("nofn");
+    let acl = |args: &[&str]| {
+        let mut cmd = redis::cmd("ACL");
+        for arg in args {
+            cmd.arg(*arg);
+        }
+        session_conformance::block_on(raw(&mut cmd));
+    };
+    if let Err(e) = redis::Client::open(redis_url()).and_then(|c| c.get_connection()) {
+        return services::unavailable::<()>("Redis", e).unwrap_or(());
+    }
+    acl(&[
+        "SETUSER",
+        &user,
+        "on",
+        ">pw",
+        "~*",
+        "&*",
+        "+@all",
+        "-fcall",
+        "-fcall_ro",
+        "-function",
+    ]);
+    let url = redis_url().replacen("redis://", &format!("redis://{user}:pw@"), 1);
+    session_conformance::block_on(async {
+        let connect = || async {
+            RedisStore::builder()
+                .prefix(format!("{}:", services::unique_name("nofn")))
+                .connect(&url)
+                .await
+                .expect("connect as the user without functions")
+        };
+        let store = connect().await;
+        let mut c = redis::Client::open(url.as_str())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let refused = redis::cmd("FCALL")
+            .arg("x")
+            .arg(0)
+            .query_async::<()>(&mut c)
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Some("NOPERM"), "{refused}");
+        let manager = manager(&store);
+        let (cookie, _) = stored(&manager, Some("ann"), "a").await;
+        let request = manager.request([cookie.as_str()]);
+        assert_eq!(
+            request.load().await.unwrap().get::<u32>("a").unwrap(),
+            Some(1)
+        );
+        assert_eq!(manager.sessions_of("ann").await.unwrap().len(), 1);
+        session_conformance::run_all(connect).await;
+    });
+    acl(&["DELUSER", &user]);
 }
 
 /// Rewrites a stored session in the layout of the 0.1 releases (a hash
@@ -622,7 +711,10 @@ async fn format_1_values_work_as_format_2_ones<C: redis::aio::ConnectionLike + S
     let session = request.load().await.unwrap();
     assert_eq!(session.get::<u32>("a").unwrap(), Some(1));
     session.insert("a2", 2).unwrap();
-    request.finish(200).await.expect("save of a format 1 session");
+    request
+        .finish(200)
+        .await
+        .expect("save of a format 1 session");
     let saved = get(&store.session_key(&key_a), c).await;
     assert_eq!(saved[0], 2);
     assert_eq!(saved.len(), old[0].len() - 4 + br#","a2":2"#.len());
@@ -680,7 +772,9 @@ async fn format_1_values_work_as_format_2_ones<C: redis::aio::ConnectionLike + S
     // Versions past four bytes stay in format 1, and compare all eight
     // bytes: a version that agrees only in its low four bytes conflicts.
     // Whole seconds, as the layout keeps them.
-    let now = session_core::time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let now = session_core::time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap();
     let wide = Record {
         key: SessionId::generate().store_key(),
         data: b"{}".to_vec(),

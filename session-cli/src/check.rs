@@ -73,6 +73,26 @@ pub(super) async fn check(cli: &Cli) -> Result<Output, Failure> {
                 Err(StoreError::Unsupported(_)) => {}
                 Err(e) => checks.push(("read".into(), false, e.to_string())),
             }
+            if let AnyStore::Redis(redis) = &store {
+                match redis.check_index().await {
+                    Ok(c) if c.unlisted == 0 => checks.push((
+                        "user index".into(),
+                        true,
+                        format!("lists all {} bound sessions of {} users", c.bound, c.users),
+                    )),
+                    Ok(c) => checks.push((
+                        "user index".into(),
+                        false,
+                        format!(
+                            "{} of {} bound sessions are not listed by their user's index \
+                             (an index key evicted or deleted?): \
+                             `session-cli migrate --end-unlisted` ends them",
+                            c.unlisted, c.bound
+                        ),
+                    )),
+                    Err(e) => checks.push(("user index".into(), false, e.to_string())),
+                }
+            }
         }
         Err(e) => checks.push(("connection".into(), false, e.to_string())),
     }

@@ -110,7 +110,13 @@ enum Command {
     },
     /// Create or upgrade the SQL schema; on Redis, move sessions of an
     /// older layout to the current one.
-    Migrate,
+    Migrate {
+        /// On Redis, also end the sessions bound to a user that the user's
+        /// index no longer lists (an index key evicted or deleted: `check`
+        /// reports them), so that ending a user's sessions ends them all.
+        #[arg(long)]
+        end_unlisted: bool,
+    },
     /// Check the connection, the schema and the key ring.
     Check,
 }
@@ -303,7 +309,7 @@ async fn run(cli: &Cli) -> Result<Output, Failure> {
             );
             Ok(Output::new(text, json))
         }
-        Command::Migrate => {
+        &Command::Migrate { end_unlisted } => {
             let Some(any) = any else {
                 return Err(Failure {
                     code: 4,
@@ -315,10 +321,22 @@ async fn run(cli: &Cli) -> Result<Output, Failure> {
             if let sessions::AnyStore::Redis(redis) = &any {
                 // Sessions of the store's 0.1 layout, all at once.
                 let moved = redis.migrate().await.map_err(from_store)?;
-                return Ok(Output::new(
-                    format!("{moved} sessions moved to the current layout"),
-                    json!({ "migrated": true, "moved": moved }),
-                ));
+                let mut text = format!("{moved} sessions moved to the current layout");
+                let mut json = json!({ "migrated": true, "moved": moved });
+                if end_unlisted {
+                    let ended = redis.end_unlisted().await.map_err(from_store)?.unlisted;
+                    text.push_str(&format!(
+                        "\n{ended} sessions their user's index did not list ended"
+                    ));
+                    json["ended_unlisted"] = json!(ended);
+                }
+                return Ok(Output::new(text, json));
+            }
+            if end_unlisted {
+                return Err(Failure {
+                    code: 4,
+                    message: "--end-unlisted is for a Redis store's user index".into(),
+                });
             }
             Ok(Output::new(
                 "the schema is up to date",

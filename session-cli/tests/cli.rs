@@ -287,7 +287,59 @@ async fn redis() {
         let o = cli(&url, None, &["--json", "migrate"]);
         assert_eq!(code(&o), 0, "{}", stderr(&o));
         assert_eq!(stdout(&o), r#"{"migrated":true,"moved":0}"#);
+        lost_index_entries_are_found_and_ended(&url).await;
     }
+}
+
+/// `check` reports bound sessions the user index no longer lists (its
+/// hash deleted here, as an eviction might), and `migrate --end-unlisted`
+/// ends them.
+async fn lost_index_entries_are_found_and_ended(url: &str) {
+    let Ok(sessions::AnyStore::Redis(store)) = open_store(url).await else {
+        panic!("a Redis store");
+    };
+    for n in 0..5 {
+        let user = format!("u{n}");
+        let record = fixtures::record(Duration::hours(1), Some(&user));
+        sessions::SessionStore::create(&store, &record)
+            .await
+            .unwrap();
+    }
+    let o = cli(url, Some(SECRET), &["check"]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("lists all 5 bound sessions of 5 users"),
+        "{}",
+        stdout(&o)
+    );
+    let base = services::url("SESSION_TEST_REDIS_URL", "redis://127.0.0.1:6379");
+    let mut c = redis::Client::open(base).unwrap().get_connection().unwrap();
+    redis::cmd("DEL")
+        .arg(store.index_key())
+        .exec(&mut c)
+        .unwrap();
+    let o = cli(url, Some(SECRET), &["check"]);
+    assert_eq!(code(&o), 1, "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("not listed by their user's index"),
+        "{}",
+        stdout(&o)
+    );
+    let o = cli(url, None, &["--json", "migrate", "--end-unlisted"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let ended = json["ended_unlisted"].as_u64().unwrap();
+    assert!((1..=5).contains(&ended), "{json}");
+    let o = cli(url, Some(SECRET), &["check"]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains(&format!("lists all {} bound sessions", 5 - ended)),
+        "{}",
+        stdout(&o)
+    );
+    // Not a store with such an index: refused.
+    let o = cli(&sqlite_url(), None, &["migrate", "--end-unlisted"]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -46,7 +46,10 @@
 //!   the user. The index keys carry no TTL of their own: run Redis with
 //!   `maxmemory-policy` `noeviction` or a `volatile-*` policy (an
 //!   `allkeys-*` policy may evict an index, and the sessions it listed
-//!   would no longer be found by user).
+//!   would no longer be found by user). [`RedisStore::check_index`]
+//!   (`session-cli check`) finds bound sessions their user's index does
+//!   not list, and [`RedisStore::end_unlisted`] (`session-cli migrate
+//!   --end-unlisted`) ends them.
 //! - Sessions written by the 0.1 releases (a hash per session under the
 //!   whole hex key, a plain set per user) still load: each moves to the
 //!   current layout the first time it is loaded or listed, and
@@ -92,6 +95,7 @@ mod builder;
 mod conn;
 pub mod django_cache;
 mod index;
+mod index_check;
 mod legacy;
 mod scan;
 mod scripts;
@@ -100,4 +104,5 @@ pub mod value;
 
 pub use builder::RedisStoreBuilder;
 pub use django_cache::DjangoCacheStore;
+pub use index_check::IndexCheck;
 pub use store::RedisStore;

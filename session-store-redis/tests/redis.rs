@@ -360,6 +360,8 @@ fn redis_cluster_passes_the_conformance_kit() {
         let mut c = client.get_async_connection().await.unwrap();
         old_layout_sessions_are_read_and_moved(&store, &prefix, &mut c).await;
         format_1_values_work_as_format_2_ones(&store, &mut c).await;
+        let check = store.check_index().await.unwrap();
+        assert!(check.bound > 0 && check.unlisted == 0, "{check:?}");
         // The sessions really are spread over the nodes.
         let store = RedisStore::connect_cluster(&urls).await.unwrap();
         let manager = manager(&store);

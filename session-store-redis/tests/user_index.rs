@@ -330,3 +330,69 @@ async fn concurrent_writes_through_splits_leave_every_session_listed() {
         );
     }
 }
+
+/// With the index hash deleted (as an `allkeys-*` eviction might), the
+/// check finds the bound sessions no listing reaches; ending them leaves
+/// every bound session listed, the listed ones and unbound ones untouched.
+#[tokio::test]
+async fn sessions_an_index_lost_are_found_and_ended() {
+    let Some((store, mut c)) = store_and_conn("lost-index").await else {
+        return;
+    };
+    let mut records = Vec::new();
+    for n in 0..200 {
+        let r = bound(None, &format!("user{}", n % 70));
+        store.create(&r).await.unwrap();
+        records.push(r);
+    }
+    let unbound = record(Duration::hours(2), None);
+    store.create(&unbound).await.unwrap();
+    let check = store.check_index().await.unwrap();
+    assert_eq!((check.bound, check.users, check.unlisted), (200, 70, 0));
+    assert_eq!(store.end_unlisted().await.unwrap().unlisted, 0);
+
+    // The shape and salt gone: listings look in the wrong bucket, with
+    // the wrong hash.
+    redis::cmd("DEL")
+        .arg(store.index_key())
+        .query_async::<()>(&mut c)
+        .await
+        .unwrap();
+    let lost = store.check_index().await.unwrap();
+    assert!(lost.unlisted > 0, "{lost:?}");
+    let mut unlisted = BTreeSet::new();
+    let mut still = BTreeSet::new();
+    for r in &records {
+        let user = r.user.as_deref().unwrap();
+        if listed(&store, user).await.contains(&r.key) {
+            still.insert(r.key.clone());
+        } else {
+            unlisted.insert(r.key.clone());
+        }
+    }
+    assert_eq!(unlisted.len() as u64, lost.unlisted);
+
+    // A save that writes the entry again (here, the user changes) lists
+    // its session again, and it is no longer counted.
+    let mut rebound = records
+        .iter()
+        .find(|r| unlisted.contains(&r.key))
+        .unwrap()
+        .clone();
+    rebound.user = Some("newcomer".into());
+    rebound.version += 1;
+    store.update(&rebound, rebound.version - 1).await.unwrap();
+    assert!(listed(&store, "newcomer").await.contains(&rebound.key));
+    unlisted.remove(&rebound.key);
+    still.insert(rebound.key.clone());
+
+    let ended = store.end_unlisted().await.unwrap();
+    assert_eq!(ended.unlisted, unlisted.len() as u64);
+    assert_eq!(store.check_index().await.unwrap().unlisted, 0);
+    for key in &unlisted {
+        assert_eq!(store.load(key).await.unwrap(), None);
+    }
+    for key in still.iter().chain([&unbound.key]) {
+        assert!(store.load(key).await.unwrap().is_some());
+    }
+}

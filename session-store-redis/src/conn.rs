@@ -1,14 +1,14 @@
 //! The connection (one node or a cluster), commands and scripts on it, and
 //! how Redis errors map onto the store contract's.
 
+use std::sync::atomic::Ordering;
+
 use redis::aio::ConnectionManager;
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, FromRedisValue, Pipeline, RedisError};
 use session_core::StoreError;
 
 use crate::index::Index;
-use std::sync::atomic::Ordering;
-
 use crate::scripts::{LIBRARY, Lua};
 use crate::store::RedisStore;
 

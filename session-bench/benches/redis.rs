@@ -5,6 +5,7 @@
 //!
 //! ```text
 //! cargo bench -p session-bench --bench redis
+//! REDIS_BENCH_FIRST_USER=10000 cargo bench -p session-bench --bench redis   # five-digit user IDs
 //! ```
 //!
 //! Both sides write the same session data through their own session
@@ -13,24 +14,30 @@
 //! user with `set_user`; tower-sessions has no binding, so the user ID is
 //! its one key). Every one of our sessions is bound to a user of its own,
 //! so our figures include a user index per session, the worst case for
-//! us (tower-sessions keeps no index).
+//! us (tower-sessions keeps no index). The user IDs run from 1 (or
+//! `REDIS_BENCH_FIRST_USER`) over the sessions of a shape.
 //!
-//! Memory: `INFO memory`'s `used_memory` before and after writing the
-//! sessions, divided by their number; `MEMORY USAGE` of one session key;
-//! and, for ours, the user index's keys (`MEMORY USAGE` of the index hash
-//! and its buckets, per session). CPU: `INFO commandstats` over a fixed
-//! number of saves (one compare-and-swap script for us, one `SET` for
-//! tower-sessions; ours also as a store runs it where Redis refuses
-//! functions, by `EVALSHA` rather than `FCALL`) and loads (`GET` on both
-//! sides), and the server's whole CPU time (`INFO cpu`, network included) over the same number of
-//! load-change-save requests.
+//! Memory: `INFO memory`'s `used_memory`, less the clients' buffers
+//! (`mem_clients_normal`, which follow the connections' traffic), before
+//! and after writing the sessions, divided by their number: the median of
+//! three passes over the shapes, after a first pass that does not count
+//! (on a fresh server the first pass measured up to 12 bytes a session
+//! away from the later ones, either way, for both sides alike); `MEMORY
+//! USAGE` of one session key; and, for ours, the user index's keys
+//! (`MEMORY USAGE` of the index hash and its buckets, per session). CPU:
+//! `INFO commandstats` over a fixed number of saves (one compare-and-swap
+//! script for us, one `SET` for tower-sessions; ours also as a store runs
+//! it where Redis refuses functions, by `EVALSHA` rather than `FCALL`) and
+//! loads (`GET` on both sides), and the server's whole CPU time (`INFO
+//! cpu`, network included) over the same number of load-change-save
+//! requests.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
-use session_bench::redis_server::{Server, commandstats, server_cpu, used_memory};
+use session_bench::redis_server::{Server, commandstats, info, server_cpu};
 use session_core::time::{Duration as Span, OffsetDateTime};
 use session_core::{KeyRing, Record, SessionManager, SessionStore};
 use tower_sessions_core_014::SessionStore as _;
@@ -39,6 +46,10 @@ use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
 
 /// Sessions written per shape and side.
 const SESSIONS: u64 = 5_000;
+/// Passes over the shapes that count, after one that does not: the first
+/// pass on a fresh server measured up to 12 bytes a session away from
+/// later ones, either way, on both sides.
+const PASSES: usize = 3;
 /// Operations per CPU measurement.
 const OPS: u64 = 20_000;
 
@@ -229,8 +240,11 @@ impl Side for Theirs {
 /// What one side measured.
 #[derive(Default)]
 struct Figures {
-    /// Bytes per session, by shape: `used_memory` and `MEMORY USAGE`.
-    memory: Vec<(f64, f64)>,
+    /// Bytes per session, by shape: `used_memory` (less the clients'
+    /// buffers) of each measured pass.
+    memory: Vec<Vec<f64>>,
+    /// Bytes of one session's key, by shape (`MEMORY USAGE`).
+    usage: Vec<f64>,
     /// Bytes per session of the user index's keys, by shape.
     index: Vec<f64>,
     /// Microseconds of Redis CPU per call of each command, store saves alone.
@@ -266,35 +280,62 @@ async fn save_cpu(
     per_call(commandstats(c).await)
 }
 
+/// `used_memory` less the clients' buffers, which follow the connections'
+/// traffic rather than the sessions (`mem_clients_normal`).
+async fn stored_memory(c: &mut MultiplexedConnection) -> f64 {
+    let memory = info(c, "memory").await;
+    let field = |f: &str| memory[f].parse::<f64>().unwrap();
+    field("used_memory") - field("mem_clients_normal")
+}
+
+/// The user ID of the first session of a shape (`REDIS_BENCH_FIRST_USER`,
+/// default 1): the IDs run from it, so its digits set the IDs' length.
+fn first_user() -> u64 {
+    std::env::var("REDIS_BENCH_FIRST_USER")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+}
+
 async fn measure(side: &impl Side, c: &mut MultiplexedConnection) -> Figures {
     let mut figures = Figures::default();
     // Scripts loaded and the server warm before the baseline.
     side.create(Shape::FiveKeys, 0).await;
-    for shape in SHAPES {
-        command(c, &["FLUSHALL", "SYNC"]).await;
-        let before = used_memory(c).await;
-        let mut handles = Vec::new();
-        for n in 1..=SESSIONS {
-            handles.push(side.create(shape, n).await);
+    let first = first_user();
+    let mut samples = vec![Vec::new(); SHAPES.len()];
+    for pass in 0..=PASSES {
+        for (i, &shape) in SHAPES.iter().enumerate() {
+            command(c, &["FLUSHALL", "SYNC"]).await;
+            let before = stored_memory(c).await;
+            let mut handles = Vec::new();
+            for n in first..first + SESSIONS {
+                handles.push(side.create(shape, n).await);
+            }
+            // Let Redis finish growing its tables before the reading.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let after = stored_memory(c).await;
+            if pass == 0 {
+                continue;
+            }
+            samples[i].push((after - before) / SESSIONS as f64);
+            if pass < PASSES {
+                continue;
+            }
+            let usage: f64 = redis::cmd("MEMORY")
+                .arg("USAGE")
+                .arg(side.redis_key(&handles[0]))
+                .arg("SAMPLES")
+                .arg(0)
+                .query_async(c)
+                .await
+                .unwrap();
+            figures.usage.push(usage);
+            figures
+                .index
+                .push(side.index_bytes(c).await / SESSIONS as f64);
         }
-        // Let Redis finish growing its tables before the reading.
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let after = used_memory(c).await;
-        let usage: f64 = redis::cmd("MEMORY")
-            .arg("USAGE")
-            .arg(side.redis_key(&handles[0]))
-            .arg("SAMPLES")
-            .arg(0)
-            .query_async(c)
-            .await
-            .unwrap();
-        figures
-            .memory
-            .push(((after - before) / SESSIONS as f64, usage));
-        figures
-            .index
-            .push(side.index_bytes(c).await / SESSIONS as f64);
     }
+    figures.memory = samples;
     // CPU, on the five-key sessions.
     command(c, &["FLUSHALL", "SYNC"]).await;
     let mut handles = Vec::new();
@@ -369,18 +410,29 @@ fn main() {
         }
 
         println!(
-            "Redis memory per session ({SESSIONS} sessions; ours bound to a user of its own each, but in the last shape)"
+            "Redis memory per session ({SESSIONS} sessions, users {} on; ours bound to a user of its own each, but in the last shape; medians of {PASSES} passes)",
+            first_user()
         );
         println!("{:<44} {:>15} {:>8} {:>8}", "", "tower-sessions", "ours", "ratio");
+        let median = |v: &[f64]| session_bench::median(v.to_vec());
+        let range = |v: &[f64]| {
+            let (lo, hi) = v
+                .iter()
+                .fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(*x), hi.max(*x)));
+            format!("{lo:.0}-{hi:.0}")
+        };
         for (i, shape) in SHAPES.iter().enumerate() {
-            let ((tu, tk), (ou, ok)) = (t.memory[i], o.memory[i]);
+            let (tu, ou) = (median(&t.memory[i]), median(&o.memory[i]));
             println!(
-                "{:<44} {:>15} {:>8} {:>7.2}x",
+                "{:<44} {:>15} {:>8} {:>7.2}x   (passes: {} B, {} B)",
                 format!("{}: used_memory", shape.name()),
                 format!("{tu:.0} B"),
                 format!("{ou:.0} B"),
-                ou / tu
+                ou / tu,
+                range(&t.memory[i]),
+                range(&o.memory[i]),
             );
+            let (tk, ok) = (t.usage[i], o.usage[i]);
             println!(
                 "{:<44} {:>15} {:>8} {:>7.2}x",
                 format!("{}: MEMORY USAGE", shape.name()),

@@ -3,9 +3,10 @@
 //! Redis is the cache engine: sessions expire through Redis's own TTLs, and
 //! every operation of the store contract is one round trip.
 //!
-//! - A session is one string: a 17-byte header (format, version, created,
-//!   expires; [`value`] has the layout, and reads values of the earlier
-//!   format with eight-byte versions), the user ID and the data, under `<prefix>{<key>}` where
+//! - A session is one string: a header of 13 bytes or a few more (format,
+//!   version, created, expires, the user ID's length; [`value`] has the
+//!   layout, and reads values of the earlier format with fixed widths),
+//!   the user ID and the data, under `<prefix>{<key>}` where
 //!   `<key>` is 16 characters (96 bits) of the store key's digest, which
 //!   keeps the key within Redis's smallest allocation for it (a clash of
 //!   two live sessions is as likely as one in 10¹¹ for a billion of them,

@@ -1,13 +1,13 @@
 //! The Lua scripts that make the store's writes single atomic steps.
 //!
 //! A session is one string (see [`crate::value`]): a format byte, the
-//! version (four bytes in format 2, eight in format 1), then at a place
-//! fixed by the format the created and expiry times, the user ID's length
-//! and the ID. Its key's own expiry is the session's, so Redis drops it
-//! the moment it stops being live. A compare-and-swap compares the value's
-//! first bytes with the prefix the version would have (one comparison),
-//! and a format 1 value with a small version as such, so a record of
-//! either format saves like any other.
+//! version (a variable-length number in format 2, eight bytes in format
+//! 1), the created and expiry times, the user ID's length and the ID. Its
+//! key's own expiry is the session's, so Redis drops it the moment it
+//! stops being live. A compare-and-swap compares the value's first bytes
+//! with those the version would have (one comparison), and a format 1
+//! value by its version's number, so a record of either format saves like
+//! any other.
 //!
 //! A write that binds a session takes, on a single node, the index key (the
 //! index's shape, from which the script finds the user's bucket; see
@@ -33,23 +33,49 @@ macro_rules! preamble {
     () => {
         r"
 local STEP = 3600
--- Where a stored value's fields after its version start (1-based): 6 in
--- format 2, 10 in format 1, false for anything else.
+-- The LEB128 number at position i of v (see value.rs) and the position
+-- after it; false past v's end or past ten bytes.
+local function varint(v, i)
+  local n, scale = 0, 1
+  for j = i, i + 9 do
+    local b = string.byte(v, j)
+    if not b then return false end
+    if b < 128 then return n + b * scale, j + 1 end
+    n = n + (b - 128) * scale
+    scale = scale * 128
+  end
+  return false
+end
+-- Where a stored value's created time starts (1-based); false for a value
+-- in neither format.
 local function fields(v)
   if type(v) ~= 'string' then return false end
   local f = string.byte(v, 1)
-  if f == 2 and #v >= 17 then return 6 end
-  if f == 1 and #v >= 21 then return 10 end
+  if f == 2 then
+    local _, p = varint(v, 2)
+    if p and #v >= p + 10 then return p end
+  elseif f == 1 and #v >= 21 then
+    return 10
+  end
   return false
 end
--- Whether a stored value is at the version `e` names: the prefix that
--- value::expected makes (format 2's first five bytes, or format 1's first
--- nine past four-byte versions); a format 1 value with a version of four
--- bytes or less is compared as such.
+-- The user ID's length and where the ID starts, in a value whose created
+-- time starts at p; false if the length is cut off.
+local function user_at(v, p)
+  if string.byte(v, 1) == 1 then
+    return string.byte(v, p + 10) * 256 + string.byte(v, p + 11), p + 12
+  end
+  return varint(v, p + 10)
+end
+-- Whether a stored value is at the version whose first bytes (as
+-- value::expected makes them) are e: one comparison; a format 1 value is
+-- compared by its version's number (exact below 2^53).
 local function at_version(v, e)
   if string.sub(v, 1, #e) == e then return true end
-  return #e == 5 and string.byte(v, 1) == 1
-    and string.sub(v, 1, 9) == '\1\0\0\0\0' .. string.sub(e, 2)
+  if string.byte(v, 1) ~= 1 or #v < 9 then return false end
+  local have = 0
+  for i = 2, 9 do have = have * 256 + string.byte(v, i) end
+  return have < 2 ^ 53 and varint(e, 2) == have
 end
 local function expiry(v)
   local p = fields(v)
@@ -60,9 +86,9 @@ end
 local function user_of(v)
   local p = fields(v)
   if not p then return false end
-  local n = string.byte(v, p + 10) * 256 + string.byte(v, p + 11)
-  if n == 0 then return false end
-  return string.sub(v, p + 12, p + 11 + n)
+  local n, q = user_at(v, p)
+  if not n or n == 0 then return false end
+  return string.sub(v, q, q + n - 1)
 end
 -- What only some scripts need, made when one of them runs (a call runs
 -- every definition above its body).
@@ -370,7 +396,7 @@ return 1
 pub(crate) const TOUCH: Source = lua!(
     "touch",
     r"
-local head = redis.call('GETRANGE', KEYS[1], 0, 20)
+local head = redis.call('GETRANGE', KEYS[1], 0, 31)
 if head == '' then return {} end
 local p = fields(head)
 if not p then
@@ -378,9 +404,9 @@ if not p then
 end
 redis.call('SETRANGE', KEYS[1], p + 4, ARGV[1])
 redis.call('EXPIREAT', KEYS[1], ARGV[2])
-local n = string.byte(head, p + 10) * 256 + string.byte(head, p + 11)
-if n == 0 then return {expiry(head)} end
-return {expiry(head), redis.call('GETRANGE', KEYS[1], p + 11, p + 10 + n)}
+local n, q = user_at(head, p)
+if not n or n == 0 then return {expiry(head)} end
+return {expiry(head), redis.call('GETRANGE', KEYS[1], q - 1, q + n - 2)}
 "
 );
 

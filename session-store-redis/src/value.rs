@@ -1,26 +1,29 @@
 //! How a session is laid out in Redis: one string per session, under a
 //! short key, so that a session costs about what the data itself does.
 //!
-//! The value is a fixed header followed by the user and the data. It
-//! comes in two formats, which differ only in the width of the version:
-//! format `2`, written while the version fits in four bytes (which it
-//! always does unless a session is saved four billion times), and format
-//! `1`, the earlier layout, written past that and read always.
+//! The value is a short header followed by the user and the data. It
+//! comes in two formats: format `2`, which this release writes, with the
+//! version and the user ID's length as variable-length numbers (LEB128:
+//! seven bits a byte, low first, the top bit set on every byte but the
+//! last; a session saved fewer than 128 times has a one-byte version), and
+//! format `1`, the earlier layout with fixed widths, which it reads and
+//! saves over.
 //!
 //! | format 2 | format 1 | field |
 //! |---|---|---|
 //! | 1 | 1 | format, `2` or `1` |
-//! | 4 | 8 | version, big-endian |
+//! | 1–10 | 8 | version (format 1: big-endian) |
 //! | 5 | 5 | created, Unix seconds, big-endian (up to the year 36812) |
 //! | 5 | 5 | expires, likewise |
-//! | 2 | 2 | length of the user ID in bytes, big-endian (`0`: not bound) |
+//! | 1–3 | 2 | length of the user ID in bytes (`0`: not bound; format 1: big-endian) |
 //! | n | n | the user ID, UTF-8 |
 //! | rest | rest | the data, as the manager encoded it |
 //!
-//! The format and version come first, so a compare-and-swap script checks
-//! them with one comparison of the value's first bytes; it takes a format
-//! 1 value with a small version as at that version, so a record written
-//! in format 1 saves into format 2 like any other.
+//! The format and version come first, and a number's encoding is never
+//! the start of another's, so a compare-and-swap script checks them with
+//! one comparison of the value's first bytes; it takes a format 1 value
+//! as at its version too, so a record written in format 1 saves into
+//! format 2 like any other.
 //!
 //! ```
 //! use session_core::{Record, StoreKey, time::OffsetDateTime};
@@ -36,8 +39,8 @@
 //!     user: Some("alice".into()),
 //! };
 //! let stored = value::encode(&record)?;
-//! assert_eq!(stored[..5], [2, 0, 0, 0, 7]);
-//! assert_eq!(stored.len(), 17 + "alice".len() + record.data.len());
+//! assert_eq!(stored[..2], [2, 7]); // format 2, version 7
+//! assert_eq!(stored.len(), 13 + "alice".len() + record.data.len());
 //! assert_eq!(value::decode(record.key.clone(), &stored)?, record);
 //! # Ok::<(), session_core::StoreError>(())
 //! ```
@@ -57,17 +60,46 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use session_core::time::OffsetDateTime;
 use session_core::{Record, StoreError, StoreKey};
 
-/// The format with a four-byte version.
+/// The format this release writes: variable-length numbers.
 const FORMAT: u8 = 2;
 
-/// The earlier format, with an eight-byte version.
+/// The earlier format, with fixed widths.
 const FORMAT_WIDE: u8 = 1;
 
-/// The length of format 2's fixed header, before the user ID.
-const HEADER: usize = 17;
-
-/// The length of format 1's.
+/// The length of format 1's header, before the user ID.
 const HEADER_WIDE: usize = 21;
+
+/// The longest LEB128 encoding of a `u64`.
+const MAX_VARINT: usize = 10;
+
+/// Appends `n` in LEB128.
+fn put_varint(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        out.push((n as u8 & 0x7f) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+/// The LEB128 number at the start of `bytes` and the bytes after it;
+/// `None` when it runs past them, past ten bytes or past `u64`, or is not
+/// in its shortest form (which [`put_varint`] writes, and a
+/// compare-and-swap compares).
+fn take_varint(bytes: &[u8]) -> Option<(u64, &[u8])> {
+    let mut n: u64 = 0;
+    for (i, &b) in bytes.iter().enumerate().take(MAX_VARINT) {
+        let part = u64::from(b & 0x7f);
+        let shift = 7 * i as u32;
+        if shift == 63 && part > 1 {
+            return None;
+        }
+        n |= part << shift;
+        if b < 0x80 {
+            return (i == 0 || b != 0).then(|| (n, &bytes[i + 1..]));
+        }
+    }
+    None
+}
 
 /// The index score of a session is its expiry rounded up to this many
 /// seconds, so a save that moves the expiry within the same step leaves
@@ -143,8 +175,7 @@ pub(crate) fn index_score(expires_at: OffsetDateTime) -> i64 {
     index_score_of(expires_at.unix_timestamp())
 }
 
-/// The value that stores `record`: format 2 while its version fits in
-/// four bytes, format 1 past that.
+/// The value that stores `record`, in format 2.
 ///
 /// # Errors
 ///
@@ -154,20 +185,12 @@ pub fn encode(record: &Record) -> Result<Vec<u8>, StoreError> {
     let user = record.user.as_deref().unwrap_or("").as_bytes();
     let user_len = u16::try_from(user.len())
         .map_err(|_| StoreError::backend("the user ID is longer than 65535 bytes"))?;
-    let mut value = Vec::with_capacity(HEADER_WIDE + user.len() + record.data.len());
-    match u32::try_from(record.version) {
-        Ok(version) => {
-            value.push(FORMAT);
-            value.extend_from_slice(&version.to_be_bytes());
-        }
-        Err(_) => {
-            value.push(FORMAT_WIDE);
-            value.extend_from_slice(&record.version.to_be_bytes());
-        }
-    }
+    let mut value = Vec::with_capacity(HEADER_WIDE + 4 + user.len() + record.data.len());
+    value.push(FORMAT);
+    put_varint(&mut value, record.version);
     value.extend_from_slice(&seconds(record.created_at, "created")?);
     value.extend_from_slice(&seconds(record.expires_at, "expiry")?);
-    value.extend_from_slice(&user_len.to_be_bytes());
+    put_varint(&mut value, u64::from(user_len));
     value.extend_from_slice(user);
     value.extend_from_slice(&record.data);
     Ok(value)
@@ -185,13 +208,11 @@ pub fn decode(key: StoreKey, value: &[u8]) -> Result<Record, StoreError> {
 
 /// The first bytes of a value at `version`, which a compare-and-swap
 /// expects to find: the format byte and the version, as [`encode`] writes
-/// them (the scripts also take a format 1 value with a version of four
-/// bytes or less as at that version).
+/// them (the scripts also take a format 1 value at that version).
 pub(crate) fn expected(version: u64) -> Vec<u8> {
-    match u32::try_from(version) {
-        Ok(narrow) => [&[FORMAT][..], &narrow.to_be_bytes()].concat(),
-        Err(_) => [&[FORMAT_WIDE][..], &version.to_be_bytes()].concat(),
-    }
+    let mut prefix = vec![FORMAT];
+    put_varint(&mut prefix, version);
+    prefix
 }
 
 /// The parts of a stored value, borrowed from it.
@@ -208,35 +229,38 @@ impl<'a> Stored<'a> {
     /// error never quotes the value, which holds session data).
     pub(crate) fn parse(value: &'a [u8]) -> Result<Self, StoreError> {
         let corrupt = |why: &str| StoreError::Corrupt(format!("stored session {why}"));
-        let (version, fixed) = match value.first() {
-            Some(&FORMAT) if value.len() >= HEADER => {
-                let mut version = [0u8; 4];
-                version.copy_from_slice(&value[1..5]);
-                (u64::from(u32::from_be_bytes(version)), &value[5..])
+        let short = || corrupt("is shorter than its header");
+        let time = |bytes: &[u8]| {
+            let secs = bytes[..5].iter().fold(0i64, |n, b| n << 8 | i64::from(*b));
+            OffsetDateTime::from_unix_timestamp(secs)
+                .map_err(|_| corrupt("has a time out of range"))
+        };
+        let (version, times, user_len, rest) = match value.first() {
+            Some(&FORMAT) => {
+                let (version, after) = take_varint(&value[1..]).ok_or_else(short)?;
+                let (times, after) = after.split_at_checked(10).ok_or_else(short)?;
+                let (user_len, rest) = take_varint(after).ok_or_else(short)?;
+                (version, times, user_len, rest)
             }
             Some(&FORMAT_WIDE) if value.len() >= HEADER_WIDE => {
                 let mut version = [0u8; 8];
                 version.copy_from_slice(&value[1..9]);
-                (u64::from_be_bytes(version), &value[9..])
+                let user_len = u16::from_be_bytes([value[19], value[20]]);
+                (
+                    u64::from_be_bytes(version),
+                    &value[9..19],
+                    u64::from(user_len),
+                    &value[HEADER_WIDE..],
+                )
             }
-            Some(&FORMAT | &FORMAT_WIDE) | None => {
-                return Err(corrupt("is shorter than its header"));
-            }
+            Some(&FORMAT_WIDE) | None => return Err(short()),
             Some(_) => return Err(corrupt("has an unknown format")),
         };
-        // The same in both formats: created, expires, the user's length.
-        let time = |at: usize| {
-            let secs = fixed[at..at + 5]
-                .iter()
-                .fold(0i64, |n, b| n << 8 | i64::from(*b));
-            OffsetDateTime::from_unix_timestamp(secs)
-                .map_err(|_| corrupt("has a time out of range"))
-        };
-        let user_len = usize::from(u16::from_be_bytes([fixed[10], fixed[11]]));
-        let rest = &fixed[12..];
-        if rest.len() < user_len {
-            return Err(corrupt("is shorter than its user ID"));
-        }
+        let user_len = u16::try_from(user_len)
+            .ok()
+            .map(usize::from)
+            .filter(|n| *n <= rest.len())
+            .ok_or_else(|| corrupt("is shorter than its user ID"))?;
         let (user, data) = rest.split_at(user_len);
         let user = match user_len {
             0 => None,
@@ -247,8 +271,8 @@ impl<'a> Stored<'a> {
         };
         Ok(Stored {
             version,
-            created_at: time(0)?,
-            expires_at: time(5)?,
+            created_at: time(&times[..5])?,
+            expires_at: time(&times[5..])?,
             user,
             data,
         })
@@ -289,63 +313,103 @@ mod tests {
         }
     }
 
+    /// The bytes of `n` in LEB128.
+    fn varint(n: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        put_varint(&mut out, n);
+        out
+    }
+
+    #[test]
+    fn numbers_take_as_many_bytes_as_they_need() {
+        for (n, len) in [
+            (0, 1),
+            (127, 1),
+            (128, 2),
+            (16_383, 2),
+            (16_384, 3),
+            (u64::from(u32::MAX), 5),
+            (u64::MAX, 10),
+        ] {
+            let bytes = varint(n);
+            assert_eq!(bytes.len(), len, "{n}");
+            assert_eq!(take_varint(&bytes), Some((n, &[][..])), "{n}");
+        }
+        // Cut off, past u64, past ten bytes, or not in the shortest form.
+        for bad in [
+            &[0x80][..],
+            &[0xff; 9][..],
+            &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02][..],
+            &[0x80; 11][..],
+            &[0x80, 0x00][..],
+            &[0x81, 0x80, 0x00][..],
+        ] {
+            assert_eq!(take_varint(bad), None, "{bad:?}");
+        }
+    }
+
     #[test]
     fn records_come_back_as_they_were_stored() {
         for (user, data) in [
             (None, &b"{}"[..]),
             (Some("alice"), &br#"{"a":1}"#[..]),
+            (Some(&*"u".repeat(127)), &b"{}"[..]),
             (Some(&*"é".repeat(255)), &[0u8, 255, 1][..]),
             (Some("u"), &b""[..]),
         ] {
-            for (version, header) in [
-                (0, HEADER),
-                (u64::from(u32::MAX), HEADER),
-                (u64::from(u32::MAX) + 1, HEADER_WIDE),
-                (u64::MAX, HEADER_WIDE),
-            ] {
+            for version in [0, 1, 127, 128, 16_384, u64::from(u32::MAX) + 1, u64::MAX] {
                 let r = Record {
                     version,
                     ..record(user, data)
                 };
                 let stored = encode(&r).unwrap();
-                assert_eq!(stored.len(), header + user.map_or(0, str::len) + data.len());
-                assert_eq!(stored[..header - 12], expected(version)[..]);
+                let user_len = user.map_or(0, str::len);
+                let header = 1 + varint(version).len() + 10 + varint(user_len as u64).len();
+                assert_eq!(stored.len(), header + user_len + data.len());
+                assert_eq!(stored[..1 + varint(version).len()], expected(version)[..]);
                 assert_eq!(decode(r.key.clone(), &stored).unwrap(), r);
             }
         }
     }
 
     #[test]
-    fn the_fixed_fields_sit_where_the_scripts_read_them() {
-        // Lua's 1-based positions (see `scripts`): the version from 2, and
-        // after it (at `p`: 6 in format 2, 10 in format 1) created,
-        // expires at p + 5 .. p + 9, the user's length at p + 10 and
-        // p + 11, the user from p + 12.
-        for (version, format, p) in [(3, 2, 6), (1 << 40, 1, 10)] {
+    fn the_fields_sit_where_the_scripts_read_them() {
+        // Lua's 1-based positions (see `scripts`): the version from 2, then
+        // (at `p`) created, expires at p + 5 .. p + 9, the user's length
+        // from p + 10 and the user after it.
+        for version in [3, 300] {
             let r = Record {
                 version,
                 ..record(Some("bob"), b"data")
             };
             let stored = encode(&r).unwrap();
-            assert_eq!(stored[0], format);
-            assert_eq!(stored[1..p - 1], version.to_be_bytes()[8 - (p - 2)..]);
+            let p = 2 + varint(version).len();
+            assert_eq!(stored[0], 2);
+            assert_eq!(stored[1..p - 1], varint(version)[..]);
             assert_eq!(
                 stored[p - 1 + 5..p - 1 + 10],
                 1_701_209_600u64.to_be_bytes()[3..]
             );
-            assert_eq!(stored[p - 1 + 10..p - 1 + 12], [0, 3]);
-            assert_eq!(&stored[p - 1 + 12..p - 1 + 15], b"bob");
+            assert_eq!(stored[p - 1 + 10], 3);
+            assert_eq!(&stored[p - 1 + 11..p - 1 + 14], b"bob");
         }
+    }
+
+    /// A value in format 1, as the releases before format 2 wrote it.
+    fn format_1(version: u64, user: &str, data: &[u8]) -> Vec<u8> {
+        let mut old = vec![1];
+        old.extend_from_slice(&version.to_be_bytes());
+        old.extend_from_slice(&1_700_000_000u64.to_be_bytes()[3..]);
+        old.extend_from_slice(&1_701_209_600u64.to_be_bytes()[3..]);
+        old.extend_from_slice(&u16::try_from(user.len()).unwrap().to_be_bytes());
+        old.extend_from_slice(user.as_bytes());
+        old.extend_from_slice(data);
+        old
     }
 
     #[test]
     fn values_an_earlier_release_wrote_still_load() {
-        // Format 1 as the release before format 2 wrote it: version 5.
-        let mut old = vec![1, 0, 0, 0, 0, 0, 0, 0, 5];
-        old.extend_from_slice(&1_700_000_000u64.to_be_bytes()[3..]);
-        old.extend_from_slice(&1_701_209_600u64.to_be_bytes()[3..]);
-        old.extend_from_slice(&[0, 5]);
-        old.extend_from_slice(b"alice{}");
+        let old = format_1(5, "alice", b"{}");
         let key = SessionId::generate().store_key();
         let loaded = decode(key.clone(), &old).unwrap();
         let expected = Record {
@@ -354,38 +418,44 @@ mod tests {
             ..record(Some("alice"), b"{}")
         };
         assert_eq!(loaded, expected);
-        // Written again, it takes the four-byte version.
-        assert_eq!(encode(&loaded).unwrap().len(), old.len() - 4);
+        // Written again, it takes format 2: a one-byte version and a
+        // one-byte length, eight bytes less.
+        assert_eq!(encode(&loaded).unwrap().len(), old.len() - 8);
     }
 
     #[test]
     fn malformed_values_are_corrupt_without_quoting_them() {
-        for version in [7, 1 << 40] {
-            let good = encode(&Record {
-                version,
-                ..record(Some("carol"), b"secret-data")
-            })
-            .unwrap();
-            let header = if version == 7 { HEADER } else { HEADER_WIDE };
-            let mut wrong_format = good.clone();
-            wrong_format[0] = 3;
-            let mut long_user = good.clone();
-            long_user[header - 2] = 0xff;
-            let mut bad_utf8 = good.clone();
-            bad_utf8[header] = 0xff;
-            for value in [
-                &b""[..],
-                &b"garbage"[..],
-                &good[..header - 1],
-                &wrong_format,
-                &long_user,
-                &bad_utf8,
-            ] {
-                match Stored::parse(value) {
-                    Err(StoreError::Corrupt(why)) => assert!(!why.contains("secret")),
-                    Err(other) => panic!("{other:?}"),
-                    Ok(_) => panic!("{value:?} parsed"),
-                }
+        let good = encode(&record(Some("carol"), b"secret-data")).unwrap();
+        let old = format_1(7, "carol", b"secret-data");
+        // Format 2 here: version 0x0102_0304 takes four bytes, so the
+        // user's length is at 15 and the user at 16.
+        let mut wrong_format = good.clone();
+        wrong_format[0] = 3;
+        let mut long_user = good.clone();
+        long_user[15] = 0x7f;
+        let mut bad_utf8 = good.clone();
+        bad_utf8[16] = 0xff;
+        let mut endless_version = good.clone();
+        endless_version[1..5].copy_from_slice(&[0xff; 4]);
+        endless_version.truncate(11);
+        let mut old_long_user = old.clone();
+        old_long_user[19] = 0xff;
+        for value in [
+            &b""[..],
+            &b"garbage"[..],
+            &[2][..],
+            &good[..15],
+            &wrong_format,
+            &long_user,
+            &bad_utf8,
+            &endless_version,
+            &old[..20],
+            &old_long_user,
+        ] {
+            match Stored::parse(value) {
+                Err(StoreError::Corrupt(why)) => assert!(!why.contains("secret")),
+                Err(other) => panic!("{other:?}"),
+                Ok(_) => panic!("{value:?} parsed"),
             }
         }
     }

@@ -719,7 +719,8 @@ async fn format_1_values_work_as_format_2_ones<C: redis::aio::ConnectionLike + S
         .expect("save of a format 1 session");
     let saved = get(&store.session_key(&key_a), c).await;
     assert_eq!(saved[0], 2);
-    assert_eq!(saved.len(), old[0].len() - 4 + br#","a2":2"#.len());
+    // A one-byte version and length where format 1 has eight and two.
+    assert_eq!(saved.len(), old[0].len() - 8 + br#","a2":2"#.len());
     let request = manager.request([cookie_a.as_str()]);
     assert_eq!(
         request.load().await.unwrap().get::<u32>("a2").unwrap(),
@@ -771,8 +772,8 @@ async fn format_1_values_work_as_format_2_ones<C: redis::aio::ConnectionLike + S
     assert_eq!(manager.end_sessions_of("fay", None).await.unwrap(), 2);
     assert!(!exists(&store.session_key(&key_b), c).await);
 
-    // Versions past four bytes stay in format 1, and compare all eight
-    // bytes: a version that agrees only in its low four bytes conflicts.
+    // Long versions take as many bytes as they need, and compare whole: a
+    // version that agrees only in its low bytes conflicts.
     // Whole seconds, as the layout keeps them.
     let now = session_core::time::OffsetDateTime::now_utc()
         .replace_nanosecond(0)
@@ -786,7 +787,7 @@ async fn format_1_values_work_as_format_2_ones<C: redis::aio::ConnectionLike + S
         user: None,
     };
     store.create(&wide).await.unwrap();
-    assert_eq!(get(&store.session_key(&wide.key), c).await[0], 1);
+    assert_eq!(get(&store.session_key(&wide.key), c).await[..2], [2, 0x85]);
     let next = Record {
         version: wide.version + 1,
         ..wide.clone()
@@ -797,6 +798,14 @@ async fn format_1_values_work_as_format_2_ones<C: redis::aio::ConnectionLike + S
     ));
     store.update(&next, wide.version).await.unwrap();
     assert_eq!(store.load(&wide.key).await.unwrap(), Some(next.clone()));
+    // Likewise in format 1, where the script compares the numbers.
+    write_format_1(store, &wide.key, c).await;
+    assert!(matches!(
+        store.update(&next_of(&next), 6).await,
+        Err(StoreError::Conflict)
+    ));
+    store.update(&next_of(&next), next.version).await.unwrap();
+    assert_eq!(get(&store.session_key(&wide.key), c).await[0], 2);
     let narrow = Record {
         key: SessionId::generate().store_key(),
         version: 5,

@@ -109,7 +109,8 @@ enum Command {
         key: Option<String>,
     },
     /// Create or upgrade the SQL schema; on Redis, move sessions of an
-    /// older layout to the current one.
+    /// older layout to the current one and remove the function libraries
+    /// of other releases.
     Migrate {
         /// On Redis, also end the sessions bound to a user that the user's
         /// index no longer lists (an index key evicted or deleted: `check`
@@ -321,8 +322,14 @@ async fn run(cli: &Cli) -> Result<Output, Failure> {
             if let sessions::AnyStore::Redis(redis) = &any {
                 // Sessions of the store's 0.1 layout, all at once.
                 let moved = redis.migrate().await.map_err(from_store)?;
-                let mut text = format!("{moved} sessions moved to the current layout");
-                let mut json = json!({ "migrated": true, "moved": moved });
+                // Function libraries older releases loaded.
+                let libraries = redis.remove_old_libraries().await.map_err(from_store)?;
+                let mut text = format!(
+                    "{moved} sessions moved to the current layout; \
+                     {libraries} function libraries of other releases removed"
+                );
+                let mut json =
+                    json!({ "migrated": true, "moved": moved, "libraries_removed": libraries });
                 if end_unlisted {
                     let ended = redis.end_unlisted().await.map_err(from_store)?.unlisted;
                     text.push_str(&format!(

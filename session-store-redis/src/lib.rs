@@ -25,8 +25,9 @@
 //!   scripts' helpers again (about a microsecond less of Redis's CPU a
 //!   call, see BENCHMARKS.md). The library is named
 //!   `session_store_<digest of its code>`: each release calls its own, and
-//!   one an older release loaded can be removed (`FUNCTION DELETE`) once
-//!   no instance of that release runs. Where Redis refuses functions (an
+//!   [`RedisStore::remove_old_libraries`] (`session-cli migrate`) removes
+//!   the ones older releases loaded (an instance of such a release still
+//!   running loads its own again on its next call). Where Redis refuses functions (an
 //!   ACL without `FCALL` or `FUNCTION`, a proxy), the store runs the same
 //!   scripts with `EVALSHA`.
 //! - The user index lists each user's sessions, each entry kept until its
@@ -98,6 +99,7 @@ pub mod django_cache;
 mod index;
 mod index_check;
 mod legacy;
+mod libraries;
 mod scan;
 mod scripts;
 mod store;

@@ -79,7 +79,7 @@ impl RedisStore {
 }
 
 /// The `host:port` of each healthy primary in a `CLUSTER NODES` reply.
-fn primaries(nodes: &str) -> Vec<(String, u16)> {
+pub(crate) fn primaries(nodes: &str) -> Vec<(String, u16)> {
     nodes
         .lines()
         .filter_map(|line| {

@@ -362,6 +362,19 @@ fn redis_cluster_passes_the_conformance_kit() {
         format_1_values_work_as_format_2_ones(&store, &mut c).await;
         let check = store.check_index().await.unwrap();
         assert!(check.bound > 0 && check.unlisted == 0, "{check:?}");
+        // An older release's function library, on every primary, goes
+        // from each.
+        let old = "session_store_0000000000000000";
+        redis::cmd("FUNCTION")
+            .arg("LOAD")
+            .arg(format!(
+                "#!lua name={old}\nredis.register_function('{old}_x', function() return 1 end)"
+            ))
+            .query_async::<()>(&mut c)
+            .await
+            .unwrap();
+        assert_eq!(store.remove_old_libraries().await.unwrap(), 3);
+        assert_eq!(store.remove_old_libraries().await.unwrap(), 0);
         // The sessions really are spread over the nodes.
         let store = RedisStore::connect_cluster(&urls).await.unwrap();
         let manager = manager(&store);

@@ -91,7 +91,7 @@ fn function_missing(e: &RedisError) -> bool {
 
 /// Redis (or a proxy before it) does not let this client use functions:
 /// an unknown command, an ACL that denies it.
-fn refused(e: &RedisError) -> bool {
+pub(crate) fn refused(e: &RedisError) -> bool {
     let text = e.to_string();
     e.code() == Some("NOPERM") || text.contains("unknown command")
 }

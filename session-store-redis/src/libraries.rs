@@ -12,7 +12,7 @@ use redis::Value;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use session_core::StoreError;
 
-use crate::conn::{Conn, store_error};
+use crate::conn::{Conn, refused, store_error};
 use crate::scan::primaries;
 use crate::scripts::LIBRARY;
 use crate::store::RedisStore;

@@ -54,11 +54,7 @@ impl RedisStore {
             list.arg("LIST").arg("LIBRARYNAME").arg("session_store_*");
             let listed = match self.on_node(list, node.as_ref()).await {
                 Ok(listed) => listed,
-                Err(e)
-                    if e.code() == Some("NOPERM") || e.to_string().contains("unknown command") =>
-                {
-                    return Ok(0);
-                }
+                Err(e) if refused(&e) => return Ok(0),
                 Err(e) => return Err(store_error(e)),
             };
             for name in library_names(&listed) {

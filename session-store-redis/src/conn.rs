@@ -67,7 +67,8 @@ impl Conn {
         }
     }
 
-    async fn run<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, RedisError> {
+    /// Runs `cmd`, answering Redis's own error.
+    pub(crate) async fn run<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, RedisError> {
         match self.clone() {
             Conn::Single(mut c) => cmd.query_async(&mut c).await,
             Conn::Cluster(mut c) => cmd.query_async(&mut c).await,

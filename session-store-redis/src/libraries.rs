@@ -9,11 +9,9 @@
 //! it has none).
 
 use redis::Value;
-use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use session_core::StoreError;
 
-use crate::conn::{Conn, refused, store_error};
-use crate::scan::primaries;
+use crate::conn::{refused, store_error};
 use crate::scripts::LIBRARY;
 use crate::store::RedisStore;
 
@@ -37,22 +35,11 @@ impl RedisStore {
     /// # Ok(()) }
     /// ```
     pub async fn remove_old_libraries(&self) -> Result<u64, StoreError> {
-        let nodes = match self.conn.clone() {
-            Conn::Single(_) => vec![None],
-            Conn::Cluster(mut c) => {
-                let listing: String = redis::cmd("CLUSTER")
-                    .arg("NODES")
-                    .query_async(&mut c)
-                    .await
-                    .map_err(store_error)?;
-                primaries(&listing).into_iter().map(Some).collect()
-            }
-        };
         let mut removed = 0;
-        for node in nodes {
+        for node in self.nodes().await? {
             let mut list = redis::cmd("FUNCTION");
             list.arg("LIST").arg("LIBRARYNAME").arg("session_store_*");
-            let listed = match self.on_node(list, node.as_ref()).await {
+            let listed = match self.on_node(list, &node).await {
                 Ok(listed) => listed,
                 Err(e) if refused(&e) => return Ok(0),
                 Err(e) => return Err(store_error(e)),
@@ -63,7 +50,7 @@ impl RedisStore {
                 }
                 let mut delete = redis::cmd("FUNCTION");
                 delete.arg("DELETE").arg(&name);
-                match self.on_node(delete, node.as_ref()).await {
+                match self.on_node(delete, &node).await {
                     Ok(_) => removed += 1,
                     // Removed meanwhile (another `migrate`).
                     Err(e) if e.to_string().contains("not found") => {}
@@ -72,25 +59,6 @@ impl RedisStore {
             }
         }
         Ok(removed)
-    }
-
-    /// Runs `cmd` on the single node, or on the cluster's node at `node`.
-    async fn on_node(
-        &self,
-        cmd: redis::Cmd,
-        node: Option<&(String, u16)>,
-    ) -> Result<Value, redis::RedisError> {
-        match (self.conn.clone(), node) {
-            (Conn::Cluster(mut c), Some((host, port))) => {
-                let route = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
-                    host: host.clone(),
-                    port: *port,
-                });
-                c.route_command(cmd, route).await
-            }
-            (Conn::Single(mut c), _) => cmd.query_async(&mut c).await,
-            (Conn::Cluster(mut c), None) => cmd.query_async(&mut c).await,
-        }
     }
 }
 

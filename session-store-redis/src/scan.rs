@@ -1,12 +1,49 @@
-//! Walking every key of the store's prefix, on one node or on every
-//! primary of a cluster (`SCAN`; never `KEYS`).
+//! Walking every node (the single one, or every primary of a cluster),
+//! and every key of the store's prefix on them (`SCAN`; never `KEYS`).
 
+use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+use redis::{Cmd, RedisError, Value};
 use session_core::StoreError;
 
 use crate::conn::{Conn, store_error};
 use crate::store::RedisStore;
 
+/// A node a walk visits: `None` for the single node, else a cluster
+/// primary's host and port.
+pub(crate) type Node = Option<(String, u16)>;
+
 impl RedisStore {
+    /// The nodes that hold the store's keys: the single node, or every
+    /// healthy primary of a cluster (commands such as `SCAN` and
+    /// `FUNCTION LIST` answer for one node only).
+    pub(crate) async fn nodes(&self) -> Result<Vec<Node>, StoreError> {
+        match self.conn.clone() {
+            Conn::Single(_) => Ok(vec![None]),
+            Conn::Cluster(mut c) => {
+                let listing: String = redis::cmd("CLUSTER")
+                    .arg("NODES")
+                    .query_async(&mut c)
+                    .await
+                    .map_err(store_error)?;
+                Ok(primaries(&listing).into_iter().map(Some).collect())
+            }
+        }
+    }
+
+    /// Runs `cmd` on `node` (one of [`nodes`](Self::nodes)).
+    pub(crate) async fn on_node(&self, cmd: Cmd, node: &Node) -> Result<Value, RedisError> {
+        match (self.conn.clone(), node) {
+            (Conn::Cluster(mut c), Some((host, port))) => {
+                let route = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
+                    host: host.clone(),
+                    port: *port,
+                });
+                c.route_command(cmd, route).await
+            }
+            _ => self.conn.run(&cmd).await,
+        }
+    }
+
     pub(crate) async fn scan_prefix(&self) -> Result<Vec<String>, StoreError> {
         // Every glob character escaped, the escape character first.
         let pattern = format!(
@@ -19,59 +56,23 @@ impl RedisStore {
                 .replace('[', "\\[")
         );
         let mut keys = Vec::new();
-        match self.conn.clone() {
-            Conn::Single(mut c) => {
-                let mut cursor = 0u64;
-                loop {
-                    let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-                        .arg(cursor)
-                        .arg("MATCH")
-                        .arg(&pattern)
-                        .arg("COUNT")
-                        .arg(1000)
-                        .query_async(&mut c)
-                        .await
-                        .map_err(store_error)?;
-                    keys.extend(batch);
-                    if next == 0 {
-                        break;
-                    }
-                    cursor = next;
+        for node in self.nodes().await? {
+            let mut cursor = 0u64;
+            loop {
+                let mut scan = redis::cmd("SCAN");
+                scan.arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(1000);
+                let reply = self.on_node(scan, &node).await.map_err(store_error)?;
+                let (next, batch): (u64, Vec<String>) = redis::from_redis_value(reply)
+                    .map_err(|e| StoreError::backend(format!("unexpected SCAN reply: {e}")))?;
+                keys.extend(batch);
+                if next == 0 {
+                    break;
                 }
-            }
-            // SCAN answers for one node: walk every primary.
-            Conn::Cluster(mut c) => {
-                use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
-                let nodes: String = redis::cmd("CLUSTER")
-                    .arg("NODES")
-                    .query_async(&mut c)
-                    .await
-                    .map_err(store_error)?;
-                for (host, port) in primaries(&nodes) {
-                    let mut cursor = 0u64;
-                    loop {
-                        let mut scan = redis::cmd("SCAN");
-                        scan.arg(cursor)
-                            .arg("MATCH")
-                            .arg(&pattern)
-                            .arg("COUNT")
-                            .arg(1000);
-                        let route = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
-                            host: host.clone(),
-                            port,
-                        });
-                        let reply = c.route_command(scan, route).await.map_err(store_error)?;
-                        let (next, batch): (u64, Vec<String>) = redis::from_redis_value(reply)
-                            .map_err(|e| {
-                                StoreError::backend(format!("unexpected SCAN reply: {e}"))
-                            })?;
-                        keys.extend(batch);
-                        if next == 0 {
-                            break;
-                        }
-                        cursor = next;
-                    }
-                }
+                cursor = next;
             }
         }
         Ok(keys)
@@ -79,7 +80,7 @@ impl RedisStore {
 }
 
 /// The `host:port` of each healthy primary in a `CLUSTER NODES` reply.
-pub(crate) fn primaries(nodes: &str) -> Vec<(String, u16)> {
+fn primaries(nodes: &str) -> Vec<(String, u16)> {
     nodes
         .lines()
         .filter_map(|line| {

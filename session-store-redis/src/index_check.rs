@@ -104,26 +104,13 @@ impl RedisStore {
 
     /// The check, and the Redis keys of the unlisted sessions by user.
     async fn unlisted(&self) -> Result<(IndexCheck, BTreeMap<String, Vec<String>>), StoreError> {
-        let now = now();
         let mut by_user: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut check = IndexCheck::default();
-        for redis_key in self.scan_prefix().await? {
-            let Some(tag) = self.tag_of(&redis_key) else {
-                continue; // an index key
-            };
-            if crate::legacy::is_legacy_tag(tag) {
-                continue; // moved, and indexed, by `migrate`
-            }
-            let found = self
-                .get(&redis_key, |s| (s.expires_at, s.user.map(str::to_owned)))
-                .await;
-            match found {
-                Ok(Some((expires_at, Some(user)))) if expires_at > now => {
-                    check.bound += 1;
-                    by_user.entry(user).or_default().push(redis_key);
-                }
-                Ok(_) | Err(StoreError::Corrupt(_)) => {}
-                Err(e) => return Err(e),
+        // Sessions of the 0.1 layout are moved, and indexed, by `migrate`.
+        for session in self.live_sessions(now()).await? {
+            if let (Some(user), false) = (session.user, session.legacy) {
+                check.bound += 1;
+                by_user.entry(user).or_default().push(session.redis_key);
             }
         }
         check.users = by_user.len() as u64;

@@ -1,12 +1,23 @@
 //! Walking every node (the single one, or every primary of a cluster),
-//! and every key of the store's prefix on them (`SCAN`; never `KEYS`).
+//! every key of the store's prefix on them (`SCAN`; never `KEYS`), and
+//! the live sessions among those keys.
 
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::{Cmd, RedisError, Value};
-use session_core::StoreError;
+use session_core::time::OffsetDateTime;
+use session_core::{StoreError, StoreKey};
 
 use crate::conn::{Conn, store_error};
 use crate::store::RedisStore;
+
+/// A live session a walk found.
+pub(crate) struct Live {
+    pub(crate) redis_key: String,
+    pub(crate) expires_at: OffsetDateTime,
+    pub(crate) user: Option<String>,
+    /// Stored in the layout of the 0.1 releases.
+    pub(crate) legacy: bool,
+}
 
 /// A node a walk visits: `None` for the single node, else a cluster
 /// primary's host and port.
@@ -76,6 +87,37 @@ impl RedisStore {
             }
         }
         Ok(keys)
+    }
+
+    /// Every session of the prefix live at `now`, in either layout (a
+    /// corrupt one is skipped).
+    pub(crate) async fn live_sessions(&self, now: OffsetDateTime) -> Result<Vec<Live>, StoreError> {
+        let mut live = Vec::new();
+        for redis_key in self.scan_prefix().await? {
+            let Some(tag) = self.tag_of(&redis_key) else {
+                continue; // a user index
+            };
+            let legacy = crate::legacy::is_legacy_tag(tag);
+            let found = if legacy {
+                self.read_legacy(&redis_key, StoreKey::new(tag))
+                    .await
+                    .map(|r| r.map(|r| (r.expires_at, r.user)))
+            } else {
+                self.get(&redis_key, |s| (s.expires_at, s.user.map(str::to_owned)))
+                    .await
+            };
+            match found {
+                Ok(Some((expires_at, user))) if expires_at > now => live.push(Live {
+                    redis_key,
+                    expires_at,
+                    user,
+                    legacy,
+                }),
+                Ok(_) | Err(StoreError::Corrupt(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(live)
     }
 }
 

@@ -391,28 +391,10 @@ impl Maintenance for RedisStore {
     /// cluster.
     async fn stats(&self, top_users: usize) -> Result<StoreStats, StoreError> {
         let now = now();
-        let mut live = Vec::new();
-        for redis_key in self.scan_prefix().await? {
-            let Some(tag) = self.tag_of(&redis_key) else {
-                continue; // a user index
-            };
-            let found = if crate::legacy::is_legacy_tag(tag) {
-                self.read_legacy(&redis_key, StoreKey::new(tag))
-                    .await
-                    .map(|r| r.map(|r| (r.expires_at, r.user)))
-            } else {
-                self.get(&redis_key, |s| (s.expires_at, s.user.map(str::to_owned)))
-                    .await
-            };
-            match found {
-                Ok(Some((expires_at, user))) if expires_at > now => live.push((expires_at, user)),
-                Ok(_) | Err(StoreError::Corrupt(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
+        let live = self.live_sessions(now).await?;
         Ok(StoreStats::tally(
             now,
-            live.iter().map(|(e, u)| (*e, u.as_deref())),
+            live.iter().map(|s| (s.expires_at, s.user.as_deref())),
             None,
             top_users,
         ))

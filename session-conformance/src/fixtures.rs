@@ -149,29 +149,16 @@ pub async fn save_all_at_once<S: session_core::SessionStore>(
     store: &std::sync::Arc<S>,
     records: &[Record],
 ) {
-    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(records.len()));
-    let saves: Vec<_> = records
-        .iter()
-        .map(|r| {
-            let saved = Record {
-                version: 2,
-                data: br#"{"n":2}"#.to_vec(),
-                ..r.clone()
-            };
-            let (store, barrier) = (
-                std::sync::Arc::clone(store),
-                std::sync::Arc::clone(&barrier),
-            );
-            tokio::spawn(async move {
-                barrier.wait().await;
-                store.update(&saved, 1).await
-            })
-        })
-        .collect();
-    for save in saves {
-        save.await
-            .expect("a save task")
-            .expect("a save over the stored version lands");
+    let saved = records.iter().map(|r| Record {
+        version: 2,
+        data: br#"{"n":2}"#.to_vec(),
+        ..r.clone()
+    });
+    let saves = all_at_once(store, saved, |store, saved| async move {
+        store.update(&saved, 1).await
+    });
+    for save in saves.await {
+        save.expect("a save over the stored version lands");
     }
 }
 
@@ -185,29 +172,49 @@ pub async fn load_all_at_once<S: session_core::SessionStore>(
     store: &std::sync::Arc<S>,
     records: &[Record],
 ) {
-    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(records.len()));
-    let loads: Vec<_> = records
-        .iter()
-        .map(|r| {
-            let (store, barrier) = (
-                std::sync::Arc::clone(store),
-                std::sync::Arc::clone(&barrier),
-            );
-            let key = r.key.clone();
+    let keys = records.iter().map(|r| r.key.clone());
+    let loads = all_at_once(
+        store,
+        keys,
+        |store, key| async move { store.load(&key).await },
+    );
+    for load in loads.await {
+        let loaded = load.expect("load").expect("a live session");
+        assert_eq!((loaded.version, &loaded.data[..]), (2, &br#"{"n":2}"#[..]));
+    }
+}
+
+/// Runs `op` on `store` for each of `inputs`, each in a task of its own
+/// and all released together by one barrier; answers their results in
+/// order.
+async fn all_at_once<S, I, F, Fut>(
+    store: &std::sync::Arc<S>,
+    inputs: impl ExactSizeIterator<Item = I>,
+    op: F,
+) -> Vec<Fut::Output>
+where
+    S: session_core::SessionStore,
+    I: Send + 'static,
+    F: Fn(std::sync::Arc<S>, I) -> Fut,
+    Fut: std::future::Future + Send + 'static,
+    Fut::Output: Send + 'static,
+{
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(inputs.len()));
+    let tasks: Vec<_> = inputs
+        .map(|input| {
+            let barrier = std::sync::Arc::clone(&barrier);
+            let run = op(std::sync::Arc::clone(store), input);
             tokio::spawn(async move {
                 barrier.wait().await;
-                store.load(&key).await
+                run.await
             })
         })
         .collect();
-    for load in loads {
-        let loaded = load
-            .await
-            .expect("a load task")
-            .expect("load")
-            .expect("a live session");
-        assert_eq!((loaded.version, &loaded.data[..]), (2, &br#"{"n":2}"#[..]));
+    let mut results = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        results.push(task.await.expect("a task of the batch"));
     }
+    results
 }
 
 /// Loads the session of `cookie` from a store that cannot answer (its

@@ -9,9 +9,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use session_conformance::fixtures::{load_all_at_once, record, save_all_at_once};
-use session_conformance::services;
 use session_core::SessionStore;
-use session_store_redis::RedisStore;
+
+mod common;
+
+use common::store_and_conn;
 
 const OPS: usize = 48;
 
@@ -39,23 +41,10 @@ fn grew(before: &HashMap<String, u64>, after: &HashMap<String, u64>, commands: &
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_loads_and_saves_share_commands() {
-    let url = services::url("SESSION_TEST_REDIS_URL", "redis://127.0.0.1:6379");
-    let store = match RedisStore::builder()
-        .prefix(format!("{}:", services::unique_name("batch")))
-        .connect(&url)
-        .await
-    {
-        Ok(store) => Arc::new(store),
-        Err(e) => {
-            services::unavailable::<()>("Redis", e);
-            return;
-        }
+    let Some((store, mut c)) = store_and_conn("batch").await else {
+        return;
     };
-    let mut c = redis::Client::open(url.as_str())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let store = Arc::new(store);
     let mut records = Vec::new();
     for n in 0..OPS {
         let r = record(

@@ -2,45 +2,18 @@
 //! of other releases are removed, this release's is kept (and loaded
 //! again by any store that finds it gone).
 
+mod common;
+
+use common::{OLD_LIBRARY, libraries, load_old_library, store_and_conn};
 use session_conformance::fixtures::record;
-use session_conformance::services;
 use session_core::time::Duration;
 use session_core::{SessionStore, UserIndex};
-use session_store_redis::RedisStore;
-
-/// The `session_store_*` libraries the server holds.
-async fn libraries(c: &mut redis::aio::MultiplexedConnection) -> Vec<String> {
-    let listed: Vec<std::collections::HashMap<String, redis::Value>> = redis::cmd("FUNCTION")
-        .arg("LIST")
-        .arg("LIBRARYNAME")
-        .arg("session_store_*")
-        .query_async(c)
-        .await
-        .unwrap();
-    let mut names: Vec<String> = listed
-        .iter()
-        .filter_map(|l| redis::from_redis_value_ref(l.get("library_name")?).ok())
-        .collect();
-    names.sort();
-    names
-}
 
 #[tokio::test]
 async fn libraries_of_other_releases_are_removed() {
-    let url = services::url("SESSION_TEST_REDIS_URL", "redis://127.0.0.1:6379");
-    let store = match RedisStore::builder()
-        .prefix(format!("{}:", services::unique_name("libraries")))
-        .connect(&url)
-        .await
-    {
-        Ok(store) => store,
-        Err(e) => return services::unavailable::<()>("Redis", e).unwrap_or(()),
+    let Some((store, mut c)) = store_and_conn("libraries").await else {
+        return;
     };
-    let mut c = redis::Client::open(url)
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
     // A bound session: its create runs a script, so this release's
     // library is there.
     let r = record(Duration::hours(1), Some("ann"));
@@ -50,16 +23,8 @@ async fn libraries_of_other_releases_are_removed() {
     let ours = libraries(&mut c).await;
     assert_eq!(ours.len(), 1, "{ours:?}");
     // An older release's library.
-    let old = "session_store_0000000000000000";
-    redis::cmd("FUNCTION")
-        .arg("LOAD")
-        .arg("REPLACE")
-        .arg(format!(
-            "#!lua name={old}\nredis.register_function('{old}_x', function() return 1 end)"
-        ))
-        .query_async::<()>(&mut c)
-        .await
-        .unwrap();
+    load_old_library(&mut c).await;
+    assert!(libraries(&mut c).await.contains(&OLD_LIBRARY.to_owned()));
     assert_eq!(libraries(&mut c).await.len(), 2);
 
     assert_eq!(store.remove_old_libraries().await.unwrap(), 1);

@@ -15,9 +15,7 @@ use session_core::{
 };
 use session_store_redis::RedisStore;
 
-fn redis_url() -> String {
-    services::url("SESSION_TEST_REDIS_URL", "redis://127.0.0.1:6379")
-}
+mod common;
 
 /// A store on the single server, with a prefix of its own; the prefix has
 /// the characters `SCAN` patterns treat specially, which the store must
@@ -26,7 +24,7 @@ async fn single() -> Option<RedisStore> {
     let prefix = format!("{}:[*?\\]:", services::unique_name("conf"));
     match RedisStore::builder()
         .prefix(prefix)
-        .connect(&redis_url())
+        .connect(&common::url())
         .await
     {
         Ok(store) => Some(store),
@@ -40,7 +38,7 @@ session_conformance::store_tests!(match single().await {
 });
 
 async fn raw(cmd: &mut redis::Cmd) {
-    let client = redis::Client::open(redis_url()).unwrap();
+    let client = redis::Client::open(common::url()).unwrap();
     let mut c = client.get_multiplexed_async_connection().await.unwrap();
     cmd.query_async::<()>(&mut c).await.unwrap();
 }
@@ -111,7 +109,7 @@ async fn garbage_keys_are_no_session() {
 /// gives up on Redis after 500 ms; `None` (skip) when Redis is unreachable.
 async fn session_through_proxy(name: &str) -> Option<(TcpProxy, SessionManager, String)> {
     drop(single().await?);
-    let target = session_conformance::proxy::engine_addr(&redis_url())
+    let target = session_conformance::proxy::engine_addr(&common::url())
         .await
         .unwrap();
     let proxy = TcpProxy::start(target).await.unwrap();
@@ -179,7 +177,7 @@ async fn sessions_expire_through_redis_ttls() {
     session.set_user("alice").unwrap();
     request.finish(200).await.unwrap();
     let key: StoreKey = session.store_key().unwrap();
-    let client = redis::Client::open(redis_url()).unwrap();
+    let client = redis::Client::open(common::url()).unwrap();
     let mut c = client.get_multiplexed_async_connection().await.unwrap();
     let ttl: i64 = redis::cmd("TTL")
         .arg(store.session_key(&key))
@@ -364,15 +362,7 @@ fn redis_cluster_passes_the_conformance_kit() {
         assert!(check.bound > 0 && check.unlisted == 0, "{check:?}");
         // An older release's function library, on every primary, goes
         // from each.
-        let old = "session_store_0000000000000000";
-        redis::cmd("FUNCTION")
-            .arg("LOAD")
-            .arg(format!(
-                "#!lua name={old}\nredis.register_function('{old}_x', function() return 1 end)"
-            ))
-            .query_async::<()>(&mut c)
-            .await
-            .unwrap();
+        common::load_old_library(&mut c).await;
         assert_eq!(store.remove_old_libraries().await.unwrap(), 3);
         assert_eq!(store.remove_old_libraries().await.unwrap(), 0);
         // The sessions really are spread over the nodes.
@@ -414,23 +404,6 @@ async fn flush_scripts() {
     raw(redis::cmd("SCRIPT").arg("FLUSH")).await;
 }
 
-/// The names of the libraries of Redis functions this store loads.
-async fn libraries() -> Vec<String> {
-    let client = redis::Client::open(redis_url()).unwrap();
-    let mut c = client.get_multiplexed_async_connection().await.unwrap();
-    let listed: Vec<std::collections::HashMap<String, redis::Value>> = redis::cmd("FUNCTION")
-        .arg("LIST")
-        .arg("LIBRARYNAME")
-        .arg("session_store_*")
-        .query_async(&mut c)
-        .await
-        .unwrap();
-    listed
-        .iter()
-        .filter_map(|l| redis::from_redis_value_ref::<String>(l.get("library_name")?).ok())
-        .collect()
-}
-
 /// After `FUNCTION FLUSH` and `SCRIPT FLUSH` (or a Redis restart without
 /// persistence) the scripts are sent again, as the library of functions
 /// they run as.
@@ -447,7 +420,16 @@ async fn scripts_are_reloaded_after_a_flush() {
     let request = manager.request([cookie.as_str()]);
     request.load().await.unwrap().insert("b", 2).unwrap();
     request.finish(200).await.expect("a save after the flush");
-    assert_eq!(libraries().await.len(), 1, "the scripts run as functions");
+    let mut c = redis::Client::open(common::url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    assert_eq!(
+        common::libraries(&mut c).await.len(),
+        1,
+        "the scripts run as functions"
+    );
     flush_scripts().await;
     let request = manager.request([cookie.as_str()]);
     let session = request.load().await.unwrap();
@@ -478,7 +460,7 @@ fn a_redis_without_functions_runs_the_scripts_with_evalsha() {
         }
         session_conformance::block_on(raw(&mut cmd));
     };
-    if let Err(e) = redis::Client::open(redis_url()).and_then(|c| c.get_connection()) {
+    if let Err(e) = redis::Client::open(common::url()).and_then(|c| c.get_connection()) {
         return services::unavailable::<()>("Redis", e).unwrap_or(());
     }
     acl(&[
@@ -493,7 +475,7 @@ fn a_redis_without_functions_runs_the_scripts_with_evalsha() {
         "-fcall_ro",
         "-function",
     ]);
-    let url = redis_url().replacen("redis://", &format!("redis://{user}:pw@"), 1);
+    let url = common::url().replacen("redis://", &format!("redis://{user}:pw@"), 1);
     session_conformance::block_on(async {
         let connect = || async {
             RedisStore::builder()
@@ -661,13 +643,13 @@ async fn old_layout_sessions_are_read_and_moved_on_a_single_node() {
     let prefix = format!("{}:", services::unique_name("legacy"));
     let store = match RedisStore::builder()
         .prefix(&prefix)
-        .connect(&redis_url())
+        .connect(&common::url())
         .await
     {
         Ok(store) => store,
         Err(e) => return services::unavailable::<()>("Redis", e).unwrap_or(()),
     };
-    let client = redis::Client::open(redis_url()).unwrap();
+    let client = redis::Client::open(common::url()).unwrap();
     let mut c = client.get_multiplexed_async_connection().await.unwrap();
     old_layout_sessions_are_read_and_moved(&store, &prefix, &mut c).await;
 }
@@ -842,7 +824,7 @@ fn next_of(record: &Record) -> Record {
 #[tokio::test]
 async fn format_1_values_work_as_format_2_ones_on_a_single_node() {
     let Some(store) = single().await else { return };
-    let client = redis::Client::open(redis_url()).unwrap();
+    let client = redis::Client::open(common::url()).unwrap();
     let mut c = client.get_multiplexed_async_connection().await.unwrap();
     format_1_values_work_as_format_2_ones(&store, &mut c).await;
 }

@@ -8,33 +8,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use session_conformance::fixtures::record;
-use session_conformance::services;
 use session_core::time::Duration;
 use session_core::{Record, SessionStore, StoreKey, UserIndex};
 use session_store_redis::RedisStore;
 
+mod common;
+
+use common::store_and_conn;
+
 type Conn = redis::aio::MultiplexedConnection;
-
-fn url() -> String {
-    services::url("SESSION_TEST_REDIS_URL", "redis://127.0.0.1:6379")
-}
-
-async fn store_and_conn(name: &str) -> Option<(RedisStore, Conn)> {
-    let store = match RedisStore::builder()
-        .prefix(format!("{}:", services::unique_name(name)))
-        .connect(&url())
-        .await
-    {
-        Ok(store) => store,
-        Err(e) => return services::unavailable("Redis", e),
-    };
-    let c = redis::Client::open(url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    Some((store, c))
-}
 
 /// A record for `user` under `key` (a native digest, or any other key).
 fn bound(key: Option<&str>, user: &str) -> Record {
@@ -113,7 +95,7 @@ async fn buckets_split_as_users_come_and_every_user_is_listed_exactly() {
     let prefix = store.index_key().strip_suffix('i').unwrap().to_owned();
     let other = RedisStore::builder()
         .prefix(prefix)
-        .connect(&url())
+        .connect(&common::url())
         .await
         .unwrap();
     // 400 users with one to three sessions each (about 800 entries): a

@@ -154,7 +154,8 @@ impl Codec for JsonCodec {
 
 /// Reads a JSON object into a map sized for it from the start: JSON gives
 /// no count, and a map grown entry by entry reallocates its entries and
-/// rehashes its table on the way (a few percent of a request that reads).
+/// rehashes its table on the way (fewer allocations; on a request that
+/// reads, a gain within the benchmarks' noise).
 struct DataVisitor {
     /// The encoded length, from which the entries are guessed: each takes
     /// at least six bytes (`"k":1,`), a typical one about sixteen.

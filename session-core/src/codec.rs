@@ -122,6 +122,28 @@ pub trait Codec: Send + Sync + 'static {
     /// # Ok::<(), session_core::CodecError>(())
     /// ```
     fn decode(&self, bytes: &[u8]) -> Result<Data, CodecError>;
+
+    /// Whether decoding what this codec encoded gives back exactly the data
+    /// encoded: the same keys in the same order, with equal values.
+    ///
+    /// When it does, the manager keeps the data it has just saved as the
+    /// decoded form of the bytes it wrote, and the next load that finds
+    /// those bytes takes that data instead of decoding them (see
+    /// [`SessionManagerBuilder::decoded_cache`](crate::SessionManagerBuilder::decoded_cache)).
+    /// The default, `false`, is always safe: the manager then keeps only
+    /// what it decoded itself.
+    ///
+    /// ```
+    /// # use session_core::{Codec, Data, JsonCodec};
+    /// assert!(JsonCodec.round_trips());
+    /// let data = Data::from_iter([("b".to_owned(), 1.5.into()), ("a".to_owned(), "x".into())]);
+    /// let back = JsonCodec.decode(&JsonCodec.encode(&data)?)?;
+    /// assert!(back.iter().eq(data.iter()));
+    /// # Ok::<(), session_core::CodecError>(())
+    /// ```
+    fn round_trips(&self) -> bool {
+        false
+    }
 }
 
 /// Compact JSON, the native format.
@@ -149,6 +171,13 @@ impl Codec for JsonCodec {
             .map_err(CodecError::decode)?;
         de.end().map_err(CodecError::decode)?;
         Ok(data)
+    }
+
+    /// JSON keeps the keys' order (`serde_json`'s `preserve_order`), and
+    /// numbers their value (integers as integers; floats with
+    /// `float_roundtrip`, the shortest form that reads back the same).
+    fn round_trips(&self) -> bool {
+        true
     }
 }
 

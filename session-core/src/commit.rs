@@ -4,6 +4,7 @@
 //! `Set-Cookie` that follows.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use crate::codec::Data;
 use crate::cookie_value::CookieValues;
@@ -103,6 +104,7 @@ impl Commit<'_> {
         let inner = &self.manager.inner;
         let end = crate::rotation::end_following(&*inner.store, &*inner.codec, &old.key);
         observe::store_op("delete", &old.id, end).await?;
+        inner.decoded.forget(&old.key);
         observe::count(observe::ENDED, 1);
         Ok(())
     }
@@ -120,9 +122,10 @@ impl Commit<'_> {
         let inner = &self.manager.inner;
         let now = now();
         for _ in 0..CREATE_ATTEMPTS {
-            let (id, record) = self.new_record(now)?;
+            let (id, record, data) = self.new_record(now)?;
             match observe::store_op("create", &id, inner.store.create(&record)).await {
                 Ok(()) => {
+                    inner.saved_data(&record, &data);
                     observe::count(observe::CREATED, 1);
                     observe::count(observe::SAVES, 1);
                     tracing::debug!(target: "session_core", session = %id.log_key(), "session created");
@@ -138,8 +141,12 @@ impl Commit<'_> {
         Err(StoreError::Duplicate.into())
     }
 
-    /// A fresh ID and the record of this session's data under it.
-    fn new_record(&self, now: time::OffsetDateTime) -> Result<(SessionId, Record), SessionError> {
+    /// A fresh ID and the record of this session's data under it, with the
+    /// data as encoded.
+    fn new_record(
+        &self,
+        now: time::OffsetDateTime,
+    ) -> Result<(SessionId, Record, Arc<Data>), SessionError> {
         let inner = &self.manager.inner;
         let id = SessionId::generate_in(inner.mode.id_format());
         let mut state = self.session.lock();
@@ -152,7 +159,7 @@ impl Commit<'_> {
             expires_at: state.next_expiry(now),
             user,
         };
-        Ok((id, record))
+        Ok((id, record, Arc::clone(&state.data)))
     }
 
     /// After a version conflict on `origin`: reloads the latest record and
@@ -178,10 +185,13 @@ impl Commit<'_> {
         };
         // Data that no longer decodes is replaced: this request's changes
         // land on an empty map.
-        let data = data.unwrap_or_else(|e| {
-            tracing::warn!(target: "session_core", session = %origin.id.log_key(), error = %e, "undecodable concurrent save replaced");
-            Data::new()
-        });
+        let data = data.map_or_else(
+            |e| {
+                tracing::warn!(target: "session_core", session = %origin.id.log_key(), error = %e, "undecodable concurrent save replaced");
+                Data::new()
+            },
+            Arc::unwrap_or_clone,
+        );
         self.session.lock().rebase(data);
         Ok(Some((latest.version, latest.created_at, latest.expires_at)))
     }
@@ -201,7 +211,7 @@ impl Commit<'_> {
                     None
                 } else {
                     let user = state.user();
-                    Some(Record {
+                    let record = Record {
                         key: origin.key.clone(),
                         data: inner.encode_data(&mut state.data, user.as_deref())?,
                         version: version + 1,
@@ -213,11 +223,12 @@ impl Commit<'_> {
                             now,
                         ),
                         user,
-                    })
+                    };
+                    Some((record, Arc::clone(&state.data)))
                 }
             };
             let outcome = match &record {
-                Some(record) => {
+                Some((record, _)) => {
                     observe::store_op("update", &origin.id, inner.store.update(record, version))
                         .await
                 }
@@ -234,7 +245,8 @@ impl Commit<'_> {
             };
             match outcome {
                 Ok(()) => {
-                    let Some(record) = record else {
+                    let Some((record, data)) = record else {
+                        inner.decoded.forget(&origin.key);
                         observe::count(observe::ENDED, 1);
                         self.remove_cookie();
                         self.forget();
@@ -242,6 +254,7 @@ impl Commit<'_> {
                     };
                     observe::count(observe::SAVES, 1);
                     tracing::debug!(target: "session_core", session = %origin.id.log_key(), retries = attempt, "session saved");
+                    inner.saved_data(&record, &data);
                     self.saved(origin.id, record, now);
                     return Ok(());
                 }
@@ -276,7 +289,7 @@ impl Commit<'_> {
                 // Emptied by the merge: nothing to carry over.
                 return self.update(Origin { version, ..old }).await;
             }
-            let (id, record) = self.new_record(now)?;
+            let (id, record, data) = self.new_record(now)?;
             let forward = crate::rotation::forward(
                 &*inner.codec,
                 &old.key,
@@ -298,6 +311,7 @@ impl Commit<'_> {
                     observe::count(observe::ENDED, 1);
                     observe::count(observe::SAVES, 1);
                     tracing::debug!(target: "session_core", session = %id.log_key(), "session moved to a new ID");
+                    inner.saved_data(&record, &data);
                     self.saved(id, record, now);
                     return Ok(());
                 }
@@ -393,7 +407,7 @@ impl Commit<'_> {
 
     fn ended(&mut self, id: &SessionId) {
         tracing::info!(target: "session_core", session = %id.log_key(), "session was ended by a concurrent request; not saving");
-        self.session.lock().data.clear();
+        self.session.lock().data = Arc::default();
         self.forget();
         self.response.ended_concurrently = true;
         self.remove_cookie();

@@ -324,9 +324,7 @@ mod tests {
     #[test]
     fn a_malformed_stored_secret_is_replaced() {
         let session = Session::detached();
-        session
-            .lock()
-            .data
+        std::sync::Arc::make_mut(&mut session.lock().data)
             .insert(SECRET_KEY.into(), Value::String("short".into()));
         assert!(!session.check_csrf("short"));
         let token = session.csrf_token().unwrap();

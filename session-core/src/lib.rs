@@ -104,7 +104,8 @@ pub use expiry::{Expiry, ExpiryRules};
 pub use id::{IdFormat, SessionId, StoreKey};
 pub use keys::{KeyRing, MIN_SECRET_LEN, Verified};
 pub use manager::{
-    DEFAULT_MAX_CONFLICT_RETRIES, Inspection, SessionManager, SessionManagerBuilder,
+    DEFAULT_DECODED_CACHE, DEFAULT_MAX_CONFLICT_RETRIES, Inspection, SessionManager,
+    SessionManagerBuilder,
 };
 pub use record::{Record, SessionInfo, now};
 pub use request::RequestSession;

@@ -257,7 +257,7 @@ impl RequestSession {
             };
             let _ = self.inner.cookie_meta.set(meta);
             let existed = !data.is_empty();
-            let mut state = State::new(data, None, inner.rules);
+            let mut state = State::new(Arc::new(data), None, inner.rules);
             state.accessed = true;
             return Ok(self.keep(Session::from_state(state), existed));
         }
@@ -266,11 +266,11 @@ impl RequestSession {
                 Some((Ok(data), origin)) => (data, Some(origin)),
                 Some((Err(e), _)) => {
                     tracing::warn!(target: "session_core", session = %id.log_key(), error = %e, "undecodable session data treated as no session");
-                    (Data::new(), None)
+                    (Arc::default(), None)
                 }
-                None => (Data::new(), None),
+                None => (Arc::default(), None),
             },
-            Incoming::Absent | Incoming::Rejected => (Data::new(), None),
+            Incoming::Absent | Incoming::Rejected => (Arc::default(), None),
         };
         let existed = origin.is_some();
         let mut state = State::new(data, origin, inner.rules);
@@ -422,7 +422,7 @@ impl RequestSession {
 }
 
 /// A stored record's data (still to be decoded) and where it came from.
-pub(crate) type Fetched = (Result<Data, CodecError>, Origin);
+pub(crate) type Fetched = (Result<Arc<Data>, CodecError>, Origin);
 
 /// Loads the live record of `id`; `None` when there is none, it has
 /// expired, or the store calls it corrupt.
@@ -445,7 +445,7 @@ pub(crate) async fn fetch(
     if record.key != key || !record.is_live_at(now()) {
         return Ok(None);
     }
-    let data = inner.decode_data(&record);
+    let data = inner.load_data(&record);
     if data
         .as_ref()
         .is_ok_and(|d| crate::rotation::moved_to(d).is_some())

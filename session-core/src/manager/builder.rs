@@ -32,6 +32,7 @@ pub struct SessionManagerBuilder {
     pub(super) codec: Arc<dyn Codec>,
     pub(super) id_format: IdFormat,
     pub(super) max_retries: u32,
+    pub(super) decoded_cache: usize,
     /// Set when the whole session travels in the cookie.
     pub(super) in_cookie: Option<Box<dyn CookieBackend>>,
     /// The whole session sealed into the cookie with the key ring's keys
@@ -123,6 +124,34 @@ impl SessionManagerBuilder {
     /// ```
     pub fn max_conflict_retries(mut self, retries: u32) -> Self {
         self.max_retries = retries;
+        self
+    }
+
+    /// How many sessions' decoded data the manager keeps (default
+    /// [`DEFAULT_DECODED_CACHE`](crate::DEFAULT_DECODED_CACHE); `0` keeps
+    /// none).
+    ///
+    /// Every load still asks the store, which still decides whether the
+    /// session exists, its version and its expiry. What the manager keeps
+    /// is, per session, the stored bytes it last decoded or wrote with the
+    /// map they decode to; when the store returns those very bytes (and
+    /// the same user binding) the load takes that map instead of decoding
+    /// again (decoding is most of a read's own CPU time on the memory
+    /// store). A session saved elsewhere meanwhile has other bytes and is
+    /// decoded as usual, so the cache never serves stale data. Records
+    /// over 4 KiB of encoded data are not kept, which bounds the memory to
+    /// about `capacity` small maps.
+    ///
+    /// ```
+    /// # use session_core::{KeyRing, SessionManager};
+    /// # use session_store_memory::MemoryStore;
+    /// let manager = SessionManager::builder(MemoryStore::new(), KeyRing::new([7u8; 32])?)
+    ///     .decoded_cache(0) // decode every load
+    ///     .build()?;
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
+    pub fn decoded_cache(mut self, capacity: usize) -> Self {
+        self.decoded_cache = capacity;
         self
     }
 
@@ -280,6 +309,7 @@ impl SessionManagerBuilder {
                 codec: this.codec,
                 max_retries: this.max_retries,
                 header,
+                decoded: super::decoded::DecodedCache::new(this.decoded_cache),
             }),
         })
     }

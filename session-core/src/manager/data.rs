@@ -10,6 +10,8 @@
 //! data too (written before this, or by a store without an index) load as
 //! they are.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use super::Inner;
@@ -20,26 +22,51 @@ use crate::session::USER_KEY;
 impl Inner {
     /// The record data of a session's `data`, bound to `user` (what
     /// [`Record::user`] will say).
+    ///
+    /// When the binding is left out of the bytes, it moves to the end of
+    /// the map, where loading the record puts it back: the data saved is
+    /// then exactly what loading the record gives, which lets the manager
+    /// keep it as the record's decoded form. (The binding is a reserved
+    /// key; the application's keys keep their order.)
     pub(crate) fn encode_data(
         &self,
-        data: &mut Data,
+        data: &mut Arc<Data>,
         user: Option<&str>,
     ) -> Result<Vec<u8>, CodecError> {
-        if !self.user_in_record || user.is_none() {
+        if !self.user_in_record || user.is_none() || !data.contains_key(USER_KEY) {
             return self.codec.encode(data);
         }
-        let Some(at) = data.keys().position(|k| k == USER_KEY) else {
-            return self.codec.encode(data);
-        };
+        let data = Arc::make_mut(data);
         let Some((key, value)) = data.shift_remove_entry(USER_KEY) else {
             return self.codec.encode(data);
         };
         let encoded = self.codec.encode(data);
-        data.shift_insert(at, key, value);
+        data.insert(key, value);
         encoded
     }
 
-    /// The session data `record` holds, with its user binding.
+    /// The session data `record` holds, with its user binding; taken from
+    /// the decoded cache when it holds `record`'s very bytes and binding.
+    pub(crate) fn load_data(&self, record: &Record) -> Result<Arc<Data>, CodecError> {
+        if let Some(data) = self.decoded.get(record) {
+            return Ok(data);
+        }
+        let data = Arc::new(self.decode_data(record)?);
+        self.decoded.put(record, &data);
+        Ok(data)
+    }
+
+    /// `record` was just written from `data` (after
+    /// [`encode_data`](Self::encode_data)): when the codec gives back
+    /// exactly what it encoded, `data` is what loading `record` would
+    /// give, and is kept as such.
+    pub(crate) fn saved_data(&self, record: &Record, data: &Arc<Data>) {
+        if self.codec.round_trips() {
+            self.decoded.put(record, data);
+        }
+    }
+
+    /// The session data `record` holds, with its user binding, decoded.
     pub(crate) fn decode_data(&self, record: &Record) -> Result<Data, CodecError> {
         let mut data = self.codec.decode(&record.data)?;
         if self.user_in_record

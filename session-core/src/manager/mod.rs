@@ -11,6 +11,7 @@ use crate::mode::Mode;
 use crate::request::Raw;
 mod builder;
 mod data;
+mod decoded;
 mod stored;
 
 pub use builder::SessionManagerBuilder;
@@ -35,6 +36,20 @@ use crate::{
 /// # Ok::<(), session_core::ConfigError>(())
 /// ```
 pub const DEFAULT_MAX_CONFLICT_RETRIES: u32 = 64;
+
+/// How many sessions' decoded data a manager keeps by default (see
+/// [`SessionManagerBuilder::decoded_cache`]).
+///
+/// ```
+/// # use session_core::{DEFAULT_DECODED_CACHE, KeyRing, SessionManager};
+/// # use session_store_memory::MemoryStore;
+/// // The default, spelled out:
+/// let manager = SessionManager::builder(MemoryStore::new(), KeyRing::new([7u8; 32])?)
+///     .decoded_cache(DEFAULT_DECODED_CACHE)
+///     .build()?;
+/// # Ok::<(), session_core::ConfigError>(())
+/// ```
+pub const DEFAULT_DECODED_CACHE: usize = 4096;
 
 /// Holds the store, the key ring, cookie and expiry settings, and starts the
 /// per-request lifecycle ([`SessionManager::request`]). Cheap to clone.
@@ -75,6 +90,8 @@ pub(crate) struct Inner {
     /// The session header's name (lowercase), when sessions may travel in
     /// one.
     pub(crate) header: Option<Arc<str>>,
+    /// The decoded data of sessions recently loaded or saved.
+    pub(crate) decoded: decoded::DecodedCache,
 }
 
 impl fmt::Debug for SessionManager {
@@ -211,6 +228,7 @@ impl SessionManager {
             codec: Arc::new(JsonCodec),
             id_format: IdFormat::Native,
             max_retries: DEFAULT_MAX_CONFLICT_RETRIES,
+            decoded_cache: DEFAULT_DECODED_CACHE,
             in_cookie: None,
             #[cfg(feature = "cookie-store")]
             encrypted: false,

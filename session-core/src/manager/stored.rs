@@ -198,6 +198,7 @@ impl SessionManager {
         let key = id.store_key();
         let end = crate::rotation::end_following(&*self.inner.store, &*self.inner.codec, &key);
         crate::observe::store_op("delete", id, end).await?;
+        self.inner.decoded.forget(&key);
         crate::observe::count(crate::observe::ENDED, 1);
         tracing::info!(target: "session_core", session = %id.log_key(), "ended a session");
         Ok(())
@@ -226,6 +227,7 @@ impl SessionManager {
     /// ```
     pub async fn end_key(&self, key: &StoreKey) -> Result<(), StoreError> {
         crate::rotation::end_following(&*self.inner.store, &*self.inner.codec, key).await?;
+        self.inner.decoded.forget(key);
         crate::observe::count(crate::observe::ENDED, 1);
         tracing::info!(target: "session_core", "ended a session by its store key");
         Ok(())

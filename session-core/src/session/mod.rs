@@ -91,7 +91,6 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::codec::Data;
 use crate::{ExpiryRules, SessionError};
 
 mod expiry;
@@ -186,7 +185,7 @@ impl Session {
     /// assert_eq!(session.store_key(), None);
     /// ```
     pub fn detached() -> Self {
-        Self::from_state(State::new(Data::new(), None, ExpiryRules::default()))
+        Self::from_state(State::new(Default::default(), None, ExpiryRules::default()))
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {

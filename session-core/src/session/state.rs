@@ -2,6 +2,7 @@
 //! request made, and the stored record it came from.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -24,7 +25,9 @@ pub(crate) struct Origin {
 
 #[derive(Debug)]
 pub(crate) struct State {
-    pub(crate) data: Data,
+    /// Shared with the manager's decoded cache (and so with other requests
+    /// of the same session) until a change copies it.
+    pub(crate) data: Arc<Data>,
     /// This request's own changes, key by key (`None` = removed), re-applied
     /// on top of a concurrent save when a compare-and-swap fails.
     pub(crate) changes: BTreeMap<String, Option<Value>>,
@@ -42,7 +45,7 @@ pub(crate) struct State {
 }
 
 impl State {
-    pub(crate) fn new(data: Data, origin: Option<Origin>, rules: ExpiryRules) -> Self {
+    pub(crate) fn new(data: Arc<Data>, origin: Option<Origin>, rules: ExpiryRules) -> Self {
         State {
             data,
             changes: BTreeMap::new(),
@@ -62,7 +65,7 @@ impl State {
         }
         match value {
             Some(v) => {
-                self.data.insert(key.to_owned(), v.clone());
+                Arc::make_mut(&mut self.data).insert(key.to_owned(), v.clone());
                 self.changes.insert(key.to_owned(), Some(v));
                 self.modified = true;
             }
@@ -74,7 +77,10 @@ impl State {
     }
 
     pub(crate) fn remove(&mut self, key: &str) -> Option<Value> {
-        let old = self.data.shift_remove(key);
+        if !self.data.contains_key(key) {
+            return None;
+        }
+        let old = Arc::make_mut(&mut self.data).shift_remove(key);
         if old.is_some() {
             self.changes.insert(key.to_owned(), None);
             self.modified = true;
@@ -86,7 +92,7 @@ impl State {
         // A rotation not yet done is moot: the old record just ends.
         let stored = self.origin.take().into_iter().chain(self.rotating.take());
         self.retired.extend(stored);
-        self.data.clear();
+        self.data = Arc::default();
         self.changes.clear();
         self.modified = true;
     }
@@ -125,6 +131,6 @@ impl State {
                 }
             }
         }
-        self.data = data;
+        self.data = Arc::new(data);
     }
 }

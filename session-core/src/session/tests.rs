@@ -1,7 +1,7 @@
 //! The session type's own tests.
 
 use super::*;
-use crate::{Codec, Expiry};
+use crate::{Codec, Data, Expiry};
 use serde_json::json;
 use time::Duration;
 
@@ -46,7 +46,7 @@ fn values_nest_only_as_deep_as_every_codec_reads_back() {
 
     // What insert accepts, each codec reads back; one level more, the
     // JSON codec cannot (the limit is the decoder's, not a guess).
-    let data = s.lock().data.clone();
+    let data = (*s.lock().data).clone();
     let json = crate::JsonCodec;
     assert_eq!(json.decode(&json.encode(&data).unwrap()).unwrap(), data);
     let mut deeper = data.clone();
@@ -87,7 +87,7 @@ fn user_ids_are_held_to_what_every_store_keeps() {
         );
     }
     // A binding no one could set (stored data edited by hand) is none.
-    s.lock().data.insert(USER_KEY.into(), json!("a\0b"));
+    std::sync::Arc::make_mut(&mut s.lock().data).insert(USER_KEY.into(), json!("a\0b"));
     assert_eq!(s.user(), None);
 }
 

@@ -1,0 +1,238 @@
+//! The decoded data of sessions recently loaded or saved, so that a load
+//! whose stored bytes are the ones decoded (or written) last time takes
+//! the decoded map instead of decoding again.
+//!
+//! An entry is the stored bytes and user binding together with the data
+//! they decode to, and it is used only when a record's bytes and binding
+//! are exactly those: what a store returns still decides everything
+//! (version, expiry, whether the session exists), and decoding is a pure
+//! function of the bytes and the binding, so a hit gives what decoding
+//! would have given. Stale entries (a session saved elsewhere since) are
+//! simply misses. The data is shared (`Arc`); a request that changes its
+//! session copies it first.
+//!
+//! Bounded: each of the shards keeps two generations of entries; when the
+//! current one is full it becomes the previous one and the older one is
+//! dropped, and an entry found in the previous generation moves back to
+//! the current one (a cheap approximation of least-recently-used).
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::StoreKey;
+use crate::codec::Data;
+use crate::record::Record;
+
+/// Shards of the cache, each behind its own lock.
+const SHARDS: usize = 16;
+
+/// Records whose encoded data is larger than this are not kept: their
+/// decoded maps would cost more memory than a cache of this kind should
+/// hold (the bound is on entries, so large ones are left out).
+pub(crate) const MAX_ENTRY_BYTES: usize = 4096;
+
+pub(crate) struct DecodedCache {
+    shards: Box<[Mutex<Shard>]>,
+    /// Entries per generation of each shard; 0 when the cache is off.
+    per_generation: usize,
+    hasher: std::hash::RandomState,
+}
+
+#[derive(Default)]
+struct Shard {
+    current: HashMap<StoreKey, Entry>,
+    previous: HashMap<StoreKey, Entry>,
+}
+
+struct Entry {
+    bytes: Box<[u8]>,
+    user: Option<Box<str>>,
+    data: Arc<Data>,
+}
+
+impl Entry {
+    fn matches(&self, record: &Record) -> bool {
+        *self.bytes == *record.data && self.user.as_deref() == record.user.as_deref()
+    }
+}
+
+impl DecodedCache {
+    /// A cache of at most `capacity` sessions (0: none).
+    pub(crate) fn new(capacity: usize) -> Self {
+        DecodedCache {
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            per_generation: capacity.div_ceil(2 * SHARDS),
+            hasher: std::hash::RandomState::new(),
+        }
+    }
+
+    fn shard(&self, key: &StoreKey) -> MutexGuard<'_, Shard> {
+        let at = self.hasher.hash_one(key) as usize % SHARDS;
+        // A panic while holding the lock leaves whole entries behind.
+        self.shards[at].lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The decoded data of `record`, when it is the one kept for its key.
+    pub(crate) fn get(&self, record: &Record) -> Option<Arc<Data>> {
+        if self.per_generation == 0 {
+            return None;
+        }
+        let mut shard = self.shard(&record.key);
+        if let Some(entry) = shard.current.get(&record.key) {
+            return entry.matches(record).then(|| Arc::clone(&entry.data));
+        }
+        let entry = shard.previous.remove(&record.key)?;
+        let found = entry.matches(record).then(|| Arc::clone(&entry.data));
+        if found.is_some() {
+            let dropped = shard.insert(record.key.clone(), entry, self.per_generation);
+            drop(shard);
+            drop(dropped);
+        }
+        found
+    }
+
+    /// Keeps `data` as what `record`'s bytes and binding decode to.
+    pub(crate) fn put(&self, record: &Record, data: &Arc<Data>) {
+        if self.per_generation == 0 || record.data.len() > MAX_ENTRY_BYTES {
+            return;
+        }
+        let entry = Entry {
+            bytes: record.data.as_slice().into(),
+            user: record.user.as_deref().map(Into::into),
+            data: Arc::clone(data),
+        };
+        let mut shard = self.shard(&record.key);
+        shard.previous.remove(&record.key);
+        let dropped = shard.insert(record.key.clone(), entry, self.per_generation);
+        // The old generation is freed after the lock is released.
+        drop(shard);
+        drop(dropped);
+    }
+
+    /// Forgets what is kept for `key` (the session ended).
+    pub(crate) fn forget(&self, key: &StoreKey) {
+        if self.per_generation == 0 {
+            return;
+        }
+        let mut shard = self.shard(key);
+        let current = shard.current.remove(key);
+        let previous = shard.previous.remove(key);
+        drop(shard);
+        drop((current, previous));
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| {
+                let s = s.lock().unwrap();
+                s.current.len() + s.previous.len()
+            })
+            .sum()
+    }
+}
+
+impl Shard {
+    /// Inserts into the current generation, starting a new one first when
+    /// it is full; returns the generation that dropped out, if any.
+    fn insert(
+        &mut self,
+        key: StoreKey,
+        entry: Entry,
+        per_generation: usize,
+    ) -> Option<HashMap<StoreKey, Entry>> {
+        let dropped = if self.current.len() >= per_generation && !self.current.contains_key(&key) {
+            let full = std::mem::take(&mut self.current);
+            Some(std::mem::replace(&mut self.previous, full))
+        } else {
+            None
+        };
+        self.current.insert(key, entry);
+        dropped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use time::OffsetDateTime;
+
+    fn record(key: &str, bytes: &[u8], user: Option<&str>) -> Record {
+        Record {
+            key: StoreKey::new(key),
+            data: bytes.to_vec(),
+            version: 1,
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            expires_at: OffsetDateTime::UNIX_EPOCH,
+            user: user.map(str::to_owned),
+        }
+    }
+
+    fn data(n: u64) -> Arc<Data> {
+        Arc::new(Data::from_iter([("n".to_owned(), json!(n))]))
+    }
+
+    #[test]
+    fn an_entry_serves_only_the_same_bytes_and_binding() {
+        let cache = DecodedCache::new(64);
+        let kept = record("k", b"{\"n\":1}", Some("alice"));
+        cache.put(&kept, &data(1));
+        let hit = cache.get(&kept).expect("the same bytes and binding");
+        assert_eq!(*hit, *data(1));
+        assert!(
+            cache
+                .get(&record("k", b"{\"n\":2}", Some("alice")))
+                .is_none()
+        );
+        assert!(cache.get(&record("k", b"{\"n\":1}", None)).is_none());
+        assert!(cache.get(&record("k", b"{\"n\":1}", Some("bob"))).is_none());
+        assert!(
+            cache
+                .get(&record("other", b"{\"n\":1}", Some("alice")))
+                .is_none()
+        );
+        cache.forget(&kept.key);
+        assert!(cache.get(&kept).is_none());
+    }
+
+    #[test]
+    fn a_later_put_replaces_the_entry() {
+        let cache = DecodedCache::new(64);
+        cache.put(&record("k", b"1", None), &data(1));
+        cache.put(&record("k", b"2", None), &data(2));
+        assert!(cache.get(&record("k", b"1", None)).is_none());
+        assert_eq!(*cache.get(&record("k", b"2", None)).unwrap(), *data(2));
+        assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_bound_and_keeps_what_is_used() {
+        let capacity = 256;
+        let cache = DecodedCache::new(capacity);
+        let hot = record("hot", b"hot", None);
+        cache.put(&hot, &data(0));
+        for i in 0..10_000 {
+            cache.put(&record(&format!("k{i}"), b"x", None), &data(i));
+            assert!(cache.get(&hot).is_some(), "a key read all along stays");
+        }
+        // Two generations of ceil(256 / 32) entries in each of 16 shards.
+        assert!(cache.len() <= capacity, "{} entries", cache.len());
+        assert!(cache.len() >= capacity / 4, "{} entries", cache.len());
+    }
+
+    #[test]
+    fn large_records_and_a_cache_of_zero_keep_nothing() {
+        let cache = DecodedCache::new(64);
+        let large = record("big", &vec![b' '; MAX_ENTRY_BYTES + 1], None);
+        cache.put(&large, &data(1));
+        assert!(cache.get(&large).is_none());
+        let off = DecodedCache::new(0);
+        let small = record("k", b"1", None);
+        off.put(&small, &data(1));
+        assert!(off.get(&small).is_none());
+        assert_eq!(off.len(), 0);
+    }
+}

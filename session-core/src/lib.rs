@@ -59,6 +59,17 @@
 //!   ([`SessionError::status_code`] gives 503 or 500), never a silent new
 //!   session that would log the user out.
 //!
+//! # What a load costs
+//!
+//! Every load asks the store (which decides whether the session exists,
+//! its version and its expiry). Decoding what the store returns is
+//! usually skipped: the manager keeps, for recently used sessions, the
+//! stored bytes it last decoded or wrote with the map they decode to, and
+//! takes that map when the store returns those very bytes
+//! ([`SessionManagerBuilder::decoded_cache`]). The map is shared between
+//! the requests that read it; a request that changes its session changes
+//! its own copy.
+//!
 //! # Names
 //!
 //! A store *deletes* records ([`SessionStore::delete`],

@@ -11,7 +11,8 @@
 //! workload and side is measured `ROUNDS` times, the two sides alternating
 //! (in alternating order); medians are reported: requests per second, the
 //! 99th percentile of latency, the store writes per 1,000 read requests,
-//! and on Redis the server's own CPU per request (`INFO commandstats`).
+//! and on Redis the server's own time per request: the commands each side
+//! sent (`INFO commandstats`), and the main thread's CPU (`INFO cpu`).
 //!
 //! `cargo bench -p session-bench --bench http-engines` (about four minutes).
 //! `ENGINES_SECONDS` (default 2) sets the length of one measurement,
@@ -295,13 +296,40 @@ fn serve(engine: Engine, env: Arc<Env>) -> (Vec<SocketAddr>, Vec<Writes>) {
     rx.recv().unwrap()
 }
 
-/// Redis's own CPU, in µs, over all commands since the last reset.
-async fn redis_usec(c: &mut redis::aio::MultiplexedConnection) -> f64 {
-    redis_server::commandstats(c)
-        .await
-        .values()
+/// The commands each side's store sends to Redis in these workloads
+/// (ours: batched loads and the saves' script call, or one load alone;
+/// theirs: a `GET` per load and a `SET` per save). Redis also lists the
+/// commands a script runs under their own names, with their time counted
+/// again inside the script call's: summing every line of
+/// `INFO commandstats` would count our saves' inner `SET` twice.
+const SENT: [&[&str]; 2] = [&["mget", "get", "fcall", "evalsha"], &["get", "set"]];
+
+/// What Redis spent on one measurement, read after it: the time of the
+/// commands the side sent (`INFO commandstats` since the reset before it,
+/// each command once), the main thread's CPU time (user and system, so
+/// reading and writing the sockets too), and the commands' counts and
+/// times, for the log.
+async fn redis_spent(
+    c: &mut redis::aio::MultiplexedConnection,
+    side: usize,
+    cpu_before: f64,
+) -> (f64, f64, String) {
+    let stats = redis_server::commandstats(c).await;
+    let cpu = redis_server::main_thread_cpu(c).await - cpu_before;
+    let mut by_command: Vec<_> = stats.iter().collect();
+    by_command.sort_by(|a, b| b.1.1.total_cmp(&a.1.1));
+    let shown = by_command
+        .iter()
+        .take(3)
+        .map(|(name, (calls, usec))| format!("{name} {calls:.0}× {:.1} µs", usec / calls.max(1.0)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sent = SENT[side]
+        .iter()
+        .filter_map(|name| stats.get(*name))
         .map(|(_, usec)| usec)
-        .sum()
+        .sum();
+    (sent, cpu * 1e6, shown)
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -317,6 +345,7 @@ struct Row {
     p99: [Vec<f64>; 2],
     writes_per_1000: [Vec<f64>; 2],
     redis_us: [Vec<f64>; 2],
+    redis_cpu: [Vec<f64>; 2],
 }
 
 fn median(v: &[f64]) -> f64 {
@@ -373,13 +402,15 @@ fn main() {
             for round in 0..rounds {
                 let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
                 for side in order {
+                    let mut cpu_before = 0.0;
                     if let Some(c) = redis.as_mut() {
-                        client.block_on(async {
+                        cpu_before = client.block_on(async {
                             redis::cmd("CONFIG")
                                 .arg("RESETSTAT")
                                 .query_async::<()>(c)
                                 .await
-                                .unwrap()
+                                .unwrap();
+                            redis_server::main_thread_cpu(c).await
                         });
                     }
                     let m = client.block_on(load(
@@ -391,12 +422,16 @@ fn main() {
                         &*writes[side],
                     ));
                     let wrote = m.writes;
+                    let mut commands = String::new();
                     if let Some(c) = redis.as_mut() {
-                        let usec = client.block_on(redis_usec(c));
-                        row.redis_us[side].push(usec / m.all_requests.max(1) as f64);
+                        let (sent, cpu, shown) = client.block_on(redis_spent(c, side, cpu_before));
+                        let requests = m.all_requests.max(1) as f64;
+                        row.redis_us[side].push(sent / requests);
+                        row.redis_cpu[side].push(cpu / requests);
+                        commands = format!("  {} requests: {shown}", m.all_requests);
                     }
                     eprintln!(
-                        "{:<8} {path:<6} round {round} {:<6} {:>8.0} req/s  p99 {:>7.2} ms  {wrote} writes",
+                        "{:<8} {path:<6} round {round} {:<6} {:>8.0} req/s  p99 {:>7.2} ms  {wrote} writes{commands}",
                         engine.name(),
                         ["ours", "theirs"][side],
                         m.rps,
@@ -413,8 +448,8 @@ fn main() {
     }
     println!(
         "\nMedians of {rounds} rounds of {seconds} s; {CONNECTIONS} connections, {SESSIONS} sessions rotated.\n\n\
-         | workload | engine | ours req/s | tower-sessions req/s | ours / theirs | p99 ours | p99 theirs | store writes per 1,000 requests (ours / theirs) | Redis CPU µs per request (ours / theirs) |\n\
-         |---|---|---|---|---|---|---|---|---|"
+         | workload | engine | ours req/s | tower-sessions req/s | ours / theirs | p99 ours | p99 theirs | store writes per 1,000 requests (ours / theirs) | Redis µs per request, commands sent (ours / theirs) | Redis main thread CPU µs per request (ours / theirs) |\n\
+         |---|---|---|---|---|---|---|---|---|---|"
     );
     for (engine, path, row) in &report {
         let workload = if *path == "/write" {
@@ -422,17 +457,16 @@ fn main() {
         } else {
             "load and read only"
         };
-        let redis = if row.redis_us[0].is_empty() {
-            "".to_owned()
-        } else {
-            format!(
-                "{:.1} / {:.1}",
-                median(&row.redis_us[0]),
-                median(&row.redis_us[1])
-            )
+        let pair = |v: &[Vec<f64>; 2]| {
+            if v[0].is_empty() {
+                String::new()
+            } else {
+                format!("{:.1} / {:.1}", median(&v[0]), median(&v[1]))
+            }
         };
+        let (redis, cpu) = (pair(&row.redis_us), pair(&row.redis_cpu));
         println!(
-            "| {workload} | {} | {:.0} | {:.0} | {:.2}x | {:.2} ms | {:.2} ms | {:.0} / {:.0} | {redis} |",
+            "| {workload} | {} | {:.0} | {:.0} | {:.2}x | {:.2} ms | {:.2} ms | {:.0} / {:.0} | {redis} | {cpu} |",
             engine.name(),
             median(&row.rps[0]),
             median(&row.rps[1]),

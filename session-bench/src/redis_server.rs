@@ -75,6 +75,14 @@ pub async fn server_cpu(c: &mut MultiplexedConnection) -> f64 {
     cpu["used_cpu_user"].parse::<f64>().unwrap() + cpu["used_cpu_sys"].parse::<f64>().unwrap()
 }
 
+/// Seconds of CPU the server's main thread has used (user and system):
+/// every command, and reading and writing the clients' sockets.
+pub async fn main_thread_cpu(c: &mut MultiplexedConnection) -> f64 {
+    let cpu = info(c, "cpu").await;
+    cpu["used_cpu_user_main_thread"].parse::<f64>().unwrap()
+        + cpu["used_cpu_sys_main_thread"].parse::<f64>().unwrap()
+}
+
 /// `(calls, microseconds)` of each command since the last `CONFIG RESETSTAT`.
 pub async fn commandstats(c: &mut MultiplexedConnection) -> HashMap<String, (f64, f64)> {
     info(c, "commandstats")

@@ -271,7 +271,14 @@ impl SessionManager {
         &self,
         cookie_headers: impl IntoIterator<Item = &'a [u8]>,
     ) -> RequestSession {
-        let headers = cookie_headers.into_iter().map(String::from_utf8_lossy);
+        // Valid UTF-8 (nearly every header) is checked by the fast path of
+        // `str::from_utf8`; only other bytes are replaced.
+        let headers = cookie_headers
+            .into_iter()
+            .map(|bytes| match std::str::from_utf8(bytes) {
+                Ok(text) => std::borrow::Cow::Borrowed(text),
+                Err(_) => String::from_utf8_lossy(bytes),
+            });
         let raw = Raw::read(self, headers);
         let via = raw.via_cookie();
         RequestSession::new(self.clone(), raw, via)

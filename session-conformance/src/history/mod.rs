@@ -1,6 +1,8 @@
 //! The concurrent-history checker: browsers with several tabs, and an
 //! operator who revokes users' sessions, send random requests through the
-//! real [`SessionManager`] at once, while the store under test is wrapped
+//! real [`SessionManager`] at once (two of them, as two servers sharing
+//! the store would be, each request going to either: what one server
+//! keeps decoded goes stale when the other saves), while the store under test is wrapped
 //! so that its operations pause at points drawn from the seed (which
 //! widens the windows between one request's load and its save, where
 //! races live). The whole history is recorded and then checked against
@@ -46,6 +48,9 @@ use run::{History, run};
 use shaken::Shaken;
 
 const BROWSERS: usize = 4;
+
+/// Servers (managers) sharing the store.
+const SERVERS: usize = 2;
 
 const TABS: usize = 2;
 

@@ -21,15 +21,18 @@ pub(super) async fn run<S: SessionStore>(store: Arc<S>, seed: u64) -> History {
         rng: Mutex::new(StdRng::seed_from_u64(seed ^ 0x5eed)),
         writes: Mutex::new(Vec::new()),
     });
-    let manager = manager(shaken.clone());
+    // Two servers behind one load balancer: each manager keeps decoded
+    // data of its own, which the other's saves make stale.
+    let servers: Arc<[SessionManager]> = (0..SERVERS).map(|_| manager(shaken.clone())).collect();
+    let manager = servers[0].clone();
     let jars: Vec<Arc<Mutex<Option<String>>>> =
         (0..BROWSERS).map(|_| Arc::new(Mutex::new(None))).collect();
     let counter = Arc::new(AtomicU64::new(0));
     let browsing = Arc::new(std::sync::atomic::AtomicUsize::new(BROWSERS));
     let mut tasks = JoinSet::new();
     for (browser, jar) in jars.iter().enumerate() {
-        let (manager, jar, counter, browsing) = (
-            manager.clone(),
+        let (servers, jar, counter, browsing) = (
+            servers.clone(),
             jar.clone(),
             counter.clone(),
             browsing.clone(),
@@ -48,9 +51,10 @@ pub(super) async fn run<S: SessionStore>(store: Arc<S>, seed: u64) -> History {
                     let (a, b) = DUELS[rng.random_range(0..DUELS.len())];
                     (plans[0].act, plans[1].act) = (a, b);
                 }
-                let requests = plans
-                    .iter()
-                    .map(|plan| tab_request(&manager, &jar, &counter, &barrier, start, plan));
+                let requests = plans.iter().map(|plan| {
+                    let manager = &servers[plan.server];
+                    tab_request(manager, &jar, &counter, &barrier, start, plan)
+                });
                 done.extend(futures_join_all(requests).await);
             }
             browsing.fetch_sub(1, Ordering::SeqCst);
@@ -172,6 +176,8 @@ pub(super) struct Plan {
     pub(super) slot: u8,
     /// How long the handler works between loading and saving.
     pub(super) think: Duration,
+    /// Which server answers the request.
+    pub(super) server: usize,
 }
 
 impl Plan {
@@ -189,6 +195,7 @@ impl Plan {
             act,
             slot: rng.random_range(0..2),
             think: Duration::from_micros(rng.random_range(0..1500)),
+            server: rng.random_range(0..SERVERS),
         }
     }
 }
@@ -207,6 +214,7 @@ pub(super) async fn tab_request(
         act,
         slot,
         think,
+        ..
     } = plan;
     let cookie = jar.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let request = manager.request(cookie.as_deref());

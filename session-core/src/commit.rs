@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::codec::Data;
 use crate::cookie_value::CookieValues;
+use crate::expiry::EXPIRY_KEY;
 use crate::mode::{CookieBackend, CookieMeta};
 use crate::request::{Incoming, Via, fetch};
 use crate::session::Origin;
@@ -129,7 +130,7 @@ impl Commit<'_> {
                     observe::count(observe::CREATED, 1);
                     observe::count(observe::SAVES, 1);
                     tracing::debug!(target: "session_core", session = %id.log_key(), "session created");
-                    self.saved(id, record, now);
+                    self.saved(id, record, now, true);
                     return Ok(());
                 }
                 Err(StoreError::Duplicate) => {
@@ -224,11 +225,12 @@ impl Commit<'_> {
                         ),
                         user,
                     };
-                    Some((record, Arc::clone(&state.data)))
+                    let expiry_set = state.changes.contains_key(EXPIRY_KEY);
+                    Some((record, Arc::clone(&state.data), expiry_set))
                 }
             };
             let outcome = match &record {
-                Some((record, _)) => {
+                Some((record, ..)) => {
                     observe::store_op("update", &origin.id, inner.store.update(record, version))
                         .await
                 }
@@ -245,7 +247,7 @@ impl Commit<'_> {
             };
             match outcome {
                 Ok(()) => {
-                    let Some((record, data)) = record else {
+                    let Some((record, data, expiry_set)) = record else {
                         inner.decoded.forget(&origin.key);
                         observe::count(observe::ENDED, 1);
                         self.remove_cookie();
@@ -255,7 +257,13 @@ impl Commit<'_> {
                     observe::count(observe::SAVES, 1);
                     tracing::debug!(target: "session_core", session = %origin.id.log_key(), retries = attempt, "session saved");
                     inner.saved_data(&record, &data);
-                    self.saved(origin.id, record, now);
+                    // The browser's cookie already says what this one
+                    // would (the same value, the same expiry) unless the
+                    // expiry moved, this request changed how the session
+                    // expires, or the cookie is due for signing again.
+                    let cookie =
+                        expiry_set || record.expires_at != stored_expiry || self.signed.is_none();
+                    self.saved(origin.id, record, now, cookie);
                     return Ok(());
                 }
                 Err(StoreError::NotFound) => {
@@ -312,7 +320,7 @@ impl Commit<'_> {
                     observe::count(observe::SAVES, 1);
                     tracing::debug!(target: "session_core", session = %id.log_key(), "session moved to a new ID");
                     inner.saved_data(&record, &data);
-                    self.saved(id, record, now);
+                    self.saved(id, record, now, true);
                     return Ok(());
                 }
                 Err(StoreError::NotFound) => {
@@ -389,10 +397,13 @@ impl Commit<'_> {
         Ok(())
     }
 
-    /// Records what was stored and sets the cookie; `now` is the time the
-    /// record's expiry was computed from, so `Max-Age` is exactly the age.
-    fn saved(&mut self, id: SessionId, record: Record, now: time::OffsetDateTime) {
-        self.set_cookie(&id, record.expires_at, now);
+    /// Records what was stored and, with `cookie`, sets the cookie; `now`
+    /// is the time the record's expiry was computed from, so `Max-Age` is
+    /// exactly the age.
+    fn saved(&mut self, id: SessionId, record: Record, now: time::OffsetDateTime, cookie: bool) {
+        if cookie {
+            self.set_cookie(&id, record.expires_at, now);
+        }
         let mut state = self.session.lock();
         state.origin = Some(Origin {
             id,

@@ -50,6 +50,13 @@
 //!   deleted: this request's writes are dropped, the cookie is removed and
 //!   [`SessionResponse::ended_concurrently`] is set.
 //! - An unmodified session whose expiry is due for extension is `touch`ed.
+//! - `Set-Cookie` only when the browser's cookie would change: a new
+//!   session or ID, an expiry that moved (saves and touches move it about
+//!   once a touch interval), an expiry changed by this request
+//!   ([`Session::set_expiry`](crate::Session::set_expiry)), a cookie an
+//!   older key signed. A save that leaves all that as it was sends none
+//!   (Django sets the cookie on every save; the browser's copy would be
+//!   the same).
 //! - Every `Set-Cookie` carrying a session is signed by the key ring's
 //!   newest key: the request's own cookie value is sent back when that key
 //!   signed it for the same ID (signing again would give the same bytes);

@@ -288,8 +288,9 @@ async fn a_cookie_signed_with_an_older_key_works_and_is_resigned() {
 }
 
 /// Every cookie a write sets is what the newest key signs for the ID it
-/// carries, whether the request's cookie was signed by that key (and is
-/// sent back as it came), by an older one, or named an ID that was rotated.
+/// carries, whether the request's cookie was signed by an older key or
+/// named an ID that was rotated; a cookie the newest key signed, on a save
+/// that leaves the expiry where it was, is not sent again.
 #[tokio::test]
 async fn written_cookies_are_always_signed_by_the_newest_key() {
     let newest = KeyRing::new(SECRET).unwrap();
@@ -319,23 +320,22 @@ async fn written_cookies_are_always_signed_by_the_newest_key() {
                 session.cycle_id();
             }
             let response = request.finish(200).await.unwrap();
-            response
-                .cookie_pair()
-                .expect("a cookie for the write")
-                .to_owned()
+            response.cookie_pair().map(str::to_owned)
         }
     };
 
     let by_old = logged_in(&old).await;
-    let resigned = write(by_old.clone(), false).await;
+    let resigned = write(by_old.clone(), false).await.expect("a cookie");
     assert_ne!(resigned, by_old, "an older key's cookie must be re-signed");
     assert_eq!(resigned, expected(&by_old));
 
     let by_newest = logged_in(&rotated).await;
     assert_eq!(by_newest, expected(&by_newest));
-    assert_eq!(write(by_newest.clone(), false).await, by_newest);
+    // Signed by the newest key and with an expiry that did not move: the
+    // browser's cookie already says what a new one would.
+    assert_eq!(write(by_newest.clone(), false).await, None);
 
-    let cycled = write(by_newest.clone(), true).await;
+    let cycled = write(by_newest.clone(), true).await.expect("a cookie");
     assert_ne!(
         cycled.split_once('.'),
         by_newest.split_once('.'),
@@ -696,4 +696,49 @@ async fn a_bound_session_stores_its_user_once_where_the_store_keeps_it() {
         opened(&manager, &cookie).await.user().as_deref(),
         Some("alice")
     );
+}
+
+/// A save sets the cookie again only when the browser's would say
+/// something else: the expiry moved, the request changed how the session
+/// expires, or an older key signed the cookie. Otherwise the response
+/// carries no `Set-Cookie` (the browser keeps what it has).
+#[tokio::test]
+async fn a_save_sets_the_cookie_only_when_it_would_change() {
+    let (manager, _) = setup();
+    let cookie = logged_in(&manager).await;
+    let save = async |change: &dyn Fn(&session_core::Session)| {
+        let request = manager.request([cookie.as_str()]);
+        change(&request.load().await.unwrap());
+        request.finish(200).await.unwrap().set_cookie
+    };
+
+    // The expiry stays (it moves about once a touch interval, as reads move it).
+    assert_eq!(save(&|s| s.insert("n", 1).unwrap()).await, None);
+    // Stored, all the same.
+    assert_eq!(
+        opened(&manager, &cookie).await.get::<u32>("n").unwrap(),
+        Some(1)
+    );
+
+    let shorter = save(&|s| s.set_expiry(Expiry::AfterIdle(Duration::hours(1))))
+        .await
+        .expect("a new expiry is the cookie's too");
+    assert!(shorter.contains("Max-Age=3600"), "{shorter}");
+    let closing = save(&|s| s.set_expiry(Expiry::BrowserClose))
+        .await
+        .expect("a browser-session cookie replaces the persistent one");
+    assert!(
+        !closing.contains("Max-Age") && !closing.contains("Expires"),
+        "{closing}"
+    );
+    assert_eq!(save(&|s| s.insert("n", 2).unwrap()).await, None);
+
+    // With no touch interval, a save in a later second moves the expiry.
+    let (eager, _) = setup_with(ExpiryRules::default().touch_interval(Duration::ZERO));
+    let cookie = logged_in(&eager).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let request = eager.request([cookie.as_str()]);
+    request.load().await.unwrap().insert("n", 1).unwrap();
+    let moved = request.finish(200).await.unwrap().set_cookie;
+    assert!(moved.is_some_and(|c| c.contains("Max-Age=1209600")));
 }

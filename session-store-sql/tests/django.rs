@@ -60,10 +60,14 @@ async fn shared_sessions(db: &str) {
         .insert("from_rust", json!(["ü€😀", 1.5, 1e16]))
         .unwrap();
     let response = request.finish(200).await.unwrap();
-    assert_eq!(
-        response.cookie_pair(),
-        Some(format!("sessionid={key}").as_str()),
-        "Django mode keeps Django's key"
+    // Django mode keeps Django's key: the browser's cookie stands (a save
+    // that leaves the expiry where it was sends none) or is set again
+    // with the same key.
+    let same_key = format!("sessionid={key}");
+    assert!(
+        response.cookie_pair().is_none_or(|c| c == same_key),
+        "Django mode keeps Django's key: {:?}",
+        response.cookie_pair()
     );
     let seen: Value = serde_json::from_str(&django(db, SECRET, "", &["read", &key])).unwrap();
     assert_eq!(seen["name"], data["name"]);

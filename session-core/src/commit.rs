@@ -126,11 +126,10 @@ impl Commit<'_> {
             let (id, record, data) = self.new_record(now)?;
             match observe::store_op("create", &id, inner.store.create(&record)).await {
                 Ok(()) => {
-                    inner.saved_data(&record, &data);
                     observe::count(observe::CREATED, 1);
                     observe::count(observe::SAVES, 1);
                     tracing::debug!(target: "session_core", session = %id.log_key(), "session created");
-                    self.saved(id, record, now, true);
+                    self.saved(id, record, &data, now, true);
                     return Ok(());
                 }
                 Err(StoreError::Duplicate) => {
@@ -256,14 +255,13 @@ impl Commit<'_> {
                     };
                     observe::count(observe::SAVES, 1);
                     tracing::debug!(target: "session_core", session = %origin.id.log_key(), retries = attempt, "session saved");
-                    inner.saved_data(&record, &data);
                     // The browser's cookie already says what this one
                     // would (the same value, the same expiry) unless the
                     // expiry moved, this request changed how the session
                     // expires, or the cookie is due for signing again.
                     let cookie =
                         expiry_set || record.expires_at != stored_expiry || self.signed.is_none();
-                    self.saved(origin.id, record, now, cookie);
+                    self.saved(origin.id, record, &data, now, cookie);
                     return Ok(());
                 }
                 Err(StoreError::NotFound) => {
@@ -319,8 +317,7 @@ impl Commit<'_> {
                     observe::count(observe::ENDED, 1);
                     observe::count(observe::SAVES, 1);
                     tracing::debug!(target: "session_core", session = %id.log_key(), "session moved to a new ID");
-                    inner.saved_data(&record, &data);
-                    self.saved(id, record, now, true);
+                    self.saved(id, record, &data, now, true);
                     return Ok(());
                 }
                 Err(StoreError::NotFound) => {
@@ -397,10 +394,19 @@ impl Commit<'_> {
         Ok(())
     }
 
-    /// Records what was stored and, with `cookie`, sets the cookie; `now`
-    /// is the time the record's expiry was computed from, so `Max-Age` is
-    /// exactly the age.
-    fn saved(&mut self, id: SessionId, record: Record, now: time::OffsetDateTime, cookie: bool) {
+    /// Records what was stored (`record`, written from `data`, which the
+    /// decoded cache may keep as its decoded form) and, with `cookie`,
+    /// sets the cookie; `now` is the time the record's expiry was computed
+    /// from, so `Max-Age` is exactly the age.
+    fn saved(
+        &mut self,
+        id: SessionId,
+        record: Record,
+        data: &Arc<Data>,
+        now: time::OffsetDateTime,
+        cookie: bool,
+    ) {
+        self.manager.inner.saved_data(&record, data);
         if cookie {
             self.set_cookie(&id, record.expires_at, now);
         }

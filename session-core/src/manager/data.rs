@@ -33,7 +33,9 @@ impl Inner {
         data: &mut Arc<Data>,
         user: Option<&str>,
     ) -> Result<Vec<u8>, CodecError> {
-        if !self.user_in_record || user.is_none() || !data.contains_key(USER_KEY) {
+        // A binding (`user`) is one the data holds under `USER_KEY`
+        // (`State::user`), so only a map that holds it is copied here.
+        if !self.user_in_record || user.is_none() {
             return self.codec.encode(data);
         }
         let data = Arc::make_mut(data);

@@ -24,6 +24,14 @@ struct Counting {
 }
 
 impl Counting {
+    /// A codec that says it round-trips (as JSON does).
+    fn exact() -> Self {
+        Counting {
+            exact: true,
+            ..Counting::default()
+        }
+    }
+
     fn decodes(&self) -> usize {
         self.decodes.load(Ordering::SeqCst)
     }
@@ -83,10 +91,7 @@ async fn loads_through_the_cache_see_what_decoding_sees() {
     // One store (with a user index, so the binding lives in the record),
     // two servers: one keeps decoded data, the other decodes every load.
     let store = MemoryStore::new();
-    let codec = Counting {
-        exact: true,
-        ..Counting::default()
-    };
+    let codec = Counting::exact();
     let (cached, plain) = (manager(&store, &codec, 64), manager(&store, &codec, 0));
 
     let request = cached.request(None);
@@ -138,10 +143,7 @@ async fn loads_through_the_cache_see_what_decoding_sees() {
 #[tokio::test]
 async fn the_cache_spares_only_the_decodes_it_can() {
     let store = MemoryStore::new();
-    let exact = Counting {
-        exact: true,
-        ..Counting::default()
-    };
+    let exact = Counting::exact();
     let cached = manager(&store, &exact, 64);
     let (cookie, _) = fixtures::new_session(&cached, "n", 1).await;
     // What the server saved is what loading gives: no decoding at all.
@@ -168,10 +170,7 @@ async fn the_cache_spares_only_the_decodes_it_can() {
     assert_eq!(inexact.decodes(), 1);
 
     // A cache of zero: every load decodes.
-    let off = Counting {
-        exact: true,
-        ..Counting::default()
-    };
+    let off = Counting::exact();
     let uncached = manager(&store, &off, 0);
     let (cookie, _) = fixtures::new_session(&uncached, "n", 1).await;
     seen(&uncached, &cookie).await;
@@ -182,10 +181,7 @@ async fn the_cache_spares_only_the_decodes_it_can() {
 #[tokio::test]
 async fn a_change_does_not_reach_other_requests_before_it_is_saved() {
     let store = MemoryStore::new();
-    let codec = Counting {
-        exact: true,
-        ..Counting::default()
-    };
+    let codec = Counting::exact();
     let cached = manager(&store, &codec, 64);
     let (cookie, _) = fixtures::new_session(&cached, "n", 1).await;
     // Two requests share the kept map; one changes its session and has

@@ -29,14 +29,7 @@ fn bound(key: Option<&str>, user: &str) -> Record {
 
 /// The store keys `user` is listed with.
 async fn listed(store: &RedisStore, user: &str) -> BTreeSet<StoreKey> {
-    let keys: BTreeSet<StoreKey> = store
-        .sessions_of(user)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.key)
-        .collect();
-    keys
+    common::listed(store, user).await.into_iter().collect()
 }
 
 async fn exists(key: &str, c: &mut Conn) -> bool {

@@ -1,11 +1,12 @@
 //! What this crate's test binaries share: the Redis they test against, a
-//! store on it with a prefix of its own beside a plain connection, and
-//! the function libraries the server holds. (Each binary uses a part, so
+//! store on it with a prefix of its own beside a plain connection, the
+//! function libraries the server holds, and a user's listed sessions. (Each binary uses a part, so
 //! the rest is dead code in it.)
 #![allow(dead_code)]
 
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use session_conformance::services;
+use session_core::{StoreKey, UserIndex};
 use session_store_redis::RedisStore;
 
 /// The single Redis node the tests use.
@@ -66,4 +67,15 @@ pub async fn load_old_library<C: ConnectionLike + Send>(c: &mut C) {
         .query_async::<()>(c)
         .await
         .unwrap();
+}
+
+/// The store keys `store`'s user index lists for `user`, in its order.
+pub async fn listed(store: &RedisStore, user: &str) -> Vec<StoreKey> {
+    store
+        .sessions_of(user)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.key)
+        .collect()
 }

@@ -31,6 +31,16 @@ fn backoff(losses: u32) -> std::time::Duration {
     half + std::time::Duration::from_nanos(u64::from(nanos) % half.as_nanos().max(1) as u64)
 }
 
+/// What touching an unchanged stored session does.
+enum Touch {
+    /// Nothing: its expiry is not due to move, its cookie's key is current.
+    Nothing,
+    /// Sets its cookie again, signed by the newest key.
+    Resign(Origin),
+    /// Moves its expiry in the store to the given time.
+    Extend(Origin, time::OffsetDateTime),
+}
+
 pub(crate) struct Commit<'a> {
     pub(crate) manager: &'a SessionManager,
     /// Writes the cookie's value.
@@ -48,6 +58,9 @@ pub(crate) struct Commit<'a> {
 
 impl Commit<'_> {
     pub(crate) async fn run(mut self, incoming: &Incoming) -> Result<(), SessionError> {
+        if self.settle(incoming) {
+            return Ok(());
+        }
         let (retired, rotating, origin, stored, empty) = {
             let mut state = self.session.lock();
             let empty = state.data.is_empty() || state.ended;
@@ -354,26 +367,10 @@ impl Commit<'_> {
     async fn touch(&mut self, resign: bool) -> Result<(), SessionError> {
         let inner = &self.manager.inner;
         let now = now();
-        // The origin, and the new expiry when one is due.
-        let plan = {
-            let state = self.session.lock();
-            let Some(origin) = &state.origin else {
-                return Ok(());
-            };
-            let next = state.next_expiry(now);
-            let fixed = matches!(state.expiry(), crate::Expiry::At(_));
-            if !fixed && inner.rules.touch_due(origin.expires_at, next) {
-                Some((origin.clone(), Some(next)))
-            } else if resign {
-                Some((origin.clone(), None))
-            } else {
-                None
-            }
-        };
-        match plan {
-            None => {}
-            Some((origin, None)) => self.set_cookie(&origin.id, origin.expires_at, now),
-            Some((origin, Some(next))) => {
+        match self.touch_plan(now, resign) {
+            Touch::Nothing => {}
+            Touch::Resign(origin) => self.set_cookie(&origin.id, origin.expires_at, now),
+            Touch::Extend(origin, next) => {
                 match observe::store_op("touch", &origin.id, inner.store.touch(&origin.key, next))
                     .await
                 {
@@ -392,6 +389,64 @@ impl Commit<'_> {
             }
         }
         Ok(())
+    }
+
+    /// What [`touch`](Self::touch) has to do for an unchanged stored
+    /// session at `now`: extend its expiry when that is due (never for a
+    /// fixed expiry), else re-sign its cookie when `resign`.
+    fn touch_plan(&self, now: time::OffsetDateTime, resign: bool) -> Touch {
+        let state = self.session.lock();
+        let Some(origin) = &state.origin else {
+            return Touch::Nothing;
+        };
+        let next = state.next_expiry(now);
+        let fixed = matches!(state.expiry(), crate::Expiry::At(_));
+        if !fixed && self.manager.inner.rules.touch_due(origin.expires_at, next) {
+            Touch::Extend(origin.clone(), next)
+        } else if resign {
+            Touch::Resign(origin.clone())
+        } else {
+            Touch::Nothing
+        }
+    }
+
+    /// Finishes as [`run`](Self::run) would when that needs no store call:
+    /// a stored session only read, whose expiry is not due to move
+    /// (re-signing its cookie when an older key signed it), or a session
+    /// empty and ended with nothing stored to end. `false`, with nothing
+    /// done, when the store is needed.
+    pub(crate) fn settle(&mut self, incoming: &Incoming) -> bool {
+        let empty = {
+            let state = self.session.lock();
+            let stored = state.origin.is_some();
+            let empty = state.data.is_empty() || state.ended;
+            // `run`'s cases that call the store: ending retired records,
+            // rotating, updating a changed stored session, creating one.
+            if !state.retired.is_empty()
+                || state.rotating.is_some()
+                || (state.modified && stored)
+                || (!empty && !stored)
+            {
+                return false;
+            }
+            empty
+        };
+        if !empty {
+            // Stored and unchanged: `run` touches it.
+            let now = now();
+            let resign = matches!(incoming, Incoming::Valid { resign: true, .. });
+            match self.touch_plan(now, resign) {
+                Touch::Nothing => {}
+                Touch::Resign(origin) => self.set_cookie(&origin.id, origin.expires_at, now),
+                Touch::Extend(..) => return false,
+            }
+            return true;
+        }
+        if !matches!(incoming, Incoming::Absent) {
+            self.remove_cookie();
+        }
+        self.forget();
+        true
     }
 
     /// Records what was stored (`record`, written from `data`, which the

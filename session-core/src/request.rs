@@ -68,7 +68,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use crate::codec::Data;
 use crate::commit::{self, Commit};
 use crate::cookie::Found;
-use crate::cookie_value::Rejection;
+use crate::cookie_value::{CookieValues, Rejection};
 use crate::keys::Verified;
 use crate::mode::{CookieMeta, Mode, Opened};
 use crate::session::{Origin, State};
@@ -383,8 +383,66 @@ impl RequestSession {
     /// # Ok(()) }
     /// ```
     pub async fn finish(&self, status: u16) -> Result<SessionResponse, SessionError> {
+        let (session, values, mut response) = match self.begin_finish(status) {
+            Finishing::Done(done) => return done,
+            Finishing::Store(session, values, response) => (session, values, response),
+        };
+        let incoming = self.incoming();
+        self.commit(&session, values, &mut response, incoming)
+            .run(incoming)
+            .await?;
+        Ok(response)
+    }
+
+    /// [`finish`](Self::finish) without waiting, when finishing needs no
+    /// store call; `None`, with nothing done, when it does (then call
+    /// `finish`).
+    ///
+    /// No store call is needed when the handler loaded nothing, only read
+    /// the session (and its expiry is not due to move), or left a new
+    /// session empty; a response of status 500 and above saves nothing
+    /// either, and in a cookie mode nothing is stored at all. Adapters call
+    /// this first, so the common request (read only) finishes without the
+    /// cost of a future; the result is exactly what `finish` would give.
+    ///
+    /// ```
+    /// # use session_core::{KeyRing, SessionManager};
+    /// # use session_store_memory::MemoryStore;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let manager = SessionManager::new(MemoryStore::new(), KeyRing::new([7u8; 32])?);
+    /// let request = manager.request(None);
+    /// request.load().await?.insert("n", 1)?;
+    /// // A new session has to be stored: `finish` does that.
+    /// assert!(request.finish_now(200).is_none());
+    /// let cookie = request.finish(200).await?.set_cookie.unwrap();
+    /// let cookie = cookie.split(';').next().unwrap();
+    ///
+    /// let request = manager.request([cookie]);
+    /// assert_eq!(request.load().await?.get::<i32>("n")?, Some(1));
+    /// // Only read: finished at once.
+    /// let response = request.finish_now(200).expect("no store call")?;
+    /// assert_eq!(response.set_cookie, None);
+    /// # Ok(()) }
+    /// ```
+    pub fn finish_now(&self, status: u16) -> Option<Result<SessionResponse, SessionError>> {
+        let (session, values, mut response) = match self.begin_finish(status) {
+            Finishing::Done(done) => return Some(done),
+            Finishing::Store(session, values, response) => (session, values, response),
+        };
+        let incoming = self.incoming();
+        let settled = self
+            .commit(&session, values, &mut response, incoming)
+            .settle(incoming);
+        settled.then_some(Ok(response))
+    }
+
+    /// What [`finish`](Self::finish) and [`finish_now`](Self::finish_now)
+    /// do before the store's part: a request that never loaded, a failed
+    /// response, or a cookie mode is finished here.
+    fn begin_finish(&self, status: u16) -> Finishing<'_> {
         let Some(session) = self.loaded() else {
-            return Ok(SessionResponse::default());
+            return Finishing::Done(Ok(SessionResponse::default()));
         };
         let mut response = SessionResponse {
             vary_cookie: true,
@@ -392,11 +450,11 @@ impl RequestSession {
             ..SessionResponse::default()
         };
         if status >= 500 {
-            return Ok(response);
+            return Finishing::Done(Ok(response));
         }
         let manager = &self.inner.manager;
-        let values = match &manager.inner.mode {
-            Mode::Stored(values) => values,
+        match &manager.inner.mode {
+            Mode::Stored(values) => Finishing::Store(session, values, response),
             Mode::InCookie(backend, _) => {
                 let carried = !matches!(self.inner.cookie, Raw::Absent);
                 let meta = self.inner.cookie_meta.get().copied().unwrap_or_default();
@@ -405,16 +463,25 @@ impl RequestSession {
                     carried,
                     meta,
                 };
-                cookie.commit(manager, &session, &mut response)?;
-                return Ok(response);
+                let done = cookie.commit(manager, &session, &mut response);
+                Finishing::Done(done.map(|()| response))
             }
-        };
-        let incoming = self.incoming();
-        let commit = Commit {
-            manager,
+        }
+    }
+
+    /// The store's part of finishing `session`, answering in `response`.
+    fn commit<'a>(
+        &'a self,
+        session: &'a Session,
+        values: &'a CookieValues,
+        response: &'a mut SessionResponse,
+        incoming: &'a Incoming,
+    ) -> Commit<'a> {
+        Commit {
+            manager: &self.inner.manager,
             values,
-            session: &session,
-            response: &mut response,
+            session,
+            response,
             via: self.inner.via,
             signed: match (incoming, &self.inner.cookie) {
                 (Incoming::Valid { id, resign: false }, Raw::Value(value)) => {
@@ -422,10 +489,16 @@ impl RequestSession {
                 }
                 _ => None,
             },
-        };
-        commit.run(incoming).await?;
-        Ok(response)
+        }
     }
+}
+
+/// How finishing a request begins: finished already, or the store's part
+/// still to do for this session, with these cookie values, answering in
+/// this response.
+enum Finishing<'a> {
+    Done(Result<SessionResponse, SessionError>),
+    Store(Session, &'a CookieValues, SessionResponse),
 }
 
 /// A stored record's data (still to be decoded) and where it came from.

@@ -258,8 +258,13 @@ where
                     let Some(request) = slot.request.get().filter(|r| r.loaded().is_some()) else {
                         return Poll::Ready(Ok(response));
                     };
-                    let request = request.clone();
                     let status = response.status().as_u16();
+                    // Most requests only read: finished here, without a
+                    // future to allocate.
+                    if let Some(outcome) = request.finish_now(status) {
+                        return Poll::Ready(Ok(answer(outcome, response, &slot.shared.on_error)));
+                    }
+                    let request = request.clone();
                     let saving: Saving = Box::pin(async move { request.finish(status).await });
                     self.as_mut().project().state.set(State::Saving {
                         saving,
@@ -273,12 +278,8 @@ where
                     on_error,
                 } => {
                     let outcome = std::task::ready!(saving.as_mut().poll(cx));
-                    let mut response = response.take().expect("polled after completion");
-                    match outcome {
-                        Ok(outcome) => apply(outcome, &mut response),
-                        Err(err) => response = on_error(&err),
-                    }
-                    return Poll::Ready(Ok(response));
+                    let response = response.take().expect("polled after completion");
+                    return Poll::Ready(Ok(answer(outcome, response, on_error)));
                 }
             }
         }
@@ -292,6 +293,22 @@ impl<F> std::fmt::Debug for SessionFuture<F> {
 }
 
 /// Moves the session's headers into the response.
+/// The response with the session's headers, or the error response when
+/// finishing the session failed.
+fn answer(
+    outcome: Result<SessionResponse, SessionError>,
+    mut response: Response,
+    on_error: &ErrorHandler,
+) -> Response {
+    match outcome {
+        Ok(outcome) => {
+            apply(outcome, &mut response);
+            response
+        }
+        Err(err) => on_error(&err),
+    }
+}
+
 fn apply(outcome: SessionResponse, response: &mut Response) {
     let headers = response.headers_mut();
     for (name, value) in outcome.headers() {

@@ -42,7 +42,7 @@ const SESSIONS: usize = 1_000;
 // ---------------------------------------------------------------- the apps
 
 /// Our app: the layer around the router, as the crate docs advise.
-fn ours(store: impl SessionStore) -> Router {
+fn ours(store: impl SessionStore) -> App {
     let manager = SessionManager::builder(store, KeyRing::new([9u8; 32]).unwrap())
         .cookie(CookieConfig::new("session").secure(false))
         .build()
@@ -72,11 +72,11 @@ fn ours(store: impl SessionStore) -> Router {
             }),
         )
         .with_state(());
-    Router::new().fallback_service(SessionLayer::new(manager).layer(router))
+    App::Ours(SessionLayer::new(manager).layer(router))
 }
 
 /// tower-sessions' app, the same routes.
-fn theirs<S: tower_sessions_core_014::SessionStore + Clone>(store: S) -> Router {
+fn theirs<S: tower_sessions_core_014::SessionStore + Clone>(store: S) -> App {
     use tower_sessions_014::Session;
     let layer = tower_sessions_014::SessionManagerLayer::new(store).with_secure(false);
     Router::new()
@@ -104,6 +104,37 @@ fn theirs<S: tower_sessions_core_014::SessionStore + Clone>(store: S) -> Router 
             }),
         )
         .layer(layer)
+        .into()
+}
+
+/// A side's app as `axum::serve` takes it: ours wraps the whole router
+/// (served through `into_make_service`, as the crate docs show); theirs
+/// is a router with the layer on its routes, as tower-sessions' docs show.
+enum App {
+    Ours(session_axum::SessionService<Router>),
+    Theirs(Router),
+}
+
+impl From<Router> for App {
+    fn from(router: Router) -> Self {
+        App::Theirs(router)
+    }
+}
+
+impl App {
+    async fn serve(self, listener: tokio::net::TcpListener) {
+        let served = match self {
+            App::Ours(app) => {
+                axum::serve(
+                    listener,
+                    axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
+                )
+                .await
+            }
+            App::Theirs(router) => axum::serve(listener, router).await,
+        };
+        served.unwrap();
+    }
 }
 
 /// tower-sessions' store, counting its writes.
@@ -173,7 +204,7 @@ type Writes = Box<dyn Fn() -> usize + Send + Sync>;
 
 /// One side's app on one engine, and how to read its store's writes.
 struct Side {
-    app: Router,
+    app: App,
     writes: Writes,
 }
 
@@ -287,7 +318,7 @@ fn serve(engine: Engine, env: Arc<Env>) -> (Vec<SocketAddr>, Vec<Writes>) {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 addrs.push(listener.local_addr().unwrap());
                 writes.push(side.writes);
-                tokio::spawn(async move { axum::serve(listener, side.app).await.unwrap() });
+                tokio::spawn(side.app.serve(listener));
             }
             tx.send((addrs, writes)).unwrap();
             std::future::pending::<()>().await;

@@ -17,7 +17,9 @@
 //! `cargo bench -p session-bench --bench http-engines` (about four minutes).
 //! `ENGINES_SECONDS` (default 2) sets the length of one measurement,
 //! `ENGINES_ROUNDS` (default 3) the rounds, `ENGINES=memory,sqlite` the
-//! engines. PostgreSQL is the machine's (`SESSION_TEST_POSTGRES_URL`, as
+//! engines; `ENGINES_WORKLOADS=read` (or `write`) and `ENGINES_SIDES=ours`
+//! (or `theirs`) narrow the run, for profiling one side under load.
+//! PostgreSQL is the machine's (`SESSION_TEST_POSTGRES_URL`, as
 //! the tests); Redis is a private `redis-server` the benchmark starts.
 
 use std::fmt::Debug;
@@ -363,6 +365,12 @@ async fn redis_spent(
     (sent, cpu * 1e6, shown)
 }
 
+/// Whether the comma-separated list in the environment variable `name`
+/// (all when unset) names `item`.
+fn chosen(name: &str, item: &str) -> bool {
+    std::env::var(name).map_or(true, |list| list.split(',').any(|n| n.trim() == item))
+}
+
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name).map_or(default, |v| {
         v.parse().ok().unwrap_or_else(|| panic!("{name}"))
@@ -429,10 +437,16 @@ fn main() {
         let cookies =
             [addrs[0], addrs[1]].map(|a| client.block_on(sessions(a, SESSIONS, CONNECTIONS)));
         for path in ["/write", "/read"] {
+            if !chosen("ENGINES_WORKLOADS", &path[1..]) {
+                continue;
+            }
             let mut row = Row::default();
             for round in 0..rounds {
                 let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
                 for side in order {
+                    if !chosen("ENGINES_SIDES", ["ours", "theirs"][side]) {
+                        continue;
+                    }
                     let mut cpu_before = 0.0;
                     if let Some(c) = redis.as_mut() {
                         cpu_before = client.block_on(async {

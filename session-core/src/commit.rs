@@ -399,8 +399,10 @@ impl Commit<'_> {
         let Some(origin) = &state.origin else {
             return Touch::Nothing;
         };
-        let next = state.next_expiry(now);
-        let fixed = matches!(state.expiry(), crate::Expiry::At(_));
+        // The override is read from the data once, for both questions.
+        let expiry = state.expiry();
+        let next = state.rules.expires_at(expiry, state.created_at(now), now);
+        let fixed = matches!(expiry, crate::Expiry::At(_));
         if !fixed && self.manager.inner.rules.touch_due(origin.expires_at, next) {
             Touch::Extend(origin.clone(), next)
         } else if resign {

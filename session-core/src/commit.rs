@@ -401,7 +401,7 @@ impl Commit<'_> {
         };
         // The override is read from the data once, for both questions.
         let expiry = state.expiry();
-        let next = state.rules.expires_at(expiry, state.created_at(now), now);
+        let next = state.next_expiry_under(expiry, now);
         let fixed = matches!(expiry, crate::Expiry::At(_));
         if !fixed && self.manager.inner.rules.touch_due(origin.expires_at, next) {
             Touch::Extend(origin.clone(), next)

@@ -115,8 +115,13 @@ impl State {
     }
 
     pub(crate) fn next_expiry(&self, now: OffsetDateTime) -> OffsetDateTime {
-        self.rules
-            .expires_at(self.expiry(), self.created_at(now), now)
+        self.next_expiry_under(self.expiry(), now)
+    }
+
+    /// [`next_expiry`](Self::next_expiry) under `expiry`, the session's
+    /// [`expiry`](Self::expiry) already read.
+    pub(crate) fn next_expiry_under(&self, expiry: Expiry, now: OffsetDateTime) -> OffsetDateTime {
+        self.rules.expires_at(expiry, self.created_at(now), now)
     }
 
     /// Applies this request's own changes on top of `data` (a concurrent save).

@@ -397,13 +397,10 @@ fn main() {
     }
     let seconds: f64 = env_or("ENGINES_SECONDS", 2.0);
     let rounds: usize = env_or("ENGINES_ROUNDS", 3);
-    let engines: Vec<Engine> = match std::env::var("ENGINES") {
-        Ok(list) => Engine::ALL
-            .into_iter()
-            .filter(|e| list.split(',').any(|n| n.trim() == e.name()))
-            .collect(),
-        Err(_) => Engine::ALL.to_vec(),
-    };
+    let engines: Vec<Engine> = Engine::ALL
+        .into_iter()
+        .filter(|e| chosen("ENGINES", e.name()))
+        .collect();
     let dir = std::env::temp_dir().join(session_conformance::services::unique_name("http-engines"));
     std::fs::create_dir_all(&dir).unwrap();
     let redis_server = engines.contains(&Engine::Redis).then(Server::start);

@@ -49,6 +49,11 @@ async fn finished_now(
     answer
 }
 
+/// Loads `request`'s session and reads its `n`.
+async fn n_of(request: &RequestSession) -> Option<i32> {
+    request.load().await.unwrap().get("n").unwrap()
+}
+
 /// A stored session holding `n = 1`: its `name=value` cookie and key.
 async fn stored(manager: &SessionManager) -> (String, StoreKey) {
     fixtures::new_session(manager, "n", 1).await
@@ -67,10 +72,7 @@ async fn requests_that_need_no_store_finish_at_once() {
 
     // Read only, expiry not due to move: no cookie, only `Vary`.
     let request = manager.request([cookie.as_str()]);
-    assert_eq!(
-        request.load().await.unwrap().get::<i32>("n").unwrap(),
-        Some(1)
-    );
+    assert_eq!(n_of(&request).await, Some(1));
     let answer = finished_now(&request, &store, 200).await.unwrap();
     assert_eq!(answer.set_cookie, None);
     assert!(answer.vary_cookie);
@@ -96,10 +98,7 @@ async fn requests_that_need_no_store_finish_at_once() {
 
     // The stored session is as it was.
     let request = manager.request([cookie.as_str()]);
-    assert_eq!(
-        request.load().await.unwrap().get::<i32>("n").unwrap(),
-        Some(1)
-    );
+    assert_eq!(n_of(&request).await, Some(1));
 }
 
 #[tokio::test]
@@ -125,10 +124,7 @@ async fn a_cookie_an_older_key_signed_is_signed_again_at_once() {
     let pair = set.split(';').next().unwrap();
     assert_ne!(pair, cookie, "a new signature");
     let request = manager(&store, keys(), ExpiryRules::default()).request([pair]);
-    assert_eq!(
-        request.load().await.unwrap().get::<i32>("n").unwrap(),
-        Some(1)
-    );
+    assert_eq!(n_of(&request).await, Some(1));
 }
 
 /// Runs `change` on a request for `cookie` (when given) and checks that

@@ -428,7 +428,9 @@ if not score then return 0 end
 local g = x.holder(k, redis.pcall('GET', KEYS[2]), tonumber(score))
 if g and x.bucket(KEYS[1], g, L, s) == key then return 0 end
 redis.call('ZREM', key, ARGV[2])
-redis.call('HSET', KEYS[1], 'n', n - 1)
+-- A lost index key is not made again here: without its salt, the next
+-- index would start unsalted and move its users once it took one.
+if n > 0 then redis.call('HSET', KEYS[1], 'n', n - 1) end
 return 1
 "
 );

@@ -367,6 +367,15 @@ async fn sessions_an_index_lost_are_found_and_ended() {
     store.update(&rebound, rebound.version - 1).await.unwrap();
     assert!(listed(&store, "newcomer").await.contains(&rebound.key));
     records[at] = rebound.clone();
+    // The listings above pruned entries while the index key was gone, yet
+    // did not make it again: the new index took a salt of its own.
+    let salt: Option<String> = redis::cmd("HGET")
+        .arg(store.index_key())
+        .arg("k")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(salt.map(|s| s.len()), Some(32), "the new index has no salt");
     // That write started a new index with a salt of its own, under which
     // another session's old entry may carry its user's hash byte by chance
     // (or stop carrying it): which sessions are listed is read again.

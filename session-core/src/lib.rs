@@ -68,10 +68,12 @@
 //! takes that map when the store returns those very bytes
 //! ([`SessionManagerBuilder::decoded_cache`]). The map is shared between
 //! the requests that read it; a request that changes its session changes
-//! its own copy. A request that only read its session (and whose expiry
-//! is not due to move) finishes without asking the store anything, and
-//! without a future: [`RequestSession::finish_now`], which adapters call
-//! before [`RequestSession::finish`].
+//! its own copy, or, when no other request holds the map, takes it from
+//! the manager and changes it in place. A request that only read its
+//! session (and whose expiry is not due to move) finishes without asking
+//! the store anything, and without a future:
+//! [`RequestSession::finish_now`], which adapters call before
+//! [`RequestSession::finish`].
 //!
 //! # Names
 //!

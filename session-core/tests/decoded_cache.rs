@@ -184,15 +184,24 @@ async fn a_change_does_not_reach_other_requests_before_it_is_saved() {
     let codec = Counting::exact();
     let cached = manager(&store, &codec, 64);
     let (cookie, _) = fixtures::new_session(&cached, "n", 1).await;
-    // Two requests share the kept map; one changes its session and has
-    // not finished yet.
+    // A request that loaded the kept map before another changes it keeps
+    // its own view; so does one that loads after the change, before the
+    // save. The changing request takes the kept map for itself (the cache
+    // lets go of it, so no copy is made), and the later load decodes the
+    // stored bytes instead.
+    let earlier = cached.request([cookie.as_str()]);
+    let earlier_session = earlier.load().await.unwrap();
     let writer = cached.request([cookie.as_str()]);
     writer.load().await.unwrap().insert("n", 2).unwrap();
+    assert_eq!(earlier_session.get::<u64>("n").unwrap(), Some(1));
+    drop(earlier);
+    let decodes = codec.decodes();
     let reader = cached.request([cookie.as_str()]);
     assert_eq!(
         reader.load().await.unwrap().get::<u64>("n").unwrap(),
         Some(1)
     );
+    assert_eq!(codec.decodes(), decodes + 1, "the kept map was not let go");
     // A request that failed to save leaves nothing behind either.
     drop(writer);
     assert_eq!(

@@ -309,7 +309,7 @@ impl SessionManagerBuilder {
                 codec: this.codec,
                 max_retries: this.max_retries,
                 header,
-                decoded: super::decoded::DecodedCache::new(this.decoded_cache),
+                decoded: Arc::new(super::decoded::DecodedCache::new(this.decoded_cache)),
             }),
         })
     }

@@ -9,7 +9,9 @@
 //! function of the bytes and the binding, so a hit gives what decoding
 //! would have given. Stale entries (a session saved elsewhere since) are
 //! simply misses. The data is shared (`Arc`); a request that changes its
-//! session copies it first.
+//! session first lets the cache go of it ([`DecodedCache::release`]), then
+//! changes it in place if no other request holds it, or a copy if one does;
+//! its save keeps the changed map.
 //!
 //! Bounded: each of the shards keeps two generations of entries; when the
 //! current one is full it becomes the previous one and the older one is
@@ -37,6 +39,14 @@ pub(crate) struct DecodedCache {
     /// Entries per generation of each shard; 0 when the cache is off.
     per_generation: usize,
     hasher: Keyed,
+}
+
+impl std::fmt::Debug for DecodedCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DecodedCache")
+            .field("per_generation", &self.per_generation)
+            .finish_non_exhaustive()
+    }
 }
 
 /// foldhash: several times cheaper than std's SipHash on 64-byte keys.
@@ -114,6 +124,29 @@ impl DecodedCache {
         // The old generation is freed after the lock is released.
         drop(shard);
         drop(dropped);
+    }
+
+    /// Lets go of `data` when it is what is kept for `key`: a request about
+    /// to change its copy of the session's map calls this first, so that
+    /// when no other request holds the map either, the change is made in
+    /// place instead of on a copy. The entry goes (the save that follows
+    /// keeps the changed map instead); another request's map is left be.
+    pub(crate) fn release(&self, key: &StoreKey, data: &Arc<Data>) {
+        if self.per_generation == 0 {
+            return;
+        }
+        let mut shard = self.shard(key);
+        let ours = |entry: &Entry| Arc::ptr_eq(&entry.data, data);
+        let released = if shard.current.get(key).is_some_and(ours) {
+            shard.current.remove(key)
+        } else if shard.previous.get(key).is_some_and(ours) {
+            shard.previous.remove(key)
+        } else {
+            None
+        };
+        // The entry is freed after the lock is released.
+        drop(shard);
+        drop(released);
     }
 
     /// Forgets what is kept for `key` (the session ended).
@@ -202,6 +235,31 @@ mod tests {
         );
         cache.forget(&kept.key);
         assert!(cache.get(&kept).is_none());
+    }
+
+    #[test]
+    fn release_lets_go_only_of_the_very_map_kept() {
+        let cache = DecodedCache::new(64);
+        let kept = record("k", b"1", None);
+        let map = data(1);
+        cache.put(&kept, &map);
+        // An equal map that is not the one kept, or another key: kept on.
+        cache.release(&kept.key, &data(1));
+        cache.release(&StoreKey::new("other"), &map);
+        assert!(cache.get(&kept).is_some());
+        cache.release(&kept.key, &map);
+        assert!(cache.get(&kept).is_none());
+        assert_eq!(Arc::strong_count(&map), 1, "the cache still holds the map");
+        // From the previous generation too.
+        cache.put(&kept, &map);
+        {
+            let mut shard = cache.shard(&kept.key);
+            let entry = shard.current.remove(&kept.key).unwrap();
+            shard.previous.insert(kept.key.clone(), entry);
+        }
+        cache.release(&kept.key, &map);
+        assert_eq!(Arc::strong_count(&map), 1);
+        assert_eq!(cache.len(), 0);
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod decoded;
 mod stored;
 
 pub use builder::SessionManagerBuilder;
+pub(crate) use decoded::DecodedCache;
 pub use stored::Inspection;
 
 use crate::{
@@ -91,7 +92,7 @@ pub(crate) struct Inner {
     /// one.
     pub(crate) header: Option<Arc<str>>,
     /// The decoded data of sessions recently loaded or saved.
-    pub(crate) decoded: decoded::DecodedCache,
+    pub(crate) decoded: Arc<DecodedCache>,
 }
 
 impl fmt::Debug for SessionManager {

@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 use super::{USER_KEY, check_user};
 use crate::codec::Data;
 use crate::expiry::EXPIRY_KEY;
+use crate::manager::DecodedCache;
 use crate::{Expiry, ExpiryRules, SessionError, SessionId, StoreKey};
 
 /// The record a session was loaded from.
@@ -42,6 +43,9 @@ pub(crate) struct State {
     pub(crate) rotating: Option<Origin>,
     pub(crate) ended: bool,
     pub(crate) rules: ExpiryRules,
+    /// The decoded cache that may keep `data` for the origin's key, until
+    /// the first change lets it go (see [`data_mut`](Self::data_mut)).
+    pub(crate) cache: Option<Arc<DecodedCache>>,
 }
 
 impl State {
@@ -56,7 +60,22 @@ impl State {
             rotating: None,
             ended: false,
             rules,
+            cache: None,
         }
+    }
+
+    /// The data, to change. A map the decoded cache shares is copied
+    /// first (copy on write), unless the cache lets go of it and no other
+    /// request holds it: the first change of a session most requests only
+    /// read then costs no copy of the whole map.
+    fn data_mut(&mut self) -> &mut Data {
+        if let Some(cache) = self.cache.take()
+            && Arc::strong_count(&self.data) > 1
+            && let Some(origin) = &self.origin
+        {
+            cache.release(&origin.key, &self.data);
+        }
+        Arc::make_mut(&mut self.data)
     }
 
     pub(crate) fn write(&mut self, key: &str, value: Option<Value>) -> Result<(), SessionError> {
@@ -65,7 +84,7 @@ impl State {
         }
         match value {
             Some(v) => {
-                Arc::make_mut(&mut self.data).insert(key.to_owned(), v.clone());
+                self.data_mut().insert(key.to_owned(), v.clone());
                 self.changes.insert(key.to_owned(), Some(v));
                 self.modified = true;
             }
@@ -80,7 +99,7 @@ impl State {
         if !self.data.contains_key(key) {
             return None;
         }
-        let old = Arc::make_mut(&mut self.data).shift_remove(key);
+        let old = self.data_mut().shift_remove(key);
         if old.is_some() {
             self.changes.insert(key.to_owned(), None);
             self.modified = true;
@@ -93,6 +112,7 @@ impl State {
         let stored = self.origin.take().into_iter().chain(self.rotating.take());
         self.retired.extend(stored);
         self.data = Arc::default();
+        self.cache = None;
         self.changes.clear();
         self.modified = true;
     }

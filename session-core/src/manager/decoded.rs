@@ -9,9 +9,9 @@
 //! function of the bytes and the binding, so a hit gives what decoding
 //! would have given. Stale entries (a session saved elsewhere since) are
 //! simply misses. The data is shared (`Arc`); a request that changes its
-//! session first lets the cache go of it ([`DecodedCache::release`]), then
-//! changes it in place if no other request holds it, or a copy if one does;
-//! its save keeps the changed map.
+//! session first has the cache let go of it ([`DecodedCache::release`]),
+//! then changes it in place if no other request holds it, or a copy if one
+//! does; its save (with a codec that round-trips) keeps the changed map.
 //!
 //! Bounded: each of the shards keeps two generations of entries; when the
 //! current one is full it becomes the previous one and the older one is
@@ -130,7 +130,8 @@ impl DecodedCache {
     /// to change its copy of the session's map calls this first, so that
     /// when no other request holds the map either, the change is made in
     /// place instead of on a copy. The entry goes (the save that follows
-    /// keeps the changed map instead); another request's map is left be.
+    /// may keep the changed map instead); an entry holding another map is
+    /// left as it is.
     pub(crate) fn release(&self, key: &StoreKey, data: &Arc<Data>) {
         if self.per_generation == 0 {
             return;

@@ -282,7 +282,7 @@ impl RequestSession {
         let existed = origin.is_some();
         let mut state = State::new(data, origin, inner.rules);
         state.accessed = true;
-        if existed {
+        if existed && inner.decoded.is_on() {
             state.cache = Some(Arc::clone(&inner.decoded));
         }
         Ok(self.keep(Session::from_state(state), existed))

@@ -83,6 +83,11 @@ impl DecodedCache {
         }
     }
 
+    /// Whether the cache keeps anything (a capacity above 0).
+    pub(crate) fn is_on(&self) -> bool {
+        self.per_generation > 0
+    }
+
     fn shard(&self, key: &StoreKey) -> MutexGuard<'_, Shard> {
         let at = self.hasher.hash_one(key) as usize % SHARDS;
         // A panic while holding the lock leaves whole entries behind.
@@ -91,7 +96,7 @@ impl DecodedCache {
 
     /// The decoded data of `record`, when it is the one kept for its key.
     pub(crate) fn get(&self, record: &Record) -> Option<Arc<Data>> {
-        if self.per_generation == 0 {
+        if !self.is_on() {
             return None;
         }
         let mut shard = self.shard(&record.key);
@@ -110,7 +115,7 @@ impl DecodedCache {
 
     /// Keeps `data` as what `record`'s bytes and binding decode to.
     pub(crate) fn put(&self, record: &Record, data: &Arc<Data>) {
-        if self.per_generation == 0 || record.data.len() > MAX_ENTRY_BYTES {
+        if !self.is_on() || record.data.len() > MAX_ENTRY_BYTES {
             return;
         }
         let entry = Entry {
@@ -133,7 +138,7 @@ impl DecodedCache {
     /// may keep the changed map instead); an entry holding another map is
     /// left as it is.
     pub(crate) fn release(&self, key: &StoreKey, data: &Arc<Data>) {
-        if self.per_generation == 0 {
+        if !self.is_on() {
             return;
         }
         let mut shard = self.shard(key);
@@ -152,7 +157,7 @@ impl DecodedCache {
 
     /// Forgets what is kept for `key` (the session ended).
     pub(crate) fn forget(&self, key: &StoreKey) {
-        if self.per_generation == 0 {
+        if !self.is_on() {
             return;
         }
         let mut shard = self.shard(key);

@@ -138,31 +138,30 @@ impl DecodedCache {
     /// may keep the changed map instead); an entry holding another map is
     /// left as it is.
     pub(crate) fn release(&self, key: &StoreKey, data: &Arc<Data>) {
-        if !self.is_on() {
-            return;
-        }
-        let mut shard = self.shard(key);
-        let ours = |entry: &Entry| Arc::ptr_eq(&entry.data, data);
-        let released = if shard.current.get(key).is_some_and(ours) {
-            shard.current.remove(key)
-        } else if shard.previous.get(key).is_some_and(ours) {
-            shard.previous.remove(key)
-        } else {
-            None
-        };
-        // The entry is freed after the lock is released.
-        drop(shard);
-        drop(released);
+        self.remove_where(key, |entry| Arc::ptr_eq(&entry.data, data));
     }
 
     /// Forgets what is kept for `key` (the session ended).
     pub(crate) fn forget(&self, key: &StoreKey) {
+        self.remove_where(key, |_| true);
+    }
+
+    /// Removes `key`'s entry, in either generation, where `matches` says so.
+    fn remove_where(&self, key: &StoreKey, matches: impl Fn(&Entry) -> bool) {
         if !self.is_on() {
             return;
         }
         let mut shard = self.shard(key);
-        let current = shard.current.remove(key);
-        let previous = shard.previous.remove(key);
+        let take = |generation: &mut HashMap<StoreKey, Entry, Keyed>| {
+            generation
+                .get(key)
+                .is_some_and(&matches)
+                .then(|| generation.remove(key))
+                .flatten()
+        };
+        let current = take(&mut shard.current);
+        let previous = take(&mut shard.previous);
+        // The entries are freed after the lock is released.
         drop(shard);
         drop((current, previous));
     }

@@ -49,9 +49,9 @@ fn each_feature_and_gated_combination_compiles() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let target = root.join("target/feature-checks");
-    let features = features(&cargo, &root);
+    let declared = features(&cargo, &root);
     let mut combos: Vec<Vec<&str>> = vec![vec![]];
-    combos.extend(features.iter().map(|f| vec![f.as_str()]));
+    combos.extend(declared.iter().map(|f| vec![f.as_str()]));
     combos.extend(COMBINATIONS.iter().map(|c| c.to_vec()));
     for features in combos {
         let output = Command::new(&cargo)

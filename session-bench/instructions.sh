@@ -37,8 +37,12 @@ server_total() {
 }
 
 count() { # scenario requests -> server instructions
-    HTTP_ONLY=$1 HTTP_REQUESTS=$2 valgrind --tool=callgrind --separate-threads=yes \
-        --callgrind-out-file="$out/$1-$2.%p" "$bin" >/dev/null 2>&1
+    if ! HTTP_ONLY=$1 HTTP_REQUESTS=$2 valgrind --tool=callgrind --separate-threads=yes \
+        --callgrind-out-file="$out/$1-$2.%p" "$bin" >"$out/log" 2>&1; then
+        echo "scenario $1 failed under valgrind:" >&2
+        tail -20 "$out/log" >&2
+        exit 1
+    fi
     server_total "$out/$1-$2"
 }
 
@@ -52,7 +56,9 @@ echo "$names" | while IFS= read -r name; do
         i=$((i + 1))
         continue
     fi
-    per=$(( ($(count $i $((2 * n))) - $(count $i $n)) / n ))
+    twice=$(count $i $((2 * n)))
+    once=$(count $i $n)
+    per=$(( (twice - once) / n ))
     [ -z "$bare" ] && bare=$per
     echo "| $name | $per | $(awk "BEGIN { printf \"%+.1f%%\", ($per / $bare - 1) * 100 }") |"
     i=$((i + 1))

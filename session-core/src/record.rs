@@ -180,7 +180,10 @@ pub fn now() -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(unix_seconds()).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-/// Seconds since the Unix epoch, from the coarse real-time clock.
+/// Seconds since the Unix epoch, from the coarse real-time clock (rustix
+/// reads it through the vDSO, found with libc's `getauxval`: its own
+/// lookup reads `/proc/self/auxv`, which under valgrind names a vDSO that
+/// is not mapped, and crashed the program at its first request).
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn unix_seconds() -> i64 {
     rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse).tv_sec
@@ -192,5 +195,44 @@ fn unix_seconds() -> i64 {
     match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
         Ok(since) => i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
         Err(before) => -i64::try_from(before.duration().as_secs()).unwrap_or(i64::MAX),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn now_is_the_real_clock_in_whole_seconds() {
+        let now = now();
+        assert_eq!(now.nanosecond(), 0);
+        let precise = OffsetDateTime::now_utc().unix_timestamp();
+        assert!((precise - now.unix_timestamp()).abs() <= 1, "{now}");
+    }
+
+    /// Programs using the library must run under valgrind (memcheck,
+    /// callgrind): this runs the test above in this test binary under
+    /// valgrind and asks that it passed.
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn now_runs_under_valgrind() {
+        use session_conformance::services::unavailable;
+        use std::process::Command;
+        if let Err(e) = Command::new("valgrind").arg("--version").output() {
+            return unavailable("valgrind", e).unwrap_or(());
+        }
+        let test = "record::tests::now_is_the_real_clock_in_whole_seconds";
+        let run = Command::new("valgrind")
+            .args(["--tool=none", "-q"])
+            .arg(std::env::current_exe().expect("the test binary"))
+            .args(["--exact", test, "--test-threads=1"])
+            .output()
+            .expect("valgrind runs");
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&run.stdout),
+            String::from_utf8_lossy(&run.stderr),
+        );
+        assert!(run.status.success(), "{}\n{stdout}\n{stderr}", run.status);
+        assert!(stdout.contains("1 passed"), "{stdout}");
     }
 }

@@ -17,6 +17,7 @@
 //! ```
 
 use std::fmt;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -66,7 +67,9 @@ pub enum IdFormat {
 /// ```
 #[derive(Clone, Eq)]
 pub struct SessionId {
-    value: String,
+    /// Shared: a request keeps its ID in several places (what its cookie
+    /// named, what its save writes), and copies are counted, not made.
+    value: Arc<str>,
     format: IdFormat,
 }
 
@@ -100,22 +103,28 @@ impl SessionId {
             IdFormat::Native => {
                 let mut bytes = [0u8; ID_BYTES];
                 fill_random(&mut bytes);
-                URL_SAFE_NO_PAD.encode(bytes)
+                let mut out = [0u8; NATIVE_ID_LEN];
+                let len = URL_SAFE_NO_PAD
+                    .encode_slice(bytes, &mut out)
+                    .expect("32 bytes are 43 base64 characters");
+                ascii(&out[..len])
             }
             IdFormat::Django => {
                 // Rejection sampling keeps every character uniformly likely.
-                let mut out = String::with_capacity(DJANGO_ID_LEN);
+                let mut out = [0u8; DJANGO_ID_LEN];
+                let mut len = 0;
                 let mut buf = [0u8; 64];
-                while out.len() < DJANGO_ID_LEN {
+                while len < DJANGO_ID_LEN {
                     fill_random(&mut buf);
                     for b in buf {
                         // 252 = 7 * 36: bytes at or above it would bias the alphabet.
-                        if b < 252 && out.len() < DJANGO_ID_LEN {
-                            out.push(DJANGO_ALPHABET[(b % 36) as usize] as char);
+                        if b < 252 && len < DJANGO_ID_LEN {
+                            out[len] = DJANGO_ALPHABET[(b % 36) as usize];
+                            len += 1;
                         }
                     }
                 }
-                out
+                ascii(&out)
             }
         };
         SessionId { value, format }
@@ -160,7 +169,7 @@ impl SessionId {
             }
         };
         valid.then(|| SessionId {
-            value: s.to_owned(),
+            value: Arc::from(s),
             format,
         })
     }
@@ -215,8 +224,14 @@ impl SessionId {
     /// ```
     pub fn store_key(&self) -> StoreKey {
         match self.format {
-            IdFormat::Native => StoreKey(hex(&Sha256::digest(self.value.as_bytes()))),
-            IdFormat::Django => StoreKey(self.value.clone()),
+            IdFormat::Native => {
+                let mut out = [0u8; 64];
+                StoreKey(ascii(hex_into(
+                    &Sha256::digest(self.value.as_bytes()).into(),
+                    &mut out,
+                )))
+            }
+            IdFormat::Django => StoreKey(Arc::clone(&self.value)),
         }
     }
 }
@@ -258,7 +273,7 @@ impl fmt::Display for SessionId {
 /// assert_eq!(format!("{key:?}"), "StoreKey(abcd…)");
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct StoreKey(String);
+pub struct StoreKey(Arc<str>);
 
 impl fmt::Debug for StoreKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -281,7 +296,7 @@ impl StoreKey {
     /// assert_eq!(key.to_string(), "0f".repeat(32));
     /// ```
     pub fn new(key: impl Into<String>) -> Self {
-        StoreKey(key.into())
+        StoreKey(Arc::from(key.into()))
     }
 
     /// The key as text.
@@ -307,8 +322,23 @@ fn fill_random(buf: &mut [u8]) {
     getrandom::fill(buf).expect("the operating system's random number generator failed");
 }
 
-/// Lower-case hex of `bytes`, written into one buffer (store keys are
+/// Lower-case hex of a SHA-256 digest, written into `out` (store keys are
 /// made on every request that loads a session).
+fn hex_into<'a>(digest: &[u8; 32], out: &'a mut [u8; 64]) -> &'a [u8] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (pair, byte) in out.chunks_exact_mut(2).zip(digest) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0xf)];
+    }
+    out
+}
+
+/// Shared text of ASCII bytes (the IDs and keys made here).
+fn ascii(bytes: &[u8]) -> Arc<str> {
+    Arc::from(std::str::from_utf8(bytes).expect("made of ASCII"))
+}
+
+/// Lower-case hex of `bytes`, written into one buffer.
 pub(crate) fn hex(bytes: &[u8]) -> String {
     let mut out = vec![0u8; bytes.len() * 2];
     hex::encode_to_slice(bytes, &mut out).expect("the buffer holds two digits per byte");
@@ -357,6 +387,11 @@ mod tests {
         let id = SessionId::parse(&URL_SAFE_NO_PAD.encode([7u8; 32])).unwrap();
         let expected = hex(&Sha256::digest(id.expose().as_bytes()));
         assert_eq!(id.store_key().as_str(), expected);
+        // Known answer (Python's hashlib).
+        assert_eq!(
+            id.store_key().as_str(),
+            "dc4bf80c77473d130fa0de86ba4018fe98bb214005e6a5891d12ba91446f9e81"
+        );
         assert_eq!(id.store_key().as_str().len(), 64);
         assert!(!id.store_key().as_str().contains(id.expose()));
     }

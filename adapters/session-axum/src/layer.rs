@@ -312,10 +312,19 @@ fn answer(
 fn apply(outcome: SessionResponse, response: &mut Response) {
     let headers = response.headers_mut();
     for (name, value) in outcome.headers() {
-        if let (Ok(name), Ok(value)) = (
-            http::HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
-        ) {
+        // The headers every session response may carry are taken as
+        // constants, not parsed and copied (`Vary: Cookie` is on every
+        // response whose session was loaded).
+        let name = match name {
+            "set-cookie" => Ok(http::header::SET_COOKIE),
+            "vary" => Ok(http::header::VARY),
+            other => http::HeaderName::from_bytes(other.as_bytes()),
+        };
+        let value = match value {
+            "Cookie" => Ok(HeaderValue::from_static("Cookie")),
+            other => HeaderValue::from_str(other),
+        };
+        if let (Ok(name), Ok(value)) = (name, value) {
             headers.append(name, value);
         }
     }

@@ -152,15 +152,7 @@ impl SessionId {
     /// ```
     pub fn parse_in(format: IdFormat, s: &str) -> Option<Self> {
         let valid = match format {
-            IdFormat::Native => {
-                // The decoder accepts only the base64url alphabet, no
-                // padding, and a last character that encodes only the 4 bits
-                // left over, so each 32-byte value has exactly one spelling.
-                s.len() == NATIVE_ID_LEN
-                    && URL_SAFE_NO_PAD
-                        .decode_slice(s, &mut [0u8; 48])
-                        .is_ok_and(|len| len == ID_BYTES)
-            }
+            IdFormat::Native => native_shape(s.as_bytes()),
             IdFormat::Django => {
                 // Django issues 32 characters and accepts any key of 8 or more.
                 (8..=40).contains(&s.len())
@@ -322,6 +314,23 @@ fn fill_random(buf: &mut [u8]) {
     getrandom::fill(buf).expect("the operating system's random number generator failed");
 }
 
+/// Whether `s` is what base64url without padding makes of 32 bytes: 43
+/// characters of its alphabet, the last of which encodes only the 4 bits
+/// left over (its 2 low bits zero), so that each value has exactly one
+/// spelling. What the `base64` crate's strict decoder accepts (a test
+/// holds the two together), without decoding: every request that loads
+/// parses its ID.
+fn native_shape(s: &[u8]) -> bool {
+    let Some((&last, _)) = s.split_last().filter(|_| s.len() == NATIVE_ID_LEN) else {
+        return false;
+    };
+    let base64url = s.iter().fold(true, |all, &b| {
+        all & (b.is_ascii_alphanumeric() | (b == b'-') | (b == b'_'))
+    });
+    // The characters of values 0, 4, 8, … 60.
+    base64url && b"AEIMQUYcgkosw048".contains(&last)
+}
+
 /// Lower-case hex of a SHA-256 digest, written into `out` (store keys are
 /// made on every request that loads a session).
 fn hex_into<'a>(digest: &[u8; 32], out: &'a mut [u8; 64]) -> &'a [u8] {
@@ -380,6 +389,27 @@ mod tests {
         let mut bent = zero.clone();
         bent.replace_range(42..43, "B");
         assert!(SessionId::parse(&bent).is_none());
+    }
+
+    #[test]
+    fn native_ids_are_what_the_strict_base64_decoder_takes_for_32_bytes() {
+        let decodes = |v: &[u8]| {
+            URL_SAFE_NO_PAD
+                .decode_slice(v, &mut [0u8; 48])
+                .is_ok_and(|len| len == ID_BYTES)
+        };
+        let id = SessionId::generate();
+        for at in 0..NATIVE_ID_LEN {
+            for b in 0..=u8::MAX {
+                let mut v = id.expose().as_bytes().to_vec();
+                v[at] = b;
+                assert_eq!(native_shape(&v), decodes(&v), "{b:#x} at {at}");
+            }
+        }
+        for len in [0, 1, 42, 44, 64] {
+            let v = vec![b'A'; len];
+            assert_eq!(native_shape(&v), decodes(&v), "{len} characters");
+        }
     }
 
     #[test]

@@ -53,13 +53,23 @@ pub enum Rejection {
 /// printable ASCII without spaces (what every value the manager writes
 /// is), never empty.
 pub(crate) fn judge(value: &[u8]) -> Result<&str, Rejection> {
+    shape(value)?;
+    // Printable ASCII, so UTF-8.
+    std::str::from_utf8(value).map_err(|_| Rejection::Malformed)
+}
+
+/// [`judge`] for a value that is already text (a cookie's).
+pub(crate) fn judge_text(value: &str) -> Result<&str, Rejection> {
+    shape(value.as_bytes()).map(|()| value)
+}
+
+fn shape(value: &[u8]) -> Result<(), Rejection> {
     if value.len() > crate::MAX_COOKIE_VALUE_LEN {
         Err(Rejection::Oversized)
     } else if value.is_empty() || !all_graphic(value) {
         Err(Rejection::Malformed)
     } else {
-        // Printable ASCII, so UTF-8.
-        std::str::from_utf8(value).map_err(|_| Rejection::Malformed)
+        Ok(())
     }
 }
 
@@ -142,12 +152,18 @@ mod tests {
     #[test]
     fn values_are_judged_alike_wherever_they_arrive() {
         assert_eq!(judge(b"abc.DEF-_~"), Ok("abc.DEF-_~"));
+        assert_eq!(judge_text("abc.DEF-_~"), Ok("abc.DEF-_~"));
         for bad in [&b""[..], b"a b", b"a\tb", b"a\x7fb", "zoë".as_bytes()] {
             assert_eq!(judge(bad), Err(Rejection::Malformed), "{bad:?}");
+            let text = std::str::from_utf8(bad).unwrap();
+            assert_eq!(judge_text(text), Err(Rejection::Malformed), "{bad:?}");
         }
         let long = vec![b'a'; crate::MAX_COOKIE_VALUE_LEN + 1];
         assert_eq!(judge(&long), Err(Rejection::Oversized));
+        let text = std::str::from_utf8(&long).unwrap();
+        assert_eq!(judge_text(text), Err(Rejection::Oversized));
         assert!(judge(&long[1..]).is_ok());
+        assert!(judge_text(&text[1..]).is_ok());
         // The cookie and the session header use it both.
         let config = crate::CookieConfig::new("session");
         assert!(matches!(

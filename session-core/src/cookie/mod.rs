@@ -316,7 +316,7 @@ impl CookieConfig {
                     // tossing) could be either, so trust neither.
                     return Found::Rejected(Rejection::Duplicated);
                 }
-                found = Some(crate::cookie_value::judge(value.as_bytes()).map(str::to_owned));
+                found = Some(crate::cookie_value::judge_text(value).map(str::to_owned));
             }
         }
         match found {

@@ -21,6 +21,11 @@ fn in_process(c: &mut Criterion) {
         cookie_of(scenarios::OURS[0]),
         "the apps without sessions should send a stand-in cookie as long as ours"
     );
+    assert_eq!(
+        cookie_of(scenarios::THEIRS_AS_LONG_AROUND[0]),
+        cookie_of(scenarios::OURS[0]),
+        "tower-sessions' long-named cookie should be as long as ours"
+    );
     for (name, app) in scenarios {
         let cookie = rt.block_on(app.init());
         assert!(cookie.is_some(), "{name}: /init should set a cookie");

@@ -289,6 +289,11 @@ fn main() {
             scenarios::OURS_AROUND,
             scenarios::THEIRS_SIGNED_AROUND,
         ),
+        (
+            "around the router, theirs with a cookie as long as ours",
+            scenarios::OURS_AROUND,
+            scenarios::THEIRS_AS_LONG_AROUND,
+        ),
     ] {
         for (what, i) in [("reads ", 1), ("writes", 2)] {
             let (ours, theirs) = (ours[i], theirs[i]);

@@ -46,6 +46,10 @@ pub const BARE_AGAIN: usize = 18;
 /// shared by every connection, where `axum::serve(listener, router)` gives
 /// each connection a copy of its own.
 pub const BARE_SHARED: usize = 19;
+/// Indexes of tower-sessions' three apps around the router with a cookie
+/// as long as ours (a longer name): what our longer cookie alone costs,
+/// measured in the same run.
+pub const THEIRS_AS_LONG_AROUND: [usize; 3] = [20, 21, 22];
 
 fn ours() -> SessionLayer {
     let manager = SessionManager::builder(
@@ -61,6 +65,13 @@ fn ours() -> SessionLayer {
 fn theirs() -> tower_sessions::SessionManagerLayer<tower_sessions::MemoryStore> {
     tower_sessions::SessionManagerLayer::new(tower_sessions::MemoryStore::default())
         .with_secure(false)
+}
+
+/// tower-sessions' layer with a cookie name that makes its `Cookie`
+/// header as long as ours: 72 characters, `=`, and its 22-character ID,
+/// against our `session=`, 43-character ID, `.` and 43-character tag.
+fn theirs_as_long() -> Theirs {
+    theirs().with_name(format!("session{}", "_".repeat(72 - "session".len())))
 }
 
 fn theirs_signed() -> TheirsSigned {
@@ -293,6 +304,13 @@ pub fn scenarios() -> Vec<(String, App)> {
         "bare handler served through into_make_service".to_owned(),
         App::Shared(routes(0, Sessions::None)),
     ));
+    for (i, w) in what.iter().enumerate() {
+        let name = format!("tower-sessions around the router, a cookie as long as ours: {w}");
+        apps.push((
+            name,
+            App::Theirs(theirs_as_long().layer(routes(i, Sessions::Theirs))),
+        ));
+    }
     apps
 }
 

@@ -217,11 +217,11 @@ impl SessionId {
     pub fn store_key(&self) -> StoreKey {
         match self.format {
             IdFormat::Native => {
+                // Hexed on the stack, then allocated once.
                 let mut out = [0u8; 64];
-                StoreKey(ascii(hex_into(
-                    &Sha256::digest(self.value.as_bytes()).into(),
-                    &mut out,
-                )))
+                hex::encode_to_slice(Sha256::digest(self.value.as_bytes()), &mut out)
+                    .expect("64 digits for 32 bytes");
+                StoreKey(ascii(&out))
             }
             IdFormat::Django => StoreKey(Arc::clone(&self.value)),
         }
@@ -321,25 +321,12 @@ fn fill_random(buf: &mut [u8]) {
 /// holds the two together), without decoding: every request that loads
 /// parses its ID.
 fn native_shape(s: &[u8]) -> bool {
-    let Some((&last, _)) = s.split_last().filter(|_| s.len() == NATIVE_ID_LEN) else {
-        return false;
-    };
-    let base64url = s.iter().fold(true, |all, &b| {
-        all & (b.is_ascii_alphanumeric() | (b == b'-') | (b == b'_'))
-    });
-    // The characters of values 0, 4, 8, … 60.
-    base64url && b"AEIMQUYcgkosw048".contains(&last)
-}
-
-/// Lower-case hex of a SHA-256 digest, written into `out` (store keys are
-/// made on every request that loads a session).
-fn hex_into<'a>(digest: &[u8; 32], out: &'a mut [u8; 64]) -> &'a [u8] {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for (pair, byte) in out.chunks_exact_mut(2).zip(digest) {
-        pair[0] = DIGITS[usize::from(byte >> 4)];
-        pair[1] = DIGITS[usize::from(byte & 0xf)];
-    }
-    out
+    s.len() == NATIVE_ID_LEN
+        && s.iter().fold(true, |all, &b| {
+            all & (b.is_ascii_alphanumeric() | (b == b'-') | (b == b'_'))
+        })
+        // The last character: one of the values 0, 4, 8, … 60.
+        && b"AEIMQUYcgkosw048".contains(&s[NATIVE_ID_LEN - 1])
 }
 
 /// Shared text of ASCII bytes (the IDs and keys made here).

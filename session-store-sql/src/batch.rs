@@ -12,7 +12,10 @@
 //! it would have run without the batch ([`update_attempts`]) but those the
 //! batch statement stood for, which give it its answer: saved, a conflict,
 //! or no live record. A second save of the same session in one batch runs
-//! alone with all of them, after the first.
+//! alone with all of them, after the first. On an SQLite file the store
+//! opened, a thread of its own writes the batches, each in one
+//! transaction (see [`crate::sqlite_writer`]); elsewhere a task sends them
+//! through the pool.
 //!
 //! **Loads**: one `SELECT … WHERE id IN (…)` for the loads waiting, with
 //! up to [`READERS`] such statements running at once; each load gets the
@@ -40,6 +43,8 @@ use tokio::sync::{mpsc, oneshot};
 use crate::engine::{Param, bound};
 use crate::handle::Handle;
 use crate::queries::{Queries, update_attempts};
+#[cfg(feature = "sqlite")]
+use crate::sqlite_writer::SqliteWriter;
 use crate::store::{Row, record_of};
 use crate::{Engine, Pool, on_pool, version_param};
 
@@ -77,7 +82,7 @@ macro_rules! save_alone {
 }
 
 /// The most operations one batch holds.
-const MAX_BATCH: usize = 64;
+pub(crate) const MAX_BATCH: usize = 64;
 
 /// How many batches of loads may run at once.
 const READERS: usize = 4;
@@ -86,17 +91,27 @@ const READERS: usize = 4;
 pub(crate) struct Batches {
     /// What each task is given.
     task: Task,
-    /// The writer task's queue.
-    writer: TaskQueue<Job>,
+    /// Where saves go.
+    writer: Writer,
     /// The readers' queue.
     reader: TaskQueue<Load>,
 }
 
+/// The writer of a store's saves.
+enum Writer {
+    /// A task per runtime, which sends each batch through the pool.
+    Task(TaskQueue<Job>),
+    /// SQLite, on a database file the store opened: a thread of its own,
+    /// with a connection of its own (see [`SqliteWriter`]).
+    #[cfg(feature = "sqlite")]
+    Thread(SqliteWriter),
+}
+
 /// One save for the writer.
-struct Job {
-    record: Record,
-    expected: u64,
-    reply: oneshot::Sender<Answer>,
+pub(crate) struct Job {
+    pub(crate) record: Record,
+    pub(crate) expected: u64,
+    pub(crate) reply: oneshot::Sender<Answer>,
 }
 
 /// One load for the readers.
@@ -119,19 +134,32 @@ pub(crate) enum Answer<T = ()> {
 impl Batches {
     /// Batches for a store, where the engine gains from them: SQLite (one
     /// writer at a time) and PostgreSQL (a log flush per commit).
-    /// MySQL/MariaDB saves run alone.
-    pub(crate) fn for_engine(handle: &Handle, queries: &Arc<Queries>) -> Option<Batches> {
+    /// MySQL/MariaDB saves run alone. On SQLite, saves go to a writer
+    /// thread of their own when `sqlite_thread` (the store opened the
+    /// database file itself, so the thread can open it the same way).
+    pub(crate) fn for_engine(
+        handle: &Handle,
+        queries: &Arc<Queries>,
+        #[cfg_attr(not(feature = "sqlite"), allow(unused_variables))] sqlite_thread: bool,
+    ) -> Option<Batches> {
         match handle.pool.engine() {
+            Engine::MySql => None,
             Engine::Sqlite | Engine::Postgres => Some(Batches {
                 task: Task {
                     pool: handle.pool.clone(),
                     table: Arc::clone(&handle.table),
                     queries: Arc::clone(queries),
                 },
-                writer: TaskQueue::new(),
+                writer: match &handle.pool {
+                    #[cfg(feature = "sqlite")]
+                    Pool::Sqlite(pool) if sqlite_thread => {
+                        Writer::Thread(SqliteWriter::new(pool, &handle.table, queries))
+                    }
+                    #[allow(unreachable_patterns)]
+                    _ => Writer::Task(TaskQueue::new()),
+                },
                 reader: TaskQueue::new(),
             }),
-            Engine::MySql => None,
         }
     }
 
@@ -142,8 +170,20 @@ impl Batches {
             expected,
             reply,
         };
-        let start = |jobs| self.task.clone().write(jobs);
-        self.writer.ask(job, start).await.unwrap_or(Answer::Alone)
+        match &self.writer {
+            Writer::Task(queue) => {
+                let start = |jobs| self.task.clone().write(jobs);
+                queue.ask(job, start).await.unwrap_or(Answer::Alone)
+            }
+            #[cfg(feature = "sqlite")]
+            Writer::Thread(writer) => writer.ask(job).await,
+        }
+    }
+
+    /// Whether saves go to a writer thread.
+    #[cfg(test)]
+    pub(crate) fn on_a_thread(&self) -> bool {
+        !matches!(self.writer, Writer::Task(_))
     }
 
     /// The live record under `key`, loaded with the loads waiting.
@@ -178,28 +218,9 @@ impl Task {
 
     /// Saves `batch` and answers each save.
     async fn write_batch(&self, mut batch: Vec<Job>) {
-        // In key order, so that writers of several processes take row
-        // locks in the same order; a key's saves keep the order they came
-        // in.
-        batch.sort_by(|a, b| a.record.key.as_str().cmp(b.record.key.as_str()));
-        match self.save(&batch).await {
-            Ok(answers) => {
-                for (job, answer) in batch.into_iter().zip(answers) {
-                    let _ = job.reply.send(Answer::Done(answer));
-                }
-            }
-            Err(e) => {
-                tracing::debug!(
-                    target: "session_store_sql",
-                    error = %e,
-                    saves = batch.len(),
-                    "a batch of saves failed; each runs alone"
-                );
-                for job in batch {
-                    let _ = job.reply.send(Answer::Alone);
-                }
-            }
-        }
+        in_key_order(&mut batch);
+        let answers = self.save(&batch).await;
+        answer_saves(batch, answers);
     }
 
     /// The readers: loads waiting are taken together, one `SELECT … WHERE
@@ -259,7 +280,46 @@ impl Task {
     /// rest alone; each save's answer, in order.
     async fn save(&self, batch: &[Job]) -> Result<Vec<Result<(), StoreError>>, sqlx::Error> {
         let now = now().unix_timestamp();
-        let engine = self.pool.engine();
+        let mut plan = Plan::new(batch, now);
+        let sql = plan.statement(self.pool.engine(), &self.table);
+        let queries = &*self.queries;
+        on_pool!(&self.pool, |p| async {
+            if let Some(sql) = &sql {
+                let saved: Vec<String> = bound!(sqlx::query_scalar, sql, plan.params())
+                    .fetch_all(p)
+                    .await?;
+                plan.saved(saved.iter().map(String::as_str));
+            }
+            for (i, job, tried) in plan.alone(stands_for(self.pool.engine())) {
+                plan.answer(i, save_alone!(p, queries, job, now, tried));
+            }
+            Ok::<_, sqlx::Error>(())
+        }
+        .await)?;
+        Ok(plan.answers())
+    }
+}
+
+/// How a batch of saves goes to the database: the first save of each key
+/// in one statement, each over its own expected version; the rest (a
+/// second save of a key, a save the statement did not save) alone, after
+/// it.
+pub(crate) struct Plan<'a> {
+    batch: &'a [Job],
+    /// Each save's answer, once known.
+    answers: Vec<Option<Result<(), StoreError>>>,
+    /// The saves the batch statement holds, by index.
+    together: Vec<usize>,
+    /// Whether the batch statement ran with each save in it.
+    in_statement: Vec<bool>,
+    /// The statement's parameters: [`row_params`] of each save in it, then
+    /// the current time.
+    params: Vec<Param<'a>>,
+}
+
+impl<'a> Plan<'a> {
+    /// The plan for `batch`, sorted by key, at `now` (Unix seconds).
+    pub(crate) fn new(batch: &'a [Job], now: i64) -> Self {
         let mut answers: Vec<Option<Result<(), StoreError>>> = batch.iter().map(|_| None).collect();
         let mut together = Vec::new();
         let mut params = Vec::new();
@@ -277,42 +337,108 @@ impl Task {
             }
         }
         params.push(Param::Int(now));
-        let sql = together_sql(engine, &self.table, together.len());
-        // Of the statements a save runs alone, those the batch statement
-        // stands for: on SQLite the one that keeps the expiry and the user;
-        // on PostgreSQL all of them (it sets every column over the version).
-        let tried = match engine {
-            Engine::Sqlite => 1,
-            _ => usize::MAX,
-        };
-        let mut in_statement = vec![false; batch.len()];
-        let queries = &*self.queries;
-        on_pool!(&self.pool, |p| async {
-            if let (Some(sql), false) = (&sql, together.is_empty()) {
-                let saved: Vec<String> = bound!(sqlx::query_scalar, sql, &params)
-                    .fetch_all(p)
-                    .await?;
-                let saved: HashSet<&str> = saved.iter().map(String::as_str).collect();
-                for &i in &together {
-                    in_statement[i] = true;
-                    if saved.contains(batch[i].record.key.as_str()) {
-                        answers[i] = Some(Ok(()));
-                    }
-                }
-            }
-            for (i, job) in batch.iter().enumerate() {
-                if answers[i].is_none() {
-                    let tried = if in_statement[i] { tried } else { 0 };
-                    answers[i] = Some(save_alone!(p, queries, job, now, tried));
-                }
-            }
-            Ok::<_, sqlx::Error>(())
+        Plan {
+            batch,
+            answers,
+            together,
+            in_statement: vec![false; batch.len()],
+            params,
         }
-        .await)?;
-        Ok(answers
+    }
+
+    /// The batch statement on `engine` (see [`together_sql`]), unless no
+    /// save goes in it.
+    pub(crate) fn statement(&self, engine: Engine, table: &str) -> Option<String> {
+        if self.together.is_empty() {
+            return None;
+        }
+        together_sql(engine, table, self.together.len())
+    }
+
+    /// The batch statement's parameters.
+    pub(crate) fn params(&self) -> &[Param<'a>] {
+        &self.params
+    }
+
+    /// Records that the batch statement ran and saved the records under
+    /// `keys` (what it returned).
+    pub(crate) fn saved<'k>(&mut self, keys: impl IntoIterator<Item = &'k str>) {
+        let saved: HashSet<&str> = keys.into_iter().collect();
+        for &i in &self.together {
+            self.in_statement[i] = true;
+            if saved.contains(self.batch[i].record.key.as_str()) {
+                self.answers[i] = Some(Ok(()));
+            }
+        }
+    }
+
+    /// The saves still without an answer, in order, each with how many of
+    /// the statements it runs alone ([`update_attempts`]) to skip: `tried`
+    /// for a save the batch statement held (those it stood for), none for
+    /// the others.
+    pub(crate) fn alone(&self, tried: usize) -> Vec<(usize, &'a Job, usize)> {
+        let batch = self.batch;
+        (0..batch.len())
+            .filter(|&i| self.answers[i].is_none())
+            .map(|i| (i, &batch[i], if self.in_statement[i] { tried } else { 0 }))
+            .collect()
+    }
+
+    /// Gives save `i` its answer.
+    pub(crate) fn answer(&mut self, i: usize, answer: Result<(), StoreError>) {
+        self.answers[i] = Some(answer);
+    }
+
+    /// Each save's answer, in order.
+    pub(crate) fn answers(self) -> Vec<Result<(), StoreError>> {
+        self.answers
             .into_iter()
             .map(|answer| answer.unwrap_or(Err(StoreError::Conflict)))
-            .collect())
+            .collect()
+    }
+}
+
+/// Of the statements a save runs alone ([`update_attempts`]), how many the
+/// batch statement stands for: on SQLite the one that keeps the expiry and
+/// the user; on PostgreSQL all of them (it sets every column over the
+/// version).
+pub(crate) fn stands_for(engine: Engine) -> usize {
+    match engine {
+        Engine::Sqlite => 1,
+        _ => usize::MAX,
+    }
+}
+
+/// Sorts a batch of saves by key, so that writers of several processes
+/// take row locks in the same order; a key's saves keep the order they
+/// came in.
+pub(crate) fn in_key_order(batch: &mut [Job]) {
+    batch.sort_by(|a, b| a.record.key.as_str().cmp(b.record.key.as_str()));
+}
+
+/// Sends each save of `batch` its answer, or, if the batch failed as a
+/// whole (`error`), sends it back to run alone.
+pub(crate) fn answer_saves(
+    batch: Vec<Job>,
+    answers: Result<Vec<Result<(), StoreError>>, impl std::fmt::Display>,
+) {
+    match answers {
+        Ok(answers) => {
+            for (job, answer) in batch.into_iter().zip(answers) {
+                let _ = job.reply.send(Answer::Done(answer));
+            }
+        }
+        Err(e) => {
+            tracing::debug!(
+                target: "session_store_sql",
+                error = %e,
+                saves = batch.len(),
+                "a batch of saves failed; each runs alone"
+            );
+            for job in batch {
+                let _ = job.reply.send(Answer::Alone);
+            }
+        }
     }
 }
 

@@ -159,6 +159,22 @@ pub(crate) enum Param<'a> {
     MaybeText(Option<&'a str>),
 }
 
+/// The SQLite writer binds the same parameters through `rusqlite`.
+#[cfg(feature = "sqlite")]
+impl rusqlite::ToSql for Param<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+        Ok(match *self {
+            Param::Bytes(v) => ToSqlOutput::Borrowed(ValueRef::Blob(v)),
+            Param::Int(v) => ToSqlOutput::Owned(Value::Integer(v)),
+            Param::Text(v) | Param::MaybeText(Some(v)) => {
+                ToSqlOutput::Borrowed(ValueRef::Text(v.as_bytes()))
+            }
+            Param::MaybeText(None) => ToSqlOutput::Owned(Value::Null),
+        })
+    }
+}
+
 /// `sqlx::query($sql)` (or `$make($sql)`, as `sqlx::query_scalar`) with
 /// `$params` (a slice of [`Param`]) bound in order; for use inside
 /// [`on_pool!`], where the engine is known.

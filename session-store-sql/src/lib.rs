@@ -29,6 +29,16 @@
 //! load sees every save answered before it, and a batch that fails as a
 //! whole only sends its operations back to run alone.
 //!
+//! On an SQLite file the store opened itself ([`SqlStore::connect`],
+//! [`SqlStore::builder`]), saves go to a writer thread with a connection
+//! of its own (through `rusqlite`, on the same SQLite library), which takes
+//! the saves waiting straight from their queue and commits each batch,
+//! the saves that run alone included, in one transaction: SQLite has one
+//! writer at a time, and this writer's round has no hand-off between
+//! threads but the save's own. A store on a pool made elsewhere
+//! ([`SqlStore::from_pool`]) or on an in-memory database batches its saves
+//! through the pool.
+//!
 //! The table (default `sessions`) is created by [`SqlStore::migrate`] from
 //! the SQL files shipped in this crate's `migrations/` folder; rows are keyed
 //! by the SHA-256 of the session ID, times are Unix seconds.
@@ -89,6 +99,8 @@ mod errors;
 mod handle;
 mod open;
 mod rotate;
+#[cfg(feature = "sqlite")]
+mod sqlite_writer;
 mod store;
 
 pub use engine::{Engine, Pool};

@@ -256,7 +256,8 @@ impl SqlStoreBuilder {
             #[allow(unreachable_patterns)]
             _ => return Err(OpenError::UnsupportedUrl(self.url)),
         };
-        Ok(SqlStore::with_table(pool, &self.table)?.with_timeout(self.timeout))
+        let sqlite_thread = engine == Engine::Sqlite && names_a_plain_file(&self.url);
+        Ok(SqlStore::on(pool, &self.table, sqlite_thread)?.with_timeout(self.timeout))
     }
 
     /// Connects and checks the connection with one round trip.
@@ -287,9 +288,52 @@ impl SqlStoreBuilder {
     }
 }
 
+/// Whether an SQLite URL names a database file opened read-write with
+/// SQLite's default VFS and no shared cache: one that another connection,
+/// opened by the store's SQLite writer thread from the file's path, shares
+/// exactly (same file, same locks). Not for in-memory databases, `mode=ro`,
+/// `immutable`, `vfs` or `cache=shared`.
+fn names_a_plain_file(url: &str) -> bool {
+    let url = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let (database, query) = url.split_once('?').unwrap_or((url, ""));
+    let plain = |(key, value): (std::borrow::Cow<'_, str>, std::borrow::Cow<'_, str>)| {
+        matches!(
+            (&*key, &*value),
+            ("mode", "rw" | "rwc") | ("cache", "private") | ("immutable", "false" | "0")
+        )
+    };
+    !matches!(database, "" | ":memory:") && url::form_urlencoded::parse(query.as_bytes()).all(plain)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_plain_database_files_get_a_writer_thread() {
+        for url in [
+            "sqlite:sessions.db",
+            "sqlite://sessions.db",
+            "sqlite:///var/lib/app/sessions.db?mode=rwc",
+            "sqlite:data.db?mode=rw&cache=private&immutable=false",
+        ] {
+            assert!(names_a_plain_file(url), "{url}");
+        }
+        for url in [
+            "sqlite::memory:",
+            "sqlite://",
+            "sqlite:x.db?mode=memory",
+            "sqlite:x.db?mode=memor%79",
+            "sqlite:x.db?mode=ro",
+            "sqlite:x.db?immutable=1",
+            "sqlite:x.db?vfs=unix-dotfile",
+            "sqlite:x.db?cache=shared",
+        ] {
+            assert!(!names_a_plain_file(url), "{url}");
+        }
+    }
 
     #[test]
     fn connect_lazy_outside_a_runtime_is_an_error_not_a_panic() {

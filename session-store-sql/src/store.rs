@@ -39,7 +39,7 @@ pub struct SqlStore {
     handle: Handle,
     queries: Arc<Queries>,
     /// Saves sharing transactions (SQLite and PostgreSQL).
-    batches: Option<Arc<Batches>>,
+    pub(crate) batches: Option<Arc<Batches>>,
 }
 
 handle_accessors!(
@@ -117,9 +117,15 @@ impl SqlStore {
     /// # Ok(()) }
     /// ```
     pub fn with_table(pool: impl Into<Pool>, table: &str) -> Result<Self, OpenError> {
-        let handle = Handle::new(pool.into(), table)?;
+        Self::on(pool.into(), table, false)
+    }
+
+    /// A store on `pool` and `table`; on SQLite, its saves go to a writer
+    /// thread of their own when `sqlite_thread` (see [`Batches::for_engine`]).
+    pub(crate) fn on(pool: Pool, table: &str, sqlite_thread: bool) -> Result<Self, OpenError> {
+        let handle = Handle::new(pool, table)?;
         let queries = Arc::new(Queries::new(handle.pool.engine(), table));
-        let batches = Batches::for_engine(&handle, &queries).map(Arc::new);
+        let batches = Batches::for_engine(&handle, &queries, sqlite_thread).map(Arc::new);
         Ok(SqlStore {
             handle,
             queries,

@@ -14,7 +14,7 @@
 //! or no live record. A second save of the same session in one batch runs
 //! alone with all of them, after the first. On an SQLite file the store
 //! opened, a thread of its own writes the batches, each in one
-//! transaction (see [`crate::sqlite_writer`]); elsewhere a task sends them
+//! transaction (see [`crate::sqlite_threads`]); elsewhere a task sends them
 //! through the pool.
 //!
 //! **Loads**: one `SELECT … WHERE id IN (…)` for the loads waiting, with
@@ -44,7 +44,7 @@ use crate::engine::{Param, bound};
 use crate::handle::Handle;
 use crate::queries::{Queries, update_attempts};
 #[cfg(feature = "sqlite")]
-use crate::sqlite_writer::SqliteWriter;
+use crate::sqlite_threads::SqliteThreads;
 use crate::store::{Row, record_of};
 use crate::{Engine, Pool, on_pool, version_param};
 
@@ -85,26 +85,24 @@ macro_rules! save_alone {
 pub(crate) const MAX_BATCH: usize = 64;
 
 /// How many batches of loads may run at once.
-const READERS: usize = 4;
+pub(crate) const READERS: usize = 4;
 
-/// The saves of one store waiting for, or in, a batch.
-pub(crate) struct Batches {
-    /// What each task is given.
-    task: Task,
-    /// Where saves go.
-    writer: Writer,
-    /// The readers' queue.
-    reader: TaskQueue<Load>,
-}
-
-/// The writer of a store's saves.
-enum Writer {
-    /// A task per runtime, which sends each batch through the pool.
-    Task(TaskQueue<Job>),
-    /// SQLite, on a database file the store opened: a thread of its own,
-    /// with a connection of its own (see [`SqliteWriter`]).
+/// The loads and saves of one store waiting for, or in, a batch.
+pub(crate) enum Batches {
+    /// Tasks of the runtime send each batch through the pool: a writer
+    /// task per runtime, and readers.
+    Tasks {
+        /// What each task is given.
+        task: Task,
+        /// The writer task's queue.
+        writer: TaskQueue<Job>,
+        /// The readers' queue.
+        reader: TaskQueue<Load>,
+    },
+    /// SQLite, on a database file the store opened: threads of their own,
+    /// with connections of their own (see [`SqliteThreads`]).
     #[cfg(feature = "sqlite")]
-    Thread(SqliteWriter),
+    Threads(SqliteThreads),
 }
 
 /// One save for the writer.
@@ -115,9 +113,9 @@ pub(crate) struct Job {
 }
 
 /// One load for the readers.
-struct Load {
-    key: StoreKey,
-    reply: oneshot::Sender<Answer<Option<Record>>>,
+pub(crate) struct Load {
+    pub(crate) key: StoreKey,
+    pub(crate) reply: oneshot::Sender<Answer<Option<Record>>>,
 }
 
 /// What a batch answers an operation.
@@ -134,32 +132,33 @@ pub(crate) enum Answer<T = ()> {
 impl Batches {
     /// Batches for a store, where the engine gains from them: SQLite (one
     /// writer at a time) and PostgreSQL (a log flush per commit).
-    /// MySQL/MariaDB saves run alone. On SQLite, saves go to a writer
-    /// thread of their own when `sqlite_thread` (the store opened the
-    /// database file itself, so the thread can open it the same way).
+    /// MySQL/MariaDB operations run alone. On SQLite, they go to threads
+    /// of their own when `sqlite_threads` (the store opened the database
+    /// file itself, so the threads can open it the same way).
     pub(crate) fn for_engine(
         handle: &Handle,
         queries: &Arc<Queries>,
-        #[cfg_attr(not(feature = "sqlite"), allow(unused_variables))] sqlite_thread: bool,
+        #[cfg_attr(not(feature = "sqlite"), allow(unused_variables))] sqlite_threads: bool,
     ) -> Option<Batches> {
-        match handle.pool.engine() {
-            Engine::MySql => None,
-            Engine::Sqlite | Engine::Postgres => Some(Batches {
-                task: Task {
-                    pool: handle.pool.clone(),
-                    table: Arc::clone(&handle.table),
-                    queries: Arc::clone(queries),
-                },
-                writer: match &handle.pool {
-                    #[cfg(feature = "sqlite")]
-                    Pool::Sqlite(pool) if sqlite_thread => {
-                        Writer::Thread(SqliteWriter::new(pool, &handle.table, queries))
-                    }
-                    #[allow(unreachable_patterns)]
-                    _ => Writer::Task(TaskQueue::new()),
-                },
-                reader: TaskQueue::new(),
-            }),
+        match &handle.pool {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(pool) if sqlite_threads => Some(Batches::Threads(SqliteThreads::new(
+                pool,
+                &handle.table,
+                queries,
+            ))),
+            pool => match pool.engine() {
+                Engine::MySql => None,
+                Engine::Sqlite | Engine::Postgres => Some(Batches::Tasks {
+                    task: Task {
+                        pool: pool.clone(),
+                        table: Arc::clone(&handle.table),
+                        queries: Arc::clone(queries),
+                    },
+                    writer: TaskQueue::new(),
+                    reader: TaskQueue::new(),
+                }),
+            },
         }
     }
 
@@ -170,20 +169,20 @@ impl Batches {
             expected,
             reply,
         };
-        match &self.writer {
-            Writer::Task(queue) => {
-                let start = |jobs| self.task.clone().write(jobs);
-                queue.ask(job, start).await.unwrap_or(Answer::Alone)
+        match self {
+            Batches::Tasks { task, writer, .. } => {
+                let start = |jobs| task.clone().write(jobs);
+                writer.ask(job, start).await.unwrap_or(Answer::Alone)
             }
             #[cfg(feature = "sqlite")]
-            Writer::Thread(writer) => writer.ask(job).await,
+            Batches::Threads(threads) => threads.save(job).await,
         }
     }
 
-    /// Whether saves go to a writer thread.
+    /// Whether the batches run on threads of their own.
     #[cfg(test)]
-    pub(crate) fn on_a_thread(&self) -> bool {
-        !matches!(self.writer, Writer::Task(_))
+    pub(crate) fn on_threads(&self) -> bool {
+        !matches!(self, Batches::Tasks { .. })
     }
 
     /// The live record under `key`, loaded with the loads waiting.
@@ -192,14 +191,20 @@ impl Batches {
             key: key.clone(),
             reply,
         };
-        let start = |loads| self.task.clone().read(loads);
-        self.reader.ask(load, start).await.unwrap_or(Answer::Alone)
+        match self {
+            Batches::Tasks { task, reader, .. } => {
+                let start = |loads| task.clone().read(loads);
+                reader.ask(load, start).await.unwrap_or(Answer::Alone)
+            }
+            #[cfg(feature = "sqlite")]
+            Batches::Threads(threads) => threads.load(load).await,
+        }
     }
 }
 
 /// What a task of the batches holds.
 #[derive(Clone)]
-struct Task {
+pub(crate) struct Task {
     pool: Pool,
     table: Arc<str>,
     queries: Arc<Queries>,
@@ -236,44 +241,13 @@ impl Task {
 
     /// Loads `batch` in one statement and answers each load.
     async fn load(&self, batch: Vec<Load>) {
-        let mut keys: Vec<&str> = batch.iter().map(|load| load.key.as_str()).collect();
-        keys.sort_unstable();
-        keys.dedup();
-        let now = now().unix_timestamp();
-        let mut params: Vec<Param> = keys.iter().map(|key| Param::Text(key)).collect();
-        params.push(Param::Int(now));
-        let Some(sql) = load_sql(self.pool.engine(), &self.table, keys.len()) else {
-            return answer_alone(batch);
-        };
+        let params = load_params(&batch);
+        let sql = load_sql(self.pool.engine(), &self.table, params.len() - 1);
         let rows: Result<Vec<KeyedRow>, sqlx::Error> =
             on_pool!(&self.pool, |p| bound!(sqlx::query_as, &sql, &params)
                 .fetch_all(p)
                 .await);
-        let rows = match rows {
-            Ok(rows) => rows,
-            Err(e) => {
-                tracing::debug!(
-                    target: "session_store_sql",
-                    error = %e,
-                    loads = batch.len(),
-                    "a batch of loads failed; each runs alone"
-                );
-                return answer_alone(batch);
-            }
-        };
-        let rows: HashMap<String, Row> = rows
-            .into_iter()
-            .map(|(id, data, version, created, expires, user)| {
-                (id, (data, version, created, expires, user))
-            })
-            .collect();
-        for load in batch {
-            let answer = match rows.get(load.key.as_str()) {
-                Some(row) => record_of(&load.key, row.clone()).map(Some),
-                None => Ok(None),
-            };
-            let _ = load.reply.send(Answer::Done(answer));
-        }
+        answer_loads(batch, rows);
     }
 
     /// Saves `batch`: the first save of each key in one statement, the
@@ -443,7 +417,48 @@ pub(crate) fn answer_saves(
 }
 
 /// A row of the batch load: key, then [`Row`].
-type KeyedRow = (String, Vec<u8>, i64, i64, i64, Option<String>);
+pub(crate) type KeyedRow = (String, Vec<u8>, i64, i64, i64, Option<String>);
+
+/// The parameters of the statement that loads `batch` ([`load_sql`]): its
+/// keys, sorted, each once, then the current time.
+pub(crate) fn load_params(batch: &[Load]) -> Vec<Param<'_>> {
+    let mut keys: Vec<&str> = batch.iter().map(|load| load.key.as_str()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let mut params: Vec<Param> = keys.into_iter().map(Param::Text).collect();
+    params.push(Param::Int(now().unix_timestamp()));
+    params
+}
+
+/// Answers each load of `batch` from the `rows` its statement returned,
+/// or, if the statement failed, sends it back to run alone.
+pub(crate) fn answer_loads(batch: Vec<Load>, rows: Result<Vec<KeyedRow>, impl std::fmt::Display>) {
+    let rows = match rows {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::debug!(
+                target: "session_store_sql",
+                error = %e,
+                loads = batch.len(),
+                "a batch of loads failed; each runs alone"
+            );
+            return answer_alone(batch);
+        }
+    };
+    let rows: HashMap<String, Row> = rows
+        .into_iter()
+        .map(|(id, data, version, created, expires, user)| {
+            (id, (data, version, created, expires, user))
+        })
+        .collect();
+    for load in batch {
+        let answer = match rows.get(load.key.as_str()) {
+            Some(row) => record_of(&load.key, row.clone()).map(Some),
+            None => Ok(None),
+        };
+        let _ = load.reply.send(Answer::Done(answer));
+    }
+}
 
 /// Sends each load of `batch` back to run alone.
 fn answer_alone(batch: Vec<Load>) {
@@ -453,12 +468,8 @@ fn answer_alone(batch: Vec<Load>) {
 }
 
 /// The statement that loads `n` live records at once: key, data, version,
-/// created, expires, user; `None` for MySQL (not batched). Parameters: the
-/// keys, then the current time.
-fn load_sql(engine: Engine, table: &str, n: usize) -> Option<String> {
-    if engine == Engine::MySql {
-        return None;
-    }
+/// created, expires, user. Parameters: the keys, then the current time.
+pub(crate) fn load_sql(engine: Engine, table: &str, n: usize) -> String {
     let mut sql = format!(
         "SELECT id, data, version, created_at, expires_at, user_key FROM {table} WHERE id IN ("
     );
@@ -466,7 +477,7 @@ fn load_sql(engine: Engine, table: &str, n: usize) -> Option<String> {
         sql.push_str(if i == 0 { "?" } else { ", ?" });
     }
     sql.push_str(") AND expires_at > ?");
-    Some(crate::queries::placeholders(engine, &sql))
+    crate::queries::placeholders(engine, &sql)
 }
 
 /// A save's row of the batch statement: key, data, new version, expected

@@ -100,7 +100,7 @@ mod handle;
 mod open;
 mod rotate;
 #[cfg(feature = "sqlite")]
-mod sqlite_writer;
+mod sqlite_threads;
 mod store;
 
 pub use engine::{Engine, Pool};

@@ -36,15 +36,26 @@ fn shared_statements(logs: &CapturedLogs, batch: &str, what: &str, engine: &str)
     );
 }
 
-/// A batch statement in sqlx's log.
-const SAVES_STATEMENT: &str = "summary=\"WITH v";
-/// A batch SQLite's writer committed, in the store's log.
-const SAVES_COMMITTED: &str = "a batch of saves committed";
+/// The log lines of batches: in sqlx's log, the batch statements run
+/// through the pool; in the store's log, those SQLite's threads ran.
+struct Marks {
+    saves: &'static str,
+    loads: &'static str,
+}
+
+const THROUGH_THE_POOL: Marks = Marks {
+    saves: "summary=\"WITH v",
+    loads: "summary=\"SELECT id, data",
+};
+
+const ON_THREADS: Marks = Marks {
+    saves: "a batch of saves committed",
+    loads: "a batch of loads ran",
+};
 
 /// Saves `SAVES` sessions at once, then loads them at once; checks both
-/// went in fewer batches than operations (saves in log lines holding
-/// `saves`).
-async fn saves_at_once(store: SqlStore, logs: &CapturedLogs, saves: &str, engine: &str) {
+/// went in fewer batches than operations (log lines holding `marks`).
+async fn saves_at_once(store: SqlStore, logs: &CapturedLogs, marks: Marks, engine: &str) {
     store.migrate().await.unwrap();
     let store = Arc::new(store);
     let mut records = Vec::new();
@@ -55,11 +66,11 @@ async fn saves_at_once(store: SqlStore, logs: &CapturedLogs, saves: &str, engine
     }
     logs.take();
     save_all_at_once(&store, &records).await;
-    shared_statements(logs, saves, "saves", engine);
+    shared_statements(logs, marks.saves, "saves", engine);
 
     // The saved records, loaded at once.
     load_all_at_once(&store, &records).await;
-    shared_statements(logs, "summary=\"SELECT id, data", "loads", engine);
+    shared_statements(logs, marks.loads, "loads", engine);
 }
 
 /// Two stores on one table (as two app processes would be, each batching
@@ -165,7 +176,7 @@ fn concurrent_loads_and_saves_share_statements() {
         std::fs::create_dir_all(&dir).unwrap();
         let url = format!("sqlite:{}", dir.join("s.db").display());
         let store = SqlStore::connect(&url).await.unwrap();
-        saves_at_once(store, &logs, SAVES_COMMITTED, "SQLite").await;
+        saves_at_once(store, &logs, ON_THREADS, "SQLite").await;
         let url = format!("sqlite:{}", dir.join("two.db").display());
         let (a, b) = (SqlStore::connect(&url).await, SqlStore::connect(&url).await);
         two_stores_race(a.unwrap(), b.unwrap(), "SQLite").await;
@@ -174,7 +185,7 @@ fn concurrent_loads_and_saves_share_statements() {
         let Some(store) = postgres(&services::unique_name("batch")).await else {
             return;
         };
-        saves_at_once(store.clone(), &logs, SAVES_STATEMENT, "PostgreSQL").await;
+        saves_at_once(store.clone(), &logs, THROUGH_THE_POOL, "PostgreSQL").await;
         drop_tables(&store).await;
         let table = services::unique_name("batch2");
         let (Some(a), Some(b)) = (postgres(&table).await, postgres(&table).await) else {

@@ -1,109 +1,177 @@
-//! SQLite's writer: a thread of its own, with a connection of its own,
-//! that takes the saves waiting straight from their queue and commits
-//! each batch of them in one transaction.
+//! SQLite's batches on threads of their own: a writer, with a connection
+//! of its own, that takes the saves waiting straight from their queue and
+//! commits each batch of them in one transaction; and readers, each with a
+//! connection of its own, that load the loads waiting in one statement.
 //!
 //! SQLite lets one connection write at a time, so a store's saves are
 //! only as fast as one writer's round: take the saves waiting, write them,
 //! commit, answer. Through sqlx that round passes a task of the runtime,
 //! the pool and sqlx's worker thread of the connection, each a hand-off
-//! between threads. Here it is one thread that blocks on the queue, runs
-//! the statements itself (with `rusqlite`, on the same SQLite library as
-//! sqlx's) and answers each save when its batch commits.
+//! between threads, and every row comes back through a channel. Here it
+//! is one thread that blocks on the queue, runs the statements itself
+//! (with `rusqlite`, on the same SQLite library as sqlx's) and answers each
+//! save when its batch commits. Loads go the same way, to [`READERS`]
+//! threads that take turns at their queue (in WAL mode, readers and the
+//! writer do not wait for each other).
 //!
-//! The batch is one `BEGIN IMMEDIATE … COMMIT`: the batch statement (see
-//! [`Plan`]), then each save it did not save, alone, with the statements
-//! that give it its answer. Nothing is answered before the commit; if any
-//! statement or the commit fails, the transaction rolls back and every
-//! save of the batch runs again alone, through the pool, with the store's
-//! usual retries and errors.
+//! A batch of saves is one `BEGIN IMMEDIATE … COMMIT`: the batch statement
+//! (see [`Plan`]), then each save it did not save, alone, with the
+//! statements that give it its answer. Nothing is answered before the
+//! commit; if any statement or the commit fails, the transaction rolls
+//! back and every save of the batch runs again alone, through the pool,
+//! with the store's usual retries and errors. A batch of loads is one
+//! `SELECT … WHERE id IN (…)`, which starts after every load in it was
+//! asked for, so each load sees every save answered before it; if it
+//! fails, its loads run alone.
 //!
-//! The connection is opened on the first save, on the database file of
-//! the pool's connections, with their `synchronous` and `busy_timeout`, so
-//! a batch commits as durably, and waits for another writer's lock as
-//! long, as any other statement of the store. The thread ends when the
-//! store is dropped.
+//! The connections are opened on the first load or save, on the database
+//! file of the pool's connections, with their `synchronous` and
+//! `busy_timeout`, so a batch commits as durably, and waits for another
+//! writer's lock as long, as any other statement of the store; the
+//! readers' connections are `query_only`. The threads end when the store
+//! is dropped.
 //!
 //! Only a store that opened the database itself from a URL naming a file
-//! (with SQLite's default VFS, read-write, no shared cache) has this
-//! writer: that is the only kind of database the thread can be sure to
-//! open as the pool does. A store on a pool made elsewhere, or on an
-//! in-memory database, batches its saves through the pool.
+//! (with SQLite's default VFS, read-write, no shared cache) has these
+//! threads: that is the only kind of database they can be sure to open as
+//! the pool does. A store on a pool made elsewhere, or on an in-memory
+//! database, batches through the pool.
 
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params_from_iter};
-use session_core::{StoreError, now};
+use session_core::{Record, StoreError, now};
 use sqlx::sqlite::SqlitePool;
 use tokio::sync::{OnceCell, oneshot};
 
 use crate::Engine;
-use crate::batch::{Answer, Job, MAX_BATCH, Plan, answer_saves, in_key_order, stands_for};
+use crate::batch::{
+    Answer, Job, KeyedRow, Load, MAX_BATCH, Plan, READERS, answer_loads, answer_saves,
+    in_key_order, load_params, load_sql, stands_for,
+};
 use crate::queries::{Queries, update_attempts};
 
-/// A store's SQLite writer: the queue to its thread, started on the first
-/// save.
-pub(crate) struct SqliteWriter {
+/// A store's SQLite threads: the queues to them, once started (on the
+/// first load or save).
+pub(crate) struct SqliteThreads {
     pool: SqlitePool,
     table: Arc<str>,
     queries: Arc<Queries>,
-    /// The queue, once the thread runs.
-    queue: OnceCell<mpsc::Sender<Job>>,
+    queues: OnceCell<Queues>,
 }
 
-impl SqliteWriter {
-    /// The writer for `table` of the database `pool` opens; nothing starts
-    /// until the first save.
+/// The queues to the threads.
+struct Queues {
+    saves: mpsc::Sender<Job>,
+    loads: mpsc::Sender<Load>,
+}
+
+impl SqliteThreads {
+    /// The threads for `table` of the database `pool` opens; nothing
+    /// starts until the first load or save.
     pub(crate) fn new(pool: &SqlitePool, table: &Arc<str>, queries: &Arc<Queries>) -> Self {
-        SqliteWriter {
+        SqliteThreads {
             pool: pool.clone(),
             table: Arc::clone(table),
             queries: Arc::clone(queries),
-            queue: OnceCell::new(),
+            queues: OnceCell::new(),
         }
     }
 
     /// Saves `job` in the next batch: its answer, or [`Answer::Alone`]
     /// when the writer cannot take it (it could not start; it stopped).
-    pub(crate) async fn ask(&self, job: impl FnOnce(oneshot::Sender<Answer>) -> Job) -> Answer {
-        let queue = match self.queue.get_or_try_init(|| self.start()).await {
-            Ok(queue) => queue,
+    pub(crate) async fn save(&self, job: impl FnOnce(oneshot::Sender<Answer>) -> Job) -> Answer {
+        match self.queues().await {
+            Some(queues) => ask(&queues.saves, job).await,
+            None => Answer::Alone,
+        }
+    }
+
+    /// Loads `load` in the next batch: its answer, or [`Answer::Alone`]
+    /// when no reader can take it.
+    pub(crate) async fn load(
+        &self,
+        load: impl FnOnce(oneshot::Sender<Answer<Option<Record>>>) -> Load,
+    ) -> Answer<Option<Record>> {
+        match self.queues().await {
+            Some(queues) => ask(&queues.loads, load).await,
+            None => Answer::Alone,
+        }
+    }
+
+    /// The queues, the threads started if they were not.
+    async fn queues(&self) -> Option<&Queues> {
+        match self.queues.get_or_try_init(|| self.start()).await {
+            Ok(queues) => Some(queues),
             Err(e) => {
                 tracing::debug!(
                     target: "session_store_sql",
                     error = %e,
-                    "the SQLite writer could not start; the save runs alone"
+                    "the SQLite threads could not start; the operation runs alone"
                 );
-                return Answer::Alone;
+                None
             }
-        };
-        let (reply, answer) = oneshot::channel();
-        if queue.send(job(reply)).is_err() {
-            return Answer::Alone;
         }
-        answer.await.unwrap_or(Answer::Alone)
     }
 
-    /// Opens the writer's connection and starts its thread.
-    async fn start(&self) -> Result<mpsc::Sender<Job>, StartError> {
-        let conn = connect(&self.pool).await?;
-        let (queue, jobs) = mpsc::channel();
-        let thread = Thread {
-            conn,
+    /// Opens the threads' connections and starts them.
+    async fn start(&self) -> Result<Queues, StartError> {
+        let writer = Writer {
+            conn: connect(&self.pool, Role::Writer).await?,
             table: Arc::clone(&self.table),
             queries: Arc::clone(&self.queries),
         };
-        std::thread::Builder::new()
-            .name("session-sqlite-writer".into())
-            .spawn(move || thread.run(&jobs))?;
-        Ok(queue)
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            readers.push(Reader {
+                conn: connect(&self.pool, Role::Reader).await?,
+                table: Arc::clone(&self.table),
+            });
+        }
+        let (saves, jobs) = mpsc::channel();
+        let (loads, waiting) = mpsc::channel();
+        let waiting = Arc::new(Mutex::new(waiting));
+        spawn("session-sqlite-writer", move || writer.run(&jobs))?;
+        for reader in readers {
+            let waiting = Arc::clone(&waiting);
+            spawn("session-sqlite-reader", move || reader.run(&waiting))?;
+        }
+        Ok(Queues { saves, loads })
     }
 }
 
-/// A connection for the writer: to the database file of `pool`'s
+/// Sends the item `make` makes to `queue` and waits for its answer;
+/// [`Answer::Alone`] when the thread has stopped.
+async fn ask<T, U>(
+    queue: &mpsc::Sender<T>,
+    make: impl FnOnce(oneshot::Sender<Answer<U>>) -> T,
+) -> Answer<U> {
+    let (reply, answer) = oneshot::channel();
+    if queue.send(make(reply)).is_err() {
+        return Answer::Alone;
+    }
+    answer.await.unwrap_or(Answer::Alone)
+}
+
+/// Starts a thread called `name` running `run`.
+fn spawn(name: &str, run: impl FnOnce() + Send + 'static) -> Result<(), StartError> {
+    std::thread::Builder::new().name(name.into()).spawn(run)?;
+    Ok(())
+}
+
+/// What a thread's connection is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Writer,
+    /// `query_only`: it cannot write.
+    Reader,
+}
+
+/// A connection for a thread: to the database file of `pool`'s
 /// connections (as SQLite itself names it), with their `synchronous` and
 /// `busy_timeout`.
-async fn connect(pool: &SqlitePool) -> Result<Connection, StartError> {
+async fn connect(pool: &SqlitePool, role: Role) -> Result<Connection, StartError> {
     let mut pooled = pool.acquire().await?;
     let file: String =
         sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
@@ -125,7 +193,11 @@ async fn connect(pool: &SqlitePool) -> Result<Connection, StartError> {
     let conn = Connection::open_with_flags(file, flags)?;
     conn.busy_timeout(Duration::from_millis(u64::try_from(busy_ms).unwrap_or(0)))?;
     conn.pragma_update(None, "synchronous", synchronous)?;
-    // Every size of batch statement, and the statements saves run alone.
+    if role == Role::Reader {
+        conn.pragma_update(None, "query_only", true)?;
+    }
+    // Every size of batch statement, and (for the writer) the statements
+    // saves run alone.
     conn.set_prepared_statement_cache_capacity(MAX_BATCH + 8);
     Ok(conn)
 }
@@ -173,13 +245,13 @@ impl From<std::io::Error> for StartError {
 }
 
 /// What the writer's thread holds.
-struct Thread {
+struct Writer {
     conn: Connection,
     table: Arc<str>,
     queries: Arc<Queries>,
 }
 
-impl Thread {
+impl Writer {
     /// One batch after another, each with every save waiting (up to
     /// [`MAX_BATCH`]), until the store, and with it the queue, is dropped.
     fn run(mut self, jobs: &mpsc::Receiver<Job>) {
@@ -222,6 +294,56 @@ impl Thread {
     }
 }
 
+/// What a reader's thread holds.
+struct Reader {
+    conn: Connection,
+    table: Arc<str>,
+}
+
+impl Reader {
+    /// One batch after another, each with every load waiting (up to
+    /// [`MAX_BATCH`]), taking turns at the queue with the other readers,
+    /// until the store, and with it the queue, is dropped.
+    fn run(self, waiting: &Mutex<mpsc::Receiver<Load>>) {
+        loop {
+            let batch = {
+                let queue = waiting.lock().unwrap_or_else(PoisonError::into_inner);
+                let Ok(first) = queue.recv() else {
+                    return;
+                };
+                let mut batch = vec![first];
+                batch.extend(queue.try_iter().take(MAX_BATCH - 1));
+                batch
+            };
+            let rows = self.load(&batch);
+            tracing::debug!(
+                target: "session_store_sql",
+                loads = batch.len(),
+                "a batch of loads ran"
+            );
+            answer_loads(batch, rows);
+        }
+    }
+
+    /// The live rows of `batch`'s keys.
+    fn load(&self, batch: &[Load]) -> Result<Vec<KeyedRow>, rusqlite::Error> {
+        let params = load_params(batch);
+        let sql = load_sql(Engine::Sqlite, &self.table, params.len() - 1);
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let rows = statement.query_map(params_from_iter(&params), |row| {
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+                row.get(5)?,
+            ))
+        })?;
+        rows.collect()
+    }
+}
+
 /// One save with the statements it would run alone, but for the first
 /// `tried` (which the batch statement already made): its answer, or the
 /// driver's error (which fails the whole batch).
@@ -259,7 +381,7 @@ fn save_alone(
 mod tests {
     use session_conformance::fixtures::record;
     use session_core::time::Duration as Ttl;
-    use session_core::{Record, SessionStore, UserIndex};
+    use session_core::{SessionStore, StoreKey, UserIndex};
     use sqlx::sqlite::{SqliteConnectOptions, SqliteSynchronous};
 
     use super::*;
@@ -299,10 +421,10 @@ mod tests {
         pool
     }
 
-    /// A writer's thread for `store`, driven by the test.
-    async fn thread(store: &SqlStore) -> Thread {
-        Thread {
-            conn: connect(sqlite(store)).await.unwrap(),
+    /// A writer for `store`, driven by the test.
+    async fn writer(store: &SqlStore) -> Writer {
+        Writer {
+            conn: connect(sqlite(store), Role::Writer).await.unwrap(),
             table: store.table().into(),
             queries: Arc::new(Queries::new(Engine::Sqlite, store.table())),
         }
@@ -345,7 +467,7 @@ mod tests {
             save(&gone, 1, "{}"),      // never created
             to_bob,                    // a new user: alone
         ];
-        let answers = thread(&store).await.save(&batch).unwrap();
+        let answers = writer(&store).await.save(&batch).unwrap();
         assert!(
             matches!(
                 answers[..],
@@ -383,7 +505,7 @@ mod tests {
         let mut boom = save(&b, 1, "boom");
         boom.record.user = Some("bob".into()); // past the batch statement, alone
         let batch = [save(&a, 1, r#"{"a":2}"#), boom];
-        let err = thread(&store).await.save(&batch).unwrap_err();
+        let err = writer(&store).await.save(&batch).unwrap_err();
         assert!(err.to_string().contains("boom"), "{err}");
         // The batch statement had saved `a`; the rollback undid it.
         assert_eq!(store.load(&a.key).await.unwrap().unwrap().version, 1);
@@ -397,18 +519,18 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_writer_saves_into_the_file_a_uri_names() {
+    async fn the_threads_save_and_load_in_the_file_a_uri_names() {
         let dir = tempdir::Dir::new();
         let url = format!("sqlite:file:{}?mode=rwc", dir.0.join("s.db").display());
         let store = SqlStore::connect(&url).await.unwrap();
         store.migrate().await.unwrap();
-        assert!(store.batches.as_ref().unwrap().on_a_thread());
+        assert!(store.batches.as_ref().unwrap().on_threads());
         let a = created(&store, None).await;
         let queries = Arc::new(Queries::new(Engine::Sqlite, "sessions"));
-        let writer = SqliteWriter::new(sqlite(&store), &"sessions".into(), &queries);
+        let threads = SqliteThreads::new(sqlite(&store), &"sessions".into(), &queries);
         let saved = save(&a, 1, r#"{"a":2}"#).record;
-        let answer = writer
-            .ask(|reply| Job {
+        let answer = threads
+            .save(|reply| Job {
                 record: saved,
                 expected: 1,
                 reply,
@@ -418,11 +540,17 @@ mod tests {
             matches!(answer, Answer::Done(Ok(()))),
             "not saved by the writer"
         );
-        let loaded = store.load(&a.key).await.unwrap().unwrap();
+        let key = a.key.clone();
+        let answer = threads.load(|reply| Load { key, reply }).await;
+        let Answer::Done(Ok(Some(loaded))) = answer else {
+            panic!("not loaded by a reader")
+        };
         assert_eq!(
             (loaded.version, loaded.data.as_slice()),
             (2, &br#"{"a":2}"#[..])
         );
+        // The pool sees the same file.
+        assert_eq!(store.load(&a.key).await.unwrap().unwrap(), loaded);
     }
 
     #[tokio::test]
@@ -430,16 +558,16 @@ mod tests {
         let in_memory = SqlStore::connect("sqlite::memory:").await.unwrap();
         let borrowed = SqlStore::from_pool(sqlite(&in_memory).clone());
         for store in [in_memory, borrowed] {
-            assert!(!store.batches.as_ref().unwrap().on_a_thread());
+            assert!(!store.batches.as_ref().unwrap().on_threads());
         }
         // Were a writer asked anyway, it would not start on memory.
         let in_memory = SqlStore::connect("sqlite::memory:").await.unwrap();
-        let err = connect(sqlite(&in_memory)).await.unwrap_err();
+        let err = connect(sqlite(&in_memory), Role::Writer).await.unwrap_err();
         assert!(matches!(err, StartError::NoFile), "{err}");
     }
 
     #[tokio::test]
-    async fn the_writer_waits_and_syncs_as_the_pools_connections_do() {
+    async fn the_threads_wait_and_sync_as_the_pools_connections_do() {
         let dir = tempdir::Dir::new();
         let options = SqliteConnectOptions::new()
             .filename(dir.0.join("s.db"))
@@ -447,13 +575,80 @@ mod tests {
             .busy_timeout(std::time::Duration::from_millis(1234))
             .synchronous(SqliteSynchronous::Full);
         let pool = SqlitePool::connect_with(options).await.unwrap();
-        let conn = connect(&pool).await.unwrap();
-        let busy: i64 = conn
-            .pragma_query_value(None, "busy_timeout", |r| r.get(0))
-            .unwrap();
-        let synchronous: i64 = conn
-            .pragma_query_value(None, "synchronous", |r| r.get(0))
-            .unwrap();
-        assert_eq!((busy, synchronous), (1234, 2));
+        for role in [Role::Writer, Role::Reader] {
+            let conn = connect(&pool, role).await.unwrap();
+            let pragma =
+                |name| -> i64 { conn.pragma_query_value(None, name, |r| r.get(0)).unwrap() };
+            assert_eq!((pragma("busy_timeout"), pragma("synchronous")), (1234, 2));
+            assert_eq!(pragma("query_only") == 1, role == Role::Reader);
+        }
+    }
+
+    /// What a reader answers each load of `keys`, in one batch.
+    async fn loaded(store: &SqlStore, keys: &[&StoreKey]) -> Vec<Option<Record>> {
+        let reader = Reader {
+            conn: connect(sqlite(store), Role::Reader).await.unwrap(),
+            table: store.table().into(),
+        };
+        let (batch, answers): (Vec<Load>, Vec<_>) = keys
+            .iter()
+            .map(|&key| {
+                let (reply, answer) = oneshot::channel();
+                (
+                    Load {
+                        key: key.clone(),
+                        reply,
+                    },
+                    answer,
+                )
+            })
+            .unzip();
+        let rows = reader.load(&batch);
+        answer_loads(batch, rows);
+        let mut records = Vec::new();
+        for answer in answers {
+            match answer.await.unwrap() {
+                Answer::Done(Ok(record)) => records.push(record),
+                Answer::Done(Err(e)) => panic!("{e}"),
+                Answer::Alone => panic!("the batch failed"),
+            }
+        }
+        records
+    }
+
+    #[tokio::test]
+    async fn a_batch_of_loads_answers_each_with_its_live_record() {
+        let (store, _dir) = file_store().await;
+        let (a, b) = (
+            created(&store, None).await,
+            created(&store, Some("ada")).await,
+        );
+        let expired = record(Ttl::seconds(-5), None);
+        store.create(&expired).await.unwrap();
+        let never = record(Ttl::hours(1), None);
+        let answers = loaded(&store, &[&b.key, &a.key, &expired.key, &never.key, &a.key]).await;
+        let versions: Vec<_> = answers
+            .iter()
+            .map(|r| r.as_ref().map(|r| (r.key.clone(), r.user.clone())))
+            .collect();
+        assert_eq!(
+            versions,
+            [
+                Some((b.key.clone(), Some("ada".into()))),
+                Some((a.key.clone(), None)),
+                None,
+                None,
+                Some((a.key.clone(), None)),
+            ]
+        );
+        assert_eq!(answers[0].as_ref().unwrap(), &b);
+    }
+
+    #[tokio::test]
+    async fn a_reader_cannot_write() {
+        let (store, _dir) = file_store().await;
+        let conn = connect(sqlite(&store), Role::Reader).await.unwrap();
+        let err = conn.execute("DELETE FROM sessions", []).unwrap_err();
+        assert!(err.to_string().contains("readonly"), "{err}");
     }
 }

@@ -554,6 +554,45 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_database_another_process_holds_locked_is_unavailable() {
+        let dir = tempdir::Dir::new();
+        let file = dir.0.join("s.db");
+        let store = SqlStore::builder(format!("sqlite:{}", file.display()))
+            .timeout(std::time::Duration::from_millis(600))
+            .connect()
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        assert!(store.batches.as_ref().unwrap().on_threads());
+        let a = created(&store, None).await;
+        let other = Connection::open(&file).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let err = store
+            .update(&save(&a, 1, r#"{"a":2}"#).record, 1)
+            .await
+            .unwrap_err();
+        assert!(err.is_unavailable(), "{err}");
+        // Loads do not wait for the lock.
+        assert!(store.load(&a.key).await.unwrap().is_some());
+        other.execute_batch("ROLLBACK").unwrap();
+        // The save that timed out may still land once the lock is gone
+        // (as any timed-out write may); a second save over the same
+        // version, queued after it, then finds it landed, or lands itself.
+        let again = store
+            .clone()
+            .with_timeout(std::time::Duration::from_secs(10))
+            .update(&save(&a, 1, r#"{"a":3}"#).record, 1)
+            .await;
+        let stored = store.load(&a.key).await.unwrap().unwrap();
+        let expected: &[u8] = match again {
+            Err(StoreError::Conflict) => br#"{"a":2}"#,
+            Ok(()) => br#"{"a":3}"#,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!((stored.version, stored.data.as_slice()), (2, expected));
+    }
+
+    #[tokio::test]
     async fn in_memory_and_borrowed_pools_save_through_the_pool() {
         let in_memory = SqlStore::connect("sqlite::memory:").await.unwrap();
         let borrowed = SqlStore::from_pool(sqlite(&in_memory).clone());

@@ -224,8 +224,8 @@ impl Task {
     /// Saves `batch` and answers each save.
     async fn write_batch(&self, mut batch: Vec<Job>) {
         in_key_order(&mut batch);
-        let answers = self.save(&batch).await;
-        answer_saves(batch, answers);
+        let (answers, failure) = self.save(&batch).await;
+        answer_saves(batch, answers, failure);
     }
 
     /// The readers: loads waiting are taken together, one `SELECT … WHERE
@@ -251,13 +251,20 @@ impl Task {
     }
 
     /// Saves `batch`: the first save of each key in one statement, the
-    /// rest alone; each save's answer, in order.
-    async fn save(&self, batch: &[Job]) -> Result<Vec<Result<(), StoreError>>, sqlx::Error> {
+    /// rest alone; each save's answer, in order, where the batch settled
+    /// it, and the error that cut the batch short, if one did. Each
+    /// statement commits on its own, so an answer given before the error
+    /// stands (a save the batch statement made must not run again, where
+    /// it would find its own version and report a conflict).
+    async fn save(
+        &self,
+        batch: &[Job],
+    ) -> (Vec<Option<Result<(), StoreError>>>, Option<sqlx::Error>) {
         let now = now().unix_timestamp();
         let mut plan = Plan::new(batch, now);
         let sql = plan.statement(self.pool.engine(), &self.table);
         let queries = &*self.queries;
-        on_pool!(&self.pool, |p| async {
+        let result = on_pool!(&self.pool, |p| async {
             if let Some(sql) = &sql {
                 let saved: Vec<String> = bound!(sqlx::query_scalar, sql, plan.params())
                     .fetch_all(p)
@@ -269,8 +276,8 @@ impl Task {
             }
             Ok::<_, sqlx::Error>(())
         }
-        .await)?;
-        Ok(plan.answers())
+        .await);
+        (plan.into_answers(), result.err())
     }
 }
 
@@ -292,7 +299,8 @@ pub(crate) struct Plan<'a> {
 }
 
 impl<'a> Plan<'a> {
-    /// The plan for `batch`, sorted by key, at `now` (Unix seconds).
+    /// The plan for `batch` (in key order, see [`in_key_order`]) at `now`
+    /// (Unix seconds).
     pub(crate) fn new(batch: &'a [Job], now: i64) -> Self {
         let mut answers: Vec<Option<Result<(), StoreError>>> = batch.iter().map(|_| None).collect();
         let mut together = Vec::new();
@@ -363,12 +371,9 @@ impl<'a> Plan<'a> {
         self.answers[i] = Some(answer);
     }
 
-    /// Each save's answer, in order.
-    pub(crate) fn answers(self) -> Vec<Result<(), StoreError>> {
+    /// Each save's answer, in order; `None` for a save not settled yet.
+    pub(crate) fn into_answers(self) -> Vec<Option<Result<(), StoreError>>> {
         self.answers
-            .into_iter()
-            .map(|answer| answer.unwrap_or(Err(StoreError::Conflict)))
-            .collect()
     }
 }
 
@@ -390,29 +395,25 @@ pub(crate) fn in_key_order(batch: &mut [Job]) {
     batch.sort_by(|a, b| a.record.key.as_str().cmp(b.record.key.as_str()));
 }
 
-/// Sends each save of `batch` its answer, or, if the batch failed as a
-/// whole (`error`), sends it back to run alone.
+/// Sends each save of `batch` its answer where the batch settled it
+/// (`answers`, in order), and sends the others back to run alone: all of
+/// them when the batch succeeded, those it did not reach (or whose
+/// transaction rolled back) when `failure` cut it short.
 pub(crate) fn answer_saves(
     batch: Vec<Job>,
-    answers: Result<Vec<Result<(), StoreError>>, impl std::fmt::Display>,
+    answers: Vec<Option<Result<(), StoreError>>>,
+    failure: Option<impl std::fmt::Display>,
 ) {
-    match answers {
-        Ok(answers) => {
-            for (job, answer) in batch.into_iter().zip(answers) {
-                let _ = job.reply.send(Answer::Done(answer));
-            }
-        }
-        Err(e) => {
-            tracing::debug!(
-                target: "session_store_sql",
-                error = %e,
-                saves = batch.len(),
-                "a batch of saves failed; each runs alone"
-            );
-            for job in batch {
-                let _ = job.reply.send(Answer::Alone);
-            }
-        }
+    if let Some(e) = failure {
+        tracing::debug!(
+            target: "session_store_sql",
+            error = %e,
+            saves = batch.len(),
+            "a batch of saves failed; the saves it did not settle run alone"
+        );
+    }
+    for (job, answer) in batch.into_iter().zip(answers) {
+        let _ = job.reply.send(answer.map_or(Answer::Alone, Answer::Done));
     }
 }
 
@@ -552,5 +553,87 @@ mod tests {
             "{sqlite}"
         );
         assert_eq!(together_sql(Engine::MySql, "sessions", 1), None);
+    }
+
+    /// On PostgreSQL each statement of a batch commits on its own: when a
+    /// save that runs alone fails after the batch statement saved another,
+    /// that other keeps its answer (it must not run again, where it would
+    /// find its own version and report a conflict); the failed one runs
+    /// alone.
+    #[cfg(feature = "postgres")]
+    #[tokio::test]
+    async fn answers_a_batch_gave_before_it_failed_stand() {
+        use session_conformance::{fixtures, services};
+        let url = services::url(
+            "SESSION_TEST_POSTGRES_URL",
+            "postgres://postgres@127.0.0.1:5432/test",
+        );
+        let table = services::unique_name("stand");
+        let store = match crate::SqlStore::builder(&url).table(&table).connect().await {
+            Ok(store) => store,
+            Err(e) => return services::unavailable::<()>("PostgreSQL", e).unwrap_or(()),
+        };
+        store.migrate().await.unwrap();
+        let Pool::Postgres(pool) = store.pool() else {
+            unreachable!("a PostgreSQL store")
+        };
+        let run = |sql: String| async move { sqlx::query(&sql).execute(pool).await.unwrap() };
+        // A save of the data `boom` fails, as a lost connection would.
+        run(format!(
+            "CREATE FUNCTION {table}_boom() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN IF NEW.data = 'boom'::bytea THEN RAISE EXCEPTION 'boom'; END IF; \
+             RETURN NEW; END $$"
+        ))
+        .await;
+        run(format!(
+            "CREATE TRIGGER {table}_boom BEFORE UPDATE ON {table} \
+             FOR EACH ROW EXECUTE FUNCTION {table}_boom()"
+        ))
+        .await;
+        let a = fixtures::record(session_core::time::Duration::hours(1), None);
+        use session_core::SessionStore;
+        store.create(&a).await.unwrap();
+        let job = |version: u64, data: &str| {
+            let (reply, answer) = oneshot::channel();
+            let record = Record {
+                version,
+                data: data.as_bytes().to_vec(),
+                ..a.clone()
+            };
+            (
+                Job {
+                    record,
+                    expected: version - 1,
+                    reply,
+                },
+                answer,
+            )
+        };
+        // The second save of the key runs alone, after the batch statement.
+        let ((first, first_answer), (second, second_answer)) = (job(2, "{}"), job(3, "boom"));
+        let task = Task {
+            pool: store.pool().clone(),
+            table: table.as_str().into(),
+            queries: Arc::new(Queries::new(Engine::Postgres, &table)),
+        };
+        task.write_batch(vec![first, second]).await;
+        let first = first_answer.await.unwrap();
+        let second = second_answer.await.unwrap();
+        assert!(
+            matches!(first, Answer::Done(Ok(()))),
+            "the batch statement's save lost its answer"
+        );
+        assert!(
+            matches!(second, Answer::Alone),
+            "the failed save does not run alone"
+        );
+        assert_eq!(store.load(&a.key).await.unwrap().unwrap().version, 2);
+        for sql in [
+            format!("DROP TABLE {table}"),
+            format!("DROP TABLE {table}_migrations"),
+            format!("DROP FUNCTION {table}_boom"),
+        ] {
+            run(sql).await;
+        }
     }
 }

@@ -259,13 +259,20 @@ impl Writer {
             let mut batch = vec![first];
             batch.extend(jobs.try_iter().take(MAX_BATCH - 1));
             in_key_order(&mut batch);
-            let answers = self.save(&batch);
-            answer_saves(batch, answers);
+            // A failed batch rolled back: none of its answers stands.
+            let (answers, failure) = match self.save(&batch) {
+                Ok(answers) => (answers, None),
+                Err(e) => (batch.iter().map(|_| None).collect(), Some(e)),
+            };
+            answer_saves(batch, answers, failure);
         }
     }
 
     /// Saves `batch` in one transaction; each save's answer, in order.
-    fn save(&mut self, batch: &[Job]) -> Result<Vec<Result<(), StoreError>>, rusqlite::Error> {
+    fn save(
+        &mut self,
+        batch: &[Job],
+    ) -> Result<Vec<Option<Result<(), StoreError>>>, rusqlite::Error> {
         let now = now().unix_timestamp();
         let mut plan = Plan::new(batch, now);
         let tx = self
@@ -290,7 +297,7 @@ impl Writer {
             saves = batch.len(),
             "a batch of saves committed"
         );
-        Ok(plan.answers())
+        Ok(plan.into_answers())
     }
 }
 
@@ -472,11 +479,11 @@ mod tests {
             matches!(
                 answers[..],
                 [
-                    Ok(()),
-                    Ok(()),
-                    Err(StoreError::Conflict),
-                    Err(StoreError::NotFound),
-                    Ok(())
+                    Some(Ok(())),
+                    Some(Ok(())),
+                    Some(Err(StoreError::Conflict)),
+                    Some(Err(StoreError::NotFound)),
+                    Some(Ok(()))
                 ]
             ),
             "{answers:?}"

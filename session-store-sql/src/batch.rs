@@ -23,9 +23,13 @@
 //! waiting when its statement starts, so a load sees every save that was
 //! answered before the load was asked for.
 //!
-//! If a batch fails as a whole (a lost connection, a busy database), none
-//! of its operations is answered from it: each runs again alone, with the
-//! store's usual retries and errors.
+//! If a batch fails (a lost connection, a busy database), each operation
+//! it did not settle runs again alone, with the store's usual retries and
+//! errors. A save it did settle keeps its answer: through the pool each
+//! statement commits on its own, so a save the batch statement made stays
+//! made (run again, it would find its own version and report a
+//! conflict); SQLite's writer runs the whole batch in one transaction, so
+//! a failure there rolls it all back and every save runs again.
 //!
 //! Batches form on their own: a task takes every operation waiting (up to
 //! [`MAX_BATCH`]) when it starts, so under light load a batch is one

@@ -26,8 +26,8 @@
 //! its save expects, in one round trip and one commit; a save it did not
 //! save runs alone as above, which gives it its own answer (saved, a
 //! conflict, or gone). So each save keeps its own compare-and-swap, each
-//! load sees every save answered before it, and a batch that fails as a
-//! whole only sends its operations back to run alone.
+//! load sees every save answered before it, and a batch that fails only
+//! sends the operations it did not settle back to run alone.
 //!
 //! On an SQLite file the store opened itself ([`SqlStore::connect`],
 //! [`SqlStore::builder`]), saves go to a writer thread with a connection

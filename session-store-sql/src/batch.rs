@@ -128,8 +128,8 @@ pub(crate) enum Answer<T = ()> {
     /// [`StoreError::Conflict`] or [`StoreError::NotFound`]; for a load,
     /// the live record or none.
     Done(Result<T, StoreError>),
-    /// The batch failed as a whole, or no task could take it: the
-    /// operation is to run alone.
+    /// The batch did not settle it (it failed first), or no task or
+    /// thread could take it: the operation is to run alone.
     Alone,
 }
 
@@ -293,10 +293,10 @@ pub(crate) struct Plan<'a> {
     batch: &'a [Job],
     /// Each save's answer, once known.
     answers: Vec<Option<Result<(), StoreError>>>,
-    /// The saves the batch statement holds, by index.
+    /// The saves the batch statement holds, by index (ascending).
     together: Vec<usize>,
-    /// Whether the batch statement ran with each save in it.
-    in_statement: Vec<bool>,
+    /// Whether the batch statement ran.
+    ran: bool,
     /// The statement's parameters: [`row_params`] of each save in it, then
     /// the current time.
     params: Vec<Param<'a>>,
@@ -327,7 +327,7 @@ impl<'a> Plan<'a> {
             batch,
             answers,
             together,
-            in_statement: vec![false; batch.len()],
+            ran: false,
             params,
         }
     }
@@ -350,8 +350,8 @@ impl<'a> Plan<'a> {
     /// `keys` (what it returned).
     pub(crate) fn saved<'k>(&mut self, keys: impl IntoIterator<Item = &'k str>) {
         let saved: HashSet<&str> = keys.into_iter().collect();
+        self.ran = true;
         for &i in &self.together {
-            self.in_statement[i] = true;
             if saved.contains(self.batch[i].record.key.as_str()) {
                 self.answers[i] = Some(Ok(()));
             }
@@ -366,7 +366,10 @@ impl<'a> Plan<'a> {
         let batch = self.batch;
         (0..batch.len())
             .filter(|&i| self.answers[i].is_none())
-            .map(|i| (i, &batch[i], if self.in_statement[i] { tried } else { 0 }))
+            .map(|i| {
+                let held = self.ran && self.together.binary_search(&i).is_ok();
+                (i, &batch[i], if held { tried } else { 0 })
+            })
             .collect()
     }
 

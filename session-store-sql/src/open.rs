@@ -256,8 +256,8 @@ impl SqlStoreBuilder {
             #[allow(unreachable_patterns)]
             _ => return Err(OpenError::UnsupportedUrl(self.url)),
         };
-        let sqlite_thread = engine == Engine::Sqlite && names_a_plain_file(&self.url);
-        Ok(SqlStore::on(pool, &self.table, sqlite_thread)?.with_timeout(self.timeout))
+        let sqlite_threads = engine == Engine::Sqlite && names_a_plain_file(&self.url);
+        Ok(SqlStore::on(pool, &self.table, sqlite_threads)?.with_timeout(self.timeout))
     }
 
     /// Connects and checks the connection with one round trip.
@@ -289,8 +289,8 @@ impl SqlStoreBuilder {
 }
 
 /// Whether an SQLite URL names a database file opened read-write with
-/// SQLite's default VFS and no shared cache: one that another connection,
-/// opened by the store's SQLite writer thread from the file's path, shares
+/// SQLite's default VFS and no shared cache: one that other connections,
+/// opened by the store's SQLite threads from the file's path, share
 /// exactly (same file, same locks). Not for in-memory databases, `mode=ro`,
 /// `immutable`, `vfs` or `cache=shared`.
 fn names_a_plain_file(url: &str) -> bool {
@@ -312,7 +312,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_plain_database_files_get_a_writer_thread() {
+    fn only_plain_database_files_get_sqlite_threads() {
         for url in [
             "sqlite:sessions.db",
             "sqlite://sessions.db",

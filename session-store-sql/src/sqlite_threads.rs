@@ -117,15 +117,16 @@ impl SqliteThreads {
 
     /// Opens the threads' connections and starts them.
     async fn start(&self) -> Result<Queues, StartError> {
+        let settings = Settings::of(&self.pool).await?;
         let writer = Writer {
-            conn: connect(&self.pool, Role::Writer).await?,
+            conn: settings.open(Role::Writer)?,
             table: Arc::clone(&self.table),
             queries: Arc::clone(&self.queries),
         };
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             readers.push(Reader {
-                conn: connect(&self.pool, Role::Reader).await?,
+                conn: settings.open(Role::Reader)?,
                 table: Arc::clone(&self.table),
             });
         }
@@ -168,50 +169,68 @@ enum Role {
     Reader,
 }
 
-/// A connection for a thread: to the database file of `pool`'s
-/// connections (as SQLite itself names it), with their `synchronous` and
-/// `busy_timeout`.
-async fn connect(pool: &SqlitePool, role: Role) -> Result<Connection, StartError> {
-    let mut pooled = pool.acquire().await?;
-    let file: String =
-        sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
-            .fetch_one(&mut *pooled)
-            .await?;
-    let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
-        .fetch_one(&mut *pooled)
-        .await?;
-    let busy_ms: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
-        .fetch_one(&mut *pooled)
-        .await?;
-    drop(pooled);
-    if file.is_empty() {
-        return Err(StartError::NoFile);
-    }
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX
-        | OpenFlags::SQLITE_OPEN_PRIVATE_CACHE;
-    let conn = Connection::open_with_flags(file, flags)?;
-    conn.busy_timeout(Duration::from_millis(u64::try_from(busy_ms).unwrap_or(0)))?;
-    conn.pragma_update(None, "synchronous", synchronous)?;
-    if role == Role::Reader {
-        conn.pragma_update(None, "query_only", true)?;
-    }
-    // Every size of batch statement, and (for the writer) the statements
-    // saves run alone.
-    conn.set_prepared_statement_cache_capacity(MAX_BATCH + 8);
-    Ok(conn)
+/// What the threads' connections take from the pool's: the database
+/// file (as SQLite itself names it), `synchronous` and `busy_timeout`.
+struct Settings {
+    file: String,
+    synchronous: i64,
+    busy_ms: i64,
 }
 
-/// Why the writer could not start.
+impl Settings {
+    /// The settings of `pool`'s connections, asked of one of them.
+    async fn of(pool: &SqlitePool) -> Result<Settings, StartError> {
+        let mut pooled = pool.acquire().await?;
+        let file: String =
+            sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                .fetch_one(&mut *pooled)
+                .await?;
+        if file.is_empty() {
+            return Err(StartError::NoFile);
+        }
+        let synchronous = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&mut *pooled)
+            .await?;
+        let busy_ms = sqlx::query_scalar("PRAGMA busy_timeout")
+            .fetch_one(&mut *pooled)
+            .await?;
+        Ok(Settings {
+            file,
+            synchronous,
+            busy_ms,
+        })
+    }
+
+    /// A connection for a thread with these settings.
+    fn open(&self, role: Role) -> Result<Connection, StartError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_PRIVATE_CACHE;
+        let conn = Connection::open_with_flags(&self.file, flags)?;
+        conn.busy_timeout(Duration::from_millis(
+            u64::try_from(self.busy_ms).unwrap_or(0),
+        ))?;
+        conn.pragma_update(None, "synchronous", self.synchronous)?;
+        if role == Role::Reader {
+            conn.pragma_update(None, "query_only", true)?;
+        }
+        // Every size of batch statement, and (for the writer) the
+        // statements saves run alone.
+        conn.set_prepared_statement_cache_capacity(MAX_BATCH + 8);
+        Ok(conn)
+    }
+}
+
+/// Why the threads could not start.
 #[derive(Debug)]
 enum StartError {
     /// The pool's connection could not be asked.
     Pool(sqlx::Error),
     /// The pool's database is not in a file the thread could open.
     NoFile,
-    /// The thread's connection could not be opened or set up.
+    /// A thread's connection could not be opened or set up.
     Open(rusqlite::Error),
-    /// The thread could not be started.
+    /// A thread could not be started.
     Thread(std::io::Error),
 }
 
@@ -220,8 +239,8 @@ impl std::fmt::Display for StartError {
         match self {
             StartError::Pool(e) => write!(f, "reading the pool's settings: {e}"),
             StartError::NoFile => f.write_str("the database is not in a file"),
-            StartError::Open(e) => write!(f, "opening the writer's connection: {e}"),
-            StartError::Thread(e) => write!(f, "starting the writer's thread: {e}"),
+            StartError::Open(e) => write!(f, "opening a thread's connection: {e}"),
+            StartError::Thread(e) => write!(f, "starting a thread: {e}"),
         }
     }
 }
@@ -244,6 +263,15 @@ impl From<std::io::Error> for StartError {
     }
 }
 
+/// The next batch from `queue`: the first item to come, then every item
+/// already waiting, up to [`MAX_BATCH`]; `None` once the queue is closed.
+fn next_batch<T>(queue: &mpsc::Receiver<T>) -> Option<Vec<T>> {
+    let first = queue.recv().ok()?;
+    let mut batch = vec![first];
+    batch.extend(queue.try_iter().take(MAX_BATCH - 1));
+    Some(batch)
+}
+
 /// What the writer's thread holds.
 struct Writer {
     conn: Connection,
@@ -255,9 +283,7 @@ impl Writer {
     /// One batch after another, each with every save waiting (up to
     /// [`MAX_BATCH`]), until the store, and with it the queue, is dropped.
     fn run(mut self, jobs: &mpsc::Receiver<Job>) {
-        while let Ok(first) = jobs.recv() {
-            let mut batch = vec![first];
-            batch.extend(jobs.try_iter().take(MAX_BATCH - 1));
+        while let Some(mut batch) = next_batch(jobs) {
             in_key_order(&mut batch);
             // A failed batch rolled back: none of its answers stands.
             let (answers, failure) = match self.save(&batch) {
@@ -313,15 +339,11 @@ impl Reader {
     /// until the store, and with it the queue, is dropped.
     fn run(self, waiting: &Mutex<mpsc::Receiver<Load>>) {
         loop {
-            let batch = {
-                let queue = waiting.lock().unwrap_or_else(PoisonError::into_inner);
-                let Ok(first) = queue.recv() else {
-                    return;
-                };
-                let mut batch = vec![first];
-                batch.extend(queue.try_iter().take(MAX_BATCH - 1));
-                batch
+            let queue = waiting.lock().unwrap_or_else(PoisonError::into_inner);
+            let Some(batch) = next_batch(&queue) else {
+                return;
             };
+            drop(queue);
             let rows = self.load(&batch);
             tracing::debug!(
                 target: "session_store_sql",
@@ -431,7 +453,11 @@ mod tests {
     /// A writer for `store`, driven by the test.
     async fn writer(store: &SqlStore) -> Writer {
         Writer {
-            conn: connect(sqlite(store), Role::Writer).await.unwrap(),
+            conn: Settings::of(sqlite(store))
+                .await
+                .unwrap()
+                .open(Role::Writer)
+                .unwrap(),
             table: store.table().into(),
             queries: Arc::new(Queries::new(Engine::Sqlite, store.table())),
         }
@@ -608,7 +634,7 @@ mod tests {
         }
         // Were a writer asked anyway, it would not start on memory.
         let in_memory = SqlStore::connect("sqlite::memory:").await.unwrap();
-        let err = connect(sqlite(&in_memory), Role::Writer).await.unwrap_err();
+        let err = Settings::of(sqlite(&in_memory)).await.err().unwrap();
         assert!(matches!(err, StartError::NoFile), "{err}");
     }
 
@@ -621,8 +647,9 @@ mod tests {
             .busy_timeout(std::time::Duration::from_millis(1234))
             .synchronous(SqliteSynchronous::Full);
         let pool = SqlitePool::connect_with(options).await.unwrap();
+        let settings = Settings::of(&pool).await.unwrap();
         for role in [Role::Writer, Role::Reader] {
-            let conn = connect(&pool, role).await.unwrap();
+            let conn = settings.open(role).unwrap();
             let pragma =
                 |name| -> i64 { conn.pragma_query_value(None, name, |r| r.get(0)).unwrap() };
             assert_eq!((pragma("busy_timeout"), pragma("synchronous")), (1234, 2));
@@ -633,7 +660,11 @@ mod tests {
     /// What a reader answers each load of `keys`, in one batch.
     async fn loaded(store: &SqlStore, keys: &[&StoreKey]) -> Vec<Option<Record>> {
         let reader = Reader {
-            conn: connect(sqlite(store), Role::Reader).await.unwrap(),
+            conn: Settings::of(sqlite(store))
+                .await
+                .unwrap()
+                .open(Role::Reader)
+                .unwrap(),
             table: store.table().into(),
         };
         let (batch, answers): (Vec<Load>, Vec<_>) = keys
@@ -693,7 +724,11 @@ mod tests {
     #[tokio::test]
     async fn a_reader_cannot_write() {
         let (store, _dir) = file_store().await;
-        let conn = connect(sqlite(&store), Role::Reader).await.unwrap();
+        let conn = Settings::of(sqlite(&store))
+            .await
+            .unwrap()
+            .open(Role::Reader)
+            .unwrap();
         let err = conn.execute("DELETE FROM sessions", []).unwrap_err();
         assert!(err.to_string().contains("readonly"), "{err}");
     }

@@ -38,7 +38,7 @@ use crate::{sweep, version_param};
 pub struct SqlStore {
     handle: Handle,
     queries: Arc<Queries>,
-    /// Saves sharing transactions (SQLite and PostgreSQL).
+    /// Loads and saves sharing statements (SQLite and PostgreSQL).
     pub(crate) batches: Option<Arc<Batches>>,
 }
 
@@ -120,12 +120,13 @@ impl SqlStore {
         Self::on(pool.into(), table, false)
     }
 
-    /// A store on `pool` and `table`; on SQLite, its saves go to a writer
-    /// thread of their own when `sqlite_thread` (see [`Batches::for_engine`]).
-    pub(crate) fn on(pool: Pool, table: &str, sqlite_thread: bool) -> Result<Self, OpenError> {
+    /// A store on `pool` and `table`; on SQLite, its loads and saves go to
+    /// threads of their own when `sqlite_threads` (see
+    /// [`Batches::for_engine`]).
+    pub(crate) fn on(pool: Pool, table: &str, sqlite_threads: bool) -> Result<Self, OpenError> {
         let handle = Handle::new(pool, table)?;
         let queries = Arc::new(Queries::new(handle.pool.engine(), table));
-        let batches = Batches::for_engine(&handle, &queries, sqlite_thread).map(Arc::new);
+        let batches = Batches::for_engine(&handle, &queries, sqlite_threads).map(Arc::new);
         Ok(SqlStore {
             handle,
             queries,

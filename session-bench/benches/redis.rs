@@ -30,7 +30,11 @@
 //! it where Redis refuses functions, by `EVALSHA` rather than `FCALL`) and
 //! loads (`GET` on both sides), and the server's whole CPU time (`INFO
 //! cpu`, network included) over the same number of load-change-save
-//! requests.
+//! requests. Then ours with saves sharing script calls, as concurrent
+//! traffic makes them, beside two functions called with the same number
+//! of saves a call: one that only takes the saves' arguments and one that
+//! runs only `SET … GET EXAT` per save, the least any Lua compare-and-swap
+//! can do (the floor our script is measured against).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -280,6 +284,111 @@ async fn save_cpu(
     per_call(commandstats(c).await)
 }
 
+/// Saves sharing script calls, as concurrent traffic makes them: rounds
+/// of [`SHARED`] saves at once, of `handles`' sessions in turn, until
+/// [`OPS`] saves, each round awaited before the next (so the client is
+/// idle while Redis runs the call, as it is for [`floor_cpu`]'s calls,
+/// and Redis's time per call is not stretched by a busy client on the
+/// same cores). Returns the saves per `FCALL` and Redis's µs per save.
+async fn shared_save_cpu(
+    ours: &Ours,
+    handles: &[String],
+    c: &mut MultiplexedConnection,
+) -> (f64, f64) {
+    let mut records = Vec::new();
+    for handle in handles {
+        let key = ours.manager.verify_cookie(handle).unwrap().store_key();
+        records.push(ours.store.load(&key).await.unwrap().unwrap());
+    }
+    command(c, &["CONFIG", "RESETSTAT"]).await;
+    for round in 0..OPS as usize / SHARED {
+        let mut saves = tokio::task::JoinSet::new();
+        for i in 0..SHARED {
+            let record = &mut records[(round * SHARED + i) % handles.len()];
+            record.version += 1;
+            record.expires_at = OffsetDateTime::now_utc() + Span::days(14);
+            let (store, record) = (ours.store.clone(), record.clone());
+            saves.spawn(async move { store.update(&record, record.version - 1).await });
+        }
+        for saved in saves.join_all().await {
+            saved.unwrap();
+        }
+    }
+    let (calls, usec) = commandstats(c).await["fcall"];
+    let saves = (OPS as usize / SHARED * SHARED) as f64;
+    (saves / calls, usec / saves)
+}
+
+/// Saves sent at once in each round of [`shared_save_cpu`].
+const SHARED: usize = 50;
+
+/// Two functions that bound what any Lua compare-and-swap can cost: one
+/// that takes a batch's keys and arguments (a session key, its value and
+/// its expiry per save) and does nothing with them, and one that also
+/// runs the one command a compare-and-swap cannot do without, `SET … GET
+/// EXAT`, per save.
+const FLOOR: &str = "#!lua name=bench_floor
+redis.register_function('bench_floor_nothing', function(keys, args)
+  local out = {}
+  for i = 1, #keys do out[i] = 1 end
+  return out
+end)
+redis.register_function('bench_floor_set_get', function(keys, args)
+  local out = {}
+  for i = 1, #keys do
+    out[i] = redis.call('SET', keys[i], args[2 * i - 1], 'GET', 'EXAT', args[2 * i]) and 1 or 0
+  end
+  return out
+end)
+";
+
+/// Redis's µs per save of each [`FLOOR`] function, called with `per_call`
+/// of `handles`' sessions (their stored values, rewritten as they are) a
+/// call, over [`OPS`] saves.
+async fn floor_cpu(
+    ours: &Ours,
+    handles: &[String],
+    per_call: usize,
+    c: &mut MultiplexedConnection,
+) -> [f64; 2] {
+    redis::cmd("FUNCTION")
+        .arg("LOAD")
+        .arg("REPLACE")
+        .arg(FLOOR)
+        .query_async::<String>(c)
+        .await
+        .unwrap();
+    let expires = (OffsetDateTime::now_utc() + Span::days(14)).unix_timestamp();
+    let mut saves = Vec::new();
+    for handle in handles {
+        let key = ours.redis_key(handle);
+        let value: Vec<u8> = redis::cmd("GET").arg(&key).query_async(c).await.unwrap();
+        saves.push((key, value));
+    }
+    let mut out = [0.0; 2];
+    for (i, function) in ["bench_floor_nothing", "bench_floor_set_get"]
+        .into_iter()
+        .enumerate()
+    {
+        command(c, &["CONFIG", "RESETSTAT"]).await;
+        for call in 0..OPS as usize / per_call {
+            let batch = (0..per_call).map(|j| &saves[(call * per_call + j) % saves.len()]);
+            let mut fcall = redis::cmd("FCALL");
+            fcall.arg(function).arg(per_call);
+            for (key, _) in batch.clone() {
+                fcall.arg(key);
+            }
+            for (_, value) in batch {
+                fcall.arg(value).arg(expires);
+            }
+            fcall.query_async::<Vec<i64>>(c).await.unwrap();
+        }
+        let (_, usec) = commandstats(c).await["fcall"];
+        out[i] = usec / (OPS as usize / per_call * per_call) as f64;
+    }
+    out
+}
+
 /// `used_memory` less the clients' buffers, which follow the connections'
 /// traffic rather than the sessions (`mem_clients_normal`).
 async fn stored_memory(c: &mut MultiplexedConnection) -> f64 {
@@ -409,6 +518,11 @@ fn main() {
             by_function.push(save_cpu(&ours, &handles, &mut c).await);
         }
 
+        // Saves sharing calls, as under concurrent traffic, against the
+        // floor of any script with that many saves a call.
+        let shared = shared_save_cpu(&ours, &handles, &mut c).await;
+        let floor = floor_cpu(&ours, &handles, shared.0.round().max(1.0) as usize, &mut c).await;
+
         println!(
             "Redis memory per session ({SESSIONS} sessions, users {} on; ours bound to a user of its own each, but in the last shape; medians of {PASSES} passes)",
             first_user()
@@ -457,6 +571,10 @@ fn main() {
             println!("  again, ours by FCALL:       {}", commands(f));
             println!("  ours by EVALSHA (no functions): {}", commands(e));
         }
+        println!(
+            "saves sharing calls, ours:   {:.1} saves per FCALL, {:.2} µs per save; the same calls to a function that only takes the arguments: {:.2} µs per save, and that runs only SET … GET EXAT per save: {:.2} µs",
+            shared.0, shared.1, floor[0], floor[1]
+        );
         println!("loads, tower-sessions:       {}", commands(&t.load));
         println!("loads, ours:                 {}", commands(&o.load));
         println!(

@@ -13,8 +13,8 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use session_core::StoreError;
 use session_core::store::{TaskQueue, in_batches};
+use session_core::{StoreError, now};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::conn::Conn;
@@ -35,6 +35,8 @@ const SAVES_IN_FLIGHT: usize = 1;
 pub(crate) struct Batches {
     conn: Conn,
     update_many: Arc<Lua>,
+    /// The salt a new user index takes (the store's).
+    salt: Arc<[u8]>,
     loads: TaskQueue<Load>,
     saves: TaskQueue<Queued>,
 }
@@ -45,11 +47,13 @@ struct Load {
     reply: oneshot::Sender<Option<Vec<u8>>>,
 }
 
-/// One save: its session key, its index key when it writes an entry, and
-/// the update script's arguments.
+/// One save: its session key; for a session bound to a user, the index
+/// key and the session's member in it and the user; and the update
+/// script's first three arguments (the version's prefix, the value, the
+/// expiry).
 pub(crate) struct Save {
     pub(crate) key: String,
-    pub(crate) index_key: Option<String>,
+    pub(crate) entry: Option<(String, [Vec<u8>; 2])>,
     pub(crate) args: Vec<Vec<u8>>,
 }
 
@@ -60,12 +64,18 @@ struct Queued {
 }
 
 impl Batches {
-    /// Batches on `conn` when it is a single node.
-    pub(crate) fn for_conn(conn: &Conn, functions: &Arc<AtomicBool>) -> Option<Batches> {
+    /// Batches on `conn` when it is a single node; `salt` is what a new
+    /// user index takes.
+    pub(crate) fn for_conn(
+        conn: &Conn,
+        functions: &Arc<AtomicBool>,
+        salt: &[u8],
+    ) -> Option<Batches> {
         match conn {
             Conn::Single(_) => Some(Batches {
                 conn: conn.clone(),
                 update_many: Arc::new(Lua::new(&UPDATE_MANY, functions)),
+                salt: salt.into(),
                 loads: TaskQueue::new(),
                 saves: TaskQueue::new(),
             }),
@@ -92,9 +102,10 @@ impl Batches {
     /// `None` when the save is to run alone.
     pub(crate) async fn update(&self, save: Save) -> Option<i64> {
         let (conn, lua) = (self.conn.clone(), Arc::clone(&self.update_many));
+        let salt = Arc::clone(&self.salt);
         let queued = |reply| Queued { save, reply };
         self.saves
-            .ask(queued, |saves| write(conn, lua, saves))
+            .ask(queued, |saves| write(conn, lua, salt, saves))
             .await
             .flatten()
     }
@@ -138,31 +149,42 @@ async fn load(conn: &Conn, batch: Vec<Load>) {
 
 /// The writer: a call of the many-saves script with the saves waiting,
 /// [`SAVES_IN_FLIGHT`] at a time.
-async fn write(conn: Conn, lua: Arc<Lua>, saves: mpsc::UnboundedReceiver<Queued>) {
+async fn write(conn: Conn, lua: Arc<Lua>, salt: Arc<[u8]>, saves: mpsc::UnboundedReceiver<Queued>) {
     in_batches(saves, MAX_BATCH, SAVES_IN_FLIGHT, move |batch| {
-        let (conn, lua) = (conn.clone(), Arc::clone(&lua));
-        async move { save(&conn, &lua, batch).await }
+        let (conn, lua, salt) = (conn.clone(), Arc::clone(&lua), Arc::clone(&salt));
+        async move { save(&conn, &lua, &salt, batch).await }
     })
     .await;
 }
 
 /// Makes `batch` in one call of the many-saves script and answers each.
-async fn save(conn: &Conn, lua: &Lua, batch: Vec<Queued>) {
-    let mut keys = Vec::with_capacity(batch.len() * 2);
-    let mut args = vec![batch.len().to_string().into_bytes()];
+async fn save(conn: &Conn, lua: &Lua, salt: &[u8], batch: Vec<Queued>) {
+    let mut keys = Vec::with_capacity(batch.len() + 1);
+    let mut flags = Vec::with_capacity(batch.len());
+    let mut args = Vec::with_capacity(3 + batch.len() * 5);
+    args.extend([
+        Vec::new(),
+        now().unix_timestamp().to_string().into_bytes(),
+        salt.to_vec(),
+    ]);
+    let mut index_key = None;
     let mut replies = Vec::with_capacity(batch.len());
     for Queued { save, reply } in batch {
         keys.push(save.key);
-        match save.index_key {
-            Some(index_key) => {
-                keys.push(index_key);
-                args.push(b"i".to_vec());
-            }
-            None => args.push(b"n".to_vec()),
-        }
         args.extend(save.args);
+        match save.entry {
+            Some((index, member_and_user)) => {
+                // One store, one index: the same key for every save.
+                index_key = Some(index);
+                flags.push(b'i');
+                args.extend(member_and_user);
+            }
+            None => flags.push(b'n'),
+        }
         replies.push(reply);
     }
+    args[0] = flags;
+    keys.extend(index_key);
     match conn.eval::<Vec<i64>>(lua, &keys, &args).await {
         Ok(answers) if answers.len() == replies.len() => {
             for (reply, answer) in replies.into_iter().zip(answers) {

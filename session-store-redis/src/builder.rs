@@ -205,11 +205,12 @@ impl RedisStoreBuilder {
         }
         let functions = Arc::new(AtomicBool::new(true));
         let lua = |source| Lua::new(source, &functions);
+        let salt = salt();
         RedisStore {
             inner: Arc::new(Inner {
-                batches: Batches::for_conn(&conn, &functions),
+                batches: Batches::for_conn(&conn, &functions, &salt),
                 prefix: self.prefix,
-                salt: salt(),
+                salt,
                 create: lua(&scripts::CREATE),
                 update: lua(&scripts::UPDATE),
                 touch: lua(&scripts::TOUCH),

@@ -33,12 +33,20 @@ macro_rules! preamble {
     () => {
         r"
 local STEP = 3600
+-- Library functions as locals, which a script reads without a lookup.
+-- A function library cannot read them while Redis loads it, so every call
+-- sets them first (`locals()`).
+local byte, sub, ceil, floor, tonumber, type
+local function locals()
+  byte, sub, ceil, floor = string.byte, string.sub, math.ceil, math.floor
+  tonumber, type = _G.tonumber, _G.type
+end
 -- The LEB128 number at position i of v (see value.rs) and the position
 -- after it; false past v's end or past ten bytes.
 local function varint(v, i)
   local n, scale = 0, 1
   for j = i, i + 9 do
-    local b = string.byte(v, j)
+    local b = byte(v, j)
     if not b then return false end
     if b < 128 then return n + b * scale, j + 1 end
     n = n + (b - 128) * scale
@@ -50,7 +58,7 @@ end
 -- in neither format.
 local function fields(v)
   if type(v) ~= 'string' then return false end
-  local f = string.byte(v, 1)
+  local f = byte(v, 1)
   if f == 2 then
     local _, p = varint(v, 2)
     if p and #v >= p + 10 then return p end
@@ -62,8 +70,8 @@ end
 -- The user ID's length and where the ID starts, in a value whose created
 -- time starts at p; false if the length is cut off.
 local function user_at(v, p)
-  if string.byte(v, 1) == 1 then
-    return string.byte(v, p + 10) * 256 + string.byte(v, p + 11), p + 12
+  if byte(v, 1) == 1 then
+    return byte(v, p + 10) * 256 + byte(v, p + 11), p + 12
   end
   return varint(v, p + 10)
 end
@@ -71,16 +79,16 @@ end
 -- value::expected makes them) are e: one comparison; a format 1 value is
 -- compared by its version's number (exact below 2^53).
 local function at_version(v, e)
-  if string.sub(v, 1, #e) == e then return true end
-  if string.byte(v, 1) ~= 1 or #v < 9 then return false end
+  if sub(v, 1, #e) == e then return true end
+  if byte(v, 1) ~= 1 or #v < 9 then return false end
   local have = 0
-  for i = 2, 9 do have = have * 256 + string.byte(v, i) end
+  for i = 2, 9 do have = have * 256 + byte(v, i) end
   return have < 2 ^ 53 and varint(e, 2) == have
 end
 local function expiry(v)
   local p = fields(v)
   if not p then return 0 end
-  local a, b, c, d, e = string.byte(v, p + 5, p + 9)
+  local a, b, c, d, e = byte(v, p + 5, p + 9)
   return (((a * 256 + b) * 256 + c) * 256 + d) * 256 + e
 end
 local function user_of(v)
@@ -88,7 +96,7 @@ local function user_of(v)
   if not p then return false end
   local n, q = user_at(v, p)
   if not n or n == 0 then return false end
-  return string.sub(v, q, q + n - 1)
+  return sub(v, q, q + n - 1)
 end
 -- What only some scripts need, made when one of them runs (a call runs
 -- every definition above its body).
@@ -117,20 +125,20 @@ local function lib()
     end
   end
   function x.uhash(k, user)
-    return tonumber(string.sub(redis.sha1hex(k .. user), 1, 8), 16)
+    return tonumber(sub(redis.sha1hex(k .. user), 1, 8), 16)
   end
   function x.shape(meta)
     local m = redis.call('HMGET', meta, 'L', 's', 'n', 'k')
     return tonumber(m[1]) or 0, tonumber(m[2]) or 0, tonumber(m[3]) or 0, m[4] or ''
   end
   function x.bucket(meta, h, L, s)
-    local b = math.floor(h / 256) % 2 ^ L
-    if b < s then b = math.floor(h / 256) % 2 ^ (L + 1) end
+    local b = floor(h / 256) % 2 ^ L
+    if b < s then b = floor(h / 256) % 2 ^ (L + 1) end
     return meta .. ':' .. b
   end
   -- The lowest score of an entry whose hour has not passed.
   function x.live(now)
-    return math.floor(now / STEP) * 256
+    return floor(now / STEP) * 256
   end
   -- The hash of the user an entry scored `score` is now for: its
   -- session's user, if the session is bound and that user's hash ends in
@@ -148,18 +156,18 @@ local function lib()
     if #member == 32 then
       local out = {}
       for i = 1, 12, 3 do
-        local a, b, c = string.byte(member, i, i + 2)
+        local a, b, c = byte(member, i, i + 2)
         local n = (a * 256 + b) * 256 + c
         for j = 3, 0, -1 do
-          local d = math.floor(n / 64 ^ j) % 64
-          out[#out + 1] = string.sub(B64, d + 1, d + 1)
+          local d = floor(n / 64 ^ j) % 64
+          out[#out + 1] = sub(B64, d + 1, d + 1)
         end
       end
       part = table.concat(out)
     elseif #member > 32 then
-      part = string.sub(member, 1, #member - 1)
+      part = sub(member, 1, #member - 1)
     end
-    return string.sub(meta, 1, #meta - 1) .. '{' .. part .. '}'
+    return sub(meta, 1, #meta - 1) .. '{' .. part .. '}'
   end
   -- Splits bucket s into s and s + 2^L: each entry goes to the bucket
   -- of its holder under the new shape, or (no holder, a holder of another
@@ -194,9 +202,9 @@ local function lib()
     end
     local h = x.uhash(k, user)
     local key = x.bucket(meta, h, L, s)
-    local hour = math.ceil(tonumber(score) / STEP)
+    local hour = ceil(tonumber(score) / STEP)
     local old = redis.call('ZSCORE', key, member)
-    if old then hour = math.max(hour, math.floor(tonumber(old) / 256)) end
+    if old then hour = math.max(hour, floor(tonumber(old) / 256)) end
     n = n + redis.call('ZADD', key, hour * 256 + h % 256, member)
     n = n - redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. x.live(now))
     if n > LOAD * (2 ^ L + s) and L < 23 then
@@ -211,15 +219,21 @@ end
 local function index(meta, at)
   lib().entry(meta, ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 2]), ARGV[at + 3], ARGV[at + 4])
 end
-local function update(key, index_key, at)
+-- Saves value (expiring at expires, Unix seconds) over key if key holds
+-- the version whose first bytes are expected. With meta, the save of a
+-- session bound to user writes its index entry (member) too, when the
+-- user changed or the entry's score would grow: the score is the expiry
+-- rounded up to the step, so a save does not send it (and a batch sends
+-- the time and the salt once).
+local function update(key, expected, value, expires, meta, member, user, now, salt)
   local cur
-  if tonumber(ARGV[at + 2]) > 0 then
-    cur = redis.call('SET', key, ARGV[at + 1], 'GET', 'EXAT', ARGV[at + 2])
+  if tonumber(expires) > 0 then
+    cur = redis.call('SET', key, value, 'GET', 'EXAT', expires)
     if not cur then
       redis.call('DEL', key)
       return -1
     end
-    if not at_version(cur, ARGV[at]) then
+    if not at_version(cur, expected) then
       if fields(cur) then
         redis.call('SET', key, cur, 'EXAT', expiry(cur))
       else
@@ -230,12 +244,20 @@ local function update(key, index_key, at)
   else
     cur = redis.call('GET', key)
     if not cur then return -1 end
-    if not at_version(cur, ARGV[at]) then return 0 end
+    if not at_version(cur, expected) then return 0 end
     redis.call('DEL', key)
   end
-  if index_key and (user_of(cur) ~= ARGV[at + 6]
-      or math.ceil(expiry(cur) / STEP) * STEP < tonumber(ARGV[at + 4])) then
-    index(index_key, at + 3)
+  if meta then
+    local score, moved = ceil(tonumber(expires) / STEP) * STEP, true
+    local p = fields(cur)
+    if p then
+      local n, q = user_at(cur, p)
+      local a, b, c, d, e = byte(cur, p + 5, p + 9)
+      local was = (((a * 256 + b) * 256 + c) * 256 + d) * 256 + e
+      moved = not n or sub(cur, q, q + n - 1) ~= user
+        or ceil(was / STEP) * STEP < score
+    end
+    if moved then lib().entry(meta, member, score, tonumber(now), user, salt) end
   end
   return 1
 end
@@ -249,7 +271,7 @@ macro_rules! lua {
         Source {
             name: $name,
             body: $body,
-            eval: concat!(preamble!(), $body),
+            eval: concat!(preamble!(), "locals()\n", $body),
         }
     };
 }
@@ -294,7 +316,7 @@ pub(crate) const LOOKUP: Source = lua!(
     r"
 local x = lib()
 local user, now = ARGV[1], tonumber(ARGV[2])
-local old = string.sub(KEYS[1], 1, #KEYS[1] - 1) .. 'u:{' .. user .. '}'
+local old = sub(KEYS[1], 1, #KEYS[1] - 1) .. 'u:{' .. user .. '}'
 local moved = redis.call('ZRANGE', old, 0, -1, 'WITHSCORES')
 for i = 1, #moved, 2 do
   x.entry(KEYS[1], moved[i], moved[i + 1], now, user, ARGV[3])
@@ -340,30 +362,37 @@ return 1
 pub(crate) const UPDATE: Source = lua!(
     "update",
     r"
-return update(KEYS[1], KEYS[2], 1)
+return update(KEYS[1], ARGV[1], ARGV[2], ARGV[3], KEYS[2], ARGV[4], ARGV[7], ARGV[6], ARGV[8])
 "
 );
 
 /// Several saves in one step, each as [`UPDATE`] would make it, in turn
-/// (a second save of a session sees the first). ARGV\[1\]: the number of
-/// saves; then for each, `i` when it writes an index entry (else `n`),
-/// and [`UPDATE`]'s arguments. KEYS: for each, the session and, when it
-/// writes one, the user's index. Returns each save's answer, in order.
+/// (a second save of a session sees the first). ARGV\[1\]: a byte per
+/// save, `i` when it may write an index entry, else `n`; ARGV\[2\] and
+/// ARGV\[3\]: the current time and the salt a new index takes (once, for
+/// every save that writes an entry); then for each save, [`UPDATE`]'s
+/// first three arguments and, for an `i`, the entry's member and user. KEYS: each
+/// save's session, in order, then the index when any save is an `i`.
+/// Returns each save's answer, in order.
+///
+/// A save's arguments are few because each costs Redis time (Redis makes
+/// a Lua string of each before the function starts): the entry's score is
+/// taken from the save's expiry.
 pub(crate) const UPDATE_MANY: Source = lua!(
     "update_many",
     r"
-local out = {}
-local k, a = 1, 2
-for s = 1, tonumber(ARGV[1]) do
-  local indexed = ARGV[a] == 'i'
-  local key, index_key = KEYS[k], nil
-  k = k + 1
-  if indexed then
-    index_key = KEYS[k]
-    k = k + 1
+local flags, now, salt = ARGV[1], ARGV[2], ARGV[3]
+local meta = false
+if string.find(flags, 'i', 1, true) then meta = KEYS[#KEYS] end
+local out, a = {}, 4
+for s = 1, #flags do
+  if byte(flags, s) == 105 then
+    out[s] = update(KEYS[s], ARGV[a], ARGV[a + 1], ARGV[a + 2], meta, ARGV[a + 3], ARGV[a + 4], now, salt)
+    a = a + 5
+  else
+    out[s] = update(KEYS[s], ARGV[a], ARGV[a + 1], ARGV[a + 2])
+    a = a + 3
   end
-  out[s] = update(key, index_key, a + 1)
-  a = a + (indexed and 9 or 4)
 end
 return out
 "
@@ -515,7 +544,7 @@ pub(crate) static LIBRARY: std::sync::LazyLock<Library> = std::sync::LazyLock::n
     code.push_str(preamble!());
     for script in ALL {
         code.push_str(&format!(
-            "redis.register_function('{{library}}_{}', function(keys, args)\nKEYS, ARGV = keys, args\n{}\nend)\n",
+            "redis.register_function('{{library}}_{}', function(keys, args)\nKEYS, ARGV = keys, args\nif not byte then locals() end\n{}\nend)\n",
             script.name, script.body
         ));
     }

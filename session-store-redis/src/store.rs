@@ -271,18 +271,14 @@ impl SessionStore for RedisStore {
         let index = Index::of(record);
         let mut outcome = None;
         if let Some(batches) = &self.inner.batches {
-            let mut save_args = args()?;
-            save_args.extend(
-                index
-                    .map(|i| i.args(&self.inner.salt))
-                    .into_iter()
-                    .flatten(),
-            );
             let save = Save {
                 key: key.clone(),
                 // Batches run on a single node only.
-                index_key: index.map(|_| self.index_key()),
-                args: save_args,
+                entry: index.map(|i| {
+                    let member_and_user = [value::member(i.key), i.user.as_bytes().to_vec()];
+                    (self.index_key(), member_and_user)
+                }),
+                args: args()?,
             };
             outcome = batches.update(save).await;
         }
@@ -456,5 +452,57 @@ impl UserIndex for RedisStore {
         self.unindex(user, &ended).await?;
         self.prune(user, &stale).await?;
         Ok(ended.len() as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use session_conformance::fixtures::record;
+    use session_conformance::services;
+    use session_core::time::Duration;
+    use session_core::{SessionStore, UserIndex};
+
+    use crate::RedisStore;
+    use crate::index::Index;
+
+    /// A save that runs alone on a single node (as one does when its batch
+    /// failed) writes the user index as a batched one does: rebinding
+    /// lists the session under its new user only.
+    #[tokio::test]
+    async fn a_save_alone_rebinds_in_the_index() {
+        let url = services::url("SESSION_TEST_REDIS_URL", "redis://127.0.0.1:6379");
+        let store = match RedisStore::builder()
+            .prefix(format!("{}:", services::unique_name("alone")))
+            .connect(&url)
+            .await
+        {
+            Ok(store) => store,
+            Err(e) => return services::unavailable("Redis", e).unwrap_or(()),
+        };
+        let mut r = record(Duration::hours(2), Some("before"));
+        store.create(&r).await.unwrap();
+        r.version += 1;
+        r.user = Some("after".into());
+        r.expires_at += Duration::hours(5);
+        let args = [
+            crate::value::expected(1),
+            crate::value::encode(&r).unwrap(),
+            super::seconds(r.expires_at),
+        ];
+        let key = store.session_key(&r.key);
+        let done: i64 = store
+            .run_script(&store.inner.update, &[key], &args, Index::of(&r))
+            .await
+            .unwrap();
+        assert_eq!(done, 1);
+        let listed = |user| {
+            let store = store.clone();
+            async move {
+                let listed = store.sessions_of(user).await.unwrap();
+                listed.into_iter().map(|s| s.key).collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(listed("after").await, [r.key.clone()]);
+        assert!(listed("before").await.is_empty());
     }
 }

@@ -396,3 +396,121 @@ async fn sessions_an_index_lost_are_found_and_ended() {
         assert!(store.load(key).await.unwrap().is_some());
     }
 }
+
+/// Every entry of the index: its member (as hex) and its hour (the score
+/// less the user-hash byte it carries).
+async fn entries(store: &RedisStore, c: &mut Conn) -> BTreeMap<String, i64> {
+    let ((level, split, _), _) = shape(store, c).await;
+    let mut out = BTreeMap::new();
+    for b in 0..(1 << level) + split {
+        let bucket: Vec<(Vec<u8>, i64)> = redis::cmd("ZRANGE")
+            .arg(format!("{}:{b}", store.index_key()))
+            .arg(0)
+            .arg(-1)
+            .arg("WITHSCORES")
+            .query_async(c)
+            .await
+            .unwrap();
+        for (member, score) in bucket {
+            let hex: String = member.iter().map(|b| format!("{b:02x}")).collect();
+            out.insert(hex, score / 256);
+        }
+    }
+    out
+}
+
+/// Saves released together (so they share script calls, as `batching.rs`
+/// shows), bound and unbound in turn, each write the index as a save
+/// alone would: a save that moves its session's
+/// expiry into a later hour raises its entry to that hour, a save that
+/// rebinds the session lists it under its new user (and no longer under
+/// the old), a save that unbinds it lists it under no one, and a save
+/// that changes neither leaves the entry as it was. The batch takes the
+/// entry's user and score from each save's value and expiry, so this
+/// checks them against the records the saves wrote.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn saves_in_one_batch_write_each_entry_as_alone() {
+    const N: usize = 40;
+    let Some((store, mut c)) = store_and_conn("index-batch").await else {
+        return;
+    };
+    let mut records = Vec::new();
+    for n in 0..N {
+        let record = bound(None, &format!("first-{n}"));
+        store.create(&record).await.unwrap();
+        records.push(record);
+    }
+    let before = entries(&store, &mut c).await;
+    let saved: Vec<Record> = records
+        .iter()
+        .enumerate()
+        .map(|(n, r)| {
+            let mut r = r.clone();
+            r.version += 1;
+            r.data = format!(r#"{{"n":{n}}}"#).into_bytes();
+            match n % 4 {
+                // Later by five hours: the entry's hour grows.
+                0 => r.expires_at += Duration::hours(5),
+                // Rebound to a user of its own.
+                1 => r.user = Some(format!("second-{n}")),
+                // No longer bound.
+                2 => r.user = None,
+                // Only the data changes.
+                _ => {}
+            }
+            r
+        })
+        .collect();
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(N));
+    let saves: Vec<_> = saved
+        .iter()
+        .map(|r| {
+            let (store, r, barrier) = (store.clone(), r.clone(), std::sync::Arc::clone(&barrier));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store.update(&r, r.version - 1).await
+            })
+        })
+        .collect();
+    for save in saves {
+        save.await.unwrap().expect("each save of the batch lands");
+    }
+    let after = entries(&store, &mut c).await;
+    let hex = |r: &Record| r.key.as_str().to_owned();
+    for (n, r) in saved.iter().enumerate() {
+        let was = &records[n];
+        let old_user = was.user.clone().unwrap();
+        if let Some(user) = &r.user {
+            assert_eq!(
+                listed(&store, user).await,
+                BTreeSet::from([r.key.clone()]),
+                "save {n}: listed under {user}"
+            );
+        }
+        if r.user.as_ref() != Some(&old_user) {
+            assert!(
+                listed(&store, &old_user).await.is_empty(),
+                "save {n}: still listed under {old_user}"
+            );
+        }
+        let hour = entry_hour(r.expires_at.unix_timestamp());
+        if n % 4 == 0 {
+            assert_eq!(after.get(&hex(r)), Some(&hour), "save {n}: raised entry");
+            assert!(before[&hex(r)] < hour, "save {n}: the test moves the hour");
+        }
+        if n % 4 == 3 {
+            assert_eq!(
+                after.get(&hex(r)),
+                before.get(&hex(r)),
+                "save {n}: untouched entry"
+            );
+        }
+    }
+    check_shape(&store, &mut c).await;
+}
+
+/// The hour an entry for an expiry at `at` (Unix seconds) holds: `at`
+/// rounded up to the hour, in hours.
+fn entry_hour(at: i64) -> i64 {
+    (at + 3599).div_euclid(3600)
+}

@@ -6,6 +6,7 @@
 //! ```text
 //! cargo bench -p session-bench --bench redis
 //! REDIS_BENCH_FIRST_USER=10000 cargo bench -p session-bench --bench redis   # five-digit user IDs
+//! REDIS_BENCH_CALLGRIND=1 cargo bench -p session-bench --bench redis   # Redis under callgrind
 //! ```
 //!
 //! Both sides write the same session data through their own session
@@ -34,7 +35,11 @@
 //! traffic makes them, beside two functions called with the same number
 //! of saves a call: one that only takes the saves' arguments and one that
 //! runs only `SET … GET EXAT` per save, the least any Lua compare-and-swap
-//! can do (the floor our script is measured against).
+//! can do (the floor our script is measured against). Under callgrind
+//! (`REDIS_BENCH_CALLGRIND`, which needs valgrind) the saves also report
+//! the instructions Redis ran per save, all of its work for them (reading
+//! the commands, running them, answering): a count that, unlike the
+//! times, does not move with the machine's load.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -253,6 +258,8 @@ struct Figures {
     index: Vec<f64>,
     /// Microseconds of Redis CPU per call of each command, store saves alone.
     save: Vec<(String, f64, f64)>,
+    /// Redis's instructions per save alone, under callgrind.
+    save_instructions: Option<f64>,
     /// Likewise for loads.
     load: Vec<(String, f64, f64)>,
     /// Microseconds of server CPU per load-change-save request.
@@ -273,15 +280,19 @@ fn per_call(stats: HashMap<String, (f64, f64)>) -> Vec<(String, f64, f64)> {
     rows
 }
 
-/// Redis's CPU over [`OPS`] saves of the first thousand of `handles`.
+/// Redis's CPU over [`OPS`] saves of the first thousand of `handles`, and
+/// (under callgrind) its instructions per save.
 async fn save_cpu(
     side: &impl Side,
     handles: &[String],
     c: &mut MultiplexedConnection,
-) -> Vec<(String, f64, f64)> {
+    server: &Server,
+) -> (Vec<(String, f64, f64)>, Option<f64>) {
     command(c, &["CONFIG", "RESETSTAT"]).await;
+    server.zero_instructions();
     side.saves(&handles[..1000], OPS).await;
-    per_call(commandstats(c).await)
+    let instructions = server.instructions().map(|n| n / OPS as f64);
+    (per_call(commandstats(c).await), instructions)
 }
 
 /// Saves sharing script calls, as concurrent traffic makes them: rounds
@@ -289,18 +300,21 @@ async fn save_cpu(
 /// [`OPS`] saves, each round awaited before the next (so the client is
 /// idle while Redis runs the call, as it is for [`floor_cpu`]'s calls,
 /// and Redis's time per call is not stretched by a busy client on the
-/// same cores). Returns the saves per `FCALL` and Redis's µs per save.
+/// same cores). Returns the saves per `FCALL`, Redis's µs per save and
+/// (under callgrind) its instructions per save.
 async fn shared_save_cpu(
     ours: &Ours,
     handles: &[String],
     c: &mut MultiplexedConnection,
-) -> (f64, f64) {
+    server: &Server,
+) -> (f64, f64, Option<f64>) {
     let mut records = Vec::new();
     for handle in handles {
         let key = ours.manager.verify_cookie(handle).unwrap().store_key();
         records.push(ours.store.load(&key).await.unwrap().unwrap());
     }
     command(c, &["CONFIG", "RESETSTAT"]).await;
+    server.zero_instructions();
     for round in 0..OPS as usize / SHARED {
         let mut saves = tokio::task::JoinSet::new();
         for i in 0..SHARED {
@@ -314,9 +328,10 @@ async fn shared_save_cpu(
             saved.unwrap();
         }
     }
-    let (calls, usec) = commandstats(c).await["fcall"];
     let saves = (OPS as usize / SHARED * SHARED) as f64;
-    (saves / calls, usec / saves)
+    let instructions = server.instructions().map(|n| n / saves);
+    let (calls, usec) = commandstats(c).await["fcall"];
+    (saves / calls, usec / saves, instructions)
 }
 
 /// Saves sent at once in each round of [`shared_save_cpu`].
@@ -342,15 +357,16 @@ redis.register_function('bench_floor_set_get', function(keys, args)
 end)
 ";
 
-/// Redis's µs per save of each [`FLOOR`] function, called with `per_call`
-/// of `handles`' sessions (their stored values, rewritten as they are) a
-/// call, over [`OPS`] saves.
+/// Redis's µs and (under callgrind) instructions per save of each
+/// [`FLOOR`] function, called with `per_call` of `handles`' sessions
+/// (their stored values, rewritten as they are) a call, over [`OPS`] saves.
 async fn floor_cpu(
     ours: &Ours,
     handles: &[String],
     per_call: usize,
     c: &mut MultiplexedConnection,
-) -> [f64; 2] {
+    server: &Server,
+) -> [(f64, Option<f64>); 2] {
     redis::cmd("FUNCTION")
         .arg("LOAD")
         .arg("REPLACE")
@@ -365,12 +381,13 @@ async fn floor_cpu(
         let value: Vec<u8> = redis::cmd("GET").arg(&key).query_async(c).await.unwrap();
         saves.push((key, value));
     }
-    let mut out = [0.0; 2];
+    let mut out = [(0.0, None); 2];
     for (i, function) in ["bench_floor_nothing", "bench_floor_set_get"]
         .into_iter()
         .enumerate()
     {
         command(c, &["CONFIG", "RESETSTAT"]).await;
+        server.zero_instructions();
         for call in 0..OPS as usize / per_call {
             let batch = (0..per_call).map(|j| &saves[(call * per_call + j) % saves.len()]);
             let mut fcall = redis::cmd("FCALL");
@@ -383,8 +400,10 @@ async fn floor_cpu(
             }
             fcall.query_async::<Vec<i64>>(c).await.unwrap();
         }
+        let saves = (OPS as usize / per_call * per_call) as f64;
+        let instructions = server.instructions().map(|n| n / saves);
         let (_, usec) = commandstats(c).await["fcall"];
-        out[i] = usec / (OPS as usize / per_call * per_call) as f64;
+        out[i] = (usec / saves, instructions);
     }
     out
 }
@@ -406,7 +425,7 @@ fn first_user() -> u64 {
         .unwrap_or(1)
 }
 
-async fn measure(side: &impl Side, c: &mut MultiplexedConnection) -> Figures {
+async fn measure(side: &impl Side, c: &mut MultiplexedConnection, server: &Server) -> Figures {
     let mut figures = Figures::default();
     // Scripts loaded and the server warm before the baseline.
     side.create(Shape::FiveKeys, 0).await;
@@ -451,7 +470,7 @@ async fn measure(side: &impl Side, c: &mut MultiplexedConnection) -> Figures {
     for n in 1..=SESSIONS {
         handles.push(side.create(Shape::FiveKeys, n).await);
     }
-    figures.save = save_cpu(side, &handles, c).await;
+    (figures.save, figures.save_instructions) = save_cpu(side, &handles, c, server).await;
     command(c, &["CONFIG", "RESETSTAT"]).await;
     for i in 0..OPS {
         side.load(&handles[(i % SESSIONS) as usize]).await;
@@ -464,6 +483,11 @@ async fn measure(side: &impl Side, c: &mut MultiplexedConnection) -> Figures {
     }
     figures.cycle = (server_cpu(c).await - cpu) * 1e6 / OPS as f64;
     figures
+}
+
+/// Instructions per save, when counted.
+fn counted(instructions: Option<f64>) -> String {
+    instructions.map_or(String::new(), |n| format!("; {n:.0} instructions per save"))
 }
 
 fn commands(rows: &[(String, f64, f64)]) -> String {
@@ -495,8 +519,8 @@ fn main() {
         let theirs = Theirs {
             store: Arc::new(tower_sessions_redis_store::RedisStore::new(pool)),
         };
-        let t = measure(&theirs, &mut c).await;
-        let o = measure(&ours, &mut c).await;
+        let t = measure(&theirs, &mut c, &server).await;
+        let o = measure(&ours, &mut c, &server).await;
         // Our store as it runs where Redis refuses functions (an ACL
         // without them): the same scripts by EVALSHA, beside ours by FCALL.
         command(&mut c, &["ACL", "SETUSER", "nofn", "on", ">pw", "~*", "&*", "+@all", "-fcall", "-function"]).await;
@@ -514,14 +538,15 @@ fn main() {
         let mut by_function = Vec::new();
         let mut by_evalsha = Vec::new();
         for _ in 0..2 {
-            by_evalsha.push(save_cpu(&evalsha, &handles, &mut c).await);
-            by_function.push(save_cpu(&ours, &handles, &mut c).await);
+            by_evalsha.push(save_cpu(&evalsha, &handles, &mut c, &server).await.0);
+            by_function.push(save_cpu(&ours, &handles, &mut c, &server).await.0);
         }
 
         // Saves sharing calls, as under concurrent traffic, against the
         // floor of any script with that many saves a call.
-        let shared = shared_save_cpu(&ours, &handles, &mut c).await;
-        let floor = floor_cpu(&ours, &handles, shared.0.round().max(1.0) as usize, &mut c).await;
+        let shared = shared_save_cpu(&ours, &handles, &mut c, &server).await;
+        let per_call = shared.0.round().max(1.0) as usize;
+        let floor = floor_cpu(&ours, &handles, per_call, &mut c, &server).await;
 
         println!(
             "Redis memory per session ({SESSIONS} sessions, users {} on; ours bound to a user of its own each, but in the last shape; medians of {PASSES} passes)",
@@ -565,15 +590,27 @@ fn main() {
         }
         println!();
         println!("Redis CPU ({OPS} operations each; commands per operation and µs per call)");
-        println!("saves alone, tower-sessions: {}", commands(&t.save));
-        println!("saves alone, ours:           {}", commands(&o.save));
+        println!("saves alone, tower-sessions: {}{}", commands(&t.save), counted(t.save_instructions));
+        println!("saves alone, ours:           {}{}", commands(&o.save), counted(o.save_instructions));
         for (f, e) in by_function.iter().zip(&by_evalsha) {
             println!("  again, ours by FCALL:       {}", commands(f));
             println!("  ours by EVALSHA (no functions): {}", commands(e));
         }
         println!(
-            "saves sharing calls, ours:   {:.1} saves per FCALL, {:.2} µs per save; the same calls to a function that only takes the arguments: {:.2} µs per save, and that runs only SET … GET EXAT per save: {:.2} µs",
-            shared.0, shared.1, floor[0], floor[1]
+            "saves sharing calls, ours:   {:.1} saves per FCALL, {:.2} µs per save{}",
+            shared.0,
+            shared.1,
+            counted(shared.2)
+        );
+        println!(
+            "  the same calls to a function that only takes their arguments: {:.2} µs per save{}",
+            floor[0].0,
+            counted(floor[0].1)
+        );
+        println!(
+            "  and to one that runs only SET … GET EXAT per save:             {:.2} µs per save{}",
+            floor[1].0,
+            counted(floor[1].1)
         );
         println!("loads, tower-sessions:       {}", commands(&t.load));
         println!("loads, ours:                 {}", commands(&o.load));

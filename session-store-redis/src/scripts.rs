@@ -13,7 +13,8 @@
 //! index's shape, from which the script finds the user's bucket; see
 //! [`crate::index`]) as its last key and the index entry as its last five
 //! arguments (member, score, the current time, the user, the salt a new
-//! index takes), and writes the entry in the same step. On a cluster, where the index sits in another
+//! index takes), and writes the entry in the same step ([`UPDATE_MANY`]
+//! takes the index key once and fewer arguments per save). On a cluster, where the index sits in another
 //! slot, both are left out and the store writes the entry with
 //! [`INDEX_USER`] before and after the script. Arguments cost Redis time,
 //! so no script gets any it does not use.

@@ -139,7 +139,14 @@ impl RedisStore {
     /// # Ok(()) }
     /// ```
     pub fn session_key(&self, key: &StoreKey) -> String {
-        format!("{}{{{}}}", self.inner.prefix, value::key_part(key))
+        // One allocation: this runs on every load and save.
+        let prefix = &self.inner.prefix;
+        let mut redis_key = String::with_capacity(prefix.len() + 3 + key.as_str().len());
+        redis_key.push_str(prefix);
+        redis_key.push('{');
+        value::push_key_part(&mut redis_key, key);
+        redis_key.push('}');
+        redis_key
     }
 
     /// The Redis key of a user's index on a cluster: a sorted set of the

@@ -110,9 +110,19 @@ pub(crate) const INDEX_STEP: i64 = 3600;
 /// first 12 bytes of the digest for the native hex keys, `!` and the key for
 /// any other (a character base64url never uses, so the two never meet).
 pub(crate) fn key_part(key: &StoreKey) -> String {
-    match digest(key) {
-        Some(bytes) => URL_SAFE_NO_PAD.encode(&bytes[..12]),
-        None => format!("!{}", key.as_str()),
+    let mut part = String::new();
+    push_key_part(&mut part, key);
+    part
+}
+
+/// Appends [`key_part`] of `key` to `out`.
+pub(crate) fn push_key_part(out: &mut String, key: &StoreKey) {
+    match digest::<12>(key) {
+        Some(bytes) => URL_SAFE_NO_PAD.encode_string(bytes, out),
+        None => {
+            out.push('!');
+            out.push_str(key.as_str());
+        }
     }
 }
 
@@ -121,7 +131,7 @@ pub(crate) fn key_part(key: &StoreKey) -> String {
 /// it when it is 31 bytes or longer, so that no such member is 32 bytes
 /// long (a digest can start with any byte, `!` included).
 pub(crate) fn member(key: &StoreKey) -> Vec<u8> {
-    match digest(key) {
+    match digest::<32>(key) {
         Some(bytes) => bytes.to_vec(),
         None => {
             let mut member = format!("!{}", key.as_str()).into_bytes();
@@ -143,14 +153,16 @@ pub(crate) fn key_of_member(member: &[u8]) -> Option<StoreKey> {
     std::str::from_utf8(text).ok().map(StoreKey::new)
 }
 
-/// The 32 bytes of a native store key (64 lowercase hex digits).
-fn digest(key: &StoreKey) -> Option<[u8; 32]> {
+/// The first `N` of the 32 bytes of a native store key (64 lowercase hex
+/// digits, all checked; only those `N` decoded, since a session's Redis
+/// key, made on every load and save, needs 12).
+fn digest<const N: usize>(key: &StoreKey) -> Option<[u8; N]> {
     let hex = key.as_str();
     if hex.len() != 64 || !hex.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')) {
         return None;
     }
-    let mut bytes = [0u8; 32];
-    hex::decode_to_slice(hex, &mut bytes).ok()?;
+    let mut bytes = [0u8; N];
+    hex::decode_to_slice(hex.get(..2 * N)?, &mut bytes).ok()?;
     Some(bytes)
 }
 
@@ -480,6 +492,10 @@ mod tests {
                 .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
         );
         assert_eq!(key_of_member(&member(&key)), Some(key.clone()));
+        // The part is the first 12 bytes of the digest in base64url: what
+        // every release wrote (a session's key must not move).
+        let known = StoreKey::new("00112233445566778899aabbccddeeff".repeat(2));
+        assert_eq!(key_part(&known), "ABEiM0RVZneImaq7");
         // A digest may start with `!`, the mark of other keys' members.
         let bang = StoreKey::new(format!("21{}", &key.as_str()[2..]));
         assert_eq!(key_of_member(&member(&bang)), Some(bang.clone()));

@@ -86,18 +86,26 @@ local function at_version(v, e)
   for i = 2, 9 do have = have * 256 + byte(v, i) end
   return have < 2 ^ 53 and varint(e, 2) == have
 end
+-- The expiry and the user ID (false when not bound) of a value whose
+-- created time starts at p.
+local function expiry_at(v, p)
+  local a, b, c, d, e = byte(v, p + 5, p + 9)
+  return (((a * 256 + b) * 256 + c) * 256 + d) * 256 + e
+end
+local function user_from(v, p)
+  local n, q = user_at(v, p)
+  if not n or n == 0 then return false end
+  return sub(v, q, q + n - 1)
+end
 local function expiry(v)
   local p = fields(v)
   if not p then return 0 end
-  local a, b, c, d, e = byte(v, p + 5, p + 9)
-  return (((a * 256 + b) * 256 + c) * 256 + d) * 256 + e
+  return expiry_at(v, p)
 end
 local function user_of(v)
   local p = fields(v)
   if not p then return false end
-  local n, q = user_at(v, p)
-  if not n or n == 0 then return false end
-  return sub(v, q, q + n - 1)
+  return user_from(v, p)
 end
 -- What only some scripts need, made when one of them runs (a call runs
 -- every definition above its body).
@@ -252,11 +260,7 @@ local function update(key, expected, value, expires, meta, member, user, now, sa
     local score, moved = ceil(tonumber(expires) / STEP) * STEP, true
     local p = fields(cur)
     if p then
-      local n, q = user_at(cur, p)
-      local a, b, c, d, e = byte(cur, p + 5, p + 9)
-      local was = (((a * 256 + b) * 256 + c) * 256 + d) * 256 + e
-      moved = not n or sub(cur, q, q + n - 1) ~= user
-        or ceil(was / STEP) * STEP < score
+      moved = user_from(cur, p) ~= user or ceil(expiry_at(cur, p) / STEP) * STEP < score
     end
     if moved then lib().entry(meta, member, score, tonumber(now), user, salt) end
   end

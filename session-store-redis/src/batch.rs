@@ -35,10 +35,18 @@ const SAVES_IN_FLIGHT: usize = 1;
 pub(crate) struct Batches {
     conn: Conn,
     update_many: Arc<Lua>,
-    /// The salt a new user index takes (the store's).
-    salt: Arc<[u8]>,
+    index: Arc<ForIndex>,
     loads: TaskQueue<Load>,
     saves: TaskQueue<Queued>,
+}
+
+/// What a batch's saves need for the store's user index, besides each
+/// save's entry.
+struct ForIndex {
+    /// The salt a new index takes.
+    salt: Vec<u8>,
+    /// The index's key.
+    key: String,
 }
 
 /// One load: a Redis key's value.
@@ -47,13 +55,13 @@ struct Load {
     reply: oneshot::Sender<Option<Vec<u8>>>,
 }
 
-/// One save: its session key; for a session bound to a user, the index
-/// key and the session's member in it and the user; and the update
+/// One save: its session key; for a session bound to a user, the
+/// session's member in the user index and the user; and the update
 /// script's first three arguments (the version's prefix, the value, the
 /// expiry).
 pub(crate) struct Save {
     pub(crate) key: String,
-    pub(crate) entry: Option<(String, [Vec<u8>; 2])>,
+    pub(crate) entry: Option<[Vec<u8>; 2]>,
     pub(crate) args: Vec<Vec<u8>>,
 }
 
@@ -65,17 +73,21 @@ struct Queued {
 
 impl Batches {
     /// Batches on `conn` when it is a single node; `salt` is what a new
-    /// user index takes.
+    /// user index takes, `index_key` the index's key.
     pub(crate) fn for_conn(
         conn: &Conn,
         functions: &Arc<AtomicBool>,
         salt: &[u8],
+        index_key: String,
     ) -> Option<Batches> {
         match conn {
             Conn::Single(_) => Some(Batches {
                 conn: conn.clone(),
                 update_many: Arc::new(Lua::new(&UPDATE_MANY, functions)),
-                salt: salt.into(),
+                index: Arc::new(ForIndex {
+                    salt: salt.to_vec(),
+                    key: index_key,
+                }),
                 loads: TaskQueue::new(),
                 saves: TaskQueue::new(),
             }),
@@ -102,10 +114,10 @@ impl Batches {
     /// `None` when the save is to run alone.
     pub(crate) async fn update(&self, save: Save) -> Option<i64> {
         let (conn, lua) = (self.conn.clone(), Arc::clone(&self.update_many));
-        let salt = Arc::clone(&self.salt);
+        let index = Arc::clone(&self.index);
         let queued = |reply| Queued { save, reply };
         self.saves
-            .ask(queued, |saves| write(conn, lua, salt, saves))
+            .ask(queued, |saves| write(conn, lua, index, saves))
             .await
             .flatten()
     }
@@ -149,33 +161,35 @@ async fn load(conn: &Conn, batch: Vec<Load>) {
 
 /// The writer: a call of the many-saves script with the saves waiting,
 /// [`SAVES_IN_FLIGHT`] at a time.
-async fn write(conn: Conn, lua: Arc<Lua>, salt: Arc<[u8]>, saves: mpsc::UnboundedReceiver<Queued>) {
+async fn write(
+    conn: Conn,
+    lua: Arc<Lua>,
+    index: Arc<ForIndex>,
+    saves: mpsc::UnboundedReceiver<Queued>,
+) {
     in_batches(saves, MAX_BATCH, SAVES_IN_FLIGHT, move |batch| {
-        let (conn, lua, salt) = (conn.clone(), Arc::clone(&lua), Arc::clone(&salt));
-        async move { save(&conn, &lua, &salt, batch).await }
+        let (conn, lua, index) = (conn.clone(), Arc::clone(&lua), Arc::clone(&index));
+        async move { save(&conn, &lua, &index, batch).await }
     })
     .await;
 }
 
 /// Makes `batch` in one call of the many-saves script and answers each.
-async fn save(conn: &Conn, lua: &Lua, salt: &[u8], batch: Vec<Queued>) {
+async fn save(conn: &Conn, lua: &Lua, index: &ForIndex, batch: Vec<Queued>) {
     let mut keys = Vec::with_capacity(batch.len() + 1);
     let mut flags = Vec::with_capacity(batch.len());
     let mut args = Vec::with_capacity(3 + batch.len() * 5);
     args.extend([
         Vec::new(),
         now().unix_timestamp().to_string().into_bytes(),
-        salt.to_vec(),
+        index.salt.clone(),
     ]);
-    let mut index_key = None;
     let mut replies = Vec::with_capacity(batch.len());
     for Queued { save, reply } in batch {
         keys.push(save.key);
         args.extend(save.args);
         match save.entry {
-            Some((index, member_and_user)) => {
-                // One store, one index: the same key for every save.
-                index_key = Some(index);
+            Some(member_and_user) => {
                 flags.push(b'i');
                 args.extend(member_and_user);
             }
@@ -183,8 +197,10 @@ async fn save(conn: &Conn, lua: &Lua, salt: &[u8], batch: Vec<Queued>) {
         }
         replies.push(reply);
     }
+    if flags.contains(&b'i') {
+        keys.push(index.key.clone());
+    }
     args[0] = flags;
-    keys.extend(index_key);
     match conn.eval::<Vec<i64>>(lua, &keys, &args).await {
         Ok(answers) if answers.len() == replies.len() => {
             for (reply, answer) in replies.into_iter().zip(answers) {

@@ -11,7 +11,7 @@ use redis::cluster::ClusterClientBuilder;
 use crate::batch::Batches;
 use crate::conn::Conn;
 use crate::scripts::{self, Lua};
-use crate::store::{Inner, RedisStore};
+use crate::store::{Inner, RedisStore, index_key_of};
 
 /// How long a command may wait for its answer, and a connection attempt
 /// for the server, before the operation fails as unavailable.
@@ -208,7 +208,7 @@ impl RedisStoreBuilder {
         let salt = salt();
         RedisStore {
             inner: Arc::new(Inner {
-                batches: Batches::for_conn(&conn, &functions, &salt),
+                batches: Batches::for_conn(&conn, &functions, &salt, index_key_of(&self.prefix)),
                 prefix: self.prefix,
                 salt,
                 create: lua(&scripts::CREATE),

@@ -181,7 +181,7 @@ impl RedisStore {
     /// # Ok(()) }
     /// ```
     pub fn index_key(&self) -> String {
-        format!("{}i", self.inner.prefix)
+        index_key_of(&self.inner.prefix)
     }
 
     /// The part between the braces of a session's Redis key (`<prefix>{…}`,
@@ -212,6 +212,12 @@ impl RedisStore {
             .map(|v| Stored::parse(v).map(parse))
             .transpose()
     }
+}
+
+/// The single node's user index key under `prefix` (see
+/// [`RedisStore::index_key`]).
+pub(crate) fn index_key_of(prefix: &str) -> String {
+    format!("{prefix}i")
 }
 
 fn seconds(at: OffsetDateTime) -> Vec<u8> {
@@ -280,11 +286,7 @@ impl SessionStore for RedisStore {
         if let Some(batches) = &self.inner.batches {
             let save = Save {
                 key: key.clone(),
-                // Batches run on a single node only.
-                entry: index.map(|i| {
-                    let member_and_user = [value::member(i.key), i.user.as_bytes().to_vec()];
-                    (self.index_key(), member_and_user)
-                }),
+                entry: index.map(|i| [value::member(i.key), i.user.as_bytes().to_vec()]),
                 args: args()?,
             };
             outcome = batches.update(save).await;

@@ -117,6 +117,25 @@ struct Ours {
     store: session_store_redis::RedisStore,
 }
 
+impl Ours {
+    /// The stored records of the sessions `handles` name.
+    async fn records(&self, handles: &[String]) -> Vec<Record> {
+        let mut records = Vec::with_capacity(handles.len());
+        for handle in handles {
+            let key = self.manager.verify_cookie(handle).unwrap().store_key();
+            records.push(self.store.load(&key).await.unwrap().unwrap());
+        }
+        records
+    }
+}
+
+/// Makes `record` the next save of itself: one version on, expiring in
+/// 14 days from now.
+fn next_save(record: &mut Record) {
+    record.version += 1;
+    record.expires_at = OffsetDateTime::now_utc() + Span::days(14);
+}
+
 impl Side for Ours {
     async fn create(&self, shape: Shape, n: u64) -> String {
         let request = self.manager.request(None);
@@ -147,15 +166,10 @@ impl Side for Ours {
     }
 
     async fn saves(&self, handles: &[String], times: u64) {
-        let mut records: Vec<Record> = Vec::new();
-        for handle in handles {
-            let key = self.manager.verify_cookie(handle).unwrap().store_key();
-            records.push(self.store.load(&key).await.unwrap().unwrap());
-        }
+        let mut records = self.records(handles).await;
         for i in 0..times as usize {
             let record = &mut records[i % handles.len()];
-            record.version += 1;
-            record.expires_at = OffsetDateTime::now_utc() + Span::days(14);
+            next_save(record);
             self.store.update(record, record.version - 1).await.unwrap();
         }
     }
@@ -308,19 +322,14 @@ async fn shared_save_cpu(
     c: &mut MultiplexedConnection,
     server: &Server,
 ) -> (f64, f64, Option<f64>) {
-    let mut records = Vec::new();
-    for handle in handles {
-        let key = ours.manager.verify_cookie(handle).unwrap().store_key();
-        records.push(ours.store.load(&key).await.unwrap().unwrap());
-    }
+    let mut records = ours.records(handles).await;
     command(c, &["CONFIG", "RESETSTAT"]).await;
     server.zero_instructions();
     for round in 0..OPS as usize / SHARED {
         let mut saves = tokio::task::JoinSet::new();
         for i in 0..SHARED {
             let record = &mut records[(round * SHARED + i) % handles.len()];
-            record.version += 1;
-            record.expires_at = OffsetDateTime::now_utc() + Span::days(14);
+            next_save(record);
             let (store, record) = (ours.store.clone(), record.clone());
             saves.spawn(async move { store.update(&record, record.version - 1).await });
         }

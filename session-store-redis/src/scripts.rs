@@ -230,11 +230,10 @@ local function index(meta, at)
 end
 -- Saves value (expiring at expires, Unix seconds) over key if key holds
 -- the version whose first bytes are expected. With meta, the save of a
--- session bound to user writes its index entry (member) too, when the
--- user changed or the entry's score would grow: the score is the expiry
--- rounded up to the step, so a save does not send it (and a batch sends
--- the time and the salt once).
-local function update(key, expected, value, expires, meta, member, user, now, salt)
+-- session bound to user writes its index entry (member, score: the expiry
+-- rounded up to the step) too, when the user changed or the entry's score
+-- would grow.
+local function update(key, expected, value, expires, meta, member, score, user, now, salt)
   local cur
   if tonumber(expires) > 0 then
     cur = redis.call('SET', key, value, 'GET', 'EXAT', expires)
@@ -257,10 +256,10 @@ local function update(key, expected, value, expires, meta, member, user, now, sa
     redis.call('DEL', key)
   end
   if meta then
-    local score, moved = ceil(tonumber(expires) / STEP) * STEP, true
+    local moved = true
     local p = fields(cur)
     if p then
-      moved = user_from(cur, p) ~= user or ceil(expiry_at(cur, p) / STEP) * STEP < score
+      moved = user_from(cur, p) ~= user or ceil(expiry_at(cur, p) / STEP) * STEP < tonumber(score)
     end
     if moved then lib().entry(meta, member, score, tonumber(now), user, salt) end
   end
@@ -367,7 +366,7 @@ return 1
 pub(crate) const UPDATE: Source = lua!(
     "update",
     r"
-return update(KEYS[1], ARGV[1], ARGV[2], ARGV[3], KEYS[2], ARGV[4], ARGV[7], ARGV[6], ARGV[8])
+return update(KEYS[1], ARGV[1], ARGV[2], ARGV[3], KEYS[2], ARGV[4], ARGV[5], ARGV[7], ARGV[6], ARGV[8])
 "
 );
 
@@ -382,7 +381,7 @@ return update(KEYS[1], ARGV[1], ARGV[2], ARGV[3], KEYS[2], ARGV[4], ARGV[7], ARG
 ///
 /// A save's arguments are few because each costs Redis time (Redis makes
 /// a Lua string of each before the function starts): the entry's score is
-/// taken from the save's expiry.
+/// worked out from the save's expiry (as `value::index_score` rounds it).
 pub(crate) const UPDATE_MANY: Source = lua!(
     "update_many",
     r"
@@ -392,7 +391,8 @@ if string.find(flags, 'i', 1, true) then meta = KEYS[#KEYS] end
 local out, a = {}, 4
 for s = 1, #flags do
   if byte(flags, s) == 105 then
-    out[s] = update(KEYS[s], ARGV[a], ARGV[a + 1], ARGV[a + 2], meta, ARGV[a + 3], ARGV[a + 4], now, salt)
+    local score = ceil(tonumber(ARGV[a + 2]) / STEP) * STEP
+    out[s] = update(KEYS[s], ARGV[a], ARGV[a + 1], ARGV[a + 2], meta, ARGV[a + 3], score, ARGV[a + 4], now, salt)
     a = a + 5
   else
     out[s] = update(KEYS[s], ARGV[a], ARGV[a + 1], ARGV[a + 2])

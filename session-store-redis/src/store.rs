@@ -476,7 +476,8 @@ mod tests {
 
     /// A save that runs alone on a single node (as one does when its batch
     /// failed) writes the user index as a batched one does: rebinding
-    /// lists the session under its new user only.
+    /// lists the session under its new user only, its entry scored with
+    /// the new expiry's hour.
     #[tokio::test]
     async fn a_save_alone_rebinds_in_the_index() {
         let url = services::url("SESSION_TEST_REDIS_URL", "redis://127.0.0.1:6379");
@@ -513,5 +514,29 @@ mod tests {
         };
         assert_eq!(listed("after").await, [r.key.clone()]);
         assert!(listed("before").await.is_empty());
+        // The index is one bucket this small; a score is the hour times
+        // 256 plus a byte of the user's hash.
+        let mut c = redis::Client::open(url)
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let entries: Vec<(Vec<u8>, i64)> = redis::cmd("ZRANGE")
+            .arg(format!("{}:0", store.index_key()))
+            .arg(0)
+            .arg(-1)
+            .arg("WITHSCORES")
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        let hour = crate::value::index_score(r.expires_at) / crate::value::INDEX_STEP;
+        assert_eq!(
+            entries
+                .iter()
+                .map(|(_, score)| score / 256)
+                .collect::<Vec<_>>(),
+            [hour],
+            "{entries:?}"
+        );
     }
 }
